@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// GPU tests share two CPU cores with the software Vulkan driver: run files one at a time in forked workers
+// (Dawn reads its env at start-up, which `forks` honours) and give software adapters generous timeouts.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    poolOptions: { forks: { singleFork: false } },
+    fileParallelism: false,
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
+    reporters: ['default'],
+  },
+});
