@@ -1,0 +1,297 @@
+/**
+ * GpuContext: the runtime every op runs through. It owns (or borrows) a device, a buffer pool, a pipeline cache
+ * keyed by shader variant, a cache of uniform buffers keyed by content, and one open command encoder into which
+ * dispatches are batched until `flush()` (called by readbacks, or explicitly).
+ */
+import { acquireDevice, gpuWait, watchDeviceLoss, type AcquireOptions, type AdapterSummary } from './device.ts';
+import { GpuDeviceLostError, GpuError, GpuShapeError, GpuValidationError } from './errors.ts';
+import { BufferPool } from './pool.ts';
+import { shaderSource, variantKey, type Defines } from './shaders.ts';
+import { GpuTensor, chwToHwc, hwcToChw, type DType, type Layout } from './tensor.ts';
+
+export interface ContextOptions extends AcquireOptions {
+  /** Record GPU timestamps per dispatch label (needs 'timestamp-query'). */
+  timestamps?: boolean;
+  /** Max dispatches recorded before an automatic submit. */
+  maxBatch?: number;
+}
+
+export type Binding = GpuTensor | GPUBuffer;
+
+const MAX_TIMESTAMP_PAIRS = 2048;
+
+export class GpuContext {
+  readonly pool: BufferPool;
+  readonly limits: GPUSupportedLimits;
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private uniforms = new Map<string, GPUBuffer>();
+  private encoder: GPUCommandEncoder | null = null;
+  private recorded = 0;
+  private lostError: GpuDeviceLostError | null = null;
+  private uncaptured: string[] = [];
+  private disposed = false;
+  private querySet: GPUQuerySet | null = null;
+  private queryResolve: GPUBuffer | null = null;
+  private queryLabels: string[] = [];
+  private timingsMs = new Map<string, number>();
+  readonly maxBatch: number;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly info: AdapterSummary,
+    readonly features: string[],
+    private readonly ownsDevice: boolean,
+    opts: ContextOptions,
+  ) {
+    this.limits = device.limits;
+    this.pool = new BufferPool(device, Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize));
+    this.maxBatch = opts.maxBatch ?? 64;
+    watchDeviceLoss(device, (e) => { this.lostError = e; });
+    device.addEventListener?.('uncapturederror', (ev: Event) => {
+      this.uncaptured.push((ev as GPUUncapturedErrorEvent).error.message);
+    });
+    if (opts.timestamps && device.features.has('timestamp-query')) {
+      this.querySet = device.createQuerySet({ type: 'timestamp', count: MAX_TIMESTAMP_PAIRS * 2 });
+      this.queryResolve = device.createBuffer({ size: MAX_TIMESTAMP_PAIRS * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    }
+  }
+
+  static async create(opts: ContextOptions = {}): Promise<GpuContext> {
+    const acq = await acquireDevice(opts);
+    return new GpuContext(acq.device, acq.info, acq.features, acq.owned, opts);
+  }
+
+  get hasF16(): boolean { return this.features.includes('shader-f16'); }
+  get timestampsEnabled(): boolean { return this.querySet !== null; }
+
+  private check(): void {
+    if (this.disposed) throw new GpuError('GpuContext used after dispose()');
+    if (this.lostError) throw this.lostError;
+  }
+
+  // ---- tensors ---------------------------------------------------------------------------------------------------
+  releaseBuffer(buf: GPUBuffer): void { this.pool.release(buf); }
+
+  /** Uninitialised pooled tensor. */
+  empty(shape: readonly number[], dtype: DType = 'f32', layout: Layout = 'flat', label?: string): GpuTensor {
+    this.check();
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (!Number.isInteger(n) || n <= 0) throw new GpuShapeError(`bad tensor shape [${shape.join(',')}]`);
+    if (n * 4 > this.limits.maxStorageBufferBindingSize) {
+      throw new GpuShapeError(`tensor [${shape.join('x')}] (${n * 4} bytes) exceeds maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize}`);
+    }
+    return new GpuTensor(this, this.pool.acquire(n * 4, label), shape, dtype, layout);
+  }
+
+  /** Upload host data stored in `layout` order already. `persistent` tensors (weights) bypass the pool. */
+  upload(data: Float32Array | Int32Array | Uint32Array, shape: readonly number[], opts: { layout?: Layout; persistent?: boolean; label?: string } = {}): GpuTensor {
+    this.check();
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== n) throw new GpuShapeError(`upload: ${data.length} values for shape [${shape.join(',')}]`);
+    const dtype: DType = data instanceof Float32Array ? 'f32' : data instanceof Int32Array ? 'i32' : 'u32';
+    let t: GpuTensor;
+    if (opts.persistent) {
+      const size = Math.max(16, Math.ceil((n * 4) / 16) * 16);
+      const buf = this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, label: opts.label });
+      t = new GpuTensor(this, buf, shape, dtype, opts.layout ?? 'flat', true);
+    } else {
+      t = this.empty(shape, dtype, opts.layout ?? 'flat', opts.label);
+    }
+    this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, n * 4);
+    return t;
+  }
+
+  /** Upload an NCHW (batch 1) feature map as an HWC tensor. */
+  uploadCHW(data: Float32Array, c: number, h: number, w: number): GpuTensor {
+    if (data.length !== c * h * w) throw new GpuShapeError(`uploadCHW: ${data.length} values for [${c},${h},${w}]`);
+    return this.upload(chwToHwc(data, c, h, w), [c, h, w], { layout: 'hwc' });
+  }
+
+  /** Read a tensor back in its storage order. */
+  async read(t: GpuTensor): Promise<Float32Array | Int32Array | Uint32Array> {
+    this.check();
+    const bytes = t.size * 4;
+    const staging = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = this.encoderFor();
+    enc.copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
+    this.flush();
+    try {
+      await gpuWait(staging.mapAsync(GPUMapMode.READ));
+    } catch (e) {
+      staging.destroy();
+      this.check();
+      throw new GpuError(`readback failed: ${(e as Error).message}`, { cause: e });
+    }
+    const raw = staging.getMappedRange().slice(0);
+    staging.unmap();
+    staging.destroy();
+    this.throwUncaptured('read');
+    return t.dtype === 'f32' ? new Float32Array(raw) : t.dtype === 'i32' ? new Int32Array(raw) : new Uint32Array(raw);
+  }
+
+  /** Read a [C,H,W] feature map back as NCHW float32, whatever its storage layout. */
+  async readCHW(t: GpuTensor): Promise<Float32Array> {
+    const data = (await this.read(t)) as Float32Array;
+    if (t.layout !== 'hwc') return data;
+    const [c, h, w] = t.chw;
+    return hwcToChw(data, c, h, w);
+  }
+
+  // ---- pipelines and dispatch ------------------------------------------------------------------------------------
+  pipeline(shader: string, defines: Defines = {}, entry = 'main'): GPUComputePipeline {
+    const key = variantKey(shader, defines, entry);
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const code = shaderSource(shader, defines);
+      const module = this.device.createShaderModule({ code, label: key });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: entry }, label: key });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  get pipelineCount(): number { return this.pipelines.size; }
+
+  /** A uniform buffer holding `words` (u32/i32/f32 bit patterns), cached by content. */
+  uniform(words: ArrayLike<number>, kind: 'u32' | 'f32' = 'u32'): GPUBuffer {
+    const arr = kind === 'u32' ? Uint32Array.from(words) : Float32Array.from(words);
+    const padded = new Uint32Array(Math.max(4, Math.ceil(arr.length / 4) * 4));
+    padded.set(new Uint32Array(arr.buffer));
+    const key = Array.prototype.join.call(padded, ',');
+    let buf = this.uniforms.get(key);
+    if (!buf) {
+      if (this.uniforms.size > 4096) {
+        // Bounded: drop the oldest entries (they may still be referenced by recorded work; flush first).
+        this.flush();
+        for (const [k, b] of this.uniforms) { b.destroy(); this.uniforms.delete(k); if (this.uniforms.size <= 2048) break; }
+      }
+      buf = this.device.createBuffer({ size: padded.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      this.device.queue.writeBuffer(buf, 0, padded);
+      this.uniforms.set(key, buf);
+    }
+    return buf;
+  }
+
+  private encoderFor(): GPUCommandEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  /**
+   * Record one dispatch. `bindings[i]` goes to @binding(i) of group 0 (a uniform buffer first, by convention).
+   * Workgroup counts above the per-dimension limit are folded into y (shaders index with num_workgroups).
+   */
+  dispatch(pipeline: GPUComputePipeline, bindings: Binding[], workgroups: [number, number?, number?], label = pipeline.label): void {
+    this.check();
+    const entries: GPUBindGroupEntry[] = bindings.map((b, i) => ({ binding: i, resource: { buffer: b instanceof GpuTensor ? b.buffer : b } }));
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const enc = this.encoderFor();
+    let desc: GPUComputePassDescriptor | undefined;
+    if (this.querySet && this.queryLabels.length < MAX_TIMESTAMP_PAIRS) {
+      const i = this.queryLabels.length;
+      this.queryLabels.push(label);
+      desc = { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } };
+    }
+    const pass = enc.beginComputePass(desc);
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y = 1, z = 1] = workgroups;
+    const lim = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x <= lim) pass.dispatchWorkgroups(x, y, z);
+    else {
+      if (y !== 1) throw new GpuShapeError(`dispatch ${label}: ${x}x${y} workgroups exceed the per-dimension limit ${lim}`);
+      pass.dispatchWorkgroups(lim, Math.ceil(x / lim), z);
+    }
+    pass.end();
+    if (++this.recorded >= this.maxBatch) this.flush();
+  }
+
+  /** 1-D dispatch helper: enough 64-wide workgroups for n invocations, folded into 2-D when needed. */
+  dispatch1d(pipeline: GPUComputePipeline, bindings: Binding[], n: number, label?: string, wgSize = 64): void {
+    const groups = Math.max(1, Math.ceil(n / wgSize));
+    const lim = this.limits.maxComputeWorkgroupsPerDimension;
+    if (groups <= lim) this.dispatch(pipeline, bindings, [groups], label);
+    else this.dispatch(pipeline, bindings, [lim, Math.ceil(groups / lim)], label);
+  }
+
+  /** Submit everything recorded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    const enc = this.encoder;
+    this.encoder = null;
+    this.recorded = 0;
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  /** Wait until the queue is idle (flushes first). */
+  async sync(): Promise<void> {
+    this.flush();
+    await gpuWait(this.device.queue.onSubmittedWorkDone());
+    this.check();
+    this.throwUncaptured('sync');
+  }
+
+  /** Run `fn` inside validation + out-of-memory error scopes; throws GpuValidationError for anything they caught. */
+  async scoped<T>(label: string, fn: () => T | Promise<T>): Promise<T> {
+    this.check();
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    let result: T;
+    try {
+      result = await fn();
+      this.flush();
+    } finally {
+      const v = await gpuWait(this.device.popErrorScope());
+      const o = await gpuWait(this.device.popErrorScope());
+      if (v) throw new GpuValidationError('validation', label, v.message);
+      if (o) throw new GpuValidationError('out-of-memory', label, o.message);
+    }
+    return result;
+  }
+
+  private throwUncaptured(where: string): void {
+    if (this.uncaptured.length) {
+      const msgs = this.uncaptured.splice(0);
+      throw new GpuValidationError('validation', where, msgs.join('\n'));
+    }
+  }
+
+  // ---- timestamps ------------------------------------------------------------------------------------------------
+  /** Resolve recorded timestamps into per-label milliseconds (summed) and reset. Empty when not enabled. */
+  async collectTimings(): Promise<Map<string, number>> {
+    if (!this.querySet || !this.queryResolve || this.queryLabels.length === 0) return new Map(this.timingsMs);
+    const n = this.queryLabels.length;
+    const enc = this.encoderFor();
+    enc.resolveQuerySet(this.querySet, 0, 2 * n, this.queryResolve, 0);
+    const staging = this.device.createBuffer({ size: n * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    enc.copyBufferToBuffer(this.queryResolve, 0, staging, 0, n * 16);
+    this.flush();
+    await gpuWait(staging.mapAsync(GPUMapMode.READ));
+    const t = new BigUint64Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    for (let i = 0; i < n; i++) {
+      const ms = Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
+      const label = this.queryLabels[i]!;
+      this.timingsMs.set(label, (this.timingsMs.get(label) ?? 0) + (ms > 0 && ms < 1e7 ? ms : 0));
+    }
+    this.queryLabels = [];
+    const out = new Map(this.timingsMs);
+    this.timingsMs.clear();
+    return out;
+  }
+
+  /** Free every GPU resource this context made; destroys the device only if the context created it. */
+  dispose(): void {
+    if (this.disposed) return;
+    try { this.flush(); } catch { /* device may be lost */ }
+    this.pool.destroyAll();
+    for (const b of this.uniforms.values()) b.destroy();
+    this.uniforms.clear();
+    this.pipelines.clear();
+    this.querySet?.destroy();
+    this.queryResolve?.destroy();
+    this.disposed = true;
+    if (this.ownsDevice) this.device.destroy();
+  }
+}

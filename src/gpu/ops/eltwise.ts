@@ -1,0 +1,28 @@
+import type { GpuContext } from '../context.ts';
+import { GpuShapeError } from '../errors.ts';
+import type { GpuTensor } from '../tensor.ts';
+
+function sameShape(a: GpuTensor, b: GpuTensor): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i]) || a.layout !== b.layout) {
+    throw new GpuShapeError(`element-wise op on [${a.shape}] (${a.layout}) and [${b.shape}] (${b.layout})`);
+  }
+}
+
+export function add(ctx: GpuContext, a: GpuTensor, b: GpuTensor, opts: { relu?: boolean } = {}): GpuTensor {
+  sameShape(a, b);
+  const y = ctx.empty(a.shape, 'f32', a.layout);
+  ctx.dispatch1d(ctx.pipeline('eltwise', { BINARY: true, RELU: !!opts.relu, ABS: false }), [ctx.uniform([a.size]), a, b, y], a.size, opts.relu ? 'add_relu' : 'add');
+  return y;
+}
+
+export function relu(ctx: GpuContext, a: GpuTensor): GpuTensor {
+  const y = ctx.empty(a.shape, 'f32', a.layout);
+  ctx.dispatch1d(ctx.pipeline('eltwise', { BINARY: false, RELU: true, ABS: false }), [ctx.uniform([a.size]), a, y], a.size, 'relu');
+  return y;
+}
+
+export function abs(ctx: GpuContext, a: GpuTensor): GpuTensor {
+  const y = ctx.empty(a.shape, 'f32', a.layout);
+  ctx.dispatch1d(ctx.pipeline('eltwise', { BINARY: false, RELU: false, ABS: true }), [ctx.uniform([a.size]), a, y], a.size, 'abs');
+  return y;
+}
