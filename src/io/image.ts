@@ -1,0 +1,203 @@
+// Image decoding for Node (and any JS runtime): PNG via pngjs, JPEG via jpeg-js, both pure JS.
+// Output matches what detectron2's read_image(path, format='BGR') sees before the channel flip:
+// PIL.Image.open -> EXIF orientation applied -> convert('RGB') (alpha dropped without compositing).
+//  - PNG: bit-exact with PIL for 1/2/4/8-bit grey, RGB, palette and alpha images. 16-bit samples keep their high
+//    byte (PIL's 'RGB;16B' unpacking); tRNS colour-keyed pixels keep their colour (pngjs zeroes them; undone here).
+//  - JPEG: baseline and progressive through jpeg-js. Its IDCT and chroma upsampling are not libjpeg's, so pixels
+//    can differ from PIL by a few levels; EXIF orientation (tag 274) is applied like detectron2's
+//    _apply_exif_orientation.
+import pngjs from 'pngjs';
+import jpegjs from 'jpeg-js';
+
+export class ImageFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageFormatError';
+  }
+}
+
+export interface RgbImage {
+  width: number;
+  height: number;
+  /** H*W*3, row-major, R G B */
+  rgb: Uint8Array;
+}
+
+export type ImageKind = 'png' | 'jpeg';
+
+export function sniffImageKind(bytes: Uint8Array): ImageKind | null {
+  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47 &&
+      bytes[4] === 0x0d && bytes[5] === 0x0a && bytes[6] === 0x1a && bytes[7] === 0x0a) return 'png';
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  return null;
+}
+
+function describeMagic(bytes: Uint8Array): string {
+  const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
+  const ascii = String.fromCharCode(...bytes.subarray(0, 12)).replace(/[^\x20-\x7e]/g, '.');
+  if (ascii.startsWith('GIF8')) return 'GIF';
+  if (ascii.startsWith('RIFF') && ascii.slice(8, 12) === 'WEBP') return 'WebP';
+  if (ascii.startsWith('BM')) return 'BMP';
+  if (ascii.startsWith('II*') || ascii.startsWith('MM')) return 'TIFF';
+  return `unknown format (first bytes ${head || 'none'})`;
+}
+
+/** Decode a PNG or JPEG file's bytes to 8-bit RGB. Other formats raise ImageFormatError. */
+export function decodeImageFile(bytes: Uint8Array): RgbImage {
+  if (!(bytes instanceof Uint8Array)) throw new ImageFormatError('decodeImageFile: expected a Uint8Array');
+  const kind = sniffImageKind(bytes);
+  if (kind === 'png') return decodePng(bytes);
+  if (kind === 'jpeg') return decodeJpeg(bytes);
+  throw new ImageFormatError(`unsupported image format: ${describeMagic(bytes)}; only PNG and JPEG are supported`);
+}
+
+function decodePng(bytes: Uint8Array): RgbImage {
+  // IHDR: bytes 16..23 width/height, 24 bit depth, 25 colour type
+  if (bytes.length < 33) throw new ImageFormatError('truncated PNG (no IHDR)');
+  const depth = bytes[24]!;
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let png: { width: number; height: number; data: ArrayLike<number>; colorType?: number; transColor?: number[] };
+  try {
+    png = pngjs.PNG.sync.read(buf, { skipRescale: depth === 16 }) as unknown as typeof png;
+  } catch (e) {
+    throw new ImageFormatError(`invalid PNG: ${(e as Error).message}`);
+  }
+  const { width, height, data } = png;
+  const n = width * height;
+  const rgb = new Uint8Array(n * 3);
+  const shift = depth === 16 ? 8 : 0;
+  for (let i = 0; i < n; i++) {
+    rgb[3 * i] = data[4 * i]! >> shift;
+    rgb[3 * i + 1] = data[4 * i + 1]! >> shift;
+    rgb[3 * i + 2] = data[4 * i + 2]! >> shift;
+  }
+  // pngjs sets colour-keyed (tRNS) pixels of grey/RGB images to 0,0,0,0; PIL keeps their colour.
+  const tc = png.transColor;
+  if (tc && (png.colorType === 0 || png.colorType === 2)) {
+    const scale = depth === 16 ? (v: number): number => v >> 8 : depth < 8 ? (v: number): number => Math.floor((v * 255) / (2 ** depth - 1) + 0.5) : (v: number): number => v;
+    const c = tc.length === 1 ? [tc[0]!, tc[0]!, tc[0]!] : [tc[0]!, tc[1]!, tc[2]!];
+    const cs = c.map(scale);
+    for (let i = 0; i < n; i++) {
+      if (data[4 * i] === 0 && data[4 * i + 1] === 0 && data[4 * i + 2] === 0 && data[4 * i + 3] === 0) {
+        rgb[3 * i] = cs[0]!;
+        rgb[3 * i + 1] = cs[1]!;
+        rgb[3 * i + 2] = cs[2]!;
+      }
+    }
+  }
+  return { width, height, rgb };
+}
+
+function decodeJpeg(bytes: Uint8Array): RgbImage {
+  let img: { width: number; height: number; data: Uint8Array };
+  try {
+    img = jpegjs.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 1024 });
+  } catch (e) {
+    throw new ImageFormatError(`invalid JPEG: ${(e as Error).message ?? String(e)}`);
+  }
+  if (img.data.length !== img.width * img.height * 3) {
+    throw new ImageFormatError(`JPEG decoder returned ${img.data.length} bytes for ${img.width}x${img.height} RGB`);
+  }
+  const out: RgbImage = { width: img.width, height: img.height, rgb: img.data };
+  const orientation = readJpegExifOrientation(bytes);
+  return orientation ? applyExifOrientation(out, orientation) : out;
+}
+
+/** EXIF orientation (tag 0x0112) of a JPEG, or null when absent/unreadable. */
+export function readJpegExifOrientation(bytes: Uint8Array): number | null {
+  let p = 2;
+  while (p + 4 <= bytes.length) {
+    if (bytes[p] !== 0xff) return null;
+    const marker = bytes[p + 1]!;
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      p += 2;
+      continue;
+    }
+    if (marker === 0xda || marker === 0xd9) return null; // start of scan / end: no EXIF before the image data
+    const len = (bytes[p + 2]! << 8) | bytes[p + 3]!;
+    const seg = p + 4;
+    if (marker === 0xe1 && len >= 8 && bytes[seg] === 0x45 && bytes[seg + 1] === 0x78 && bytes[seg + 2] === 0x69 &&
+        bytes[seg + 3] === 0x66 && bytes[seg + 4] === 0 && bytes[seg + 5] === 0) {
+      return tiffOrientation(bytes.subarray(seg + 6, p + 2 + len));
+    }
+    p += 2 + len;
+  }
+  return null;
+}
+
+function tiffOrientation(t: Uint8Array): number | null {
+  if (t.length < 8) return null;
+  const le = t[0] === 0x49 && t[1] === 0x49;
+  if (!le && !(t[0] === 0x4d && t[1] === 0x4d)) return null;
+  const u16 = (o: number): number => (le ? t[o]! | (t[o + 1]! << 8) : (t[o]! << 8) | t[o + 1]!);
+  const u32 = (o: number): number => (le ? (t[o]! | (t[o + 1]! << 8) | (t[o + 2]! << 16)) + t[o + 3]! * 2 ** 24 : t[o]! * 2 ** 24 + ((t[o + 1]! << 16) | (t[o + 2]! << 8) | t[o + 3]!));
+  const ifd = u32(4);
+  if (ifd + 2 > t.length) return null;
+  const count = u16(ifd);
+  for (let i = 0; i < count; i++) {
+    const e = ifd + 2 + 12 * i;
+    if (e + 12 > t.length) return null;
+    if (u16(e) === 0x0112) {
+      const v = u16(e + 8);
+      return v >= 1 && v <= 8 ? v : null;
+    }
+  }
+  return null;
+}
+
+/** Apply an EXIF orientation (1..8) as PIL's transpose methods do (detectron2 _apply_exif_orientation). */
+export function applyExifOrientation(img: RgbImage, orientation: number): RgbImage {
+  const { width: W, height: H, rgb } = img;
+  if (orientation <= 1 || orientation > 8) return img;
+  const swap = orientation >= 5;
+  const oW = swap ? H : W;
+  const oH = swap ? W : H;
+  const out = new Uint8Array(rgb.length);
+  for (let y = 0; y < oH; y++) {
+    for (let x = 0; x < oW; x++) {
+      let sx: number;
+      let sy: number;
+      switch (orientation) {
+        case 2: sx = W - 1 - x; sy = y; break; // FLIP_LEFT_RIGHT
+        case 3: sx = W - 1 - x; sy = H - 1 - y; break; // ROTATE_180
+        case 4: sx = x; sy = H - 1 - y; break; // FLIP_TOP_BOTTOM
+        case 5: sx = y; sy = x; break; // TRANSPOSE
+        case 6: sx = y; sy = H - 1 - x; break; // ROTATE_270 (90 degrees clockwise)
+        case 7: sx = W - 1 - y; sy = H - 1 - x; break; // TRANSVERSE
+        default: sx = W - 1 - y; sy = x; break; // 8: ROTATE_90 (counter-clockwise)
+      }
+      const s = 3 * (sy * W + sx);
+      const d = 3 * (y * oW + x);
+      out[d] = rgb[s]!;
+      out[d + 1] = rgb[s + 1]!;
+      out[d + 2] = rgb[s + 2]!;
+    }
+  }
+  return { width: oW, height: oH, rgb: out };
+}
+
+/** RGB HWC -> BGR HWC (detectron2's input channel order), a new array. */
+export function toBgrHwc(rgb: Uint8Array | RgbImage): Uint8Array {
+  const src = rgb instanceof Uint8Array ? rgb : rgb.rgb;
+  if (src.length % 3 !== 0) throw new ImageFormatError(`toBgrHwc: length ${src.length} is not a multiple of 3`);
+  const out = new Uint8Array(src.length);
+  for (let i = 0; i < src.length; i += 3) {
+    out[i] = src[i + 2]!;
+    out[i + 1] = src[i + 1]!;
+    out[i + 2] = src[i]!;
+  }
+  return out;
+}
+
+/** RGB image -> planar BGR CHW float32 (the layout the model consumes, before normalisation). */
+export function toBgrChwFloat(img: RgbImage): Float32Array {
+  const { width: W, height: H, rgb } = img;
+  const plane = W * H;
+  const out = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) {
+    out[i] = rgb[3 * i + 2]!;
+    out[plane + i] = rgb[3 * i + 1]!;
+    out[2 * plane + i] = rgb[3 * i]!;
+  }
+  return out;
+}
