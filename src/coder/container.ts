@@ -1,0 +1,234 @@
+/**
+ * Bitstream container for one coded feature map (layout documented byte by byte in docs/bitstream.md).
+ *
+ * Fixed 92-byte little-endian header followed by the y string and the z string:
+ *
+ *   0   4  magic "WVCM"              48  4  feature W (u32)
+ *   4   1  version (1)               52 16  padding top, left, bottom, right (4 x u32)
+ *   5   1  mode (0 compat, 1 portable) 68  4  mn (f32)
+ *   6   1  method (0, 1, 2)          72  4  mx (f32)
+ *   7   1  reserved (0)              76  8  z shape h, w (2 x u32)
+ *   8  16  weights fingerprint       84  4  y string length (u32)
+ *  24   8  original H, W (2 x u32)   88  4  z string length (u32)
+ *  32   8  resized h, w (2 x u32)    92  .. y string, then z string
+ *  40   8  feature C, H (2 x u32)
+ */
+
+export class ContainerError extends Error {
+  override name = 'ContainerError';
+}
+
+export const CONTAINER_MAGIC = 'WVCM';
+export const CONTAINER_VERSION = 1;
+export const CONTAINER_HEADER_BYTES = 92;
+export const FINGERPRINT_BYTES = 16;
+
+export type ContainerMode = 'compat' | 'portable';
+const MODES: readonly ContainerMode[] = ['compat', 'portable'];
+
+/** 0 = plain codec input, 1 = pad-crop, 2 = resize to multiples of 256 image pixels. */
+export const Method = { Plain: 0, PadCrop: 1, Resize: 2 } as const;
+export type ContainerMethod = (typeof Method)[keyof typeof Method];
+
+export interface ContainerFields {
+  mode: ContainerMode;
+  method: ContainerMethod;
+  /** 16-byte fingerprint of the codec weights (see {@link fingerprint}). */
+  fingerprint: Uint8Array;
+  /** Original image size [H, W]. */
+  originalSize: [number, number];
+  /** Image size after resizing [h, w] (equal to originalSize when the method does not resize). */
+  resizedSize: [number, number];
+  /** Feature map shape [C, H, W] before padding. */
+  featureShape: [number, number, number];
+  /** Padding [top, left, bottom, right] applied to the feature map. */
+  padding: [number, number, number, number];
+  /** Quantization range; stored as float32, so both must be exactly representable (use Math.fround). */
+  mn: number;
+  mx: number;
+  /** Spatial shape [h, w] of z (CompressAI's `compress()["shape"]`). */
+  zShape: [number, number];
+  yString: Uint8Array;
+  zString: Uint8Array;
+}
+
+export interface ReadContainerOptions {
+  /** When given, the stored fingerprint must equal it. */
+  expectFingerprint?: Uint8Array;
+}
+
+const U32_MAX = 0xffffffff;
+
+function checkU32(v: unknown, what: string, allowZero: boolean): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > U32_MAX) {
+    throw new ContainerError(`${what} = ${String(v)} is not an unsigned 32-bit integer`);
+  }
+  if (!allowZero && v === 0) throw new ContainerError(`${what} is 0`);
+  return v;
+}
+
+function checkTuple(v: unknown, n: number, what: string): number[] {
+  if (!Array.isArray(v) || v.length !== n) throw new ContainerError(`${what} must be an array of ${n} integers`);
+  return v as number[];
+}
+
+function checkRange(mn: number, mx: number): void {
+  if (typeof mn !== 'number' || !Number.isFinite(mn)) throw new ContainerError(`mn = ${mn} is not a finite number`);
+  if (typeof mx !== 'number' || !Number.isFinite(mx)) throw new ContainerError(`mx = ${mx} is not a finite number`);
+  if (mx < mn) throw new ContainerError(`mx (${mx}) < mn (${mn})`);
+}
+
+function checkString(s: unknown, what: string): Uint8Array {
+  if (!(s instanceof Uint8Array)) throw new ContainerError(`${what} must be a Uint8Array`);
+  if (s.length < 8 || s.length % 4 !== 0) {
+    throw new ContainerError(`${what} length ${s.length} is not a valid rANS string length (a multiple of 4, at least 8)`);
+  }
+  return s;
+}
+
+/** Serialize the fields; validates them with the same rules as {@link readContainer}. */
+export function writeContainer(f: ContainerFields): Uint8Array {
+  if (f === null || typeof f !== 'object') throw new ContainerError('writeContainer expects a fields object');
+  const modeIdx = MODES.indexOf(f.mode);
+  if (modeIdx < 0) throw new ContainerError(`unknown mode ${JSON.stringify(f.mode)} (expected 'compat' or 'portable')`);
+  if (f.method !== 0 && f.method !== 1 && f.method !== 2) throw new ContainerError(`unknown method ${String(f.method)} (expected 0, 1 or 2)`);
+  if (!(f.fingerprint instanceof Uint8Array) || f.fingerprint.length !== FINGERPRINT_BYTES) {
+    throw new ContainerError(`fingerprint must be a Uint8Array of ${FINGERPRINT_BYTES} bytes`);
+  }
+  const orig = checkTuple(f.originalSize, 2, 'originalSize').map((v, i) => checkU32(v, `originalSize[${i}]`, false));
+  const res = checkTuple(f.resizedSize, 2, 'resizedSize').map((v, i) => checkU32(v, `resizedSize[${i}]`, false));
+  const feat = checkTuple(f.featureShape, 3, 'featureShape').map((v, i) => checkU32(v, `featureShape[${i}]`, false));
+  const pad = checkTuple(f.padding, 4, 'padding').map((v, i) => checkU32(v, `padding[${i}]`, true));
+  const zs = checkTuple(f.zShape, 2, 'zShape').map((v, i) => checkU32(v, `zShape[${i}]`, false));
+  checkRange(f.mn, f.mx);
+  if (Math.fround(f.mn) !== f.mn) throw new ContainerError(`mn = ${f.mn} is not a float32 value (use Math.fround)`);
+  if (Math.fround(f.mx) !== f.mx) throw new ContainerError(`mx = ${f.mx} is not a float32 value (use Math.fround)`);
+  const y = checkString(f.yString, 'yString');
+  const z = checkString(f.zString, 'zString');
+
+  const out = new Uint8Array(CONTAINER_HEADER_BYTES + y.length + z.length);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < 4; i++) out[i] = CONTAINER_MAGIC.charCodeAt(i);
+  out[4] = CONTAINER_VERSION;
+  out[5] = modeIdx;
+  out[6] = f.method;
+  out[7] = 0;
+  out.set(f.fingerprint, 8);
+  let o = 24;
+  for (const v of [...orig, ...res, ...feat, ...pad]) {
+    dv.setUint32(o, v, true);
+    o += 4;
+  }
+  dv.setFloat32(68, f.mn, true);
+  dv.setFloat32(72, f.mx, true);
+  dv.setUint32(76, zs[0]!, true);
+  dv.setUint32(80, zs[1]!, true);
+  dv.setUint32(84, y.length, true);
+  dv.setUint32(88, z.length, true);
+  out.set(y, CONTAINER_HEADER_BYTES);
+  out.set(z, CONTAINER_HEADER_BYTES + y.length);
+  return out;
+}
+
+function hex(b: Uint8Array): string {
+  return Array.from(b, (v) => v.toString(16).padStart(2, '0')).join('');
+}
+
+/** Parse and validate a container. Every malformed or mismatched input raises {@link ContainerError}. */
+export function readContainer(bytes: Uint8Array, options: ReadContainerOptions = {}): ContainerFields {
+  if (!(bytes instanceof Uint8Array)) throw new ContainerError('readContainer expects a Uint8Array');
+  if (bytes.length < CONTAINER_HEADER_BYTES) {
+    throw new ContainerError(`container of ${bytes.length} bytes is shorter than its ${CONTAINER_HEADER_BYTES}-byte header`);
+  }
+  for (let i = 0; i < 4; i++) {
+    if (bytes[i] !== CONTAINER_MAGIC.charCodeAt(i)) {
+      throw new ContainerError(`bad magic ${JSON.stringify(String.fromCharCode(...bytes.subarray(0, 4)))} (expected "${CONTAINER_MAGIC}")`);
+    }
+  }
+  if (bytes[4] !== CONTAINER_VERSION) {
+    throw new ContainerError(`unsupported container version ${bytes[4]} (this reader supports ${CONTAINER_VERSION})`);
+  }
+  const mode = MODES[bytes[5]!];
+  if (mode === undefined) throw new ContainerError(`unknown mode byte ${bytes[5]} (0 = compat, 1 = portable)`);
+  const method = bytes[6]!;
+  if (method > 2) throw new ContainerError(`unknown method ${method} (0 = plain, 1 = pad-crop, 2 = resize)`);
+  if (bytes[7] !== 0) throw new ContainerError(`reserved byte 7 is ${bytes[7]}, expected 0`);
+  const fp = bytes.slice(8, 24);
+  if (options.expectFingerprint !== undefined) {
+    const e = options.expectFingerprint;
+    if (!(e instanceof Uint8Array) || e.length !== FINGERPRINT_BYTES) {
+      throw new ContainerError(`expectFingerprint must be a Uint8Array of ${FINGERPRINT_BYTES} bytes`);
+    }
+    for (let i = 0; i < FINGERPRINT_BYTES; i++) {
+      if (fp[i] !== e[i]) {
+        throw new ContainerError(
+          `weights fingerprint mismatch: stream was coded with ${hex(fp)}, these weights are ${hex(e)}`,
+        );
+      }
+    }
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const u = (o: number) => dv.getUint32(o, true);
+  const nz = (v: number, what: string) => {
+    if (v === 0) throw new ContainerError(`${what} is 0`);
+    return v;
+  };
+  const originalSize: [number, number] = [nz(u(24), 'original H'), nz(u(28), 'original W')];
+  const resizedSize: [number, number] = [nz(u(32), 'resized h'), nz(u(36), 'resized w')];
+  const featureShape: [number, number, number] = [nz(u(40), 'feature C'), nz(u(44), 'feature H'), nz(u(48), 'feature W')];
+  const padding: [number, number, number, number] = [u(52), u(56), u(60), u(64)];
+  const mn = dv.getFloat32(68, true);
+  const mx = dv.getFloat32(72, true);
+  checkRange(mn, mx);
+  const zShape: [number, number] = [nz(u(76), 'z h'), nz(u(80), 'z w')];
+  const yLen = u(84);
+  const zLen = u(88);
+  const avail = bytes.length - CONTAINER_HEADER_BYTES;
+  if (yLen > avail || zLen > avail - yLen) {
+    throw new ContainerError(
+      `string lengths y=${yLen} + z=${zLen} run past the end of the container (${avail} bytes after the header)`,
+    );
+  }
+  if (yLen + zLen !== avail) throw new ContainerError(`${avail - yLen - zLen} trailing bytes after the z string`);
+  const yString = bytes.slice(CONTAINER_HEADER_BYTES, CONTAINER_HEADER_BYTES + yLen);
+  const zString = bytes.slice(CONTAINER_HEADER_BYTES + yLen);
+  checkString(yString, 'y string');
+  checkString(zString, 'z string');
+  return {
+    mode,
+    method: method as ContainerMethod,
+    fingerprint: fp,
+    originalSize,
+    resizedSize,
+    featureShape,
+    padding,
+    mn,
+    mx,
+    zShape,
+    yString,
+    zString,
+  };
+}
+
+/**
+ * Weights fingerprint: the first 16 bytes of SHA-256 over the given bytes (chunks are hashed as if concatenated).
+ * Uses WebCrypto (`crypto.subtle`), available in Node >= 20 and browsers (secure contexts).
+ */
+export async function fingerprint(data: Uint8Array | readonly Uint8Array[]): Promise<Uint8Array> {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) throw new ContainerError('WebCrypto (crypto.subtle) is not available in this environment');
+  let buf: Uint8Array;
+  if (data instanceof Uint8Array) buf = data;
+  else {
+    let n = 0;
+    for (const c of data) n += c.length;
+    buf = new Uint8Array(n);
+    let o = 0;
+    for (const c of data) {
+      buf.set(c, o);
+      o += c.length;
+    }
+  }
+  const digest = await subtle.digest('SHA-256', buf as Uint8Array<ArrayBuffer>);
+  return new Uint8Array(digest).slice(0, FINGERPRINT_BYTES);
+}

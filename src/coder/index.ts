@@ -1,0 +1,25 @@
+export {
+  encodeWithIndexes,
+  decodeWithIndexes,
+  BufferedRansEncoder,
+  RansDecoder,
+  MAX_ESCAPE_RAW,
+  type DecodeOptions,
+} from './rans.ts';
+export { CdfTables, PRECISION, PROB_SCALE, type CdfInput, type CdfRows, type FlatCdfs } from './tables.ts';
+export { RansError, CdfTableError, RansArgumentError, RansEncodeError, RansDecodeError, type RansErrorCode } from './errors.ts';
+export {
+  writeContainer,
+  readContainer,
+  fingerprint,
+  ContainerError,
+  Method,
+  CONTAINER_MAGIC,
+  CONTAINER_VERSION,
+  CONTAINER_HEADER_BYTES,
+  FINGERPRINT_BYTES,
+  type ContainerFields,
+  type ContainerMode,
+  type ContainerMethod,
+  type ReadContainerOptions,
+} from './container.ts';
