@@ -179,6 +179,19 @@ export class CdfTables {
     this.lutCache = lut;
     return lut;
   }
+
+  /**
+   * Symbol of row r for cumulative frequency cf (0 <= cf < 65536): the largest s with cdf[s] <= cf, found with the
+   * same lookup-table search the decoder inlines (exposed for tests and tools).
+   */
+  symbolFor(r: number, cf: number): number {
+    if (!Number.isInteger(r) || r < 0 || r >= this.count) throw new RansArgumentError(`row ${r} is outside 0..${this.count - 1}`);
+    if (!Number.isInteger(cf) || cf < 0 || cf >= PROB_SCALE) throw new RansArgumentError(`cf ${cf} is outside 0..65535`);
+    const base = this.rowStart[r]!;
+    let s = this.lut[(r << LUT_BITS) + (cf >>> LUT_SHIFT)]!;
+    while (this.cdf[base + s + 1]! <= cf) s++;
+    return s;
+  }
 }
 
 export const DECODER_LUT_BITS = LUT_BITS;
