@@ -1,0 +1,19 @@
+// Paths and loaders for the golden Detectron2 data (read-only, outside the repo).
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { readNpy, type NpyArray } from '../../src/io/npy.ts';
+
+export const GOLDEN_ROOT = resolve(process.cwd(), '../shared/golden');
+export const D2 = resolve(GOLDEN_ROOT, 'detectron2');
+export const hasGolden = existsSync(resolve(D2, 'A/manifest.json'));
+
+export function npy(path: string): NpyArray {
+  return readNpy(new Uint8Array(readFileSync(path)));
+}
+export function goldenNpy(kase: string, name: string): NpyArray {
+  return npy(resolve(D2, kase, name));
+}
+export function f32(a: NpyArray): Float32Array {
+  if (a.data instanceof Float32Array) return a.data;
+  return Float32Array.from(a.data as ArrayLike<number>);
+}
