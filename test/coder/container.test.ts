@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CONTAINER_HEADER_BYTES,
+  ContainerError,
+  Method,
+  decodeWithIndexes,
+  fingerprint,
+  readContainer,
+  writeContainer,
+  type ContainerFields,
+} from '../../src/coder/index.ts';
+import { caseStreams, haveGolden } from './golden.ts';
+
+function fields(over: Partial<ContainerFields> = {}): ContainerFields {
+  return {
+    mode: 'compat',
+    method: Method.PadCrop,
+    fingerprint: Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i),
+    originalSize: [800, 1216],
+    resizedSize: [800, 1216],
+    featureShape: [64, 200, 304],
+    padding: [28, 8, 28, 8],
+    mn: 0,
+    mx: Math.fround(17.3),
+    zShape: [4, 5],
+    yString: Uint8Array.from({ length: 24 }, (_, i) => i + 1),
+    zString: Uint8Array.from([0, 0, 0, 0x80, 0, 0, 0, 0]),
+    ...over,
+  };
+}
+
+function reject(bytes: Uint8Array, msg: RegExp, opts = {}) {
+  let err: unknown;
+  try {
+    readContainer(bytes, opts);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ContainerError);
+  expect((err as Error).name).toBe('ContainerError');
+  expect((err as Error).message).toMatch(msg);
+}
+
+function patch(b: Uint8Array, fn: (dv: DataView, b: Uint8Array) => void): Uint8Array {
+  const c = b.slice();
+  fn(new DataView(c.buffer), c);
+  return c;
+}
+
+describe('bitstream container', () => {
+  const good = writeContainer(fields());
+
+  it('round-trips every field, with the documented fixed layout', () => {
+    expect(good.length).toBe(CONTAINER_HEADER_BYTES + 24 + 8);
+    expect(String.fromCharCode(...good.subarray(0, 4))).toBe('WVCM');
+    expect(Array.from(good.subarray(4, 8))).toEqual([1, 0, 1, 0]);
+    const dv = new DataView(good.buffer);
+    expect(dv.getUint32(24, true)).toBe(800);
+    expect(dv.getUint32(44, true)).toBe(200);
+    expect(dv.getFloat32(72, true)).toBe(Math.fround(17.3));
+    expect(dv.getUint32(84, true)).toBe(24);
+    expect(dv.getUint32(88, true)).toBe(8);
+    const f = readContainer(good);
+    expect(f).toEqual(fields());
+    const p = readContainer(writeContainer(fields({ mode: 'portable', method: Method.Resize, resizedSize: [768, 1280], padding: [0, 0, 0, 0], mn: -3.5, mx: -3.5 })));
+    expect(p.mode).toBe('portable');
+    expect(p.method).toBe(2);
+    expect(p.resizedSize).toEqual([768, 1280]);
+    expect(p.mn).toBe(-3.5);
+  });
+
+  it.runIf(haveGolden)('carries real y/z strings that still decode', () => {
+    const [y, z] = caseStreams('A');
+    const c = writeContainer(fields({ yString: y!.encoded, zString: z!.encoded, zShape: [2, 3] }));
+    const f = readContainer(c);
+    expect(decodeWithIndexes(f.yString, y!.indexes, y!.rows, y!.cdfLengths, y!.offsets)).toEqual(y!.symbols);
+    expect(decodeWithIndexes(f.zString, z!.indexes, z!.rows, z!.cdfLengths, z!.offsets)).toEqual(z!.symbols);
+  });
+
+  it('fingerprint: first 16 bytes of SHA-256 (WebCrypto), chunked input hashes as concatenated', async () => {
+    const fp = await fingerprint(new TextEncoder().encode('abc'));
+    expect(Buffer.from(fp).toString('hex')).toBe('ba7816bf8f01cfea414140de5dae2223'); // SHA-256("abc")
+    const fp2 = await fingerprint([new TextEncoder().encode('a'), new TextEncoder().encode('bc')]);
+    expect(fp2).toEqual(fp);
+    const c = writeContainer(fields({ fingerprint: fp }));
+    expect(readContainer(c, { expectFingerprint: fp }).fingerprint).toEqual(fp);
+    reject(c, /fingerprint mismatch: stream was coded with ba7816bf.*these weights are/, { expectFingerprint: new Uint8Array(16) });
+    reject(c, /expectFingerprint must be a Uint8Array of 16 bytes/, { expectFingerprint: new Uint8Array(8) });
+  });
+
+  it('rejects malformed headers', () => {
+    reject(good.subarray(0, 91), /shorter than its 92-byte header/);
+    reject(patch(good, (_, b) => (b[0] = 0x58)), /bad magic "XVCM"/);
+    reject(patch(good, (_, b) => (b[4] = 2)), /unsupported container version 2/);
+    reject(patch(good, (_, b) => (b[4] = 0)), /unsupported container version 0/);
+    reject(patch(good, (_, b) => (b[5] = 2)), /unknown mode byte 2/);
+    reject(patch(good, (_, b) => (b[6] = 3)), /unknown method 3/);
+    reject(patch(good, (_, b) => (b[7] = 1)), /reserved byte 7/);
+  });
+
+  it('rejects zero sizes', () => {
+    const names: [number, RegExp][] = [
+      [24, /original H is 0/], [28, /original W is 0/], [32, /resized h is 0/], [36, /resized w is 0/],
+      [40, /feature C is 0/], [44, /feature H is 0/], [48, /feature W is 0/], [76, /z h is 0/], [80, /z w is 0/],
+    ];
+    for (const [off, msg] of names) reject(patch(good, (dv) => dv.setUint32(off, 0, true)), msg);
+  });
+
+  it('rejects non-finite or inverted quantization ranges', () => {
+    reject(patch(good, (dv) => dv.setFloat32(68, NaN, true)), /mn = NaN is not a finite number/);
+    reject(patch(good, (dv) => dv.setFloat32(72, Infinity, true)), /mx = Infinity is not a finite number/);
+    reject(patch(good, (dv) => dv.setFloat32(68, -Infinity, true)), /mn = -Infinity/);
+    reject(patch(good, (dv) => dv.setFloat32(68, 20, true)), /mx \(17\.\d+\) < mn \(20\)/);
+  });
+
+  it('rejects string lengths that run past the end or leave trailing bytes', () => {
+    reject(patch(good, (dv) => dv.setUint32(84, 28, true)), /run past the end/);
+    reject(patch(good, (dv) => dv.setUint32(88, 0xffffffff, true)), /run past the end/);
+    reject(patch(good, (dv) => dv.setUint32(84, 0xfffffff8, true)), /run past the end/);
+    const longer = new Uint8Array(good.length + 3);
+    longer.set(good);
+    reject(longer, /3 trailing bytes after the z string/);
+    reject(good.subarray(0, good.length - 4), /run past the end/);
+    // lengths consistent with the file but not valid rANS string lengths
+    reject(patch(good, (dv) => { dv.setUint32(84, 28, true); dv.setUint32(88, 4, true); }), /z string length 4 is not a valid rANS string length/);
+    reject(patch(good, (dv) => { dv.setUint32(84, 30, true); dv.setUint32(88, 2, true); }), /not a valid rANS string length/);
+  });
+
+  it('the writer refuses what the reader would reject', () => {
+    const bad: [Partial<ContainerFields>, RegExp][] = [
+      [{ mode: 'fast' as never }, /unknown mode "fast"/],
+      [{ method: 3 as never }, /unknown method 3/],
+      [{ fingerprint: new Uint8Array(15) }, /fingerprint must be a Uint8Array of 16 bytes/],
+      [{ originalSize: [0, 5] }, /originalSize\[0\] is 0/],
+      [{ featureShape: [64, 200] as never }, /featureShape must be an array of 3 integers/],
+      [{ padding: [1, 2, -1, 0] }, /padding\[2\] = -1 is not an unsigned 32-bit integer/],
+      [{ zShape: [4, 2 ** 32] }, /zShape\[1\]/],
+      [{ resizedSize: [1.5, 2] }, /resizedSize\[0\] = 1.5/],
+      [{ mn: NaN }, /mn = NaN/],
+      [{ mn: 2, mx: 1 }, /mx \(1\) < mn \(2\)/],
+      [{ mx: 0.1 }, /mx = 0.1 is not a float32 value/],
+      [{ yString: new Uint8Array(6) }, /yString length 6/],
+      [{ zString: new Uint8Array(10) }, /zString length 10/],
+    ];
+    for (const [over, msg] of bad) {
+      let err: unknown;
+      try {
+        writeContainer(fields(over));
+      } catch (e) {
+        err = e;
+      }
+      expect(err, String(msg)).toBeInstanceOf(ContainerError);
+      expect((err as Error).message).toMatch(msg);
+    }
+  });
+});
