@@ -1,0 +1,69 @@
+// Public types of the weight loader (see docs/weights.md).
+
+/** A tensor in host memory. `data` may be a view into the buffer the checkpoint was read from. C order. */
+export interface HostTensor {
+  dtype: 'float32' | 'int32';
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+export type CheckpointFormat = 'torch-zip' | 'pickle' | 'safetensors';
+
+export interface RawCheckpoint {
+  format: CheckpointFormat;
+  /** Every tensor/array of the file, flattened to dotted names (torch state dict or detectron2 "model" dict). */
+  tensors: Map<string, HostTensor>;
+  /** safetensors `__metadata__`, or scalar entries of a pickle (e.g. `__author__`). */
+  metadata?: Record<string, string>;
+}
+
+export type WeightSource = Uint8Array | ArrayBuffer | string | URL | Blob;
+
+export interface LoadOptions {
+  /** Called as bytes arrive: `total` is undefined when the server sends no Content-Length. */
+  onProgress?: (done: number, total: number | undefined) => void;
+  /** Abort a download. */
+  signal?: AbortSignal;
+}
+
+export interface CodecConfig {
+  C: number;
+  N: number;
+  M: number;
+}
+
+export interface CodecWeights extends CodecConfig {
+  kind: 'compressai-hyperprior';
+  tensors: Map<string, HostTensor>;
+  /** SHA-256 of the canonical tensors (docs/weights.md), first 16 bytes. */
+  fingerprint: Uint8Array;
+}
+
+export interface DetectorStage {
+  name: 'res2' | 'res3' | 'res4' | 'res5';
+  blocks: number;
+  bottleneck: number;
+  out: number;
+  inFirst: number;
+  firstStride: number;
+}
+
+export interface DetectorArch {
+  stemOut: number;
+  stages: DetectorStage[];
+  fpnOut: number;
+  numAnchors: number;
+  boxDim: number;
+  fcDims: number[];
+  poolerResolution: number;
+  numClasses: number;
+}
+
+export interface DetectorWeights {
+  kind: 'detectron2-rcnn-fpn';
+  config: DetectorArch;
+  tensors: Map<string, HostTensor>;
+  fingerprint: Uint8Array;
+}
+
+export type ModelWeights = CodecWeights | DetectorWeights;
