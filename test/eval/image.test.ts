@@ -1,0 +1,116 @@
+import { describe, it, expect } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import pngjs from 'pngjs';
+import jpegjs from 'jpeg-js';
+import {
+  decodeImageFile, toBgrHwc, toBgrChwFloat, applyExifOrientation, readJpegExifOrientation, ImageFormatError, type RgbImage,
+} from '../../src/io/image.ts';
+import { readNpy } from '../../src/io/npy.ts';
+
+const A = resolve(process.cwd(), '../shared/golden/detectron2/A');
+
+function expectFormatError(fn: () => unknown, msg: RegExp): void {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ImageFormatError);
+  expect((err as Error).name).toBe('ImageFormatError');
+  expect((err as Error).message).toMatch(msg);
+}
+
+describe('decodeImageFile', () => {
+  it('PNG: golden A decodes to exactly detectron2 read_image BGR (input_bgr_u8.npy)', () => {
+    const img = decodeImageFile(readFileSync(resolve(A, 'image.png')));
+    const ref = readNpy(readFileSync(resolve(A, 'input_bgr_u8.npy')));
+    expect(ref.shape).toEqual([img.height, img.width, 3]);
+    expect([img.height, img.width]).toEqual([300, 451]);
+    const bgr = toBgrHwc(img);
+    expect(Buffer.compare(Buffer.from(bgr), Buffer.from(ref.data as Uint8Array))).toBe(0);
+    // CHW float planes: B plane first
+    const chw = toBgrChwFloat(img);
+    const hw = img.width * img.height;
+    expect(chw[0]).toBe(bgr[0]);
+    expect(chw[hw + 5]).toBe(bgr[3 * 5 + 1]);
+    expect(chw[2 * hw + hw - 1]).toBe(bgr[3 * (hw - 1) + 2]);
+  });
+
+  it('PNG: grey and RGBA inputs become RGB (grey replicated, alpha dropped without compositing)', () => {
+    const w = 5, h = 3;
+    const grey = new pngjs.PNG({ width: w, height: h });
+    for (let i = 0; i < w * h; i++) grey.data.set([i * 10, i * 10, i * 10, 255], 4 * i);
+    const g = decodeImageFile(pngjs.PNG.sync.write(grey, { colorType: 0, inputColorType: 6 }));
+    expect(Array.from(g.rgb.subarray(0, 6))).toEqual([0, 0, 0, 10, 10, 10]);
+    const rgba = new pngjs.PNG({ width: w, height: h });
+    for (let i = 0; i < w * h; i++) rgba.data.set([i, 2 * i, 3 * i, i % 2 ? 0 : 128], 4 * i);
+    const c = decodeImageFile(pngjs.PNG.sync.write(rgba, { colorType: 6 }));
+    expect(c.width).toBe(w);
+    expect(Array.from(c.rgb.subarray(3 * 7, 3 * 8))).toEqual([7, 14, 21]); // alpha 0 pixel keeps its colour
+  });
+
+  it('JPEG: decodes close to the encoded pixels', () => {
+    const w = 32, h = 16;
+    const data = new Uint8Array(w * h * 4);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set([x * 8, y * 16, 128, 255], 4 * (y * w + x));
+    const jpg = jpegjs.encode({ data, width: w, height: h }, 100).data;
+    const img = decodeImageFile(new Uint8Array(jpg));
+    expect([img.width, img.height, img.rgb.length]).toEqual([w, h, w * h * 3]);
+    let maxDiff = 0;
+    for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) maxDiff = Math.max(maxDiff, Math.abs(img.rgb[3 * i + c]! - data[4 * i + c]!));
+    expect(maxDiff).toBeLessThan(12);
+    expect(readJpegExifOrientation(new Uint8Array(jpg))).toBeNull();
+  });
+
+  it('JPEG: EXIF orientation is applied (detectron2 _apply_exif_orientation)', () => {
+    const w = 24, h = 8;
+    const data = new Uint8Array(w * h * 4);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set([x * 10, y * 30, 0, 255], 4 * (y * w + x));
+    const jpg = new Uint8Array(jpegjs.encode({ data, width: w, height: h }, 95).data);
+    const plain = decodeImageFile(jpg);
+    for (const le of [true, false]) {
+      // APP1 "Exif\0\0" + TIFF with one IFD0 entry: Orientation (0x0112), SHORT, 1, value 6
+      const tiff = le
+        ? [0x49, 0x49, 0x2a, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]
+        : [0x4d, 0x4d, 0, 0x2a, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0];
+      const payload = [0x45, 0x78, 0x69, 0x66, 0, 0, ...tiff];
+      const len = payload.length + 2;
+      const app1 = [0xff, 0xe1, len >> 8, len & 255, ...payload];
+      const withExif = new Uint8Array([...jpg.subarray(0, 2), ...app1, ...jpg.subarray(2)]);
+      expect(readJpegExifOrientation(withExif)).toBe(6);
+      const rot = decodeImageFile(withExif);
+      expect([rot.width, rot.height]).toEqual([h, w]);
+      expect(rot.rgb).toEqual(applyExifOrientation(plain, 6).rgb);
+    }
+  });
+
+  it('rejects other formats and broken files with ImageFormatError', () => {
+    expectFormatError(() => decodeImageFile(new TextEncoder().encode('GIF89a\x01\x00\x01\x00')), /unsupported image format: GIF/);
+    expectFormatError(() => decodeImageFile(new TextEncoder().encode('RIFF\0\0\0\0WEBPVP8 ')), /WebP/);
+    expectFormatError(() => decodeImageFile(new Uint8Array(0)), /unsupported image format/);
+    const png = readFileSync(resolve(A, 'image.png'));
+    expectFormatError(() => decodeImageFile(png.subarray(0, 2000)), /PNG/);
+    expectFormatError(() => decodeImageFile(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 4, 1, 2])), /JPEG/);
+  });
+});
+
+describe('applyExifOrientation matches PIL transposes', () => {
+  // 3 wide, 2 high:  a b c / d e f   (one channel value per pixel, replicated)
+  const img: RgbImage = { width: 3, height: 2, rgb: new Uint8Array([1, 2, 3, 4, 5, 6].flatMap((v) => [v, v, v])) };
+  const px = (o: RgbImage): number[][] =>
+    Array.from({ length: o.height }, (_, y) => Array.from({ length: o.width }, (_, x) => o.rgb[3 * (y * o.width + x)]!));
+  it.each([
+    [1, [[1, 2, 3], [4, 5, 6]]],
+    [2, [[3, 2, 1], [6, 5, 4]]], // FLIP_LEFT_RIGHT
+    [3, [[6, 5, 4], [3, 2, 1]]], // ROTATE_180
+    [4, [[4, 5, 6], [1, 2, 3]]], // FLIP_TOP_BOTTOM
+    [5, [[1, 4], [2, 5], [3, 6]]], // TRANSPOSE
+    [6, [[4, 1], [5, 2], [6, 3]]], // ROTATE_270 (clockwise)
+    [7, [[6, 3], [5, 2], [4, 1]]], // TRANSVERSE
+    [8, [[3, 6], [2, 5], [1, 4]]], // ROTATE_90 (counter-clockwise)
+  ] as [number, number[][]][])('orientation %i', (o, expected) => {
+    expect(px(applyExifOrientation(img, o))).toEqual(expected);
+  });
+});
