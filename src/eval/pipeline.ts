@@ -195,7 +195,7 @@ const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b
 export function renderRatePlot(points: RatePoint[], opts: RatePlotOptions = {}): string {
   const W = opts.width ?? 640;
   const H = opts.height ?? 420;
-  const m = { l: 64, r: 150, t: 40, b: 52 };
+  const m = { l: 64, r: 170, t: 40, b: 52 };
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
   const finite = points.filter((p) => Number.isFinite(p.bpp) && Number.isFinite(p.ap) && p.ap >= 0); // -1 = undefined AP
@@ -230,7 +230,7 @@ export function renderRatePlot(points: RatePoint[], opts: RatePlotOptions = {}):
     const yr = f(Y(ref * 100));
     parts.push(`<line class="reference" x1="${m.l}" y1="${yr}" x2="${m.l + pw}" y2="${yr}" stroke="#555" stroke-dasharray="6 4"/>`);
     parts.push(`<line x1="${m.l + pw + 12}" y1="${legendY}" x2="${m.l + pw + 36}" y2="${legendY}" stroke="#555" stroke-dasharray="6 4"/>`);
-    parts.push(`<text x="${m.l + pw + 42}" y="${legendY + 4}">uncompressed (${(ref * 100).toFixed(2)})</text>`);
+    parts.push(`<text x="${m.l + pw + 42}" y="${legendY + 4}">uncompressed ${(ref * 100).toFixed(2)}</text>`);
     legendY += 20;
   }
   const series = [...new Set(finite.map((p) => p.series))];
