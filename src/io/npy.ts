@@ -162,8 +162,12 @@ function latin1(b: Uint8Array): string {
 
 export type NpyWriteDtype = '<f4' | '<f8' | '<i4' | '<u4' | '<i2' | '<u2' | '|u1' | '|i1' | '<i8';
 
-/** Serialize a C-order array as an .npy file (version 1.0, or 2.0 when the header does not fit). */
-export function writeNpy(data: ArrayLike<number>, shape: readonly number[], dtype: NpyWriteDtype): Uint8Array {
+/**
+ * Serialize a C-order array as an .npy file (version 1.0, or 2.0 when the header does not fit). `dtype` may be left
+ * out for typed arrays: Float32Array -> <f4, Float64Array -> <f8, Int32Array -> <i4, Uint8Array -> |u1, etc.
+ */
+export function writeNpy(data: ArrayLike<number>, shape: readonly number[], dtype?: NpyWriteDtype): Uint8Array {
+  dtype ??= inferWriteDtype(data);
   let count = 1;
   for (const d of shape) {
     if (!Number.isSafeInteger(d) || d < 0) throw new NpyError(`invalid shape entry ${d}`);
@@ -206,6 +210,18 @@ export function writeNpy(data: ArrayLike<number>, shape: readonly number[], dtyp
     }
   }
   return out;
+}
+
+function inferWriteDtype(data: ArrayLike<number>): NpyWriteDtype {
+  if (data instanceof Float32Array) return '<f4';
+  if (data instanceof Float64Array) return '<f8';
+  if (data instanceof Int32Array) return '<i4';
+  if (data instanceof Uint32Array) return '<u4';
+  if (data instanceof Int16Array) return '<i2';
+  if (data instanceof Uint16Array) return '<u2';
+  if (data instanceof Uint8Array) return '|u1';
+  if (data instanceof Int8Array) return '|i1';
+  throw new NpyError('writeNpy needs an explicit dtype for plain arrays');
 }
 
 function checkInt(v: number, lo: number, hi: number, dtype: string): void {
