@@ -1,0 +1,32 @@
+/**
+ * Headless Debian Chromium (SwiftShader WebGPU) driven by puppeteer-core, pages served by a Vite dev server on
+ * 127.0.0.1 (a secure context). Shared by the smoke test and the demo end-to-end test.
+ */
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import puppeteer, { type Browser } from 'puppeteer-core';
+
+export const CHROMIUM = process.env.WEBVCM_CHROMIUM ?? '/usr/bin/chromium';
+
+export async function launchChromium(): Promise<{ browser: Browser; close: () => Promise<void> }> {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: run npm run setup (apt-get install chromium)`);
+  const userDataDir = mkdtempSync(join(tmpdir(), 'webvcm-chromium-'));
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    protocolTimeout: 900_000,
+    args: [
+      '--headless=new', '--no-sandbox', '--disable-gpu-sandbox', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage', '--enable-unsafe-webgpu',
+      '--enable-dawn-features=disable_robustness', `--user-data-dir=${userDataDir}`,
+    ],
+  });
+  return {
+    browser,
+    close: async () => {
+      await browser.close().catch(() => {});
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
