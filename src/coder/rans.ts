@@ -5,7 +5,7 @@
  * - 64-bit state kept in [2^31, 2^63), precision 16, output in 32-bit little-endian words;
  * - out-of-table values are coded with the escape bin (`cdfLength - 2`) followed by 4-bit bypass nibbles;
  * - the 64-bit state is emulated exactly with two uint32 halves held in JS numbers (no BigInt): every
- *   intermediate stays below 2^53, and the divisions are exact (see `flushQueue`).
+ *   intermediate stays below 2^53, and the divisions are exact (see `encodeSegments`).
  *
  * Stream layout: [state_lo, state_hi, w_k, ..., w_1] where w_1 is the first word the encoder emitted while
  * processing the queue backwards. A stream is at least 8 bytes and a multiple of 4.
@@ -46,49 +46,131 @@ function toInt32Array(a: ArrayLike<number>, what: string): Int32Array {
   return out;
 }
 
-/** Number of 4-bit nibbles needed for raw (0 for raw = 0). raw < 2^28. */
+/** Number of 4-bit nibbles needed for raw (0 for raw = 0); 0 <= raw < 2^28. */
 function nibbleCount(raw: number): number {
-  let n = 0;
-  while (raw >= 1) {
-    raw = Math.floor(raw / 16);
-    n++;
+  return raw === 0 ? 0 : (35 - Math.clz32(raw)) >> 2;
+}
+
+interface Segment {
+  sym: Int32Array;
+  idx: Int32Array;
+  tables: CdfTables;
+}
+
+/**
+ * Validate one `encodeWithIndexes` call and return an upper bound of the words it can emit (one per coding
+ * operation: the symbol, the nibble-count nibbles and the raw nibbles of every escape).
+ */
+function validateSegment(seg: Segment): number {
+  const { sym, idx, tables } = seg;
+  if (sym.length !== idx.length) {
+    throw new RansArgumentError(`symbols has ${sym.length} entries but indexes has ${idx.length}`);
   }
-  return n;
+  const { maxValue, offsets, count } = tables;
+  let ops = sym.length;
+  for (let i = 0; i < sym.length; i++) {
+    const r = idx[i]!;
+    if (r < 0 || r >= count) throw new RansArgumentError(`indexes[${i}] = ${r} is outside 0..${count - 1}`);
+    const value = sym[i]! - offsets[r]!;
+    const maxV = maxValue[r]!;
+    if (value < 0 || value >= maxV) {
+      const raw = value < 0 ? -2 * value - 1 : 2 * (value - maxV);
+      if (raw >= MAX_ESCAPE_RAW) {
+        throw new RansEncodeError(
+          `symbols[${i}] = ${sym[i]} (table ${r}, offset ${offsets[r]}, escape bin ${maxV}) needs escape value ${raw} >= 2^28; ` +
+            `CompressAI's coder cannot represent it (its encoder hangs)`,
+        );
+      }
+      const nb = nibbleCount(raw);
+      ops += 1 + Math.floor(nb / MAX_BYPASS_VAL) + nb;
+    }
+  }
+  return ops;
+}
+
+/**
+ * Code validated segments, last symbol first, writing words backwards into a buffer of `maxWords + 2` words.
+ * This is CompressAI's BufferedRansEncoder::flush applied to the queue it would have built, without building it.
+ *
+ * State x = hi * 2^32 + lo, both uint32 held in doubles.
+ * Regular symbol (start, freq): renormalize if x >= freq * 2^47 (<=> hi >= freq * 2^15), then
+ * x = floor(x / freq) * 2^16 + x % freq + start, computed as q = qh * 2^32 + ql with qh = floor(hi / freq) < 2^15,
+ * ql = floor((rh * 2^32 + lo) / freq) < 2^32 where the dividend is < 2^48: a double division whose floor is exact
+ * (the fractional part is >= 1/freq >= 2^-16 away from the next integer, far above the rounding error).
+ * Bypass nibble v: renormalize if x >= 2^59 (<=> hi >= 2^27), then x = (x << 4) | v.
+ */
+function encodeSegments(segs: readonly Segment[], maxWords: number): Uint8Array {
+  const out = new Uint32Array(maxWords + 2);
+  const nib = new Int32Array(16);
+  let p = out.length;
+  let hi = 0;
+  let lo = RANS_L;
+  for (let g = segs.length - 1; g >= 0; g--) {
+    const { sym, idx, tables } = segs[g]!;
+    const { cdf, rowStart, maxValue, offsets } = tables;
+    for (let i = sym.length - 1; i >= 0; i--) {
+      const r = idx[i]!;
+      const maxV = maxValue[r]!;
+      let value = sym[i]! - offsets[r]!;
+      if (value < 0 || value >= maxV) {
+        // Escape: CompressAI queues [symbol, count nibbles (15, ..., 15, rest), raw nibbles LSB first];
+        // coding runs backwards, so emit raw nibbles MSB first, then the count, then the symbol.
+        const raw = value < 0 ? -2 * value - 1 : 2 * (value - maxV);
+        value = maxV;
+        const nb = nibbleCount(raw);
+        let m = 0;
+        for (let j = nb - 1; j >= 0; j--) nib[m++] = (raw >>> (BYPASS_PRECISION * j)) & MAX_BYPASS_VAL;
+        let chunks = Math.floor(nb / MAX_BYPASS_VAL); // always 0 for raw < 2^28, kept for the general rule
+        nib[m++] = nb - chunks * MAX_BYPASS_VAL;
+        while (chunks-- > 0) nib[m++] = MAX_BYPASS_VAL;
+        for (let k = 0; k < m; k++) {
+          if (hi >= 0x8000000) {
+            out[--p] = lo;
+            lo = hi;
+            hi = 0;
+          }
+          hi = hi * 16 + (lo >>> 28);
+          lo = ((lo << 4) | nib[k]!) >>> 0;
+        }
+      }
+      const b = rowStart[r]! + value;
+      const start = cdf[b]!;
+      const freq = cdf[b + 1]! - start;
+      if (hi >= freq * 32768) {
+        out[--p] = lo;
+        lo = hi;
+        hi = 0;
+      }
+      const qh = (hi / freq) | 0;
+      const n2 = (hi - qh * freq) * TWO32 + lo;
+      const ql = Math.floor(n2 / freq);
+      const t = ql * 65536 + (n2 - ql * freq) + start; // < 2^48 + 2^17
+      lo = t >>> 0;
+      hi = qh * 65536 + Math.floor(t / TWO32);
+    }
+  }
+  out[--p] = hi;
+  out[--p] = lo;
+  return wordsToBytes(out.subarray(p));
 }
 
 /**
  * Streaming encoder mirroring CompressAI's `BufferedRansEncoder`: call {@link encodeWithIndexes} any number of
- * times (each call may use different tables), then {@link flush} to get the bytes. Symbols are queued as
- * (start, freq) pairs and coded in reverse at flush time, exactly as CompressAI does.
+ * times (each call may use different tables), then {@link flush} to get the bytes. Each call is validated
+ * immediately (a failed call leaves the encoder unchanged) and its inputs are copied.
  */
 export class BufferedRansEncoder {
-  /** Queue entries: regular symbol = (freq << 16 | start), freq in 1..65535; bypass nibble = value (freq 0). */
-  private queue: Uint32Array;
-  private size = 0;
+  private segments: Segment[] = [];
+  private maxWords = 0;
 
-  constructor(initialCapacity = 1024) {
-    this.queue = new Uint32Array(Math.max(16, initialCapacity | 0));
+  /** Number of symbols queued since the last flush. */
+  get queuedSymbols(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.sym.length;
+    return n;
   }
 
-  /** Number of queued coding operations (symbols plus bypass nibbles). */
-  get queued(): number {
-    return this.size;
-  }
-
-  private ensure(extra: number): void {
-    const need = this.size + extra;
-    if (need <= this.queue.length) return;
-    let cap = this.queue.length * 2;
-    while (cap < need) cap *= 2;
-    const q = new Uint32Array(cap);
-    q.set(this.queue.subarray(0, this.size));
-    this.queue = q;
-  }
-
-  /**
-   * Queue `symbols[i]` coded with CDF row `indexes[i]`. Validates everything before queuing anything, so a
-   * failed call leaves the encoder unchanged.
-   */
+  /** Queue `symbols[i]` coded with CDF row `indexes[i]`. */
   encodeWithIndexes(
     symbols: ArrayLike<number>,
     indexes: ArrayLike<number>,
@@ -96,116 +178,26 @@ export class BufferedRansEncoder {
     cdfLengths?: ArrayLike<number>,
     offsets?: ArrayLike<number>,
   ): void {
-    const t = CdfTables.from(cdfs, cdfLengths, offsets);
+    const tables = CdfTables.from(cdfs, cdfLengths, offsets);
     const sym = toInt32Array(symbols, 'symbols');
     const idx = toInt32Array(indexes, 'indexes');
-    if (sym.length !== idx.length) {
-      throw new RansArgumentError(`symbols has ${sym.length} entries but indexes has ${idx.length}`);
-    }
-    const n = sym.length;
-    const { cdf, rowStart, maxValue, offsets: offs, count } = t;
-    // Validation pass (also counts escapes so the queue is sized once).
-    let extra = n;
-    for (let i = 0; i < n; i++) {
-      const r = idx[i]!;
-      if (r < 0 || r >= count) throw new RansArgumentError(`indexes[${i}] = ${r} is outside 0..${count - 1}`);
-      const value = sym[i]! - offs[r]!;
-      const maxV = maxValue[r]!;
-      if (value < 0 || value >= maxV) {
-        const raw = value < 0 ? -2 * value - 1 : 2 * (value - maxV);
-        if (raw >= MAX_ESCAPE_RAW) {
-          throw new RansEncodeError(
-            `symbols[${i}] = ${sym[i]} (table ${r}, offset ${offs[r]}, escape bin ${maxV}) needs escape value ${raw} >= 2^28; ` +
-              `CompressAI's coder cannot represent it (its encoder hangs)`,
-          );
-        }
-        extra += 1 + nibbleCount(raw);
-      }
-    }
-    this.ensure(extra);
-    const q = this.queue;
-    let k = this.size;
-    for (let i = 0; i < n; i++) {
-      const r = idx[i]!;
-      const maxV = maxValue[r]!;
-      let value = sym[i]! - offs[r]!;
-      let raw = -1;
-      if (value < 0) {
-        raw = -2 * value - 1;
-        value = maxV;
-      } else if (value >= maxV) {
-        raw = 2 * (value - maxV);
-        value = maxV;
-      }
-      const b = rowStart[r]! + value;
-      const start = cdf[b]!;
-      q[k++] = (((cdf[b + 1]! - start) << 16) | start) >>> 0;
-      if (raw >= 0) {
-        const nb = nibbleCount(raw);
-        let c = nb;
-        while (c >= MAX_BYPASS_VAL) {
-          q[k++] = MAX_BYPASS_VAL;
-          c -= MAX_BYPASS_VAL;
-        }
-        q[k++] = c;
-        for (let j = 0; j < nb; j++) q[k++] = (raw >>> (j * BYPASS_PRECISION)) & MAX_BYPASS_VAL;
-      }
-    }
-    this.size = k;
+    const seg: Segment = {
+      sym: sym === symbols ? sym.slice() : sym,
+      idx: idx === indexes ? idx.slice() : idx,
+      tables,
+    };
+    const words = validateSegment(seg);
+    this.segments.push(seg);
+    this.maxWords += words;
   }
 
   /** Code everything queued so far and reset the encoder. Empty queue: the 8-byte stream of state 2^31. */
   flush(): Uint8Array {
-    const out = flushQueue(this.queue, this.size);
-    this.size = 0;
+    const out = encodeSegments(this.segments, this.maxWords);
+    this.segments = [];
+    this.maxWords = 0;
     return out;
   }
-}
-
-/**
- * Code queue[0..n) in reverse. State x = hi * 2^32 + lo, both uint32 numbers.
- * Regular symbol (start, freq): renormalize if x >= freq * 2^47 (<=> hi >= freq * 2^15), then
- * x = floor(x / freq) * 2^16 + x % freq + start, computed as q = qh * 2^32 + ql with qh = floor(hi / freq) < 2^15,
- * ql = floor((rh * 2^32 + lo) / freq) < 2^32 where the dividend is < 2^48: a double division whose floor is exact
- * (the fractional part is >= 1/freq >= 2^-16 away from the next integer, far above the rounding error).
- */
-function flushQueue(q: Uint32Array, n: number): Uint8Array {
-  // Each queued operation emits at most one word; +2 for the final state.
-  const out = new Uint32Array(n + 2);
-  let p = out.length;
-  let hi = 0;
-  let lo = RANS_L;
-  for (let i = n - 1; i >= 0; i--) {
-    const e = q[i]!;
-    const freq = e >>> 16;
-    if (freq !== 0) {
-      const start = e & 0xffff;
-      if (hi >= freq * 32768) {
-        out[--p] = lo;
-        lo = hi;
-        hi = 0;
-      }
-      const qh = (hi / freq) | 0;
-      const rh = hi - qh * freq;
-      const n2 = rh * TWO32 + lo;
-      const ql = Math.floor(n2 / freq);
-      const t = ql * 65536 + (n2 - ql * freq) + start; // < 2^48 + 2^17
-      lo = t >>> 0;
-      hi = qh * 65536 + Math.floor(t / TWO32);
-    } else {
-      // bypass nibble: renormalize if x >= 2^59 (<=> hi >= 2^27), then x = (x << 4) | v
-      if (hi >= 0x8000000) {
-        out[--p] = lo;
-        lo = hi;
-        hi = 0;
-      }
-      hi = hi * 16 + (lo >>> 28);
-      lo = ((lo << 4) | e) >>> 0;
-    }
-  }
-  out[--p] = hi;
-  out[--p] = lo;
-  return wordsToBytes(out.subarray(p));
 }
 
 function wordsToBytes(words: Uint32Array): Uint8Array {
@@ -237,9 +229,12 @@ export function encodeWithIndexes(
   cdfLengths?: ArrayLike<number>,
   offsets?: ArrayLike<number>,
 ): Uint8Array {
-  const enc = new BufferedRansEncoder(symbols.length + 16);
-  enc.encodeWithIndexes(symbols, indexes, cdfs, cdfLengths, offsets);
-  return enc.flush();
+  const seg: Segment = {
+    tables: CdfTables.from(cdfs, cdfLengths, offsets),
+    sym: toInt32Array(symbols, 'symbols'),
+    idx: toInt32Array(indexes, 'indexes'),
+  };
+  return encodeSegments([seg], validateSegment(seg));
 }
 
 export interface DecodeOptions {
