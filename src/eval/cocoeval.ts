@@ -341,14 +341,14 @@ interface EvalImg {
   maxDet: number;
   dtIds: number[];
   gtIds: number[];
-  /** [T][D] matched GT id (0 = unmatched) */
-  dtMatches: Float64Array[];
-  /** [T][G] matched detection id */
-  gtMatches: Float64Array[];
+  /** [T, D] row-major: matched GT id (0 = unmatched) */
+  dtMatches: Float64Array;
+  /** [T, G] row-major: matched detection id */
+  gtMatches: Float64Array;
   dtScores: number[];
   gtIgnore: Uint8Array;
-  /** [T][D] */
-  dtIgnore: Uint8Array[];
+  /** [T, D] row-major */
+  dtIgnore: Uint8Array;
 }
 
 interface IouEntry {
@@ -461,10 +461,10 @@ export class COCOeval {
     const G = gt.length;
     const D = dt.length;
     const Gorig = entry.G;
-    const gtm = Array.from({ length: T }, () => new Float64Array(G));
-    const dtm = Array.from({ length: T }, () => new Float64Array(D));
+    const gtm = new Float64Array(T * G);
+    const dtm = new Float64Array(T * D);
     const gtIg = Uint8Array.from(gtind.map((i) => ignore0[i]!));
-    const dtIg = Array.from({ length: T }, () => new Uint8Array(D));
+    const dtIg = new Uint8Array(T * D);
     const iouAt = (d: number, g: number): number => entry.ious[d * Gorig + gtind[g]!]!;
     if (D > 0 && G > 0) {
       for (let t = 0; t < T; t++) {
@@ -473,7 +473,7 @@ export class COCOeval {
           let iou = Math.min(thr, 1 - 1e-10);
           let m = -1;
           for (let gi = 0; gi < G; gi++) {
-            if (gtm[t]![gi]! > 0 && !iscrowd[gi]) continue;
+            if (gtm[t * G + gi]! > 0 && !iscrowd[gi]) continue;
             if (m > -1 && gtIg[m] === 0 && gtIg[gi] === 1) break;
             const v = iouAt(di, gi);
             if (v < iou) continue;
@@ -481,9 +481,9 @@ export class COCOeval {
             m = gi;
           }
           if (m === -1) continue;
-          dtIg[t]![di] = gtIg[m]!;
-          dtm[t]![di] = gt[m]!.id;
-          gtm[t]![m] = dt[di]!.id;
+          dtIg[t * D + di] = gtIg[m]!;
+          dtm[t * D + di] = gt[m]!.id;
+          gtm[t * G + m] = dt[di]!.id;
         }
       }
     }
@@ -491,7 +491,7 @@ export class COCOeval {
       const a = dt[di]!.area;
       const out = a < aRng[0] || a > aRng[1];
       if (!out) continue;
-      for (let t = 0; t < T; t++) if (dtm[t]![di] === 0) dtIg[t]![di] = 1;
+      for (let t = 0; t < T; t++) if (dtm[t * D + di] === 0) dtIg[t * D + di] = 1;
     }
     return {
       imageId: img,
@@ -557,8 +557,10 @@ export class COCOeval {
             for (let j = 0; j < nd; j++) {
               const ei = srcE[inds[j]!]!;
               const d = srcD[inds[j]!]!;
-              const matched = E[ei]!.dtMatches[t]![d]! !== 0;
-              const ig = E[ei]!.dtIgnore[t]![d]! !== 0;
+              const e = E[ei]!;
+              const Dn = e.dtScores.length;
+              const matched = e.dtMatches[t * Dn + d]! !== 0;
+              const ig = e.dtIgnore[t * Dn + d]! !== 0;
               if (matched && !ig) tpc++;
               if (!matched && !ig) fpc++;
               tpSum[j] = tpc;

@@ -184,3 +184,26 @@ describe('writeEvalCsv / renderRatePlot', () => {
     expect(svg).not.toContain('class="reference"');
   });
 });
+
+describe('weights/mini-coco', () => {
+  it('is a valid COCO set: PNGs < 150 KB whose sizes match instances.json, 80 categories, cat boxes inside the images', async () => {
+    const { statSync } = await import('node:fs');
+    const { decodeImageFile } = await import('../../src/io/image.ts');
+    const { COCO } = await import('../../src/eval/cocoeval.ts');
+    const { COCO_CATEGORIES } = await import('../../src/eval/coco-categories.ts');
+    const coco = COCO.fromGroundTruth(gt);
+    expect(gt.categories).toEqual(COCO_CATEGORIES);
+    expect(coco.getImgIds()).toHaveLength(4);
+    for (const im of gt.images) {
+      const path = join(MINI, im.file_name);
+      expect(statSync(path).size).toBeLessThan(150 * 1024);
+      const img = decodeImageFile(readFileSync(path));
+      expect([img.width, img.height]).toEqual([im.width, im.height]);
+      for (const a of coco.imgToAnns.get(im.id) ?? []) {
+        const [x, y, w, h] = a.bbox as number[];
+        expect(x! >= 0 && y! >= 0 && x! + w! <= im.width && y! + h! <= im.height).toBe(true);
+      }
+    }
+    expect(gt.annotations).toHaveLength(5);
+  });
+});
