@@ -3,7 +3,7 @@
 //   full mode:     webvcm eval --annotations instances.json --images <dir> [--method 1,2] [--limit N]
 //                              [--csv out.csv] [--plot out.svg] [--json]
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { CocoFormatError, evaluateBoxes } from '../eval/cocoeval.ts';
 import { runEvalPipeline } from '../eval/pipeline.ts';
 
@@ -64,7 +64,7 @@ export function register(program: Command): void {
     .requiredOption('--annotations <file>', 'COCO instances JSON (ground truth)')
     .option('--detections <file>', 'COCO results JSON to score (scoring mode)')
     .option('--images <dir>', 'image folder for the full detector/codec evaluation')
-    .option('--method <list>', 'codec methods to evaluate in full mode, comma separated', parseMethods, [1])
+    .addOption(new Option('--method <list>', 'codec methods to evaluate in full mode, comma separated').argParser(parseMethods).default([1], '1'))
     .option('--limit <n>', 'full mode: only the first N images (ascending id)', parseLimit)
     .option('--csv <file>', 'full mode: write per-image bpp and per-method metrics as CSV')
     .option('--plot <file>', 'full mode: write an SVG rate-accuracy plot')
