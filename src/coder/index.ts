@@ -2,6 +2,7 @@ export {
   encodeWithIndexes,
   decodeWithIndexes,
   BufferedRansEncoder,
+  RansEncoder,
   RansDecoder,
   MAX_ESCAPE_RAW,
   type DecodeOptions,

@@ -237,6 +237,19 @@ export function encodeWithIndexes(
   return encodeSegments([seg], validateSegment(seg));
 }
 
+/** CompressAI's `RansEncoder`: one-shot encoding (same as the free function {@link encodeWithIndexes}). */
+export class RansEncoder {
+  encodeWithIndexes(
+    symbols: ArrayLike<number>,
+    indexes: ArrayLike<number>,
+    cdfs: CdfInput,
+    cdfLengths?: ArrayLike<number>,
+    offsets?: ArrayLike<number>,
+  ): Uint8Array {
+    return encodeWithIndexes(symbols, indexes, cdfs, cdfLengths, offsets);
+  }
+}
+
 export interface DecodeOptions {
   /**
    * Require the stream to be consumed exactly and to end in state 2^31 (default true). Every stream CompressAI
@@ -375,6 +388,21 @@ export class RansDecoder {
     return out;
   }
 
+  /** One-shot decoding, as CompressAI's `RansDecoder.decode_with_indexes` (plus the end checks of {@link finish}). */
+  decodeWithIndexes(
+    bytes: Uint8Array,
+    indexes: ArrayLike<number>,
+    cdfs: CdfInput,
+    cdfLengths?: ArrayLike<number>,
+    offsets?: ArrayLike<number>,
+    options: DecodeOptions = {},
+  ): Int32Array {
+    this.setStream(bytes);
+    const out = this.decodeStream(indexes, cdfs, cdfLengths, offsets);
+    if (options.checkEnd !== false) this.finish();
+    return out;
+  }
+
   /** Bytes of the stream not consumed yet. */
   get remainingBytes(): number {
     return (this.words.length - this.pos) * 4;
@@ -419,9 +447,5 @@ export function decodeWithIndexes(
   offsets?: ArrayLike<number>,
   options: DecodeOptions = {},
 ): Int32Array {
-  const dec = new RansDecoder();
-  dec.setStream(bytes);
-  const out = dec.decodeStream(indexes, cdfs, cdfLengths, offsets);
-  if (options.checkEnd !== false) dec.finish();
-  return out;
+  return new RansDecoder().decodeWithIndexes(bytes, indexes, cdfs, cdfLengths, offsets, options);
 }

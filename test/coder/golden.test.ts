@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BufferedRansEncoder, CdfTables, RansDecoder, decodeWithIndexes, encodeWithIndexes } from '../../src/coder/index.ts';
+import { BufferedRansEncoder, CdfTables, RansDecoder, RansEncoder, decodeWithIndexes, encodeWithIndexes } from '../../src/coder/index.ts';
 import { caseStreams, haveGolden, ransStreams, type Stream } from './golden.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -20,6 +20,9 @@ function checkStream(s: Stream) {
   expect(dec.length).toBe(s.symbols.length);
   expect(dec).toEqual(s.symbols);
   expect(decodeWithIndexes(s.encoded, s.indexes, tables)).toEqual(s.symbols);
+  // class forms, as in CompressAI
+  expect(hex(new RansEncoder().encodeWithIndexes(s.symbols, s.indexes, s.rows, s.cdfLengths, s.offsets))).toBe(hex(s.encoded));
+  expect(new RansDecoder().decodeWithIndexes(s.encoded, s.indexes, numberRows, s.cdfLengths, s.offsets)).toEqual(s.symbols);
 }
 
 describe.runIf(haveGolden)('rANS golden vectors (CompressAI RansEncoder)', () => {
