@@ -1,0 +1,190 @@
+/**
+ * HyperpriorCodec: CompressAI's ScaleHyperprior `compress` / `decompress` over any `CodecOps` backend, with the
+ * rANS coder of src/coder. Two modes:
+ * - 'compat': h_s and build_indexes in float32 exactly as CompressAI (strings byte-identical to CompressAI's on
+ *   inputs away from float32 decision boundaries; decodes CompressAI's strings);
+ * - 'portable': h_s → indexes in exact integer arithmetic (src/model/codec/portable.ts), identical on every device.
+ */
+import type { Tensor } from '../backend.ts';
+import { decodeWithIndexes, encodeWithIndexes, fingerprint as sha16 } from '../../coder/index.ts';
+import { gA, gS, hA, hS, hSPortableIndexes, prepareLayers, type CodecLayers } from './graph.ts';
+import type { ChannelVec, CodecOps, ScaleTableHandle } from './ops.ts';
+import { hyperpriorParams, paramsDigestInput, type HyperpriorParams, type NamedTensor } from './params.ts';
+import { portableInput } from './portable.ts';
+
+export type CodecMode = 'compat' | 'portable';
+
+export class CodecInputError extends Error {
+  override name = 'CodecInputError';
+}
+
+/** Anything that carries the checkpoint's tensors (the weight loader's CodecWeights, a raw checkpoint, a Map). */
+export type CodecWeightsLike = { tensors: ReadonlyMap<string, NamedTensor> } | ReadonlyMap<string, NamedTensor> | HyperpriorParams;
+
+export interface CompressResult {
+  /** [y string, z string], as CompressAI's `compress()["strings"]` (one batch element). */
+  strings: [Uint8Array, Uint8Array];
+  /** z spatial shape (CompressAI's `compress()["shape"]`). */
+  zShape: [number, number];
+  mode: CodecMode;
+  /** y shape [M, h, w] and the coded data (CHW order), for tests and diagnostics. */
+  yShape: [number, number, number];
+  ySymbols: Int32Array;
+  yIndexes: Int32Array;
+  zSymbols: Int32Array;
+}
+
+export interface DecompressResult<T> {
+  /** g_s(y_hat), not clamped (clamp with `clamp01` for RGB models). */
+  xHat: T;
+  ySymbols: Int32Array;
+  yIndexes: Int32Array;
+  zSymbols: Int32Array;
+}
+
+export interface StageTimer { (stage: string, ms: number): void }
+
+function isParams(w: CodecWeightsLike): w is HyperpriorParams {
+  return typeof (w as HyperpriorParams).gA === 'object' && typeof (w as HyperpriorParams).N === 'number';
+}
+
+export class HyperpriorCodec<T extends Tensor> {
+  private constructor(
+    readonly ops: CodecOps<T>,
+    readonly params: HyperpriorParams,
+    readonly layers: CodecLayers,
+    private readonly medians: ChannelVec,
+    private readonly table: ScaleTableHandle,
+    /** 16-byte fingerprint of every parameter the codec uses (docs/codec.md). */
+    readonly fingerprint: Uint8Array,
+  ) {}
+
+  get C(): number { return this.params.C; }
+  get N(): number { return this.params.N; }
+  get M(): number { return this.params.M; }
+
+  static async create<T extends Tensor>(weights: CodecWeightsLike, backend: CodecOps<T>): Promise<HyperpriorCodec<T>> {
+    const params = isParams(weights) ? weights : hyperpriorParams(weights instanceof Map ? weights : (weights as { tensors: ReadonlyMap<string, NamedTensor> }).tensors);
+    const fp = await sha16(paramsDigestInput(params));
+    const layers = prepareLayers(backend, params);
+    return new HyperpriorCodec(backend, params, layers, backend.prepareChannelVec(params.medians), backend.prepareScaleTable(params.scaleTable, params.scaleBound), fp);
+  }
+
+  release(): void {
+    this.layers.release();
+    this.medians.release();
+    this.table.release();
+  }
+
+  private input(x: T | Float32Array, shape?: readonly number[]): T {
+    if (x instanceof Float32Array) {
+      if (!shape) throw new CodecInputError('an NCHW Float32Array input needs its shape');
+      const s = shape.length === 4 ? shape.slice(1) : shape;
+      if (shape.length === 4 && shape[0] !== 1) throw new CodecInputError(`batch size ${shape[0]} is not supported (use 1)`);
+      if (s.length !== 3) throw new CodecInputError(`input shape [${shape.join(',')}] is not [1,C,H,W] or [C,H,W]`);
+      return this.ops.fromCHW(x, s[0]!, s[1]!, s[2]!);
+    }
+    return x;
+  }
+
+  private check(shape: readonly number[]): [number, number, number] {
+    if (shape.length !== 3) throw new CodecInputError(`codec input must be [C,H,W], got [${shape.join(',')}]`);
+    const [c, h, w] = shape as [number, number, number];
+    if (c !== this.C) throw new CodecInputError(`codec input has ${c} channels, this model codes ${this.C}`);
+    if (h % 64 !== 0 || w % 64 !== 0 || h === 0 || w === 0) {
+      throw new CodecInputError(`codec input ${h}x${w} is not a multiple of 64 in both dimensions (pad it with computePadding first)`);
+    }
+    return [c, h, w];
+  }
+
+  /** Gaussian indexes of y from z's symbols (CHW) / z_hat tensor, in the given mode. */
+  private async indexes(zSym: Int32Array, zHat: T, zShape: [number, number], mode: CodecMode, time?: StageTimer): Promise<Int32Array> {
+    const t0 = performance.now();
+    let idx: T;
+    if (mode === 'compat') {
+      const scales = hS(this.ops, this.layers, zHat);
+      idx = this.ops.buildIndexes(scales, this.table);
+      this.ops.release(scales);
+    } else {
+      const { a, F } = portableInput(zSym, this.params.medians, zShape[0] * zShape[1]);
+      const at = this.ops.fromCHWInt(a, this.N, zShape[0], zShape[1]);
+      idx = await hSPortableIndexes(this.ops, this.layers, at, F, this.params.scaleTable);
+      this.ops.release(at);
+    }
+    const out = await this.ops.toCHWInt(idx);
+    this.ops.release(idx);
+    time?.(`h_s+indexes (${mode})`, performance.now() - t0);
+    return out;
+  }
+
+  async compress(x: T | Float32Array, opts: { mode?: CodecMode; shape?: readonly number[]; time?: StageTimer } = {}): Promise<CompressResult> {
+    const mode = opts.mode ?? 'compat';
+    if (mode !== 'compat' && mode !== 'portable') throw new CodecInputError(`unknown mode '${String(mode)}' (compat | portable)`);
+    const xt = this.input(x, opts.shape);
+    this.check(xt.shape);
+    const time = opts.time;
+    let t0 = performance.now();
+    const lap = async (stage: string) => { if (time) { await this.ops.sync(); const t = performance.now(); time(stage, t - t0); t0 = t; } };
+    const y = gA(this.ops, this.layers, xt);
+    if (xt !== x) this.ops.release(xt);
+    await lap('g_a');
+    const z = hA(this.ops, this.layers, y);
+    await lap('h_a');
+    const [, zh, zw] = z.shape as [number, number, number];
+    const zSymT = this.ops.quantize(z, this.medians);
+    this.ops.release(z);
+    const zSymbols = await this.ops.toCHWInt(zSymT);
+    await lap('quantize z');
+    const zIdx = new Int32Array(zSymbols.length);
+    for (let i = 0; i < zIdx.length; i++) zIdx[i] = Math.floor(i / (zh * zw));
+    const zString = encodeWithIndexes(zSymbols, zIdx, this.params.ebTables);
+    await lap('rANS z');
+    const zHat = this.ops.dequantize(zSymT, this.medians);
+    this.ops.release(zSymT);
+    t0 = performance.now();
+    const yIndexes = await this.indexes(zSymbols, zHat, [zh, zw], mode, time);
+    this.ops.release(zHat);
+    t0 = performance.now();
+    const ySymT = this.ops.quantize(y, null);
+    const yShape = y.shape.slice() as [number, number, number];
+    this.ops.release(y);
+    const ySymbols = await this.ops.toCHWInt(ySymT);
+    this.ops.release(ySymT);
+    await lap('quantize y');
+    const yString = encodeWithIndexes(ySymbols, yIndexes, this.params.gcTables);
+    await lap('rANS y');
+    return { strings: [yString, zString], zShape: [zh, zw], mode, yShape, ySymbols, yIndexes, zSymbols };
+  }
+
+  async decompress(strings: readonly [Uint8Array, Uint8Array], zShape: readonly [number, number], opts: { mode?: CodecMode; time?: StageTimer } = {}): Promise<DecompressResult<T>> {
+    const mode = opts.mode ?? 'compat';
+    if (mode !== 'compat' && mode !== 'portable') throw new CodecInputError(`unknown mode '${String(mode)}' (compat | portable)`);
+    const [zh, zw] = zShape;
+    if (!Number.isInteger(zh) || !Number.isInteger(zw) || zh <= 0 || zw <= 0 || zh * zw * this.N > 1 << 26) {
+      throw new CodecInputError(`invalid z shape [${zShape.join(',')}]`);
+    }
+    const time = opts.time;
+    let t0 = performance.now();
+    const lap = async (stage: string) => { if (time) { await this.ops.sync(); const t = performance.now(); time(stage, t - t0); t0 = t; } };
+    const zIdx = new Int32Array(this.N * zh * zw);
+    for (let i = 0; i < zIdx.length; i++) zIdx[i] = Math.floor(i / (zh * zw));
+    const zSymbols = decodeWithIndexes(strings[1], zIdx, this.params.ebTables);
+    await lap('rANS z');
+    const zSymT = this.ops.fromCHWInt(zSymbols, this.N, zh, zw);
+    const zHat = this.ops.dequantize(zSymT, this.medians);
+    this.ops.release(zSymT);
+    t0 = performance.now();
+    const yIndexes = await this.indexes(zSymbols, zHat, [zh, zw], mode, time);
+    this.ops.release(zHat);
+    t0 = performance.now();
+    const ySymbols = decodeWithIndexes(strings[0], yIndexes, this.params.gcTables);
+    await lap('rANS y');
+    const ySymT = this.ops.fromCHWInt(ySymbols, this.M, zh * 4, zw * 4);
+    const yHat = this.ops.dequantize(ySymT, null);
+    this.ops.release(ySymT);
+    const xHat = gS(this.ops, this.layers, yHat);
+    this.ops.release(yHat);
+    await lap('g_s');
+    return { xHat, ySymbols, yIndexes, zSymbols };
+  }
+}
