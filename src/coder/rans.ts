@@ -21,6 +21,7 @@ import { RansArgumentError, RansDecodeError, RansEncodeError } from './errors.ts
 
 const RANS_L = 0x80000000; // 2^31, lower bound of the normalized state
 const TWO32 = 4294967296;
+const INV32 = 1 / TWO32;
 const BYPASS_PRECISION = 4;
 const MAX_BYPASS_VAL = (1 << BYPASS_PRECISION) - 1; // 15
 /** Raw escape values must stay below 2^28: CompressAI's encoder shifts by 32 (UB) and hangs beyond. */
@@ -143,10 +144,10 @@ function encodeSegments(segs: readonly Segment[], maxWords: number): Uint8Array 
       }
       const qh = (hi / freq) | 0;
       const n2 = (hi - qh * freq) * TWO32 + lo;
-      const ql = Math.floor(n2 / freq);
+      const ql = (n2 / freq) >>> 0; // floor: 0 <= n2 / freq < 2^32
       const t = ql * 65536 + (n2 - ql * freq) + start; // < 2^48 + 2^17
-      lo = t >>> 0;
-      hi = qh * 65536 + Math.floor(t / TWO32);
+      lo = t >>> 0; // t mod 2^32
+      hi = qh * 65536 + ((t * INV32) | 0); // floor(t / 2^32) < 2^17, exact (power-of-two scaling)
     }
   }
   out[--p] = hi;
@@ -327,7 +328,7 @@ export class RansDecoder {
       const xl = (((hi & 0xffff) << 16) | (lo >>> 16)) >>> 0;
       const pl = freq * xl + (cf - start); // < 2^48 + 2^16
       lo = pl >>> 0;
-      hi = freq * xh + Math.floor(pl / TWO32);
+      hi = freq * xh + ((pl * INV32) | 0);
       if (hi === 0 && lo < RANS_L) {
         if (pos >= nWords) throw truncated(i, n);
         hi = lo;
