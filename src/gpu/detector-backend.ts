@@ -11,3 +11,8 @@ export class GpuDetectorBackend extends GpuBackend implements DetectorOps<GpuTen
     return normalizeImage(this.ctx, bgr, h, w, padded, mean);
   }
 }
+
+/** The backend object the detector driver uses on the GPU (dense ops; the heads' ops once they land). */
+export function createGpuDetectorBackend(ctx: import('./context.ts').GpuContext): GpuDetectorBackend {
+  return new GpuDetectorBackend(ctx);
+}

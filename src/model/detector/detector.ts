@@ -1,0 +1,156 @@
+/**
+ * Detectron2 Faster R-CNN R50-FPN driver with the stem split:
+ *   stem(image)            → the [64, Hp/4, Wp/4] backend tensor + the sizes the receiver needs
+ *   fromStem(stem, sizes)  → detections (res2..res5, FPN, RPN head convs, then the sparse heads)
+ *   detect(image)          = fromStem(stem(image)) — the same code path, so split and unsplit runs agree exactly.
+ * Graph code runs on any DetectorOps backend (GPU or CPU); the heads (anchors, proposals, NMS, ROIAlign, box head,
+ * post-processing) come from ./heads.
+ */
+import type { Tensor } from '../backend.ts';
+import type { DetectorWeights } from '../weights/types.ts';
+import { FPN_LEVELS, prepareBackbone, releaseFpn, runFromStem, runStem, type BackboneHandles } from './backbone.ts';
+import { resolveDetectorConfig } from './config.ts';
+import type { DetectorOps } from './ops.ts';
+import { DetectorInputError, checkBgrImage, resizeForDetector, type BgrImage } from './preprocess.ts';
+import type { Detections, DetectorConfig, FpnOutputs, ImageSizes } from './types.ts';
+
+/** Receives an intermediate (float32 NCHW with a leading batch 1 where Detectron2 has one), named as in the golden manifest. */
+export type DumpFn = (name: string, data: Float32Array | Int32Array, shape: number[]) => void | Promise<void>;
+
+export interface HeadsResult {
+  detections: Detections;
+  /** Proposals (N×4, resized-image coordinates), when the heads report them. */
+  proposals?: Float32Array;
+}
+
+/** The sparse half: src/model/detector/heads (runHeads). `ops` is the same backend object. */
+export type HeadsFn<T extends Tensor> = (
+  ops: DetectorOps<T>, fpn: FpnOutputs<T>, sizes: ImageSizes, weights: DetectorWeights, cfg: DetectorConfig, opts?: { dump?: DumpFn },
+) => Promise<HeadsResult>;
+
+export interface DetectOptions {
+  dump?: DumpFn;
+  /** Per-stage wall-clock milliseconds (each stage synced), for benchmarks. */
+  timings?: Map<string, number>;
+}
+
+export class Detector<T extends Tensor> {
+  private constructor(
+    readonly ops: DetectorOps<T>,
+    readonly weights: DetectorWeights,
+    readonly cfg: DetectorConfig,
+    private bb: BackboneHandles | null,
+    private readonly heads: HeadsFn<T> | null,
+  ) {}
+
+  /** Upload the dense weights. `heads` defaults to none: fromStem then needs it (see `setHeads`/`create` opts). */
+  static async create<T extends Tensor>(weights: DetectorWeights, backend: DetectorOps<T>, cfg: Partial<DetectorConfig> = {}, opts: { heads?: HeadsFn<T> } = {}): Promise<Detector<T>> {
+    const c = resolveDetectorConfig(cfg);
+    const bb = prepareBackbone(backend, weights);
+    return new Detector(backend, weights, c, bb, opts.heads ?? null);
+  }
+
+  get arch(): BackboneHandles['arch'] { return this.handles.arch; }
+
+  private get handles(): BackboneHandles {
+    if (!this.bb) throw new DetectorInputError('Detector used after dispose()');
+    return this.bb;
+  }
+
+  /** Resize (Pillow-exact, CPU) and normalise/pad (backend) a BGR image into the network input [3, Hp, Wp]. */
+  preprocess(image: BgrImage): { input: T; sizes: ImageSizes; resized: BgrImage } {
+    checkBgrImage(image);
+    const { resized, sizes } = resizeForDetector(image, this.cfg);
+    const input = this.ops.normalizeImage(resized.data, resized.height, resized.width, sizes.padded, this.cfg.pixelMean);
+    return { input, sizes, resized };
+  }
+
+  /** Client side of the split: the stem output [stemOut, Hp/4, Wp/4] (caller releases it) and the image sizes. */
+  async stem(image: BgrImage, opts: DetectOptions = {}): Promise<{ stem: T; sizes: ImageSizes }> {
+    const t0 = performance.now();
+    const { input, sizes } = this.preprocess(image);
+    if (opts.dump) await opts.dump('input_tensor', await this.ops.toCHW(input), [1, 3, ...sizes.padded]);
+    const stem = runStem(this.ops, this.handles, input);
+    this.ops.release(input);
+    if (opts.timings) { await this.ops.sync(); opts.timings.set('stem', performance.now() - t0); }
+    return { stem, sizes };
+  }
+
+  /** Expected stem shape for given sizes (the receiver checks what it got). */
+  stemShape(sizes: ImageSizes): [number, number, number] {
+    const conv = (n: number): number => Math.floor((n + 6 - 7) / 2) + 1;
+    const pool = (n: number): number => Math.floor((n + 2 - 3) / 2) + 1;
+    return [this.handles.arch.stemOut, pool(conv(sizes.padded[0])), pool(conv(sizes.padded[1]))];
+  }
+
+  /** Receiver side: finish detection from a stem tensor (not released). */
+  async fromStem(stem: T, sizes: ImageSizes, opts: DetectOptions = {}): Promise<Detections> {
+    checkSizes(sizes, this.cfg);
+    const want = this.stemShape(sizes);
+    if (stem.shape.length !== 3 || stem.shape.some((d, i) => d !== want[i])) {
+      throw new DetectorInputError(`fromStem: stem is [${stem.shape.join(',')}], expected [${want.join(',')}] for a ${sizes.padded.join('x')} padded input`);
+    }
+    if (!this.heads) throw new DetectorInputError('fromStem: this Detector has no heads (pass opts.heads to Detector.create)');
+    const ops = this.ops;
+    let t = performance.now();
+    const lap = async (name: string): Promise<void> => {
+      if (!opts.timings) return;
+      await ops.sync();
+      const now = performance.now();
+      opts.timings.set(name, now - t);
+      t = now;
+    };
+    const dense = await runFromStem(ops, this.handles, stem, { keep: !!opts.dump, onStage: opts.timings ? lap : undefined });
+    try {
+      if (opts.dump) {
+        await opts.dump('stem', await ops.toCHW(stem), [1, ...stem.shape]);
+        for (const [n, x] of dense.kept) await opts.dump(n, await ops.toCHW(x), [1, ...x.shape]);
+        for (let i = 0; i < FPN_LEVELS.length; i++) {
+          const l = FPN_LEVELS[i]!;
+          const p = dense.features[l];
+          await opts.dump(l, await ops.toCHW(p), [1, ...p.shape]);
+          const o = dense.rpnObjectness[i]!, d = dense.rpnDeltas[i]!;
+          await opts.dump(`rpn_objectness_${l}`, await ops.toCHW(o), [1, ...o.shape]);
+          await opts.dump(`rpn_anchor_deltas_${l}`, await ops.toCHW(d), [1, ...d.shape]);
+        }
+      }
+      const res = await this.heads(ops, dense, sizes, this.weights, this.cfg, { dump: opts.dump });
+      await lap('heads');
+      return res.detections;
+    } finally {
+      releaseFpn(ops, dense);
+    }
+  }
+
+  /** Unsplit run: exactly fromStem(stem(image)). */
+  async detect(image: BgrImage, opts: DetectOptions = {}): Promise<{ detections: Detections; sizes: ImageSizes }> {
+    const { stem, sizes } = await this.stem(image, opts);
+    try {
+      return { detections: await this.fromStem(stem, sizes, opts), sizes };
+    } finally {
+      this.ops.release(stem);
+    }
+  }
+
+  dispose(): void {
+    this.bb?.release();
+    this.bb = null;
+  }
+}
+
+function checkSizes(s: ImageSizes, cfg: DetectorConfig): void {
+  const ok = (p: unknown): p is [number, number] => Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && v > 0);
+  if (!s || !ok(s.original) || !ok(s.resized) || !ok(s.padded)) throw new DetectorInputError('sizes must hold original, resized and padded [H, W] positive integers');
+  if (s.resized[0] > s.padded[0] || s.resized[1] > s.padded[1]) throw new DetectorInputError(`resized ${s.resized.join('x')} exceeds padded ${s.padded.join('x')}`);
+  const d = cfg.method2 ? 1 : cfg.sizeDivisibility;
+  if (s.padded[0] % d || s.padded[1] % d) throw new DetectorInputError(`padded size ${s.padded.join('x')} is not a multiple of ${d}`);
+}
+
+/** The stem_q8 contract: min/max over the tensor, scale = (max − min)/255, q = round_half_even((x − min)/scale). */
+export function dequantizeStem(q: Uint8Array, min: number, max: number): Float32Array {
+  const mn = Math.fround(min);
+  const scale = Math.fround(Math.fround(Math.fround(max) - mn) / 255);
+  const out = new Float32Array(q.length);
+  for (let i = 0; i < q.length; i++) out[i] = Math.fround(q[i]! * scale) + mn;
+  return out;
+}
