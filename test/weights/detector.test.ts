@@ -85,7 +85,7 @@ describe('Detectron2 model-zoo pickles', () => {
   it('round trip: convert -> .safetensors -> load', async () => {
     const w = await loadDetectorWeights(golden('detectron2/A/weights.pkl'));
     const st = convertToSafetensors(w, '0'.repeat(64));
-    const back = await loadDetectorWeights(new Blob([st]));
+    const back = await loadDetectorWeights(new Blob([st as Uint8Array<ArrayBuffer>]));
     expect(back.config).toEqual(w.config);
     expect(toHex(back.fingerprint)).toBe(toHex(w.fingerprint));
     for (const [k, t] of w.tensors) expect(sameBits(back.tensors.get(k)!.data, t.data), k).toBe(true);

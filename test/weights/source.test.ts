@@ -12,7 +12,7 @@ describe('weight sources', () => {
     const b = await loadCodecWeights(new URL(`file://${path}`));
     const c = await loadCodecWeights(bytes.slice().buffer);
     const seen: number[] = [];
-    const d = await loadCodecWeights(new Blob([bytes]), { onProgress: (done, total) => (expect(total).toBe(bytes.length), seen.push(done)) });
+    const d = await loadCodecWeights(new Blob([bytes as Uint8Array<ArrayBuffer>]), { onProgress: (done, total) => (expect(total).toBe(bytes.length), seen.push(done)) });
     for (const w of [b, c, d]) expect(toHex(w.fingerprint)).toBe(toHex(a.fingerprint));
     expect(seen.at(-1)).toBe(bytes.length);
   });
