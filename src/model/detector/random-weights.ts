@@ -11,7 +11,7 @@ export function r50FpnArch(opts: { width?: number; res2Out?: number; fpnOut?: nu
   const blocks = [3, 4, 6, 3];
   const names = ['res2', 'res3', 'res4', 'res5'] as const;
   const stages = names.map((name, i) => ({
-    name, blocks: blocks[i]!, bottleneck: b << i, out: o << i, inFirst: i === 0 ? 64 : o << (i - 1), firstStride: i === 0 ? 1 : 2,
+    name, blocks: blocks[i]!, bottleneck: b * 2 ** i, out: o * 2 ** i, inFirst: i === 0 ? 64 : o * 2 ** (i - 1), firstStride: i === 0 ? 1 : 2,
   }));
   const fc = opts.fcDim ?? 1024;
   return { stemOut: 64, stages, fpnOut: opts.fpnOut ?? 256, numAnchors: 3, boxDim: 4, fcDims: [fc, fc], poolerResolution: 7, numClasses: 80 };
