@@ -14,13 +14,14 @@ describe('convert / inspect CLI', () => {
     const src = golden('compressai/keys/tiny_keys_v1.0.pth.tar');
     const program = new Command().exitOverride();
     registerConvert(program);
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    let printed = '';
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((printed += String(s)), true));
     try {
       await program.parseAsync(['node', 'webvcm', 'convert', src, '-o', out, '--json']);
     } finally {
       write.mockRestore();
     }
-    const summary = JSON.parse(String(write.mock.calls[0]![0]));
+    const summary = JSON.parse(printed);
     expect(summary.kind).toBe('compressai-hyperprior');
     expect(summary.config).toEqual({ C: 64, N: 16, M: 24 });
     const r = await inspectFile(out);
