@@ -1,0 +1,60 @@
+// Element-wise ops on hi/lo fixed-point accumulators (value = hi * 65536 + lo, 0 <= lo < 65536) for the portable
+// h_s path. All integer, all exact.
+//   MAXHI:   atomicMax of max(hi, 0) into res[0]           (order-independent)
+//   REQUANT: ReLU, then round half up of value / 2^S, saturated to 32767
+//   INDEX:   after ReLU, #{k < L : value > T_k} with thresholds T_k = thi[k] * 65536 + tlo[k]
+struct Params { N: u32, S: u32, L: u32, _p0: u32 };
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> hi: array<i32>;
+@group(0) @binding(2) var<storage, read> lo: array<i32>;
+#if ${MAXHI}
+@group(0) @binding(3) var<storage, read_write> res: array<atomic<i32>>;
+#endif
+#if ${REQUANT}
+@group(0) @binding(3) var<storage, read_write> out: array<i32>;
+#endif
+#if ${INDEX}
+@group(0) @binding(3) var<storage, read> thi: array<i32>;
+@group(0) @binding(4) var<storage, read> tlo: array<i32>;
+@group(0) @binding(5) var<storage, read_write> out: array<i32>;
+#endif
+
+const ACT_MAX: i32 = 32767;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= p.N) { return; }
+  var h = hi[i];
+  var l = lo[i];
+  if (h < 0) { h = 0; l = 0; }
+#if ${MAXHI}
+  atomicMax(&res[0], h);
+#endif
+#if ${REQUANT}
+  let s = p.S;
+  var r: i32;
+  if (s == 0u) {
+    r = select(min(l, ACT_MAX), ACT_MAX, h > 0);
+  } else if (s <= 16u) {
+    // value / 2^s = h * 2^(16 - s) + l / 2^s
+    if (h > (ACT_MAX >> (16u - s))) {
+      r = ACT_MAX;
+    } else {
+      r = (h << (16u - s)) + ((l + (1 << (s - 1u))) >> s);
+    }
+  } else {
+    // s >= 17: floor((h * 2^16 + l + 2^(s-1)) / 2^s) = (h + 2^(s-17)) >> (s - 16)  (l < 2^16 never carries)
+    r = (h + (1 << (s - 17u))) >> (s - 16u);
+  }
+  out[i] = min(r, ACT_MAX);
+#endif
+#if ${INDEX}
+  var n = 0;
+  for (var k = 0u; k < p.L; k++) {
+    let th = thi[k];
+    if (h > th || (h == th && l > tlo[k])) { n++; }
+  }
+  out[i] = n;
+#endif
+}
