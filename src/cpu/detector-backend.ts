@@ -1,7 +1,8 @@
 /** CPU reference implementation of the dense detector op set (DetectorOps). */
 import { normalizeAndPad } from '../model/detector/preprocess.ts';
 import type { DetectorOps } from '../model/detector/ops.ts';
-import { CpuBackend, CpuTensor } from './backend.ts';
+import { CpuTensor } from './backend.ts';
+import { CpuHeadsBackend } from './heads-backend.ts';
 
 /** lateral + nearest 2x upsample of coarse, NCHW (reference for shaders/upsample_add.wgsl). */
 export function upsampleAddRef(lateral: Float32Array, coarse: Float32Array, C: number, H: number, W: number): Float32Array {
@@ -19,7 +20,8 @@ export function upsampleAddRef(lateral: Float32Array, coarse: Float32Array, C: n
   return out;
 }
 
-export class CpuDetectorBackend extends CpuBackend implements DetectorOps<CpuTensor> {
+/** Dense ops + the heads' CPU ops (CpuHeadsBackend). */
+export class CpuDetectorBackend extends CpuHeadsBackend implements DetectorOps<CpuTensor> {
   upsampleAdd(lateral: CpuTensor, coarse: CpuTensor): CpuTensor {
     const [C, H, W] = lateral.chw;
     const [c, h, w] = coarse.chw;

@@ -1,18 +1,19 @@
-/** GPU implementation of the dense detector op set (DetectorOps): GpuBackend + FPN upsample-add + image normalisation. */
+/** GPU implementation of the detector op set: DetectorOps (FPN upsample-add, image normalisation) + HeadOps. */
 import type { DetectorOps } from '../model/detector/ops.ts';
-import { GpuBackend } from './backend.ts';
+import { GpuHeadsBackend } from './heads-backend.ts';
 import { normalizeImage } from './ops/normalize.ts';
 import { upsampleAdd } from './ops/upsample.ts';
 import type { GpuTensor } from './tensor.ts';
 
-export class GpuDetectorBackend extends GpuBackend implements DetectorOps<GpuTensor> {
+/** Dense ops (this file) + the heads' ops (GpuHeadsBackend): the one object the detector driver runs on. */
+export class GpuDetectorBackend extends GpuHeadsBackend implements DetectorOps<GpuTensor> {
   upsampleAdd(lateral: GpuTensor, coarse: GpuTensor): GpuTensor { return upsampleAdd(this.ctx, lateral, coarse); }
   normalizeImage(bgr: Uint8Array, h: number, w: number, padded: readonly [number, number], mean: readonly [number, number, number]): GpuTensor {
     return normalizeImage(this.ctx, bgr, h, w, padded, mean);
   }
 }
 
-/** The backend object the detector driver uses on the GPU (dense ops; the heads' ops once they land). */
+/** The backend object the detector driver uses on the GPU (dense + heads ops). */
 export function createGpuDetectorBackend(ctx: import('./context.ts').GpuContext): GpuDetectorBackend {
   return new GpuDetectorBackend(ctx);
 }

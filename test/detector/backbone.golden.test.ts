@@ -12,20 +12,7 @@ import { DEFAULT_DETECTOR_CONFIG } from '../../src/model/detector/types.ts';
 import { loadDetectorWeights } from '../../src/model/weights/index.ts';
 import type { DetectorWeights } from '../../src/model/weights/types.ts';
 import { checked, describeGpu, gpuContext } from '../helpers/gpu.ts';
-import { D2, f32, goldenNpy } from './golden.ts';
-
-export const K_REL = 2e-5;
-
-export function relErr(got: Float32Array, ref: Float32Array): { rel: number; maxRef: number } {
-  expect(got.length).toBe(ref.length);
-  let maxRef = 0, maxDiff = 0;
-  for (let i = 0; i < ref.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
-    const d = Math.abs(got[i]! - ref[i]!);
-    maxDiff = Number.isNaN(d) ? Infinity : Math.max(maxDiff, d);
-  }
-  return { rel: maxDiff / maxRef, maxRef };
-}
+import { D2, K_REL, f32, goldenNpy, relErr } from './golden.ts';
 
 describeGpu('golden A: dense graph on the GPU', () => {
   let weights: DetectorWeights;

@@ -1,6 +1,7 @@
 // Paths and loaders for the golden Detectron2 data (read-only, outside the repo).
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { expect } from 'vitest';
 import { readNpy, type NpyArray } from '../../src/io/npy.ts';
 
 export const GOLDEN_ROOT = resolve(process.cwd(), '../shared/golden');
@@ -16,4 +17,18 @@ export function goldenNpy(kase: string, name: string): NpyArray {
 export function f32(a: NpyArray): Float32Array {
   if (a.data instanceof Float32Array) return a.data;
   return Float32Array.from(a.data as ArrayLike<number>);
+}
+
+/** Tolerance for dense intermediates: atol = K_REL·max|ref| (justification in backbone.golden.test.ts). */
+export const K_REL = 2e-5;
+
+export function relErr(got: Float32Array, ref: Float32Array): { rel: number; maxRef: number } {
+  expect(got.length).toBe(ref.length);
+  let maxRef = 0, maxDiff = 0;
+  for (let i = 0; i < ref.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
+    const d = Math.abs(got[i]! - ref[i]!);
+    maxDiff = Number.isNaN(d) ? Infinity : Math.max(maxDiff, d);
+  }
+  return { rel: maxDiff / maxRef, maxRef };
 }

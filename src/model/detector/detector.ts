@@ -24,9 +24,11 @@ export interface HeadsResult {
 }
 
 /** The sparse half: src/model/detector/heads (runHeads). `ops` is the same backend object. */
-export type HeadsFn<T extends Tensor> = (
-  ops: DetectorOps<T>, fpn: FpnOutputs<T>, sizes: ImageSizes, weights: DetectorWeights, cfg: DetectorConfig, opts?: { dump?: DumpFn },
-) => Promise<HeadsResult>;
+export interface HeadsFn<T extends Tensor> {
+  (ops: DetectorOps<T>, fpn: FpnOutputs<T>, sizes: ImageSizes, weights: DetectorWeights, cfg: DetectorConfig, opts?: { dump?: DumpFn }): Promise<HeadsResult>;
+  /** Free what the heads uploaded for (ops, weights). */
+  dispose?: (ops: DetectorOps<T>, weights: DetectorWeights) => void;
+}
 
 export interface DetectOptions {
   dump?: DumpFn;
@@ -133,6 +135,7 @@ export class Detector<T extends Tensor> {
   }
 
   dispose(): void {
+    if (this.bb) this.heads?.dispose?.(this.ops, this.weights);
     this.bb?.release();
     this.bb = null;
   }
