@@ -52,6 +52,11 @@ interface EvalCliOptions {
   csv?: string;
   plot?: string;
   json?: boolean;
+  detector?: string;
+  codec?: string;
+  mode: string;
+  minSize?: number;
+  maxSize?: number;
 }
 
 export function register(program: Command): void {
@@ -69,6 +74,11 @@ export function register(program: Command): void {
     .option('--csv <file>', 'full mode: write per-image bpp and per-method metrics as CSV')
     .option('--plot <file>', 'full mode: write an SVG rate-accuracy plot')
     .option('--json', 'print JSON to stdout instead of a table')
+    .option('--detector <ckpt>', 'full mode: detector checkpoint (default: bundled weights/default)')
+    .option('--codec <ckpt>', 'full mode: codec checkpoint (default: bundled weights/default)')
+    .option('--mode <mode>', 'full mode: codec mode, compat | portable', 'compat')
+    .option('--min-size <n>', 'full mode: detector short side', parseLimit)
+    .option('--max-size <n>', 'full mode: detector long-side cap', parseLimit)
     .action(async (opts: EvalCliOptions) => {
       if (opts.detections && opts.images) throw new EvalUsageError('give either --detections (scoring mode) or --images (full mode), not both');
       if (!opts.detections && !opts.images) throw new EvalUsageError('give --detections <results.json> to score a results file, or --images <dir> to run the pipeline');
@@ -82,13 +92,20 @@ export function register(program: Command): void {
         else process.stdout.write(r.summaryLines.join('\n') + '\n');
         return;
       }
+      if (opts.mode !== 'compat' && opts.mode !== 'portable') throw new EvalUsageError(`--mode must be compat or portable, got '${opts.mode}'`);
+      const { createEvalRunner } = await import('../eval/runner.ts');
+      const { DEFAULT_CODEC, DEFAULT_DETECTOR } = await import('./defaults.ts');
+      const runner = await createEvalRunner({
+        detector: opts.detector ?? DEFAULT_DETECTOR, codec: opts.codec ?? DEFAULT_CODEC, mode: opts.mode as 'compat' | 'portable', minSize: opts.minSize, maxSize: opts.maxSize,
+      });
       const res = await runEvalPipeline({
         annotations: opts.annotations,
         images: opts.images!,
         methods: opts.method,
         limit: opts.limit,
-        csv: opts.csv,
-        plot: opts.plot,
+        csv: opts.csv ?? 'webvcm-eval.csv',
+        plot: opts.plot ?? 'webvcm-eval.svg',
+        runner,
       });
       if (opts.json) {
         const out = res.summaries.map((s) => ({ method: s.method, images: s.images, bpp: s.meanBpp, stringsBpp: s.meanStringsBpp, stats: s.stats }));

@@ -1,0 +1,183 @@
+/** The webvcm demo: encode an image's stem features, decode them, finish detection, and show what happened. */
+import { createDecoder, createEncoder, type VcmDecoder, type VcmEncoder, type EncodeResult, type DecodeResult, COCO_CLASS_NAMES } from '../src/index.ts';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const status = $('status'), runBtn = $<HTMLButtonElement>('run'), view = $<HTMLCanvasElement>('view');
+let image: ImageBitmap | null = null;
+let imageBytes: Uint8Array | null = null;
+let encoder: VcmEncoder | null = null, decoder: VcmDecoder | null = null;
+let modelsKey = '';
+let last: { enc: EncodeResult; dec: DecodeResult } | null = null;
+
+function setStatus(msg: string, error = false): void {
+  status.textContent = msg;
+  status.classList.toggle('error', error);
+}
+
+function progressBar(name: string): (p: { loaded: number; total?: number }) => void {
+  const wrap = document.createElement('div');
+  wrap.innerHTML = `<small>${name}: <span>0</span></small><div class="bar"><i></i></div>`;
+  $('progress').append(wrap);
+  const label = wrap.querySelector('span')!, bar = wrap.querySelector('i')!;
+  return ({ loaded, total }) => {
+    const mb = (n: number) => (n / 1048576).toFixed(1);
+    label.textContent = total ? `${mb(loaded)} / ${mb(total)} MB` : `${mb(loaded)} MB`;
+    bar.style.width = total ? `${(100 * loaded) / total}%` : '100%';
+  };
+}
+
+async function ensureModels(): Promise<void> {
+  const detFile = $<HTMLInputElement>('detFile').files?.[0];
+  const codecFile = $<HTMLInputElement>('codecFile').files?.[0];
+  const method = Number($<HTMLSelectElement>('method').value) as 1 | 2;
+  const mode = $<HTMLSelectElement>('mode').value as 'compat' | 'portable';
+  const minSize = Number($<HTMLInputElement>('minSize').value), maxSize = Number($<HTMLInputElement>('maxSize').value);
+  const key = [detFile?.name, detFile?.size, codecFile?.name, codecFile?.size, method, mode, minSize, maxSize].join('|');
+  if (key === modelsKey && encoder && decoder) return;
+  encoder?.dispose(); decoder?.dispose();
+  encoder = decoder = null;
+  $('progress').textContent = '';
+  const detector = detFile ?? new URL('./default/detector.safetensors', document.baseURI).href;
+  const codec = codecFile ?? new URL('./default/codec.safetensors', document.baseURI).href;
+  setStatus('loading weights…');
+  encoder = await createEncoder({ detector, codec, method, mode, minSize, maxSize, onProgress: progressBar('encoder weights') });
+  decoder = await createDecoder({ detector: encoder.detectorWeights, codec: encoder.codecWeights, device: encoder.device, minSize, maxSize });
+  modelsKey = key;
+}
+
+async function loadImageBytes(bytes: Uint8Array): Promise<void> {
+  imageBytes = bytes;
+  image = await createImageBitmap(new Blob([bytes as unknown as BlobPart]));
+  view.width = image.width; view.height = image.height;
+  view.getContext('2d')!.drawImage(image, 0, 0);
+  runBtn.disabled = false;
+  setStatus(`image ${image.width}×${image.height} ready`);
+}
+
+function drawDetections(res: DecodeResult): void {
+  const g = view.getContext('2d')!;
+  if (image) g.drawImage(image, 0, 0);
+  const { boxes, scores, classes } = res.detections;
+  g.lineWidth = Math.max(2, view.width / 320);
+  g.font = `${Math.max(12, Math.round(view.width / 50))}px system-ui`;
+  for (let i = 0; i < scores.length; i++) {
+    const [x1, y1, x2, y2] = [boxes[4 * i]!, boxes[4 * i + 1]!, boxes[4 * i + 2]!, boxes[4 * i + 3]!];
+    const hue = (classes[i]! * 47) % 360;
+    g.strokeStyle = `hsl(${hue} 90% 50%)`;
+    g.strokeRect(x1, y1, x2 - x1, y2 - y1);
+    const label = `${COCO_CLASS_NAMES[classes[i]!] ?? classes[i]} ${scores[i]!.toFixed(2)}`;
+    const w = g.measureText(label).width + 6;
+    g.fillStyle = `hsl(${hue} 90% 35%)`;
+    g.fillRect(x1, Math.max(0, y1 - 18), w, 18);
+    g.fillStyle = '#fff';
+    g.fillText(label, x1 + 3, Math.max(13, y1 - 4));
+  }
+  $('detsummary').textContent = `${scores.length} detections`;
+}
+
+function drawFeature(canvas: HTMLCanvasElement, data: Float32Array | undefined, shape: readonly number[] | undefined, ch: number, lo: number, hi: number): void {
+  if (!data || !shape) return;
+  const [, H, W] = shape as [number, number, number];
+  canvas.width = W; canvas.height = H;
+  const g = canvas.getContext('2d')!;
+  const img = g.createImageData(W, H);
+  const span = hi - lo || 1;
+  for (let i = 0; i < H * W; i++) {
+    const v = Math.max(0, Math.min(255, Math.round((255 * (data[ch * H * W + i]! - lo)) / span)));
+    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
+    img.data[4 * i + 3] = 255;
+  }
+  g.putImageData(img, 0, 0);
+}
+
+function showFeatures(): void {
+  if (!last) return;
+  const ch = Number($<HTMLInputElement>('channel').value);
+  $('chanOut').textContent = String(ch);
+  const { quant } = last.enc;
+  drawFeature($('fmBefore'), last.enc.features?.data, last.enc.features?.shape, ch, quant.min, quant.max);
+  drawFeature($('fmAfter'), last.dec.features?.data, last.dec.features?.shape, ch, quant.min, quant.max);
+}
+
+function showStats(enc: EncodeResult, dec: DecodeResult): void {
+  const rows = [
+    ['container bytes', String(enc.bytes.length)],
+    ['y / z string bytes', `${enc.stringBytes.y} / ${enc.stringBytes.z}`],
+    ['bpp (whole container)', enc.bpp.container.toFixed(4)],
+    ['bpp (strings, as CompressAI)', enc.bpp.strings.toFixed(4)],
+    ['original → resized', `${enc.sizes.original.join('×')} → ${enc.sizes.resized.join('×')}`],
+  ];
+  const timing = (t: Record<string, number>, side: string) => Object.entries(t).map(([k, v]) => [`${side} ${k}`, `${v.toFixed(1)} ms`]);
+  const all = [...rows, ...timing(enc.timings, 'encode'), ...timing(dec.timings, 'decode')];
+  $('stats').innerHTML = `<table>${all.map(([k, v]) => `<tr><th>${k}</th><td class="num">${v}</td></tr>`).join('')}</table>`;
+}
+
+async function run(): Promise<void> {
+  if (!imageBytes) return;
+  runBtn.disabled = true;
+  try {
+    await ensureModels();
+    setStatus('encoding…');
+    const enc = await encoder!.encode(imageBytes, { returnFeatures: true });
+    setStatus('decoding + detecting…');
+    const dec = await decoder!.decode(enc.bytes, { returnFeatures: true });
+    last = { enc, dec };
+    (window as unknown as { __webvcm: unknown }).__webvcm = {
+      bytes: enc.bytes.length, bpp: enc.bpp,
+      detections: { boxes: Array.from(dec.detections.boxes), scores: Array.from(dec.detections.scores), classes: Array.from(dec.detections.classes) },
+    };
+    drawDetections(dec);
+    showStats(enc, dec);
+    $<HTMLInputElement>('channel').max = String((enc.features?.shape[0] ?? 64) - 1);
+    showFeatures();
+    setStatus(`done: ${dec.detections.scores.length} detections, ${enc.bytes.length} bytes`);
+  } catch (e) {
+    console.error(e);
+    setStatus(String((e as Error).message ?? e), true);
+    (window as unknown as { __webvcmError: string }).__webvcmError = String((e as Error).stack ?? e);
+  } finally {
+    runBtn.disabled = false;
+  }
+}
+
+$<HTMLInputElement>('file').addEventListener('change', async (ev) => {
+  const f = (ev.target as HTMLInputElement).files?.[0];
+  if (f) await loadImageBytes(new Uint8Array(await f.arrayBuffer()));
+});
+const drop = $('drop');
+drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', async (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  const f = e.dataTransfer?.files?.[0];
+  if (f) await loadImageBytes(new Uint8Array(await f.arrayBuffer()));
+});
+$('webcam').addEventListener('click', async () => {
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: true });
+    const video = document.createElement('video');
+    video.srcObject = stream;
+    video.muted = true;
+    await video.play();
+    const c = new OffscreenCanvas(video.videoWidth, video.videoHeight);
+    c.getContext('2d')!.drawImage(video, 0, 0);
+    stream.getTracks().forEach((t) => t.stop());
+    const blob = await c.convertToBlob({ type: 'image/png' });
+    await loadImageBytes(new Uint8Array(await blob.arrayBuffer()));
+  } catch (e) {
+    setStatus(`webcam: ${(e as Error).message}`, true);
+  }
+});
+runBtn.addEventListener('click', () => void run());
+$('channel').addEventListener('input', showFeatures);
+(window as unknown as { __runDemo: () => Promise<void> }).__runDemo = run;
+
+// Default image, so the page works without the user supplying anything.
+(async () => {
+  if (!('gpu' in navigator)) { setStatus('This browser has no WebGPU (navigator.gpu).', true); return; }
+  const res = await fetch(new URL('./mini-coco/000000000001.png', document.baseURI));
+  if (res.ok) await loadImageBytes(new Uint8Array(await res.arrayBuffer()));
+  else setStatus('choose an image');
+  (window as unknown as { __demoReady: boolean }).__demoReady = true;
+})();

@@ -1,0 +1,225 @@
+/**
+ * The library API: an encoder (client side: image → stem features → 8-bit quantization → hyperprior codec →
+ * bitstream container) and a decoder (receiver side: container → features → res2…ROI heads → detections).
+ *
+ *   const enc = await createEncoder({ detector: url, codec: url, method: 2, mode: 'portable' });
+ *   const { bytes, bpp } = await enc.encode(imageFileBytes);
+ *   const dec = await createDecoder({ detector: url, codec: url });
+ *   const { detections } = await dec.decode(bytes);
+ *
+ * Both run on the caller's GPUDevice when given one (`device`), keep no global state, and `dispose()` frees every
+ * GPU resource they made (a caller's device is left alive).
+ */
+import { GpuContext } from '../gpu/context.ts';
+import { GpuCodecBackend } from '../gpu/codec-backend.ts';
+import { GpuDetectorBackend } from '../gpu/detector-backend.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
+import { HyperpriorCodec, type CodecMode } from '../model/codec/codec.ts';
+import { encodeFeatures, decodeFeatures } from '../model/codec/features.ts';
+import { Detector } from '../model/detector/detector.ts';
+import { defaultHeads } from '../model/detector/heads-adapter.ts';
+import type { Detections, DetectorConfig, ImageSizes } from '../model/detector/types.ts';
+import { loadCodecWeights, loadDetectorWeights } from '../model/weights/load.ts';
+import type { CodecWeights, DetectorWeights, WeightSource } from '../model/weights/types.ts';
+import { toBgrImage, type ImageInput } from './image-input.ts';
+
+export type { ImageInput } from './image-input.ts';
+
+export interface LoadProgress { file: 'detector' | 'codec'; loaded: number; total?: number }
+
+interface CommonOptions {
+  /** Detector weights: a URL / path / bytes / File of a model-zoo .pkl or converted .safetensors, or loaded weights. */
+  detector: WeightSource | DetectorWeights;
+  /** Codec weights: CompressAI .pth.tar state dict or converted .safetensors, or loaded weights. */
+  codec: WeightSource | CodecWeights;
+  /** Run on this device (embedding); otherwise one is acquired (navigator.gpu, or Dawn in Node). */
+  device?: GPUDevice;
+  /** Detector resize (Detectron2 INPUT.MIN_SIZE_TEST / MAX_SIZE_TEST); defaults 800 / 1333. */
+  minSize?: number;
+  maxSize?: number;
+  /** Other detector settings (thresholds, …), Detectron2 defaults otherwise. */
+  detectorConfig?: Partial<DetectorConfig>;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+export interface EncoderOptions extends CommonOptions {
+  /** 1: pad the stem features to multiples of 64; 2: resize the image to multiples of 256. Default 1. */
+  method?: 1 | 2;
+  /** 'compat': CompressAI-identical strings; 'portable': cross-device exact entropy parameters. Default 'compat'. */
+  mode?: CodecMode;
+}
+
+export type DecoderOptions = CommonOptions;
+
+export interface EncodeResult {
+  bytes: Uint8Array;
+  bpp: { container: number; strings: number };
+  stringBytes: { y: number; z: number };
+  sizes: ImageSizes;
+  quant: { min: number; max: number };
+  /** Milliseconds per stage (each stage synced). */
+  timings: Record<string, number>;
+  /** The stem feature map F (NCHW float32, batch dropped), when asked for. */
+  features?: { data: Float32Array; shape: [number, number, number] };
+}
+
+export interface DecodeResult {
+  detections: Detections;
+  sizes: ImageSizes;
+  timings: Record<string, number>;
+  /** The decoded feature map F̂ (NCHW float32), when asked for. */
+  features?: { data: Float32Array; shape: [number, number, number] };
+}
+
+function isLoaded<W extends { kind: string }>(x: unknown, kind: string): x is W {
+  return typeof x === 'object' && x !== null && (x as { kind?: string }).kind === kind && (x as { tensors?: unknown }).tensors instanceof Map;
+}
+
+async function loadBoth(o: CommonOptions): Promise<{ det: DetectorWeights; codec: CodecWeights }> {
+  const prog = (file: LoadProgress['file']) => (loaded: number, total: number | undefined) => o.onProgress?.({ file, loaded, total });
+  const det = isLoaded<DetectorWeights>(o.detector, 'detectron2-rcnn-fpn')
+    ? o.detector
+    : loadDetectorWeights(o.detector as WeightSource, { onProgress: prog('detector') });
+  const codec = isLoaded<CodecWeights>(o.codec, 'compressai-hyperprior')
+    ? o.codec
+    : loadCodecWeights(o.codec as WeightSource, { onProgress: prog('codec') });
+  const [d, c] = await Promise.all([det, codec]);
+  return { det: d, codec: c };
+}
+
+/** GPU context + the two model backends over it. */
+class Runtime {
+  private constructor(readonly ctx: GpuContext, readonly det: GpuDetectorBackend, readonly codec: GpuCodecBackend) {}
+  static async create(device?: GPUDevice): Promise<Runtime> {
+    const ctx = await GpuContext.create({ device });
+    return new Runtime(ctx, new GpuDetectorBackend(ctx), new GpuCodecBackend(ctx));
+  }
+}
+
+abstract class Base {
+  protected disposed = false;
+  protected constructor(
+    protected readonly rt: Runtime,
+    protected readonly detector: Detector<GpuTensor>,
+    protected readonly codec: HyperpriorCodec<GpuTensor>,
+    readonly detectorWeights: DetectorWeights,
+    readonly codecWeights: CodecWeights,
+  ) {}
+  /** The GPUDevice this instance runs on (pass it to another encoder/decoder to share it). */
+  get device(): GPUDevice { return this.rt.ctx.device; }
+  get adapter(): GpuContext['info'] { return this.rt.ctx.info; }
+  protected check(): void { if (this.disposed) throw new Error(`${this.constructor.name} used after dispose()`); }
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.detector.dispose();
+    this.codec.release();
+    this.rt.ctx.dispose();
+  }
+}
+
+async function build(o: CommonOptions, method2: boolean): Promise<[Runtime, Detector<GpuTensor>, HyperpriorCodec<GpuTensor>, DetectorWeights, CodecWeights]> {
+  const { det, codec } = await loadBoth(o);
+  if (codec.C !== det.config.stemOut) {
+    throw new Error(`the codec codes ${codec.C} channels but the detector's stem has ${det.config.stemOut}`);
+  }
+  const rt = await Runtime.create(o.device);
+  try {
+    const cfg: Partial<DetectorConfig> = { ...o.detectorConfig, method2 };
+    if (o.minSize !== undefined) cfg.minSize = o.minSize;
+    if (o.maxSize !== undefined) cfg.maxSize = o.maxSize;
+    const detector = await Detector.create(det, rt.det, cfg, { heads: defaultHeads() });
+    const hc = await HyperpriorCodec.create(codec, rt.codec);
+    return [rt, detector, hc, det, codec];
+  } catch (e) {
+    rt.ctx.dispose();
+    throw e;
+  }
+}
+
+export class VcmEncoder extends Base {
+  private constructor(rt: Runtime, d: Detector<GpuTensor>, c: HyperpriorCodec<GpuTensor>, dw: DetectorWeights, cw: CodecWeights, readonly method: 1 | 2, readonly mode: CodecMode) {
+    super(rt, d, c, dw, cw);
+  }
+
+  static async create(o: EncoderOptions): Promise<VcmEncoder> {
+    const method = o.method ?? 1;
+    if (method !== 1 && method !== 2) throw new Error(`method must be 1 or 2, got ${String(method)}`);
+    const mode = o.mode ?? 'compat';
+    if (mode !== 'compat' && mode !== 'portable') throw new Error(`mode must be compat or portable, got ${String(mode)}`);
+    const parts = await build(o, method === 2);
+    return new VcmEncoder(...parts, method, mode);
+  }
+
+  /** The uncompressed reference: the whole detector on the image (no quantization, no codec). */
+  async detectUncompressed(image: ImageInput): Promise<Detections> {
+    this.check();
+    const bgr = await toBgrImage(image, this.rt.ctx);
+    return (await this.detector.detect(bgr)).detections;
+  }
+
+  async encode(image: ImageInput, opts: { returnFeatures?: boolean } = {}): Promise<EncodeResult> {
+    this.check();
+    const timings: Record<string, number> = {};
+    let t0 = performance.now();
+    const bgr = await toBgrImage(image, this.rt.ctx);
+    timings['image input'] = performance.now() - t0;
+    const tm = new Map<string, number>();
+    const { stem, sizes } = await this.detector.stem(bgr, { timings: tm });
+    for (const [k, v] of tm) timings[k] = v;
+    try {
+      const features = opts.returnFeatures ? { data: await this.rt.det.toCHW(stem), shape: stem.shape as [number, number, number] } : undefined;
+      t0 = performance.now();
+      const r = await encodeFeatures(this.codec, stem, {
+        method: this.method, mode: this.mode, originalSize: sizes.original, resizedSize: sizes.resized,
+        time: (k: string, ms: number) => { timings[k] = ms; },
+      });
+      timings['feature coding'] = performance.now() - t0;
+      return {
+        bytes: r.bytes,
+        bpp: { container: r.bppContainer, strings: r.bpp },
+        stringBytes: { y: r.strings[0].length, z: r.strings[1].length },
+        sizes,
+        quant: { min: r.fields.mn, max: r.fields.mx },
+        timings,
+        features,
+      };
+    } finally {
+      this.rt.det.release(stem);
+    }
+  }
+}
+
+export class VcmDecoder extends Base {
+  static async create(o: DecoderOptions): Promise<VcmDecoder> {
+    const parts = await build(o, false);
+    return new VcmDecoder(...parts);
+  }
+
+  async decode(bytes: Uint8Array, opts: { returnFeatures?: boolean } = {}): Promise<DecodeResult> {
+    this.check();
+    const timings: Record<string, number> = {};
+    let t0 = performance.now();
+    const { features: stem, fields } = await decodeFeatures(this.codec, bytes, { time: (k: string, ms: number) => { timings[k] = ms; } });
+    const sizes: ImageSizes = {
+      original: fields.originalSize,
+      resized: fields.resizedSize,
+      padded: [fields.featureShape[1] * 4, fields.featureShape[2] * 4],
+    };
+    timings['feature decoding'] = performance.now() - t0;
+    try {
+      const features = opts.returnFeatures ? { data: await this.rt.det.toCHW(stem), shape: stem.shape as [number, number, number] } : undefined;
+      t0 = performance.now();
+      const tm = new Map<string, number>();
+      const detections = await this.detector.fromStem(stem, sizes, { timings: tm });
+      for (const [k, v] of tm) timings[k] = v;
+      timings['detection'] = performance.now() - t0;
+      return { detections, sizes, timings, features };
+    } finally {
+      this.rt.det.release(stem);
+    }
+  }
+}
+
+export function createEncoder(o: EncoderOptions): Promise<VcmEncoder> { return VcmEncoder.create(o); }
+export function createDecoder(o: DecoderOptions): Promise<VcmDecoder> { return VcmDecoder.create(o); }

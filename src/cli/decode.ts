@@ -1,0 +1,42 @@
+// `webvcm decode <file.vcm> -o <dets.json> [--detector <ckpt>] [--codec <ckpt>] [--coco] [--features <x.npy>]`
+// Receiver side: container → features → res2…ROI heads → detections (the same JSON as `webvcm detect`).
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { createDecoder } from '../api/index.ts';
+import { toCocoResults } from '../eval/coco-categories.ts';
+import { writeNpy } from '../io/npy.ts';
+import { DEFAULT_CODEC, DEFAULT_DETECTOR } from './defaults.ts';
+import { detectionsToJson, imageIdFromName } from './detect.ts';
+import { posInt } from './encode.ts';
+
+export function register(program: Command): void {
+  program
+    .command('decode')
+    .description('decode a .vcm feature bitstream and finish detection')
+    .argument('<file>', '.vcm file')
+    .requiredOption('-o, --output <file>', 'detections JSON to write')
+    .option('--detector <ckpt>', 'detector checkpoint; default: bundled', DEFAULT_DETECTOR)
+    .option('--codec <ckpt>', 'codec checkpoint; default: bundled', DEFAULT_CODEC)
+    .option('--min-size <n>', 'accepted for symmetry with encode/detect (sizes travel in the stream)', posInt)
+    .option('--max-size <n>', 'accepted for symmetry with encode/detect (sizes travel in the stream)', posInt)
+    .option('--coco', 'write the COCO results list instead of boxes/scores/classes')
+    .option('--image-id <n>', 'image_id for --coco (default: digits of the file name, else 0)', posInt)
+    .option('--features <file>', 'also write the decoded feature map F̂ as float32 NCHW .npy')
+    .action(async (file: string, o: { output: string; detector: string; codec: string; minSize?: number; maxSize?: number; coco?: boolean; imageId?: number; features?: string }) => {
+      const bytes = new Uint8Array(readFileSync(file));
+      const dec = await createDecoder({ detector: o.detector, codec: o.codec, minSize: o.minSize, maxSize: o.maxSize });
+      try {
+        const r = await dec.decode(bytes, { returnFeatures: !!o.features });
+        const d = r.detections;
+        const json = o.coco
+          ? toCocoResults(o.imageId ?? imageIdFromName(file.replace(/\.vcm$/, '.png')), d.boxes, d.scores, d.classes)
+          : { ...detectionsToJson(d), sizes: r.sizes };
+        writeFileSync(o.output, JSON.stringify(json) + '\n');
+        if (o.features && r.features) writeFileSync(o.features, writeNpy(r.features.data, [1, ...r.features.shape]));
+        process.stdout.write(`wrote ${o.output}: ${d.scores.length} detections (image ${r.sizes.original.join('x')})\n`);
+        process.stdout.write(Object.entries(r.timings).map(([k, v]) => `  ${k.padEnd(24)} ${v.toFixed(1)} ms`).join('\n') + '\n');
+      } finally {
+        dec.dispose();
+      }
+    });
+}

@@ -1,0 +1,26 @@
+/**
+ * webvcm — feature coding for machines on WebGPU. Main entry: the library API plus the building blocks
+ * (GPU runtime, rANS coder and container, weight loading, models, COCO evaluation).
+ */
+export { createEncoder, createDecoder, VcmEncoder, VcmDecoder, type EncoderOptions, type DecoderOptions, type EncodeResult, type DecodeResult, type LoadProgress, type ImageInput } from './api/index.ts';
+export { toBgrImage } from './api/image-input.ts';
+
+export * from './coder/index.ts';
+export { GpuContext, type ContextOptions } from './gpu/context.ts';
+export { GpuTensor } from './gpu/tensor.ts';
+export { GpuError, GpuUnavailableError, GpuValidationError, GpuDeviceLostError, GpuShapeError } from './gpu/errors.ts';
+export { GpuBackend } from './gpu/backend.ts';
+export { CpuBackend } from './cpu/backend.ts';
+export type { Backend, Tensor } from './model/backend.ts';
+
+export { loadCodecWeights, loadDetectorWeights, loadWeights, convertToSafetensors } from './model/weights/load.ts';
+export type { CodecWeights, DetectorWeights, DetectorArch, HostTensor, WeightSource } from './model/weights/types.ts';
+export { CheckpointError } from './model/weights/errors.ts';
+
+export { Detector } from './model/detector/detector.ts';
+export { DEFAULT_DETECTOR_CONFIG, type DetectorConfig, type Detections, type ImageSizes } from './model/detector/types.ts';
+export type { BgrImage } from './model/detector/preprocess.ts';
+export { HyperpriorCodec, type CodecMode } from './model/codec/codec.ts';
+
+export { evaluateBoxes, type CocoStats } from './eval/cocoeval.ts';
+export { COCO_CLASS_NAMES, COCO_CATEGORY_IDS, toCocoResults } from './eval/coco-categories.ts';
