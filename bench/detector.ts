@@ -8,7 +8,6 @@ import { GpuContext } from '../src/gpu/context.ts';
 import type { AdapterChoice } from '../src/gpu/device.ts';
 import { createGpuDetectorBackend } from '../src/gpu/detector-backend.ts';
 import { Detector } from '../src/model/detector/detector.ts';
-import { defaultHeads } from '../src/model/detector/heads-adapter.ts';
 import { r50FpnArch, randomDetectorWeights } from '../src/model/detector/random-weights.ts';
 import { loadDetectorWeights } from '../src/model/weights/index.ts';
 
@@ -25,7 +24,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const weights = wpath ? await loadDetectorWeights(wpath) : randomDetectorWeights(r50FpnArch(), 7);
   const ops = createGpuDetectorBackend(ctx);
-  const det = await Detector.create(weights, ops, { minSize: H, maxSize: Math.max(H, W) * 2 }, { heads: defaultHeads() });
+  const det = await Detector.create(weights, ops, { minSize: H, maxSize: Math.max(H, W) * 2 });
   console.log(`adapter: ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}/${ctx.info.architecture}); weights ${wpath || 'random R50-FPN (full width)'} ready in ${(performance.now() - t0).toFixed(0)} ms`);
   // A synthetic H×W BGR image: the resize is then the identity and the padded input is H×W (both multiples of 32).
   const img = new Uint8Array(H * W * 3);

@@ -12,7 +12,6 @@ import { GpuContext } from '../gpu/context.ts';
 import type { AdapterChoice } from '../gpu/device.ts';
 import { createGpuDetectorBackend } from '../gpu/detector-backend.ts';
 import { Detector, type DumpFn } from '../model/detector/detector.ts';
-import { defaultHeads } from '../model/detector/heads-adapter.ts';
 import { bgrFromFileBytes } from '../model/detector/io.ts';
 import type { Detections } from '../model/detector/types.ts';
 import { loadDetectorWeights } from '../model/weights/index.ts';
@@ -92,7 +91,7 @@ export function register(program: Command): void {
           ...(opts.minSize !== undefined ? { minSize: opts.minSize } : {}),
           ...(opts.maxSize !== undefined ? { maxSize: opts.maxSize } : {}),
           method2: !!opts.method2,
-        }, { heads: defaultHeads() });
+        });
         let dump: DumpFn | undefined;
         if (opts.dump) {
           const dir = opts.dump;

@@ -7,11 +7,10 @@ import { beforeAll, expect, it } from 'vitest';
 import { GpuDetectorBackend } from '../../src/gpu/detector-backend.ts';
 import type { GpuTensor } from '../../src/gpu/tensor.ts';
 import { Detector, dequantizeStem } from '../../src/model/detector/detector.ts';
-import { defaultHeads } from '../../src/model/detector/heads-adapter.ts';
 import type { Detections } from '../../src/model/detector/types.ts';
 import { loadDetectorWeights } from '../../src/model/weights/index.ts';
 import { checked, describeGpu, gpuContext } from '../helpers/gpu.ts';
-import { D2, K_REL, f32, goldenNpy, relErr } from './golden.ts';
+import { D2, K_REL, f32, goldenNpy, npy, relErr } from './golden.ts';
 import { matchBoxes } from './match.ts';
 
 const DENSE = ['input_tensor', 'stem', 'res2', 'res3', 'res4', 'res5', 'p2', 'p3', 'p4', 'p5', 'p6',
@@ -46,7 +45,7 @@ describeGpu('golden A end to end (GPU)', () => {
   beforeAll(async () => {
     const ctx = await gpuContext();
     const weights = await loadDetectorWeights(resolve(D2, 'A/weights.pkl'));
-    det = await Detector.create(weights, new GpuDetectorBackend(ctx), { minSize: 320, maxSize: 544 }, { heads: defaultHeads() });
+    det = await Detector.create(weights, new GpuDetectorBackend(ctx), { minSize: 320, maxSize: 544 });
     unsplit = await checked(ctx, 'detect', async () => (await det.detect(image(), { dump: (n, data, shape) => { dumps.set(n, { data, shape }); } })).detections);
   });
 
@@ -99,5 +98,33 @@ describeGpu('golden A end to end (GPU)', () => {
     });
     expectProposalsMatch(proposals[0]!, 'stem_q8_proposals_boxes.npy', 'q8');
     expectDetectionsMatch(got, 'stem_q8_', 'q8');
+  });
+});
+
+// Method 2 (pipeline golden P_A/m2): one direct resize 300×451 → 256×512 (a downscale in y, upscale in x), no padding,
+// separate x/y rescale. Reference: the unsplit model on the same resized image (ref_detections_*) and its stem.
+describeGpu('golden P_A method 2 (GPU)', () => {
+  const M2 = resolve(D2, '../pipeline/P_A/m2');
+  it('stem within 2e-5·max|ref| and detections match ref_detections one to one', async () => {
+    const ctx = await gpuContext();
+    const ops = new GpuDetectorBackend(ctx);
+    const weights = await loadDetectorWeights(resolve(D2, 'A/weights.pkl'));
+    const det = await Detector.create(weights, ops, { minSize: 320, maxSize: 544, method2: true });
+    const a = goldenNpy('A', 'input_bgr_u8.npy');
+    const stems: Float32Array[] = [];
+    const { detections, sizes } = await checked(ctx, 'm2', () => det.detect({ height: 300, width: 451, data: a.data as Uint8Array }, {
+      dump: (n, d) => { if (n === 'stem') stems.push(d as Float32Array); },
+    }));
+    det.dispose();
+    expect(sizes).toEqual({ original: [300, 451], resized: [256, 512], padded: [256, 512] });
+    const e = relErr(stems[0]!, f32(npy(resolve(M2, 'stem.npy'))));
+    console.log(`m2 stem: rel err ${e.rel.toExponential(2)}`);
+    expect(e.rel).toBeLessThanOrEqual(K_REL);
+    const rb = f32(npy(resolve(M2, 'ref_detections_boxes.npy'))), rs = f32(npy(resolve(M2, 'ref_detections_scores.npy')));
+    const rc = npy(resolve(M2, 'ref_detections_classes.npy')).data as Int32Array;
+    const m = matchBoxes(rb, detections.boxes, { refScores: rs, gotScores: detections.scores, refClasses: rc, gotClasses: detections.classes, minIou: 0.99, maxDs: 1e-3 });
+    console.log(`m2: ${detections.scores.length} detections vs ${rs.length}, matched ${m.matched}, min IoU ${m.minIou.toFixed(6)}, max |Δscore| ${m.maxScoreDiff.toExponential(2)}`);
+    expect(m.unmatchedRef).toEqual([]);
+    expect(m.unmatchedGot).toEqual([]);
   });
 });

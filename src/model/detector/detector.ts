@@ -10,6 +10,7 @@ import type { Tensor } from '../backend.ts';
 import type { DetectorWeights } from '../weights/types.ts';
 import { FPN_LEVELS, prepareBackbone, releaseFpn, runFromStem, runStem, type BackboneHandles } from './backbone.ts';
 import { resolveDetectorConfig } from './config.ts';
+import { defaultHeads } from './heads-adapter.ts';
 import type { DetectorOps } from './ops.ts';
 import { DetectorInputError, checkBgrImage, resizeForDetector, type BgrImage } from './preprocess.ts';
 import type { Detections, DetectorConfig, FpnOutputs, ImageSizes } from './types.ts';
@@ -42,14 +43,17 @@ export class Detector<T extends Tensor> {
     readonly weights: DetectorWeights,
     readonly cfg: DetectorConfig,
     private bb: BackboneHandles | null,
-    private readonly heads: HeadsFn<T> | null,
+    private readonly heads: HeadsFn<T>,
   ) {}
 
-  /** Upload the dense weights. `heads` defaults to none: fromStem then needs it (see `setHeads`/`create` opts). */
+  /**
+   * Upload the dense weights; the heads (./heads, or `opts.heads`) upload theirs on first use. `backend` must
+   * implement DetectorOps and, for the default heads, HeadOps (GpuDetectorBackend / CpuDetectorBackend).
+   */
   static async create<T extends Tensor>(weights: DetectorWeights, backend: DetectorOps<T>, cfg: Partial<DetectorConfig> = {}, opts: { heads?: HeadsFn<T> } = {}): Promise<Detector<T>> {
     const c = resolveDetectorConfig(cfg);
     const bb = prepareBackbone(backend, weights);
-    return new Detector(backend, weights, c, bb, opts.heads ?? null);
+    return new Detector(backend, weights, c, bb, opts.heads ?? defaultHeads<T>());
   }
 
   get arch(): BackboneHandles['arch'] { return this.handles.arch; }
@@ -92,7 +96,6 @@ export class Detector<T extends Tensor> {
     if (stem.shape.length !== 3 || stem.shape.some((d, i) => d !== want[i])) {
       throw new DetectorInputError(`fromStem: stem is [${stem.shape.join(',')}], expected [${want.join(',')}] for a ${sizes.padded.join('x')} padded input`);
     }
-    if (!this.heads) throw new DetectorInputError('fromStem: this Detector has no heads (pass opts.heads to Detector.create)');
     const ops = this.ops;
     let t = performance.now();
     const lap = async (name: string): Promise<void> => {
@@ -135,7 +138,7 @@ export class Detector<T extends Tensor> {
   }
 
   dispose(): void {
-    if (this.bb) this.heads?.dispose?.(this.ops, this.weights);
+    if (this.bb) this.heads.dispose?.(this.ops, this.weights);
     this.bb?.release();
     this.bb = null;
   }
