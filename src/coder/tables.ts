@@ -84,6 +84,23 @@ export class CdfTables {
     if (cdfLengths === undefined || offsets === undefined) {
       throw new RansArgumentError('cdfLengths and offsets are required with raw CDF rows');
     }
+    const built = CdfTables.build(cdfs, cdfLengths, offsets);
+    // Reuse the previous tables built from the same array object when their content is identical, so repeated
+    // calls with the same raw rows keep the decoder lookup table (content is compared in full: no stale reuse).
+    const key = isFlat(cdfs) ? cdfs.data : cdfs;
+    if (typeof key === 'object' && key !== null) {
+      const prev = TABLE_CACHE.get(key);
+      if (prev && prev.sameAs(built)) return prev;
+      TABLE_CACHE.set(key, built);
+    }
+    return built;
+  }
+
+  private sameAs(o: CdfTables): boolean {
+    return this.count === o.count && eq(this.cdf, o.cdf) && eq(this.rowStart, o.rowStart) && eq(this.offsets, o.offsets);
+  }
+
+  private static build(cdfs: CdfRows | FlatCdfs, cdfLengths: ArrayLike<number>, offsets: ArrayLike<number>): CdfTables {
     if (cdfs === null || typeof cdfs !== 'object') throw new RansArgumentError('cdfs must be an array of rows or {data, stride}');
     let count: number;
     let rowOf: (r: number) => { data: ArrayLike<number>; base: number; width: number };
@@ -193,6 +210,14 @@ export class CdfTables {
     return s;
   }
 }
+
+function eq(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const TABLE_CACHE = new WeakMap<object, CdfTables>();
 
 export const DECODER_LUT_BITS = LUT_BITS;
 export const DECODER_LUT_SHIFT = LUT_SHIFT;

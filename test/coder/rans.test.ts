@@ -112,6 +112,28 @@ describe('rANS basics', () => {
   });
 });
 
+describe('CdfTables reuse', () => {
+  it('reuses tables built from the same unchanged rows, never stale ones after a change', () => {
+    const rows = [Int32Array.from([0, 16384, 49152, 65535, 65536]), Int32Array.from([0, 1000, 65536])];
+    const a = CdfTables.from(rows, [5, 3], [-1, 0]);
+    expect(CdfTables.from(rows, [5, 3], [-1, 0])).toBe(a);
+    expect(CdfTables.from(rows, [5, 3], [-2, 0])).not.toBe(a); // different offsets
+    const sym = [0, 1, -1, 0, 2];
+    const idx = [0, 0, 0, 1, 0];
+    const e1 = encodeWithIndexes(sym, idx, rows, [5, 3], [-1, 0]);
+    rows[0]!.set([0, 30000, 40000, 65535, 65536]); // caller mutates a row in place
+    const b = CdfTables.from(rows, [5, 3], [-1, 0]);
+    expect(b).not.toBe(a);
+    expect(b.cdf[1]).toBe(30000);
+    const e2 = encodeWithIndexes(sym, idx, rows, [5, 3], [-1, 0]);
+    expect(hex(e2)).toBe(hex(refFlush(refOps(sym, idx, rows, [5, 3], [-1, 0]))));
+    expect(hex(e2)).not.toBe(hex(e1));
+    expect(Array.from(decodeWithIndexes(e2, idx, rows, [5, 3], [-1, 0]))).toEqual(sym);
+    rows[0]![2] = 10; // now invalid: validation still runs on every call with raw rows
+    expect(() => CdfTables.from(rows, [5, 3], [-1, 0])).toThrow(CdfTableError);
+  });
+});
+
 describe('rANS property tests', () => {
   it('random round trips with random tables and escapes match the BigInt reference', () => {
     const r = rng(12345);
