@@ -25,6 +25,10 @@ function checkStream(s: Stream) {
   expect(new RansDecoder().decodeWithIndexes(s.encoded, s.indexes, numberRows, s.cdfLengths, s.offsets)).toEqual(s.symbols);
 }
 
+it('golden data is present at ../shared/golden/compressai (the vectors below must not be skipped silently)', () => {
+  expect(haveGolden).toBe(true);
+});
+
 describe.runIf(haveGolden)('rANS golden vectors (CompressAI RansEncoder)', () => {
   const streams = haveGolden ? ransStreams() : [];
   it('finds all 16 stored streams', () => {
