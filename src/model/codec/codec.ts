@@ -35,7 +35,8 @@ export interface CompressResult {
 }
 
 export interface DecompressResult<T> {
-  /** g_s(y_hat), not clamped (clamp with `clamp01` for RGB models). */
+  /** g_s(y_hat), not clamped (CompressAI clamps RGB output to [0, 1]; see `clamp` of decompress). Null when
+   * decompress ran with `synthesis: false`. */
   xHat: T;
   ySymbols: Int32Array;
   yIndexes: Int32Array;
@@ -156,7 +157,11 @@ export class HyperpriorCodec<T extends Tensor> {
     return { strings: [yString, zString], zShape: [zh, zw], mode, yShape, ySymbols, yIndexes, zSymbols };
   }
 
-  async decompress(strings: readonly [Uint8Array, Uint8Array], zShape: readonly [number, number], opts: { mode?: CodecMode; time?: StageTimer } = {}): Promise<DecompressResult<T>> {
+  /**
+   * Decode [y, z] strings. `synthesis: false` stops after entropy decoding (symbols and indexes only; xHat is then
+   * null as unknown as T — for diagnostics and tests).
+   */
+  async decompress(strings: readonly [Uint8Array, Uint8Array], zShape: readonly [number, number], opts: { mode?: CodecMode; time?: StageTimer; synthesis?: boolean } = {}): Promise<DecompressResult<T>> {
     const mode = opts.mode ?? 'compat';
     if (mode !== 'compat' && mode !== 'portable') throw new CodecInputError(`unknown mode '${String(mode)}' (compat | portable)`);
     const [zh, zw] = zShape;
@@ -179,6 +184,7 @@ export class HyperpriorCodec<T extends Tensor> {
     t0 = performance.now();
     const ySymbols = decodeWithIndexes(strings[0], yIndexes, this.params.gcTables);
     await lap('rANS y');
+    if (opts.synthesis === false) return { xHat: null as unknown as T, ySymbols, yIndexes, zSymbols };
     const ySymT = this.ops.fromCHWInt(ySymbols, this.M, zh * 4, zw * 4);
     const yHat = this.ops.dequantize(ySymT, null);
     this.ops.release(ySymT);

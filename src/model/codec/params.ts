@@ -130,14 +130,21 @@ export function hyperpriorParams(tensors: TensorMap): HyperpriorParams {
   const hA = [conv(tensors, 'h_a.0', M, N, 3, false), conv(tensors, 'h_a.2', N, N, 5, false), conv(tensors, 'h_a.4', N, N, 5, false)];
   const hS = [conv(tensors, 'h_s.0', N, N, 5, true), conv(tensors, 'h_s.2', N, N, 5, true), conv(tensors, 'h_s.4', N, M, 3, false)];
 
-  const quantiles = f32(tensors, 'entropy_bottleneck.quantiles', [N, 1, 3]);
-  const medians = new Float32Array(N);
-  for (let c = 0; c < N; c++) medians[c] = quantiles[c * 3 + 1]!;
+  // The weight loader's canonical tensors (src/model/weights, docs/weights.md) carry `entropy_bottleneck.medians` and
+  // the tables without the leading underscore; raw CompressAI state dicts carry quantiles and `_quantized_cdf`.
+  let medians: Float32Array;
+  if (tensors.has('entropy_bottleneck.medians')) medians = f32(tensors, 'entropy_bottleneck.medians', [N]).slice();
+  else {
+    const quantiles = f32(tensors, 'entropy_bottleneck.quantiles', [N, 1, 3]);
+    medians = new Float32Array(N);
+    for (let c = 0; c < N; c++) medians[c] = quantiles[c * 3 + 1]!;
+  }
 
   const tables = (prefix: string, rows: number | null, what: string): CdfTables => {
-    const cdf = i32(tensors, `${prefix}._quantized_cdf`);
-    const len = i32(tensors, `${prefix}._cdf_length`);
-    const off = i32(tensors, `${prefix}._offset`);
+    const u = tensors.has(`${prefix}._quantized_cdf`) ? '_' : '';
+    const cdf = i32(tensors, `${prefix}.${u}quantized_cdf`);
+    const len = i32(tensors, `${prefix}.${u}cdf_length`);
+    const off = i32(tensors, `${prefix}.${u}offset`);
     if (cdf.shape.length !== 2 || cdf.shape[0] === 0 || cdf.shape[1] === 0) {
       throw new CodecWeightsError(`${what}: _quantized_cdf is empty or not 2-D ([${cdf.shape.join(',')}]); run CompressAI's model.update() before saving`);
     }

@@ -1,0 +1,3 @@
+import { goldenCaseTests } from './golden-cases.ts';
+
+goldenCaseTests('A');
