@@ -7,7 +7,7 @@
  */
 import type { Tensor } from '../backend.ts';
 import { decodeWithIndexes, encodeWithIndexes, fingerprint as sha16 } from '../../coder/index.ts';
-import { gA, gS, hA, hS, hSPortableIndexes, prepareLayers, type CodecLayers } from './graph.ts';
+import { gA, gS, hA, hS, hSPortableIndexes, prepareLayers, type CodecLayers, type PortableTrace } from './graph.ts';
 import type { ChannelVec, CodecOps, ScaleTableHandle } from './ops.ts';
 import { hyperpriorParams, paramsDigestInput, type HyperpriorParams, type NamedTensor } from './params.ts';
 import { portableInput } from './portable.ts';
@@ -99,7 +99,7 @@ export class HyperpriorCodec<T extends Tensor> {
   }
 
   /** Gaussian indexes of y from z's symbols (CHW) / z_hat tensor, in the given mode. */
-  private async indexes(zSym: Int32Array, zHat: T, zShape: [number, number], mode: CodecMode, time?: StageTimer): Promise<Int32Array> {
+  private async indexes(zSym: Int32Array, zHat: T, zShape: [number, number], mode: CodecMode, time?: StageTimer, trace?: PortableTrace): Promise<Int32Array> {
     const t0 = performance.now();
     let idx: T;
     if (mode === 'compat') {
@@ -109,12 +109,27 @@ export class HyperpriorCodec<T extends Tensor> {
     } else {
       const { a, F } = portableInput(zSym, this.params.medians, zShape[0] * zShape[1]);
       const at = this.ops.fromCHWInt(a, this.N, zShape[0], zShape[1]);
-      idx = await hSPortableIndexes(this.ops, this.layers, at, F, this.params.scaleTable);
+      idx = await hSPortableIndexes(this.ops, this.layers, at, F, this.params.scaleTable, trace);
       this.ops.release(at);
     }
     const out = await this.ops.toCHWInt(idx);
     this.ops.release(idx);
     time?.(`h_s+indexes (${mode})`, performance.now() - t0);
+    return out;
+  }
+
+  /**
+   * The decoder-side index path alone: z symbols (CHW, [N, h, w]) → z_hat → h_s → Gaussian indexes ([M, 4h, 4w],
+   * CHW). `trace` receives the fixed-point exponents of the portable path.
+   */
+  async indexesFromZSymbols(zSymbols: Int32Array, zShape: readonly [number, number], mode: CodecMode = 'compat', trace?: PortableTrace): Promise<Int32Array> {
+    const [zh, zw] = zShape;
+    if (zSymbols.length !== this.N * zh * zw) throw new CodecInputError(`${zSymbols.length} z symbols for [${this.N},${zh},${zw}]`);
+    const zSymT = this.ops.fromCHWInt(zSymbols, this.N, zh, zw);
+    const zHat = this.ops.dequantize(zSymT, this.medians);
+    this.ops.release(zSymT);
+    const out = await this.indexes(zSymbols, zHat, [zh, zw], mode, undefined, trace);
+    this.ops.release(zHat);
     return out;
   }
 

@@ -99,7 +99,10 @@ export function gS<T extends Tensor>(ops: CodecOps<T>, L: CodecLayers, yHat: T):
  * Portable h_s → Gaussian indexes in exact integer arithmetic (rules in portable.ts). `a` is the fixed-point input
  * (int32 [N, h, w]) with exponent F. Returns the int32 index tensor [M, 4h, 4w].
  */
-export async function hSPortableIndexes<T extends Tensor>(ops: CodecOps<T>, L: CodecLayers, a: T, F: number, scaleTable: Float32Array): Promise<T> {
+/** Receives, per h_s layer, the exponent E of its accumulator and the requantization shift (−1 for the last). */
+export type PortableTrace = (layer: number, E: number, shift: number) => void;
+
+export async function hSPortableIndexes<T extends Tensor>(ops: CodecOps<T>, L: CodecLayers, a: T, F: number, scaleTable: Float32Array, trace?: PortableTrace): Promise<T> {
   let x = a;
   for (let i = 0; i < 3; i++) {
     const l = L.hSInt[i]!;
@@ -108,12 +111,14 @@ export async function hSPortableIndexes<T extends Tensor>(ops: CodecOps<T>, L: C
     const acc = ops.intConv(x, l.handle, b.hi, b.lo, { stride: l.stride, pad: l.pad, outputPadding: l.outputPadding });
     if (x !== a) ops.release(x);
     if (i === 2) {
+      trace?.(i, E, -1);
       const t = thresholds(scaleTable, E);
       const idx = ops.intIndexes(acc, t.hi, t.lo);
       ops.release(acc.hi, acc.lo);
       return idx;
     }
     const s = requantShift(await ops.intMaxHi(acc));
+    trace?.(i, E, s);
     x = ops.intRequant(acc, s);
     ops.release(acc.hi, acc.lo);
     F = E - s;
