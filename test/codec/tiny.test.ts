@@ -46,3 +46,19 @@ describeGpu('hyperprior codec: CPU reference vs GPU on the tiny checkpoints', ()
     await expect(codecs[2]!.compress(new Float32Array(3 * 64 * 64), { shape: [3, 64, 64] })).rejects.toThrow(/channels/);
   });
 });
+
+describeGpu('codec weights through the project loader', () => {
+  it('loadCodecWeights (canonical tensors) and the raw state dict give the same codec fingerprint and strings', async () => {
+    const { loadCodecWeights } = await import('../../src/model/weights/load.ts');
+    const path = resolve(GOLDEN, 'compressai/keys/tiny_keys_v1.0.pth.tar');
+    const w = await loadCodecWeights(new Uint8Array(readFileSync(path)));
+    const a = await HyperpriorCodec.create(w, cpu);
+    const b = await HyperpriorCodec.create(hyperpriorParams(readCheckpoint(new Uint8Array(readFileSync(path))).tensors), cpu);
+    expect([a.C, a.N, a.M]).toEqual([64, 16, 24]);
+    expect(Array.from(a.fingerprint)).toEqual(Array.from(b.fingerprint));
+    const x = new Float32Array(64 * 64 * 64).map((_, i) => Math.fround((i % 255) / 255));
+    const ra = await a.compress(x, { shape: [1, 64, 64, 64] });
+    const rb = await b.compress(x, { shape: [1, 64, 64, 64] });
+    expect(firstDiff(ra.strings[0], rb.strings[0])).toBe(-1);
+  });
+});

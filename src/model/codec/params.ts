@@ -6,6 +6,8 @@
  * - GDN/IGDN: when the reparametrization buffers (`*.beta_reparam.pedestal`, `*.lower_bound.bound`) are present the
  *   stored beta/gamma are raw and the effective values are computed exactly as CompressAI does in float32
  *   (max(raw, bound)² − pedestal); without them the stored values are taken as effective already.
+ * - Both CompressAI state dicts and the canonical converted tensors of src/model/weights (docs/weights.md:
+ *   `entropy_bottleneck.medians`, tables without the leading underscore, effective GDN values) are accepted.
  * - EntropyBottleneck: medians = quantiles[:, 0, 1]; the integer tables (_quantized_cdf, _cdf_length, _offset) are
  *   used as stored (never regenerated). Old key names (`_matrices.i`, `_matrix{i}`) do not matter: coding only needs
  *   quantiles and tables.
