@@ -1,0 +1,128 @@
+// `webvcm codec compress|decompress`: CompressAI bmshj2018-hyperprior on a codec-input tensor (.npy, float32 NCHW),
+// on the GPU. The output of compress is the webvcm container (docs/bitstream.md, method 0 = plain codec input);
+// inputs whose sides are not multiples of 64 are padded as CompressAI's compute_padding and cropped after decoding.
+//   webvcm codec compress   --weights <ckpt> --input <x.npy> --output <file> [--mode compat|portable] [--strings-out <dir>]
+//   webvcm codec decompress --weights <ckpt> --input <file> --output <x_hat.npy>
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { readContainer, writeContainer, Method } from '../coder/index.ts';
+import { GpuContext } from '../gpu/context.ts';
+import { GpuCodecBackend } from '../gpu/codec-backend.ts';
+import { readNpy, writeNpy } from '../io/npy.ts';
+import { HyperpriorCodec, CodecInputError, type CodecMode } from '../model/codec/codec.ts';
+import { computePadding } from '../model/codec/features.ts';
+import { loadCodecWeights } from '../model/weights/load.ts';
+
+function readFile(path: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new CodecInputError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+async function open(weights: string): Promise<{ ctx: GpuContext; codec: HyperpriorCodec<import('../gpu/tensor.ts').GpuTensor>; be: GpuCodecBackend }> {
+  const w = await loadCodecWeights(readFile(weights, 'weights'));
+  const ctx = await GpuContext.create();
+  const be = new GpuCodecBackend(ctx);
+  return { ctx, be, codec: await HyperpriorCodec.create(w, be) };
+}
+
+/** Zero-pad an NCHW (batch 1) array. */
+function padCHW(x: Float32Array, c: number, h: number, w: number, pad: readonly number[]): Float32Array {
+  const [t, l, b, r] = pad as [number, number, number, number];
+  const H = h + t + b, W = w + l + r;
+  const out = new Float32Array(c * H * W);
+  for (let ci = 0; ci < c; ci++) for (let y = 0; y < h; y++) out.set(x.subarray((ci * h + y) * w, (ci * h + y + 1) * w), (ci * H + y + t) * W + l);
+  return out;
+}
+
+function cropCHW(x: Float32Array, c: number, H: number, W: number, top: number, left: number, h: number, w: number): Float32Array {
+  const out = new Float32Array(c * h * w);
+  for (let ci = 0; ci < c; ci++) for (let y = 0; y < h; y++) out.set(x.subarray((ci * H + y + top) * W + left, (ci * H + y + top) * W + left + w), (ci * h + y) * w);
+  return out;
+}
+
+export async function compressCommand(o: { weights: string; input: string; output: string; mode: CodecMode; stringsOut?: string }): Promise<void> {
+  const arr = readNpy(readFile(o.input, 'input'));
+  if (!(arr.data instanceof Float32Array)) throw new CodecInputError(`${o.input}: expected float32 data, got ${arr.dtype}`);
+  const shape = arr.shape.length === 4 ? arr.shape : arr.shape.length === 3 ? [1, ...arr.shape] : null;
+  if (!shape || shape[0] !== 1) throw new CodecInputError(`${o.input}: expected a [1,C,H,W] tensor, got [${arr.shape.join(',')}]`);
+  const [, C, H, W] = shape as [number, number, number, number];
+  const { ctx, codec } = await open(o.weights);
+  try {
+    const pad = computePadding(H, W);
+    const x = pad.some((v) => v) ? padCHW(arr.data, C, H, W, pad) : arr.data;
+    const t0 = performance.now();
+    const r = await codec.compress(x, { mode: o.mode, shape: [C, H + pad[0] + pad[2], W + pad[1] + pad[3]] });
+    const ms = performance.now() - t0;
+    const bytes = writeContainer({
+      mode: o.mode, method: Method.Plain, fingerprint: codec.fingerprint, originalSize: [H, W], resizedSize: [H, W],
+      featureShape: [C, H, W], padding: pad, mn: 0, mx: 1, zShape: r.zShape, yString: r.strings[0], zString: r.strings[1],
+    });
+    writeFileSync(o.output, bytes);
+    if (o.stringsOut) {
+      mkdirSync(o.stringsOut, { recursive: true });
+      writeFileSync(join(o.stringsOut, 'y_string.bin'), r.strings[0]);
+      writeFileSync(join(o.stringsOut, 'z_string.bin'), r.strings[1]);
+    }
+    const bits = 8 * (r.strings[0].length + r.strings[1].length);
+    process.stdout.write(`${o.mode}: y ${r.strings[0].length} B, z ${r.strings[1].length} B, z shape ${r.zShape.join('x')}, ${(bits / (H * W)).toFixed(5)} bits per input position (${(bits / (H * W * 16)).toFixed(5)} bpp if stride-4 features); container ${bytes.length} B; ${ms.toFixed(0)} ms on ${ctx.info.description}\n`);
+  } finally {
+    codec.release();
+    ctx.dispose();
+  }
+}
+
+export async function decompressCommand(o: { weights: string; input: string; output: string }): Promise<void> {
+  const f = readContainer(readFile(o.input, 'stream'));
+  const { ctx, be, codec } = await open(o.weights);
+  try {
+    readContainer(readFile(o.input, 'stream'), { expectFingerprint: codec.fingerprint });
+    const [C, H, W] = f.featureShape;
+    if (C !== codec.C) throw new CodecInputError(`stream codes ${C} channels, the weights have ${codec.C}`);
+    const [t, l] = f.padding;
+    const t0 = performance.now();
+    const d = await codec.decompress([f.yString, f.zString], f.zShape, { mode: f.mode });
+    const full = await be.toCHW(d.xHat);
+    be.release(d.xHat);
+    const ms = performance.now() - t0;
+    let x = cropCHW(full, C, f.zShape[0] * 64, f.zShape[1] * 64, t, l, H, W);
+    if (f.method === Method.Plain && C === 3) x = x.map((v) => Math.min(1, Math.max(0, v))); // RGB: CompressAI clamps
+    if (f.method !== Method.Plain) {
+      const range = Math.fround(f.mx - f.mn);
+      x = x.map((v) => Math.fround(Math.fround(Math.min(1, Math.max(0, v)) * range) + f.mn));
+    }
+    writeFileSync(o.output, writeNpy(x, [1, C, H, W], '<f4'));
+    process.stdout.write(`${f.mode}: decoded [1,${C},${H},${W}] in ${ms.toFixed(0)} ms on ${ctx.info.description}\n`);
+  } finally {
+    codec.release();
+    ctx.dispose();
+  }
+}
+
+function mode(v: string): CodecMode {
+  if (v !== 'compat' && v !== 'portable') throw new InvalidArgumentError('expected compat or portable');
+  return v;
+}
+
+export function register(program: Command): void {
+  const codec = program.command('codec').description('CompressAI bmshj2018-hyperprior codec on the GPU (compress / decompress .npy tensors)');
+  codec
+    .command('compress')
+    .description('compress a float32 NCHW .npy tensor into a webvcm container')
+    .requiredOption('--weights <ckpt>', 'codec checkpoint (.pth.tar or converted file)')
+    .requiredOption('--input <x.npy>', 'codec input, float32 [1,C,H,W]')
+    .requiredOption('--output <file>', 'output container')
+    .addOption(new Option('--mode <mode>', 'compat (CompressAI strings) or portable (device-independent indexes)').default('compat').argParser(mode))
+    .option('--strings-out <dir>', 'also write y_string.bin and z_string.bin there')
+    .action(async (o) => compressCommand(o));
+  codec
+    .command('decompress')
+    .description('decode a webvcm container into a float32 NCHW .npy tensor')
+    .requiredOption('--weights <ckpt>', 'codec checkpoint (.pth.tar or converted file)')
+    .requiredOption('--input <file>', 'container written by `codec compress`')
+    .requiredOption('--output <x_hat.npy>', 'output tensor')
+    .action(async (o) => decompressCommand(o));
+}
