@@ -1,7 +1,8 @@
 /**
  * bench/detector: per-stage milliseconds of the detector on the GPU (full-width R50-FPN with random weights in the
  * model-zoo layout unless --weights is given) at 800×1216 by default.
- *   bash tools/with-gpu-env.sh tsx bench/detector.ts [--reps 2] [--height 800 --width 1216] [--weights ckpt] [--adapter auto]
+ *   bash tools/with-gpu-env.sh tsx bench/detector.ts [--reps 2] [--warmup 1] [--height 800 --width 1216] [--weights ckpt] [--adapter auto]
+ * (--weights .cache/fake_r50_fpn.pkl from tools/make-fake-r50.py works too; shapes are the same.)
  * Each stage is synced before its clock stops, so the figures are wall-clock per stage including submission.
  */
 import { GpuContext } from '../src/gpu/context.ts';
@@ -18,6 +19,7 @@ function arg(name: string, def: string): string {
 
 async function main(): Promise<void> {
   const reps = Number(arg('reps', '2'));
+  const warmup = Number(arg('warmup', '1'));
   const H = Number(arg('height', '800')), W = Number(arg('width', '1216'));
   const wpath = arg('weights', '');
   const ctx = await GpuContext.create({ adapter: arg('adapter', 'auto') as AdapterChoice });
@@ -31,13 +33,13 @@ async function main(): Promise<void> {
   for (let i = 0; i < img.length; i++) img[i] = (i * 2654435761) >>> 24;
   const stages = ['stem', 'res2', 'res3', 'res4', 'res5', 'fpn', 'rpn_head', 'heads'];
   const runs: Map<string, number>[] = [];
-  for (let r = 0; r <= reps; r++) {
+  for (let r = 1 - warmup; r <= reps; r++) {
     const timings = new Map<string, number>();
     const t = performance.now();
     const { detections, sizes } = await det.detect({ height: H, width: W, data: img }, { timings });
     timings.set('total', performance.now() - t);
-    if (r === 0) console.log(`input ${sizes.padded.join('x')}, ${detections.scores.length} detections; run 0 = warm-up (pipeline compilation)`);
-    else runs.push(timings);
+    if (r === 1 - warmup) console.log(`input ${sizes.padded.join('x')}, ${detections.scores.length} detections${warmup ? '; first run = warm-up (pipeline compilation), not shown' : ''}`);
+    if (r > 0) runs.push(timings);
   }
   console.log('| stage | ' + runs.map((_, i) => `run ${i + 1} ms`).join(' | ') + ' |');
   console.log('|---|' + runs.map(() => '---|').join(''));
