@@ -31,6 +31,8 @@ describe('Detectron2 test-time sizes', () => {
   });
   it('rejects bad sizes with a typed error', () => {
     expect(() => imageSizes(10, 10, { ...DEFAULT_DETECTOR_CONFIG, minSize: 0 })).toThrow(DetectorInputError);
+    expect(() => imageSizes(1, 20000, DEFAULT_DETECTOR_CONFIG)).toThrow(/too extreme/);
+    expect(() => imageSizes(0, 20, DEFAULT_DETECTOR_CONFIG)).toThrow(DetectorInputError);
     expect(() => pillowResizeBilinear(new Uint8Array(5), 2, 2, 3, 4, 4)).toThrow(DetectorInputError);
     expect(() => resizeForDetector({ height: 2, width: 2, data: new Uint8Array(11) }, DEFAULT_DETECTOR_CONFIG)).toThrow(DetectorInputError);
   });

@@ -53,7 +53,9 @@ export function roundTo256(x: number): number {
 /** Resized (h, w) for an original (H, W) under `cfg` (normal or method 2). */
 export function resizedSize(H: number, W: number, cfg: Pick<DetectorConfig, 'minSize' | 'maxSize' | 'method2'>): [number, number] {
   if (!(cfg.minSize > 0) || !(cfg.maxSize > 0)) throw new DetectorInputError(`minSize/maxSize must be positive (got ${cfg.minSize}/${cfg.maxSize})`);
+  if (!Number.isInteger(H) || !Number.isInteger(W) || H <= 0 || W <= 0) throw new DetectorInputError(`bad image size ${H}x${W}`);
   const [h, w] = shortestEdgeSize(H, W, cfg.minSize, cfg.maxSize);
+  if (h <= 0 || w <= 0) throw new DetectorInputError(`a ${H}x${W} image resizes to ${h}x${w} (short side ${cfg.minSize}, long side ≤ ${cfg.maxSize}): aspect ratio too extreme`);
   return cfg.method2 ? [roundTo256(h), roundTo256(w)] : [h, w];
 }
 
