@@ -233,3 +233,27 @@ export function q8TieReport(h: HostQ8, g: GoldenRun): Q8TieReport {
   }
   return { differing, maxDq, maxTieDistOfDiffering: maxTie, candidates, maxDt };
 }
+
+/**
+ * Ideal code length in bits of symbols coded with the given CDF rows (CompressAI's rANS layout: value v = symbol −
+ * offset[row]; values outside [0, maxValue) take the escape bin plus the bypass payload: a 4-bit count per 15 chunks,
+ * then one 4-bit chunk per nibble of the folded value). The byte lengths of the strings move in 4-byte words, so this
+ * is how the rate of two index choices is compared at a finer grain.
+ */
+export function idealBits(symbols: Int32Array, indexes: ArrayLike<number>, t: { cdf: Int32Array; rowStart: Int32Array; maxValue: Int32Array; offsets: Int32Array }): number {
+  let bits = 0;
+  for (let i = 0; i < symbols.length; i++) {
+    const r = indexes[i]!;
+    const base = t.rowStart[r]!, max = t.maxValue[r]!;
+    let v = symbols[i]! - t.offsets[r]!;
+    let raw = -1;
+    if (v < 0) { raw = -2 * v - 1; v = max; } else if (v >= max) { raw = 2 * (v - max); v = max; }
+    bits -= Math.log2((t.cdf[base + v + 1]! - t.cdf[base + v]!) / 65536);
+    if (raw >= 0) {
+      let n = 0;
+      while (Math.floor(raw / 16 ** n) !== 0) n++;
+      bits += 4 * (Math.floor(n / 15) + 1) + 4 * n;
+    }
+  }
+  return bits;
+}
