@@ -96,6 +96,9 @@ export class GpuContext {
       t = new GpuTensor(this, buf, shape, dtype, opts.layout ?? 'flat', true);
     } else {
       t = this.empty(shape, dtype, opts.layout ?? 'flat', opts.label);
+      // A pooled buffer may have been released while recorded (not yet submitted) dispatches still read it.
+      // queue.writeBuffer runs before the next submit, so submit the recorded work first to keep program order.
+      if (this.encoder) this.flush();
     }
     this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, n * 4);
     return t;

@@ -100,3 +100,21 @@ it.skipIf(SKIP_GPU)('doctor --json reports a real adapter and a passing self-tes
   expect(j.adapter.vendor.length + j.adapter.description.length).toBeGreaterThan(0);
   expect(j.selfTest.ok).toBe(true);
 });
+
+describeGpu('GPU runtime: host uploads keep program order with recorded work', () => {
+  it('an upload into a recycled buffer does not change what earlier recorded dispatches read', async () => {
+    const ctx = await gpuContext();
+    const n = 512;
+    const a = randn(rng(11), n), b = randn(rng(12), n);
+    const [ya, yb] = await checked(ctx, 'order', async () => {
+      const ta = ctx.upload(a, [n]);
+      const out1 = relu(ctx, ta); // recorded, not submitted
+      ta.release();               // back to the pool while out1's dispatch still reads it
+      const tb = ctx.upload(b, [n]); // same bucket: reuses ta's buffer
+      const out2 = relu(ctx, tb);
+      return [await ctx.read(out1), await ctx.read(out2)];
+    });
+    expect(Array.from(ya)).toEqual(Array.from(a, (v) => Math.max(0, v)));
+    expect(Array.from(yb)).toEqual(Array.from(b, (v) => Math.max(0, v)));
+  });
+});
