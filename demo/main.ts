@@ -40,7 +40,8 @@ async function ensureModels(): Promise<void> {
   const detector = detFile ?? new URL('./default/detector.safetensors', document.baseURI).href;
   const codec = codecFile ?? new URL('./default/codec.safetensors', document.baseURI).href;
   setStatus('loading weights…');
-  encoder = await createEncoder({ detector, codec, method, mode, minSize, maxSize, onProgress: progressBar('encoder weights') });
+  const bars = { detector: progressBar('detector weights'), codec: progressBar('codec weights') };
+  encoder = await createEncoder({ detector, codec, method, mode, minSize, maxSize, onProgress: (p) => bars[p.file](p) });
   decoder = await createDecoder({ detector: encoder.detectorWeights, codec: encoder.codecWeights, device: encoder.device, minSize, maxSize });
   modelsKey = key;
 }

@@ -47,7 +47,8 @@ interface NodeGpu { gpu: GPU; icd?: string }
 let nodeGpuPromise: Promise<NodeGpu> | undefined;
 
 async function exists(path: string): Promise<boolean> {
-  const fs = await import(/* @vite-ignore */ 'node:fs');
+  const spec = 'node:fs';
+  const fs = (await import(/* @vite-ignore */ spec)) as typeof import('node:fs');
   return fs.existsSync(path);
 }
 
@@ -86,7 +87,8 @@ async function nodeGpu(opts: AcquireOptions): Promise<NodeGpu> {
     process.env.XDG_RUNTIME_DIR ??= '/tmp';
     let mod: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
     try {
-      mod = await import(/* @vite-ignore */ 'webgpu' as string);
+      const spec = 'webgpu'; // a variable, so browser bundlers leave Dawn out
+      mod = await import(/* @vite-ignore */ spec);
     } catch (e) {
       throw new GpuUnavailableError(`the 'webgpu' npm package (Dawn for Node) could not be loaded: ${(e as Error).message}`, 'npm ci');
     }

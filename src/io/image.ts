@@ -8,6 +8,9 @@
 //    _apply_exif_orientation.
 import pngjs from 'pngjs';
 import jpegjs from 'jpeg-js';
+// Node's own Buffer; in browser builds the `buffer` package (feross/buffer, the same one browserify ships).
+import { Buffer as BufferPolyfill } from 'buffer';
+const BufferImpl: typeof Buffer = (globalThis as { Buffer?: typeof Buffer }).Buffer ?? (BufferPolyfill as unknown as typeof Buffer);
 
 export class ImageFormatError extends Error {
   constructor(message: string) {
@@ -55,7 +58,7 @@ function decodePng(bytes: Uint8Array): RgbImage {
   // IHDR: bytes 16..23 width/height, 24 bit depth, 25 colour type
   if (bytes.length < 33) throw new ImageFormatError('truncated PNG (no IHDR)');
   const depth = bytes[24]!;
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buf = BufferImpl.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let png: { width: number; height: number; data: ArrayLike<number>; colorType?: number; transColor?: number[] };
   try {
     png = pngjs.PNG.sync.read(buf, { skipRescale: depth === 16 }) as unknown as typeof png;

@@ -48,9 +48,17 @@ describe('webvcm eval (scoring mode)', () => {
     expect(r.stderr).toMatch(/comma-separated list/);
   });
 
-  it('full mode (--images) reports that the pipeline is not wired yet', () => {
-    const r = run('--annotations', 'weights/mini-coco/instances.json', '--images', 'weights/mini-coco', '--method', '1,2', '--limit', '2');
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/the detector\/codec pipeline is not available yet/);
-  });
+  it('full mode (--images) runs the real pipeline on the bundled mini set: table, CSV and SVG plot', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'webvcm-evalfull-'));
+    const csv = join(dir, 'r.csv'), svg = join(dir, 'r.svg');
+    const r = spawnSync(process.execPath, ['bin/webvcm.js', 'eval', '--annotations', 'weights/mini-coco/instances.json', '--images', 'weights/mini-coco',
+      '--method', '1,2', '--limit', '1', '--min-size', '160', '--max-size', '272', '--csv', csv, '--plot', svg], { encoding: 'utf8', timeout: 600_000 });
+    expect(r.status, r.stderr).toBe(0);
+    console.log(r.stdout);
+    expect(r.stdout).toMatch(/AP/);
+    const rows = readFileSync(csv, 'utf8').trim().split('\n');
+    expect(rows.length).toBeGreaterThanOrEqual(4); // header, per-image rows for 2 methods, per-method rows
+    expect(rows[0]).toMatch(/bpp/);
+    expect(readFileSync(svg, 'utf8')).toMatch(/^<svg|<\?xml/);
+  }, 600_000);
 });
