@@ -1,27 +1,35 @@
 // Pipeline golden P_A (real Detectron2 + CompressAI chained by the codec contract), codec stage from the stored
 // q8.npy, methods 1 and 2, on the GPU:
-// - host contract: stem.npy → q8 step reproduces q8.npy exactly (float32 true division, round half to even);
+// - host contract: stem.npy → q8 step reproduces q8.npy exactly (float32 true division, round half to even), and
+//   x = q8/255, F̂ = clamp(x_hat.npy)·range + mn hash to the manifest's recomputable_not_stored sha256;
 // - compat compress of x = q8/255 (padded for m1 with CompressAI's compute_padding split): y/z strings
 //   byte-identical, y_symbols, z_symbols, y_indexes identical (README: every coded value ≥ 8× its float32 error
 //   away from a decision boundary, so exact equality is the right assertion);
+// - the golden F̂ (clamp(x_hat.npy)·range + mn, float32) through Detector.fromStem with quant.json's sizes: detections
+//   one to one with detections_*.npy (IoU ≥ 0.99, same class, |Δscore| ≤ 1e-3);
 // - the public decoder on a container holding the golden strings: decoded symbols identical, x̂ within 1e-4 of
 //   x_hat.npy (float32 g_s in another summation order; x̂ is O(1), so 1e-4 is ~100× float32 noise), F̂ equal to the
 //   contract applied to the golden x̂ within 1e-4·range, the sizes the receiver gets equal quant.json's, and the
 //   detections from F̂ (Detector.fromStem inside the decoder) one to one with detections_*.npy (IoU ≥ 0.99, same
 //   class, |Δscore| ≤ 1e-3);
 // Portable mode: portable.golden.test.ts; from the image: e2e.golden.test.ts.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { createDecoder, type VcmDecoder } from '../../src/api/index.ts';
 import { readContainer, writeContainer } from '../../src/coder/index.ts';
 import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
+import { GpuDetectorBackend } from '../../src/gpu/detector-backend.ts';
 import type { GpuTensor } from '../../src/gpu/tensor.ts';
 import { HyperpriorCodec } from '../../src/model/codec/codec.ts';
 import { computePadding, method2Size } from '../../src/model/codec/features.ts';
+import { Detector } from '../../src/model/detector/detector.ts';
 import { loadCodecWeights, loadDetectorWeights } from '../../src/model/weights/index.ts';
 import type { CodecWeights, DetectorWeights } from '../../src/model/weights/types.ts';
 import { checked, describeGpu, gpuContext } from '../helpers/gpu.ts';
 import {
-  CODEC_PTH, DETECTOR_PKL, MAX_SIZE, MIN_SIZE, bytesEqual, cropCHW, describeMatch, hostFhat, hostQ8, loadRun, matchDetections,
+  CODEC_PTH, DETECTOR_PKL, PIPE, MAX_SIZE, MIN_SIZE, bytesEqual, cropCHW, describeMatch, hostFhat, hostQ8, loadRun, matchDetections,
   maxAbsDiff, padCHW, xFromQ8, type GoldenRun, type Method,
 } from '../helpers/pipeline.ts';
 
@@ -38,6 +46,7 @@ describeGpu('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
   let codecW: CodecWeights;
   let detW: DetectorWeights;
   let decoder: VcmDecoder;
+  let detector: Detector<GpuTensor>;
   const runs = {} as Record<Method, GoldenRun>;
 
   beforeAll(async () => {
@@ -46,9 +55,10 @@ describeGpu('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
     backend = new GpuCodecBackend(ctx);
     codec = await HyperpriorCodec.create(codecW, backend);
     decoder = await createDecoder({ detector: detW, codec: codecW, device: ctx.device, minSize: MIN_SIZE, maxSize: MAX_SIZE });
+    detector = await Detector.create(detW, new GpuDetectorBackend(ctx), { minSize: MIN_SIZE, maxSize: MAX_SIZE });
     runs.m1 = loadRun('m1');
     runs.m2 = loadRun('m2');
-    return () => { decoder.dispose(); codec.release(); };
+    return () => { decoder.dispose(); detector.dispose(); codec.release(); };
   });
 
   for (const m of ['m1', 'm2'] as const) {
@@ -64,6 +74,13 @@ describeGpu('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
       expect(h.mx).toBe(g.quant.mx);
       expect(h.scale).toBe(g.quant.scale);
       expect(firstDiff(h.q, g.q8)).toBe('identical');
+      // x = q8/255 and F̂ = clamp(x̂,0,1)·range + mn (float32, no FMA) bit-exact: manifest's recomputable_not_stored.
+      const rec = (JSON.parse(readFileSync(resolve(PIPE, '../manifest.json'), 'utf8')) as {
+        cases: { P_A: { runs: Record<string, { recomputable_not_stored: Record<'x' | 'fhat', { sha256_raw_float32_le: string }> }> } };
+      }).cases.P_A.runs[m]!.recomputable_not_stored;
+      const sha = (a: Float32Array) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+      expect(sha(xFromQ8(g.q8)), 'x = q8/255').toBe(rec.x.sha256_raw_float32_le);
+      expect(sha(hostFhat(g.xHat, 0, g.quant.range)), 'F̂ from x_hat.npy').toBe(rec.fhat.sha256_raw_float32_le);
     });
 
     it(`${m}: compat compress of q8/255 → strings, symbols and indexes identical to CompressAI's`, async () => {
@@ -83,6 +100,20 @@ describeGpu('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
         `y identical ${bytesEqual(r.strings[0], g.yString)}, z identical ${bytesEqual(r.strings[1], g.zString)}`);
       expect(bytesEqual(r.strings[0], g.yString), 'y string byte-identical').toBe(true);
       expect(bytesEqual(r.strings[1], g.zString), 'z string byte-identical').toBe(true);
+    });
+
+    it(`${m}: golden F̂ (contract on x_hat.npy) → Detector.fromStem with quant.json's sizes matches detections_*.npy`, async () => {
+      const g = runs[m];
+      const ops = detector.ops as GpuDetectorBackend;
+      const fhat = hostFhat(g.xHat, 0, g.quant.range);
+      const got = await checked(ops.ctx, `${m} fromStem`, async () => {
+        const t = ops.fromCHW(fhat, 64, g.quant.Hf, g.quant.Wf);
+        try { return await detector.fromStem(t, g.sizes); } finally { ops.release(t); }
+      });
+      const mt = matchDetections(g.dets, got);
+      console.log(describeMatch(`P_A ${m} Detector.fromStem(golden F̂)`, g.dets, got, mt));
+      expect(mt.unmatchedRef, 'unmatched golden detections').toEqual([]);
+      expect(mt.unmatchedGot, 'extra detections').toEqual([]);
     });
 
     it(`${m}: golden strings → public decoder: symbols, x̂ (≤ 1e-4), F̂ and detections match the golden`, async () => {
