@@ -50,13 +50,23 @@ export class GpuCodecBackend extends GpuBackend implements CodecOps<GpuTensor> {
     return hwcToChwI32(d, c, h, w);
   }
 
+  /**
+   * Persistent weights are destroyed on release; submit the recorded work first so no pending dispatch refers to a
+   * destroyed buffer (WebGPU keeps destroyed buffers alive for already-submitted work).
+   */
+  private flushing<H extends { release(): void }>(h: H): H {
+    const rel = h.release.bind(h);
+    h.release = () => { this.ctx.flush(); rel(); };
+    return h;
+  }
+
   override prepareConv(weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts: { transposed?: boolean; label?: string } = {}): ConvHandle {
-    if (!opts.transposed) return super.prepareConv(weight, shape, bias, opts);
+    if (!opts.transposed) return this.flushing(super.prepareConv(weight, shape, bias, opts));
     if (shape.length !== 4) throw new GpuShapeError(`conv weight must be 4-D, got [${shape.join(',')}]`);
     const [C, OC, KH, KW] = shape as [number, number, number, number];
     const h: DeconvHandle = {
       C, OC, KH, KW, transposed: true, weight, shape, bias, label: opts.label, core: null, sub: new Map(),
-      release() { h.core?.release(); for (const d of h.sub.values()) d.release(); h.sub.clear(); h.core = null; },
+      release: () => { this.ctx.flush(); h.core?.release(); for (const d of h.sub.values()) d.release(); h.sub.clear(); h.core = null; },
     };
     return h;
   }
@@ -72,21 +82,21 @@ export class GpuCodecBackend extends GpuBackend implements CodecOps<GpuTensor> {
     return super.conv2d(x, w.core, opts);
   }
 
-  prepareGdn(beta: Float32Array, gamma: Float32Array, C: number, inverse: boolean): GdnHandle { return prepareGdn(this.ctx, beta, gamma, C, inverse); }
+  prepareGdn(beta: Float32Array, gamma: Float32Array, C: number, inverse: boolean, label?: string): GdnHandle { return this.flushing(prepareGdn(this.ctx, beta, gamma, C, inverse, label)); }
   gdn(x: GpuTensor, g: GdnHandle): GpuTensor { return gdn(this.ctx, x, g as GdnWeights); }
 
   prepareChannelVec(v: Float32Array): ChannelVec {
     const t = this.ctx.upload(v, [v.length], { persistent: true, label: 'channel_vec' });
-    const r: GpuVec = { length: v.length, t, release() { t.release(); } };
+    const r: GpuVec = { length: v.length, t, release: () => { this.ctx.flush(); t.release(); } };
     return r;
   }
   quantize(x: GpuTensor, means: ChannelVec | null): GpuTensor { return quantizeSymbols(this.ctx, x, (means as GpuVec | null)?.t ?? null); }
   dequantize(sym: GpuTensor, means: ChannelVec | null): GpuTensor { return dequantizeSymbols(this.ctx, sym, (means as GpuVec | null)?.t ?? null); }
 
-  prepareScaleTable(table: Float32Array, bound: number): ScaleTableHandle { return prepareScaleTable(this.ctx, table, bound); }
+  prepareScaleTable(table: Float32Array, bound: number): ScaleTableHandle { return this.flushing(prepareScaleTable(this.ctx, table, bound)); }
   buildIndexes(scales: GpuTensor, table: ScaleTableHandle): GpuTensor { return buildIndexes(this.ctx, scales, table as ScaleTable); }
 
-  prepareIntConv(wq: Int32Array, shape: readonly number[], transposed: boolean): IntConvHandle { return prepareIntConv(this.ctx, wq, shape, transposed); }
+  prepareIntConv(wq: Int32Array, shape: readonly number[], transposed: boolean): IntConvHandle { return this.flushing(prepareIntConv(this.ctx, wq, shape, transposed)); }
   intConv(x: GpuTensor, w: IntConvHandle, biasHi: Int32Array, biasLo: Int32Array, opts: { stride: number; pad: number; outputPadding?: number }): IntAcc<GpuTensor> {
     return intConv(this.ctx, x, w as IntConvWeights, biasHi, biasLo, opts);
   }

@@ -28,11 +28,11 @@ function prep<T extends Tensor>(ops: CodecOps<T>, c: ConvParams): ConvHandle {
 
 export function prepareLayers<T extends Tensor>(ops: CodecOps<T>, p: HyperpriorParams): CodecLayers {
   const gA = p.gA.convs.map((c) => prep(ops, c));
-  const gAGdn = p.gA.gdns.map((g) => ops.prepareGdn(g.beta, g.gamma, g.C, false));
+  const gAGdn = p.gA.gdns.map((g) => ops.prepareGdn(g.beta, g.gamma, g.C, false, g.name));
   const hA = p.hA.map((c) => prep(ops, c));
   const hS = p.hS.map((c) => prep(ops, c));
   const gS = p.gS.convs.map((c) => prep(ops, c));
-  const gSGdn = p.gS.gdns.map((g) => ops.prepareGdn(g.beta, g.gamma, g.C, true));
+  const gSGdn = p.gS.gdns.map((g) => ops.prepareGdn(g.beta, g.gamma, g.C, true, g.name));
   const hSInt = p.hS.map((c, i): IntLayer => {
     const { wq, Fw } = quantizeWeights(c.weight);
     const k = c.shape[2];

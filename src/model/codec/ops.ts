@@ -45,7 +45,7 @@ export interface CodecOps<T extends Tensor = Tensor> extends Backend<T> {
   fromCHWInt(data: Int32Array, c: number, h: number, w: number): T;
   toCHWInt(t: T): Promise<Int32Array>;
 
-  prepareGdn(beta: Float32Array, gamma: Float32Array, C: number, inverse: boolean): GdnHandle;
+  prepareGdn(beta: Float32Array, gamma: Float32Array, C: number, inverse: boolean, label?: string): GdnHandle;
   /** GDN: x·rsqrt(beta + gamma·x²); inverse GDN: x·sqrt(beta + gamma·x²) (1×1 mixing fused). */
   gdn(x: T, g: GdnHandle): T;
 
