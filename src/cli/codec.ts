@@ -3,6 +3,7 @@
 // inputs whose sides are not multiples of 64 are padded as CompressAI's compute_padding and cropped after decoding.
 //   webvcm codec compress   --weights <ckpt> --input <x.npy> --output <file> [--mode compat|portable] [--strings-out <dir>]
 //   webvcm codec decompress --weights <ckpt> --input <file> --output <x_hat.npy>
+//   webvcm codec decompress --weights <ckpt> --strings-in <dir> --z-shape h,w --output <x_hat.npy>   (CompressAI's raw strings)
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -75,11 +76,34 @@ export async function compressCommand(o: { weights: string; input: string; outpu
   }
 }
 
-export async function decompressCommand(o: { weights: string; input: string; output: string }): Promise<void> {
-  const f = readContainer(readFile(o.input, 'stream'));
+/** Decode CompressAI's raw strings (y_string.bin, z_string.bin in `dir`) given z's shape: no container. */
+export async function decompressRawCommand(o: { weights: string; stringsIn: string; zShape: [number, number]; output: string; mode: CodecMode }): Promise<void> {
+  const y = readFile(join(o.stringsIn, 'y_string.bin'), 'y string'), z = readFile(join(o.stringsIn, 'z_string.bin'), 'z string');
   const { ctx, be, codec } = await open(o.weights);
   try {
-    readContainer(readFile(o.input, 'stream'), { expectFingerprint: codec.fingerprint });
+    const d = await codec.decompress([y, z], o.zShape, { mode: o.mode });
+    let x = await be.toCHW(d.xHat);
+    be.release(d.xHat);
+    if (codec.C === 3) x = x.map((v) => Math.min(1, Math.max(0, v)));
+    writeFileSync(o.output, writeNpy(x, [1, codec.C, o.zShape[0] * 64, o.zShape[1] * 64], '<f4'));
+    process.stdout.write(`${o.mode}: decoded raw strings to [1,${codec.C},${o.zShape[0] * 64},${o.zShape[1] * 64}] on ${ctx.info.description}\n`);
+  } finally {
+    codec.release();
+    ctx.dispose();
+  }
+}
+
+export async function decompressCommand(o: { weights: string; input?: string; output: string; stringsIn?: string; zShape?: [number, number]; mode?: CodecMode }): Promise<void> {
+  if (o.stringsIn) {
+    if (!o.zShape) throw new CodecInputError('--strings-in needs --z-shape h,w (CompressAI\'s compress()["shape"])');
+    return decompressRawCommand({ weights: o.weights, stringsIn: o.stringsIn, zShape: o.zShape, output: o.output, mode: o.mode ?? 'compat' });
+  }
+  if (!o.input) throw new CodecInputError('decompress needs --input <file> (or --strings-in <dir> --z-shape h,w)');
+  const input = o.input;
+  const f = readContainer(readFile(input, 'stream'));
+  const { ctx, be, codec } = await open(o.weights);
+  try {
+    readContainer(readFile(input, 'stream'), { expectFingerprint: codec.fingerprint });
     const [C, H, W] = f.featureShape;
     if (C !== codec.C) throw new CodecInputError(`stream codes ${C} channels, the weights have ${codec.C}`);
     const [t, l] = f.padding;
@@ -102,6 +126,12 @@ export async function decompressCommand(o: { weights: string; input: string; out
   }
 }
 
+function zShapeArg(v: string): [number, number] {
+  const p = v.split(',').map(Number);
+  if (p.length !== 2 || !p.every((n) => Number.isInteger(n) && n > 0)) throw new InvalidArgumentError('expected h,w (two positive integers)');
+  return p as [number, number];
+}
+
 function mode(v: string): CodecMode {
   if (v !== 'compat' && v !== 'portable') throw new InvalidArgumentError('expected compat or portable');
   return v;
@@ -120,9 +150,12 @@ export function register(program: Command): void {
     .action(async (o) => compressCommand(o));
   codec
     .command('decompress')
-    .description('decode a webvcm container into a float32 NCHW .npy tensor')
+    .description('decode a webvcm container (or CompressAI\'s raw strings) into a float32 NCHW .npy tensor')
     .requiredOption('--weights <ckpt>', 'codec checkpoint (.pth.tar or converted file)')
-    .requiredOption('--input <file>', 'container written by `codec compress`')
+    .option('--input <file>', 'container written by `codec compress`')
     .requiredOption('--output <x_hat.npy>', 'output tensor')
+    .option('--strings-in <dir>', 'decode CompressAI\'s raw y_string.bin / z_string.bin from this folder instead')
+    .option('--z-shape <h,w>', 'z shape of the raw strings (compress()["shape"])', zShapeArg)
+    .addOption(new Option('--mode <mode>', 'index path of raw strings').default('compat').argParser(mode))
     .action(async (o) => decompressCommand(o));
 }

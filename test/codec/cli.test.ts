@@ -30,6 +30,9 @@ describeGpu('webvcm codec CLI', () => {
     expect(readContainer(new Uint8Array(readFileSync(join(dir, 'p.wvcm')))).mode).toBe('portable');
     await decompressCommand({ weights, input: join(dir, 'p.wvcm'), output: join(dir, 'p.npy') });
     expect(firstDiff(readNpy(new Uint8Array(readFileSync(join(dir, 'p.npy')))).data as Float32Array, xh.data as Float32Array)).toBe(-1);
+    // CompressAI's own raw strings
+    await decompressCommand({ weights, stringsIn: resolve(GOLDEN, 'compressai/C'), zShape: [2, 3], output: join(dir, 'raw.npy') });
+    expectClose(readNpy(new Uint8Array(readFileSync(join(dir, 'raw.npy')))).data as Float32Array, f32('compressai/C/x_hat.npy'), 1e-4, 0, 'raw strings x_hat');
     await expect(decompressCommand({ weights: resolve(GOLDEN, 'compressai/A/model.pth.tar'), input: join(dir, 'c.wvcm'), output: join(dir, 'bad.npy') }))
       .rejects.toThrow(/fingerprint mismatch/);
   });
