@@ -60,8 +60,8 @@ fn div_rn(a: f32, b: f32) -> f32 {
 #if ${MINMAX}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  var mn = bitcast<f32>(0x7f800000u);
-  var mx = -mn;
+  var mn = x[0];   // every element is a valid neutral start for min/max
+  var mx = mn;
   let stride = nwg.x * 256u;
   for (var i = wid.x * 256u + lid.x; i < p.N; i += stride) {
     let v = x[i];
