@@ -15,6 +15,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> part: array<f32>;
 var<workgroup> smin: array<f32, 256>;
 var<workgroup> smax: array<f32, 256>;
+var<workgroup> sbad: atomic<u32>;   // bit pattern of a non-finite input (min/max may silently skip NaN)
 #endif
 #if ${QUANT8}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -63,11 +64,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var mn = x[0];   // every element is a valid neutral start for min/max
   var mx = mn;
   let stride = nwg.x * 256u;
+  var bad = 0u;
   for (var i = wid.x * 256u + lid.x; i < p.N; i += stride) {
     let v = x[i];
+    let bits = bitcast<u32>(v);
+    if ((bits & 0x7f800000u) == 0x7f800000u) { bad = bits; }
     mn = min(mn, v);
     mx = max(mx, v);
   }
+  if (bad != 0u) { atomicMax(&sbad, bad); }
   smin[lid.x] = mn;
   smax[lid.x] = mx;
   workgroupBarrier();
@@ -78,9 +83,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     workgroupBarrier();
   }
+  let b = atomicLoad(&sbad);
   if (lid.x == 0u) {
-    part[2u * wid.x] = smin[0];
-    part[2u * wid.x + 1u] = smax[0];
+    // A non-finite input is reported as min = max = that value (NaN or ±inf), so the host rejects it.
+    part[2u * wid.x] = select(smin[0], bitcast<f32>(b), b != 0u);
+    part[2u * wid.x + 1u] = select(smax[0], bitcast<f32>(b), b != 0u);
   }
 }
 #else

@@ -216,6 +216,15 @@ describeGpu('codec kernels vs CPU reference', () => {
     await checked(g.ctx, 'featquant', async () => {
       const xt = g.fromCHW(F, C, H, W);
       expect(await g.minMax(xt)).toEqual(await cpu.minMax(cpu.fromCHW(F, C, H, W)));
+      // non-finite inputs must surface as a non-finite min or max (GPU min/max may skip NaN)
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const Fb = F.slice();
+        Fb[Fb.length - 7] = bad;
+        const tb = g.fromCHW(Fb, C, H, W);
+        const [mnb, mxb] = await g.minMax(tb);
+        expect(Number.isFinite(mnb) && Number.isFinite(mxb), `minMax with ${bad}`).toBe(false);
+        g.release(tb);
+      }
       const x8 = g.quantize8(xt, q.mn, q.scale, pad);
       expect(x8.shape).toEqual([C, H + 5, W + 1]);
       const got = await g.toCHW(x8);
