@@ -15,6 +15,7 @@
  *   `lower_bound_scale.bound` (default f32(0.11)).
  */
 import { CdfTables } from '../../coder/index.ts';
+import { gdnEffective } from '../weights/codec.ts'; // CompressAI's NonNegativeParametrizer in float32 (shared with the loader)
 
 export class CodecWeightsError extends Error {
   override name = 'CodecWeightsError';
@@ -91,15 +92,6 @@ function conv(t: TensorMap, name: string, inC: number, outC: number, k: number, 
 }
 
 /** CompressAI NonNegativeParametrizer in float32: max(raw, bound)² − pedestal. */
-export function reparamEffective(raw: Float32Array, bound: number, pedestal: number): Float32Array {
-  const out = new Float32Array(raw.length);
-  const b = Math.fround(bound), p = Math.fround(pedestal);
-  for (let i = 0; i < raw.length; i++) {
-    const m = Math.max(raw[i]!, b);
-    out[i] = Math.fround(Math.fround(m * m) - p);
-  }
-  return out;
-}
 
 function gdn(t: TensorMap, name: string, C: number, inverse: boolean): GdnParams {
   const rawBeta = f32(t, `${name}.beta`, [C]);
@@ -108,8 +100,8 @@ function gdn(t: TensorMap, name: string, C: number, inverse: boolean): GdnParams
   let beta = rawBeta, gamma = rawGamma;
   if (hasReparam) {
     const scalar = (n: string) => f32(t, n)[0]!;
-    beta = reparamEffective(rawBeta, scalar(`${name}.beta_reparam.lower_bound.bound`), scalar(`${name}.beta_reparam.pedestal`));
-    gamma = reparamEffective(rawGamma, scalar(`${name}.gamma_reparam.lower_bound.bound`), scalar(`${name}.gamma_reparam.pedestal`));
+    beta = gdnEffective(rawBeta, scalar(`${name}.beta_reparam.lower_bound.bound`), scalar(`${name}.beta_reparam.pedestal`));
+    gamma = gdnEffective(rawGamma, scalar(`${name}.gamma_reparam.lower_bound.bound`), scalar(`${name}.gamma_reparam.pedestal`));
   }
   return { name, C, beta, gamma, inverse };
 }
