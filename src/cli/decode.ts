@@ -5,9 +5,8 @@ import type { Command } from 'commander';
 import { createDecoder } from '../api/index.ts';
 import { toCocoResults } from '../eval/coco-categories.ts';
 import { writeNpy } from '../io/npy.ts';
-import { DEFAULT_CODEC, DEFAULT_DETECTOR } from './defaults.ts';
+import { DEFAULT_CODEC, DEFAULT_DETECTOR, posInt } from './defaults.ts';
 import { detectionsToJson, imageIdFromName } from './detect.ts';
-import { posInt } from './encode.ts';
 
 export function register(program: Command): void {
   program

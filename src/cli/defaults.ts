@@ -1,5 +1,21 @@
 /** Paths of the bundled default weights (weights/default), used when the CLI is given no checkpoint. */
 import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError } from 'commander';
 
 export const DEFAULT_DETECTOR = fileURLToPath(new URL('../../weights/default/detector.safetensors', import.meta.url));
 export const DEFAULT_CODEC = fileURLToPath(new URL('../../weights/default/codec.safetensors', import.meta.url));
+
+/** Bad command-line usage detected inside an action (commander only reports what it parses itself). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** commander argument parser for positive integers. */
+export function posInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}

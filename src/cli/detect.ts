@@ -15,6 +15,7 @@ import { Detector, type DumpFn } from '../model/detector/detector.ts';
 import { bgrFromFileBytes } from '../model/detector/io.ts';
 import type { Detections } from '../model/detector/types.ts';
 import { loadDetectorWeights } from '../model/weights/index.ts';
+import { posInt } from './defaults.ts';
 
 export class DetectUsageError extends Error {
   constructor(message: string) {
@@ -36,11 +37,6 @@ interface DetectCliOptions {
   adapter: string;
 }
 
-function posInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
 function nonNegInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');

@@ -1,16 +1,10 @@
 // `webvcm encode <image> -o <file.vcm> [--method 1|2] [--mode compat|portable] [--detector <ckpt>] [--codec <ckpt>]`
 // Client side: image → stem → 8-bit features → hyperprior codec → container.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { createEncoder } from '../api/index.ts';
 import { bgrFromFileBytes } from '../model/detector/io.ts';
-import { DEFAULT_CODEC, DEFAULT_DETECTOR } from './defaults.ts';
-
-export function posInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
+import { DEFAULT_CODEC, DEFAULT_DETECTOR, UsageError, posInt } from './defaults.ts';
 
 export function register(program: Command): void {
   program
@@ -26,8 +20,8 @@ export function register(program: Command): void {
     .option('--max-size <n>', 'long-side cap', posInt)
     .option('--json', 'print the result as JSON')
     .action(async (image: string, o: { output: string; method: string; mode: string; detector: string; codec: string; minSize?: number; maxSize?: number; json?: boolean }) => {
-      if (o.method !== '1' && o.method !== '2') throw new InvalidArgumentError(`--method must be 1 or 2, got '${o.method}'`);
-      if (o.mode !== 'compat' && o.mode !== 'portable') throw new InvalidArgumentError(`--mode must be compat or portable, got '${o.mode}'`);
+      if (o.method !== '1' && o.method !== '2') throw new UsageError(`--method must be 1 or 2, got '${o.method}'`);
+      if (o.mode !== 'compat' && o.mode !== 'portable') throw new UsageError(`--mode must be compat or portable, got '${o.mode}'`);
       const img = bgrFromFileBytes(new Uint8Array(readFileSync(image)), image);
       const enc = await createEncoder({ detector: o.detector, codec: o.codec, method: Number(o.method) as 1 | 2, mode: o.mode, minSize: o.minSize, maxSize: o.maxSize });
       try {
