@@ -1,10 +1,12 @@
 /**
  * bench/conv: GFLOP/s of the tiled implicit-GEMM conv kernel next to a naive direct conv and a tiled matmul of
- * equal FLOPs, all run in the same process on the same adapter.
- *   npm run bench:conv [-- --reps 3 --adapter lavapipe]
+ * equal FLOPs, all run in the same process on the same adapter; optionally several kernel variants side by side.
+ *   npm run bench:conv [-- --reps 3 --adapter lavapipe --cases stem,1x1 --variants 'auto;legacy;{"TM":8}' --no-ref]
+ * --cases: comma-separated substrings of case names (default: all); --variants: ';'-separated names from VARIANTS below or inline JSON overrides
+ * (default: auto = what conv2d selects); --no-ref: skip the naive-conv and matmul columns.
  */
 import { GpuContext } from '../src/gpu/context.ts';
-import { conv2d, convOutputSize, prepareConv } from '../src/gpu/ops/conv.ts';
+import { conv2d, convOutputSize, prepareConv, type ConvVariant } from '../src/gpu/ops/conv.ts';
 import type { AdapterChoice } from '../src/gpu/device.ts';
 
 interface Case { name: string; C: number; H: number; W: number; OC: number; K: number; S: number; P: number }
@@ -12,7 +14,20 @@ const CASES: Case[] = [
   { name: '3x3 64->64 @256x256', C: 64, H: 256, W: 256, OC: 64, K: 3, S: 1, P: 1 },
   { name: 'g_a.0 5x5/2 64->128 @256x320', C: 64, H: 256, W: 320, OC: 128, K: 5, S: 2, P: 2 },
   { name: 'g_a.2 5x5/2 128->128 @128x160', C: 128, H: 128, W: 160, OC: 128, K: 5, S: 2, P: 2 },
+  // detector shapes (R50-FPN at 800x1216): FPN output / RPN head 3x3 256->256 at 1/16 (the 1/4 level, 200x304, is
+  // 16x the work: ~72 GFLOP, too slow to bench repeatedly here), a lateral / bottleneck 1x1, the stem.
+  { name: 'fpn 3x3 256->256 @50x76', C: 256, H: 50, W: 76, OC: 256, K: 3, S: 1, P: 1 },
+  { name: 'res2 3x3 64->64 @200x304', C: 64, H: 200, W: 304, OC: 64, K: 3, S: 1, P: 1 },
+  { name: '1x1 1024->256 @50x76', C: 1024, H: 50, W: 76, OC: 256, K: 1, S: 1, P: 0 },
+  { name: '1x1 64->256 @200x304', C: 64, H: 200, W: 304, OC: 256, K: 1, S: 1, P: 0 },
+  { name: 'stem 7x7/2 3->64 @800x1216', C: 3, H: 800, W: 1216, OC: 64, K: 7, S: 2, P: 3 },
 ];
+
+/** Named variant overrides (partial; the rest comes from conv2d's own selection). */
+const VARIANTS: Record<string, Partial<ConvVariant> | undefined> = {
+  auto: undefined,
+  legacy: { LOAD: 'generic', WGX: 16, WGY: 16, TM: 4, TN: 1, BK: 16 },
+};
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,39 +49,52 @@ async function time(ctx: GpuContext, reps: number, fn: () => void): Promise<numb
 
 async function main(): Promise<void> {
   const reps = Number(arg('reps', '3'));
+  const noRef = process.argv.includes('--no-ref');
+  const filters = arg('cases', '').split(',').filter(Boolean);
+  const variants = arg('variants', 'auto').split(';').filter(Boolean);
+  for (const v of variants) if (!(v in VARIANTS) && !v.startsWith('{')) throw new Error(`unknown variant ${v} (known: ${Object.keys(VARIANTS).join(', ')}, or inline JSON)`);
   const ctx = await GpuContext.create({ adapter: arg('adapter', 'auto') as AdapterChoice });
   console.log(`adapter: ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}/${ctx.info.architecture})  reps=${reps} (median)`);
-  console.log('| case | GFLOP | tiled conv ms | GFLOP/s | naive conv GFLOP/s | tiled matmul GFLOP/s | conv/naive | conv/matmul |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  const vcols = variants.map((v) => `${v} ms | ${v} GFLOP/s`).join(' | ');
+  console.log(`| case | GFLOP | ${vcols} |${noRef ? '' : ' naive conv GFLOP/s | tiled matmul GFLOP/s |'}`);
+  console.log(`|---|---|${variants.map(() => '---|---|').join('')}${noRef ? '' : '---|---|'}`);
   for (const c of CASES) {
+    if (filters.length && !filters.some((f) => c.name.includes(f))) continue;
     const OH = convOutputSize(c.H, c.K, c.S, c.P), OW = convOutputSize(c.W, c.K, c.S, c.P);
     const Kdim = c.K * c.K * c.C, M = OH * OW;
     const flops = 2 * M * c.OC * Kdim;
+    const g = (ms: number) => flops / ms / 1e6;
     const x = ctx.upload(Float32Array.from({ length: c.C * c.H * c.W }, (_, i) => Math.sin(i)), [c.C, c.H, c.W], { layout: 'hwc' });
     const wdata = Float32Array.from({ length: c.OC * Kdim }, (_, i) => Math.cos(i) * 0.01);
     const cw = prepareConv(ctx, wdata, [c.OC, c.C, c.K, c.K], null);
-    const tConv = await time(ctx, reps, () => conv2d(ctx, x, cw, { stride: c.S, pad: c.P }).release());
-
-    const wn = ctx.upload(wdata, [c.OC * Kdim]);
-    const yn = ctx.empty([c.OC, OH, OW], 'f32', 'hwc');
-    const naive = ctx.pipeline('conv_naive');
-    const un = ctx.uniform([c.H, c.W, c.C, OH, OW, c.OC, c.K, c.K, c.S, c.P, 0, 0]);
-    const tNaive = await time(ctx, reps, () => ctx.dispatch1d(naive, [un, x, wn, yn], M * c.OC, 'naive'));
-
-    // Matmul of equal FLOPs: M' x N' x K with M'·N' = M·OC; M' shrunk (N' grown) until A fits one binding.
-    let f = 1;
-    while ((M / f) * Kdim * 4 > ctx.limits.maxStorageBufferBindingSize / 2) f *= 2;
-    const Mm = M / f, Nm = c.OC * f;
-    const a = ctx.upload(Float32Array.from({ length: Mm * Kdim }, (_, i) => Math.sin(i * 0.37)), [Mm, Kdim]);
-    const b = ctx.upload(Float32Array.from({ length: Kdim * Nm }, (_, i) => Math.cos(i * 0.11)), [Kdim, Nm]);
-    const cm = ctx.empty([Mm, Nm]);
-    const mm = ctx.pipeline('matmul');
-    const um = ctx.uniform([Mm, Nm, Kdim, 0]);
-    const tMm = await time(ctx, reps, () => ctx.dispatch(mm, [um, a, b, cm], [Math.ceil(Nm / 64), Math.ceil(Mm / 64)], 'matmul'));
-
-    const g = (ms: number) => flops / ms / 1e6;
-    console.log(`| ${c.name} | ${(flops / 1e9).toFixed(2)} | ${tConv.toFixed(0)} | ${g(tConv).toFixed(2)} | ${g(tNaive).toFixed(2)} | ${g(tMm).toFixed(2)} | ${(tNaive / tConv).toFixed(2)}x | ${(tMm / tConv).toFixed(2)} |`);
-    for (const t of [x, wn, yn, a, b, cm]) t.release();
+    const cols: string[] = [];
+    for (const v of variants) {
+      const variant = v.startsWith('{') ? JSON.parse(v) as Partial<ConvVariant> : VARIANTS[v];
+      const t = await time(ctx, reps, () => conv2d(ctx, x, cw, { stride: c.S, pad: c.P, variant }).release());
+      cols.push(`${t.toFixed(0)} | ${g(t).toFixed(2)}`);
+    }
+    let refCols = '';
+    if (!noRef) {
+      const wn = ctx.upload(wdata, [c.OC * Kdim]);
+      const yn = ctx.empty([c.OC, OH, OW], 'f32', 'hwc');
+      const naive = ctx.pipeline('conv_naive');
+      const un = ctx.uniform([c.H, c.W, c.C, OH, OW, c.OC, c.K, c.K, c.S, c.P, 0, 0]);
+      const tNaive = await time(ctx, reps, () => ctx.dispatch1d(naive, [un, x, wn, yn], M * c.OC, 'naive'));
+      // Matmul of equal FLOPs: M' x N' x K with M'·N' = M·OC; M' shrunk (N' grown) until A fits one binding.
+      let f = 1;
+      while ((M / f) * Kdim * 4 > ctx.limits.maxStorageBufferBindingSize / 2) f *= 2;
+      const Mm = Math.round(M / f), Nm = c.OC * f;
+      const a = ctx.upload(Float32Array.from({ length: Mm * Kdim }, (_, i) => Math.sin(i * 0.37)), [Mm, Kdim]);
+      const b = ctx.upload(Float32Array.from({ length: Kdim * Nm }, (_, i) => Math.cos(i * 0.11)), [Kdim, Nm]);
+      const cm = ctx.empty([Mm, Nm]);
+      const mm = ctx.pipeline('matmul');
+      const um = ctx.uniform([Mm, Nm, Kdim, 0]);
+      const tMm = await time(ctx, reps, () => ctx.dispatch(mm, [um, a, b, cm], [Math.ceil(Nm / 64), Math.ceil(Mm / 64)], 'matmul'));
+      refCols = ` ${g(tNaive).toFixed(2)} | ${g(tMm).toFixed(2)} |`;
+      for (const t of [wn, yn, a, b, cm]) t.release();
+    }
+    console.log(`| ${c.name} | ${(flops / 1e9).toFixed(2)} | ${cols.join(' | ')} |${refCols}`);
+    x.release();
     cw.release();
   }
   ctx.dispose();

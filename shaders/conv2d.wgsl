@@ -1,9 +1,17 @@
 // Tiled implicit-GEMM 2-D convolution (and transposed convolution) over channels-last (HWC) tensors.
 //   GEMM view: M = OH*OW output pixels, N = OC output channels, K = KH*KW*C (ordered ky, kx, ci).
 //   Weights are pre-packed as [K][OCP] with OCP = OC rounded up to 4, read as vec4 along N.
-//   Each workgroup computes a BM x BN tile (BM = WGY*TM pixels, BN = WGX*4 channels); K is walked in BK steps
-//   through workgroup memory. VEC_A: C % 4 == 0, so 4 consecutive k are 4 consecutive input channels (vec4 loads).
-//   TRANSPOSED: gather form of ConvTranspose2d: input pixel (oy + PH - ky) / SH when that divides exactly.
+//   Each workgroup computes a BM x BN tile: BM = WGY*TM pixels, BN = WGX*TN*4 channels. A thread owns TM pixels
+//   (rows lid.y*TM ..) and TN vec4 columns (lid.x + j*WGX, so neighbouring invocations read neighbouring columns).
+//   K is walked in BK steps through workgroup memory.
+//   VEC_A: C % 4 == 0, so 4 consecutive k are 4 consecutive input channels (vec4 loads).
+//   A-tile loaders (one of):
+//     LOAD_GENERIC: per element (pixel, k) decomposition with divisions; the only one that handles TRANSPOSED
+//                   (gather form of ConvTranspose2d: input pixel (oy + PH - ky) / SH when that divides exactly).
+//     LOAD_HOIST:   each invocation loads fixed slots (pixel, k-offset) of the tile on every K step, so the pixel
+//                   origin is computed once and the (ky, kx, ci) of its k is advanced incrementally (no divisions
+//                   inside the K loop). Any kernel, stride, padding.
+//     LOAD_GEMM:    1x1, stride 1, no padding: a plain GEMM, A[m][k] = x[m*C + k] (no padding checks).
 //   Epilogue: + bias, + residual (RESIDUAL), ReLU (RELU).
 struct Params {
   H: u32, W: u32, C: u32, OH: u32,
@@ -27,14 +35,29 @@ struct Params {
 const WGX: u32 = ${WGX}u;
 const WGY: u32 = ${WGY}u;
 const TM: u32 = ${TM}u;
+const TN: u32 = ${TN}u;
 const BK: u32 = ${BK}u;
 const BM: u32 = WGY * TM;
-const BN4: u32 = WGX;          // tile width in vec4 columns
+const BN4: u32 = WGX * TN;     // tile width in vec4 columns
 const NT: u32 = WGX * WGY;
+#if ${VEC_A}
+const KV: u32 = 4u;            // reductions per A element load
+#else
+const KV: u32 = 1u;
+#endif
+const BKA: u32 = BK / KV;      // A loads per pixel per K step
+const LA: u32 = (BM * BKA + NT - 1u) / NT;   // A load slots per invocation
+const LB: u32 = (BK * BN4 + NT - 1u) / NT;   // B load slots per invocation
 
 var<workgroup> As: array<f32, BM * BK>;          // [BK][BM]
 var<workgroup> Bs: array<vec4<f32>, BK * BN4>;   // [BK][BN4]
 
+fn store_a(kk4: u32, mm: u32, v: vec4<f32>) {
+  let base = kk4 * 4u * BM + mm;
+  As[base] = v.x; As[base + BM] = v.y; As[base + 2u * BM] = v.z; As[base + 3u * BM] = v.w;
+}
+
+#if ${LOAD_GENERIC}
 // Input offset (in scalars) of pixel m and reduction index k, or -1 when it falls in the padding.
 fn a_offset(m: u32, k: u32) -> i32 {
   let oy = i32(m / p.OW);
@@ -59,21 +82,59 @@ fn a_offset(m: u32, k: u32) -> i32 {
   return (iy * i32(p.W) + ix) * i32(p.C) + i32(ci);
 #endif
 }
+#endif
 
 @compute @workgroup_size(WGX, WGY, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let tid = lid.y * WGX + lid.x;
   let m0 = wg.y * BM;
   let n40 = wg.x * BN4;
-  var acc: array<vec4<f32>, TM>;
-  for (var i = 0u; i < TM; i++) { acc[i] = vec4<f32>(0.0); }
+  var acc: array<vec4<f32>, TM * TN>;
+  for (var i = 0u; i < TM * TN; i++) { acc[i] = vec4<f32>(0.0); }
+
+#if ${LOAD_HOIST}
+  // Per slot: input pixel origin (iy0, ix0), validity of the pixel, and the incremental (ky, kx, ci) of its k.
+  var s_iy0: array<i32, LA>;
+  var s_ix0: array<i32, LA>;
+  var s_ok: array<bool, LA>;
+  var s_ci: array<u32, LA>;
+  var s_kx: array<u32, LA>;
+  var s_ky: array<u32, LA>;
+  for (var s = 0u; s < LA; s++) {
+    let idx = tid + s * NT;
+    let mm = idx / BKA;
+    let m = m0 + mm;
+    s_ok[s] = idx < BM * BKA && m < p.M;
+    let oy = m / p.OW;
+    let ox = m - oy * p.OW;
+    s_iy0[s] = i32(oy * p.SH) - i32(p.PH);
+    s_ix0[s] = i32(ox * p.SW) - i32(p.PW);
+    // k = (idx % BKA) * KV < BK: decompose once (one division per slot, outside the K loop)
+    let k = (idx % BKA) * KV;
+    let t = k / p.C;
+    s_ci[s] = k - t * p.C;
+    s_kx[s] = t % p.KW;
+    s_ky[s] = t / p.KW;
+  }
+#endif
+#if ${LOAD_GEMM}
+  var s_base: array<u32, LA>;   // m*C + k (scalars) of the slot at k0 = 0
+  var s_ok: array<bool, LA>;
+  for (var s = 0u; s < LA; s++) {
+    let idx = tid + s * NT;
+    let m = m0 + idx / BKA;
+    s_ok[s] = idx < BM * BKA && m < p.M;
+    s_base[s] = m * p.C + (idx % BKA) * KV;
+  }
+#endif
 
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
     // ---- A tile: BM pixels x BK reductions
+#if ${LOAD_GENERIC}
 #if ${VEC_A}
-    for (var idx = tid; idx < BM * (BK / 4u); idx += NT) {
-      let kk4 = idx % (BK / 4u);
-      let mm = idx / (BK / 4u);
+    for (var idx = tid; idx < BM * BKA; idx += NT) {
+      let kk4 = idx % BKA;
+      let mm = idx / BKA;
       let m = m0 + mm;
       let k = k0 + kk4 * 4u;
       var v = vec4<f32>(0.0);
@@ -81,8 +142,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         let off = a_offset(m, k);
         if (off >= 0) { v = x[u32(off) / 4u]; }
       }
-      let base = kk4 * 4u * BM + mm;
-      As[base] = v.x; As[base + BM] = v.y; As[base + 2u * BM] = v.z; As[base + 3u * BM] = v.w;
+      store_a(kk4, mm, v);
     }
 #else
     for (var idx = tid; idx < BM * BK; idx += NT) {
@@ -98,45 +158,105 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       As[kk * BM + mm] = v;
     }
 #endif
+#endif
+#if ${LOAD_HOIST}
+    for (var s = 0u; s < LA; s++) {
+      let idx = tid + s * NT;
+      if (idx < BM * BKA) {
+        let kk = idx % BKA;
+        let mm = idx / BKA;
+        let iy = s_iy0[s] + i32(s_ky[s]);
+        let ix = s_ix0[s] + i32(s_kx[s]);
+        let inside = s_ok[s] && k0 + kk * KV < p.K && iy >= 0 && ix >= 0 && iy < i32(p.H) && ix < i32(p.W);
+#if ${VEC_A}
+        var v = vec4<f32>(0.0);
+        if (inside) { v = x[((u32(iy) * p.W + u32(ix)) * p.C + s_ci[s]) / 4u]; }
+        store_a(kk, mm, v);
+#else
+        var v = 0.0;
+        if (inside) { v = x[(u32(iy) * p.W + u32(ix)) * p.C + s_ci[s]]; }
+        As[kk * BM + mm] = v;
+#endif
+        // advance this slot's k by BK: ci += BK, carrying into kx, ky (several carries when C < BK)
+        var ci = s_ci[s] + BK;
+        var kx = s_kx[s];
+        var ky = s_ky[s];
+        loop {
+          if (ci < p.C) { break; }
+          ci -= p.C;
+          kx += 1u;
+          if (kx == p.KW) { kx = 0u; ky += 1u; }
+        }
+        s_ci[s] = ci; s_kx[s] = kx; s_ky[s] = ky;
+      }
+    }
+#endif
+#if ${LOAD_GEMM}
+    for (var s = 0u; s < LA; s++) {
+      let idx = tid + s * NT;
+      if (idx < BM * BKA) {
+        let kk = idx % BKA;
+        let mm = idx / BKA;
+        let inside = s_ok[s] && k0 + kk * KV < p.K;
+#if ${VEC_A}
+        var v = vec4<f32>(0.0);
+        if (inside) { v = x[(s_base[s] + k0) / 4u]; }
+        store_a(kk, mm, v);
+#else
+        var v = 0.0;
+        if (inside) { v = x[s_base[s] + k0]; }
+        As[kk * BM + mm] = v;
+#endif
+      }
+    }
+#endif
     // ---- B tile: BK reductions x BN4 vec4 columns
-    for (var idx = tid; idx < BK * BN4; idx += NT) {
-      let n4 = idx % BN4;
-      let kk = idx / BN4;
-      let k = k0 + kk;
-      let gn4 = n40 + n4;
-      var v = vec4<f32>(0.0);
-      if (k < p.K && gn4 < p.OCP / 4u) { v = w[k * (p.OCP / 4u) + gn4]; }
-      Bs[kk * BN4 + n4] = v;
+    for (var s = 0u; s < LB; s++) {
+      let idx = tid + s * NT;
+      if (idx < BK * BN4) {
+        let n4 = idx % BN4;
+        let kk = idx / BN4;
+        let k = k0 + kk;
+        let gn4 = n40 + n4;
+        var v = vec4<f32>(0.0);
+        if (k < p.K && gn4 < p.OCP / 4u) { v = w[k * (p.OCP / 4u) + gn4]; }
+        Bs[kk * BN4 + n4] = v;
+      }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk++) {
-      let b = Bs[kk * BN4 + lid.x];
+      var b: array<vec4<f32>, TN>;
+      for (var j = 0u; j < TN; j++) { b[j] = Bs[kk * BN4 + lid.x + j * WGX]; }
       let arow = kk * BM + lid.y * TM;
       for (var i = 0u; i < TM; i++) {
-        acc[i] = fma(vec4<f32>(As[arow + i]), b, acc[i]);
+        let a = vec4<f32>(As[arow + i]);
+        for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a, b[j], acc[i * TN + j]); }
       }
     }
     workgroupBarrier();
   }
 
-  let n = (n40 + lid.x) * 4u;
-  if (n >= p.OC) { return; }
-  let bv = bias[n40 + lid.x];
-  for (var i = 0u; i < TM; i++) {
-    let m = m0 + lid.y * TM + i;
-    if (m >= p.M) { break; }
-    var v = acc[i] + bv;
-    let o = m * p.OC + n;
-    for (var j = 0u; j < 4u; j++) {
-      if (n + j < p.OC) {
-        var s = v[j];
+  for (var j = 0u; j < TN; j++) {
+    let n4 = n40 + lid.x + j * WGX;
+    let n = n4 * 4u;
+    if (n >= p.OC) { break; }
+    let bv = bias[n4];
+    for (var i = 0u; i < TM; i++) {
+      let m = m0 + lid.y * TM + i;
+      if (m >= p.M) { break; }
+      let v = acc[i * TN + j] + bv;
+      let o = m * p.OC + n;
+      for (var c = 0u; c < 4u; c++) {
+        if (n + c < p.OC) {
+          var s = v[c];
 #if ${RESIDUAL}
-        s += res[o + j];
+          s += res[o + c];
 #endif
 #if ${RELU}
-        s = max(s, 0.0);
+          s = max(s, 0.0);
 #endif
-        y[o + j] = s;
+          y[o + c] = s;
+        }
       }
     }
   }

@@ -57,8 +57,9 @@ export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readon
 export interface ConvTile { WGX: number; WGY: number; TM: number; BK: number }
 
 /**
- * Tile choice (pure; tested): BN = 4·WGX output channels, BM = WGY·TM pixels per workgroup, with
- * WGX·WGY ≤ the device's invocation limit and the tiles within workgroup storage.
+ * Tile choice of the original kernel (pure; tested; also used by ops/deconv.ts for deconv2.wgsl, so it stays as
+ * it is): BN = 4·WGX output channels, BM = WGY·TM pixels per workgroup, with WGX·WGY ≤ the device's invocation
+ * limit and the tiles within workgroup storage.
  */
 export function selectConvTile(M: number, OC: number, maxInvocations = 256): ConvTile {
   const ocq = Math.ceil(OC / 4);
@@ -67,6 +68,74 @@ export function selectConvTile(M: number, OC: number, maxInvocations = 256): Con
   while (WGY > 4 && WGY * 4 > M) WGY >>= 1; // tiny maps: don't launch mostly-empty tiles
   const TM = WGX >= 8 ? 4 : 8;
   return { WGX, WGY, TM, BK: 16 };
+}
+
+/** How conv2d.wgsl fills its A tile (see the shader's header). */
+export type ConvLoad = 'generic' | 'hoist' | 'gemm';
+
+/**
+ * One specialisation of shaders/conv2d.wgsl: workgroup WGX×WGY, register tile TM pixels × TN vec4 columns per
+ * invocation (BM = WGY·TM pixels, BN = 4·WGX·TN channels per workgroup), BK reductions per K step, A loader.
+ */
+export interface ConvVariant { WGX: number; WGY: number; TM: number; TN: number; BK: number; LOAD: ConvLoad }
+
+/** The geometry a variant is chosen for. */
+export interface ConvGeometry { M: number; C: number; OC: number; KH: number; KW: number; SH: number; SW: number; PH: number; PW: number; transposed: boolean }
+
+/** Device limits the variant must respect. */
+export interface ConvLimits { maxInvocations: number; maxWorkgroupStorage: number }
+
+const DEFAULT_LIMITS: ConvLimits = { maxInvocations: 256, maxWorkgroupStorage: 16384 };
+
+/** The A loader a geometry can use (pure; tested): gemm for 1×1/stride 1/no padding, hoist for other convs, generic for transposed. */
+export function selectConvLoad(g: ConvGeometry): ConvLoad {
+  if (g.transposed) return 'generic';
+  if (g.KH === 1 && g.KW === 1 && g.SH === 1 && g.SW === 1 && g.PH === 0 && g.PW === 0) return 'gemm';
+  return 'hoist';
+}
+
+/** Workgroup storage (bytes) a variant needs: A tile BK×BM floats + B tile BK×BN4 vec4s. */
+export function convVariantStorage(v: ConvVariant): number {
+  return 4 * v.BK * v.WGY * v.TM + 16 * v.BK * v.WGX * v.TN;
+}
+
+/**
+ * Why a variant cannot run this geometry on a device with these limits, or null when it can (pure; tested).
+ */
+export function convVariantProblem(v: ConvVariant, g: ConvGeometry, limits: ConvLimits = DEFAULT_LIMITS): string | null {
+  for (const k of ['WGX', 'WGY', 'TM', 'TN', 'BK'] as const) {
+    if (!Number.isInteger(v[k]) || v[k] < 1) return `${k} must be a positive integer, got ${v[k]}`;
+  }
+  if (v.TN > 4) return `TN must be 1 to 4, got ${v.TN}`;
+  if (v.BK % 4 !== 0) return `BK must be a multiple of 4, got ${v.BK}`;
+  if (v.WGX * v.WGY > limits.maxInvocations) return `workgroup ${v.WGX}x${v.WGY} exceeds the device's ${limits.maxInvocations} invocations`;
+  const bytes = convVariantStorage(v);
+  if (bytes > limits.maxWorkgroupStorage) return `tiles need ${bytes} bytes of workgroup storage, the device allows ${limits.maxWorkgroupStorage}`;
+  if (g.transposed && v.LOAD !== 'generic') return `transposed convolutions need LOAD 'generic', got '${v.LOAD}'`;
+  if (v.LOAD === 'gemm' && selectConvLoad(g) !== 'gemm') return `LOAD 'gemm' needs a 1x1 kernel, stride 1 and no padding`;
+  return null;
+}
+
+/**
+ * Variant choice for conv2d (pure; tested). Register tile and workgroup shape from measurements on lavapipe
+ * (bench/conv.ts); shrunk to fit the device limits and to avoid mostly-empty tiles on small maps / few channels.
+ */
+export function selectConvVariant(g: ConvGeometry, limits: ConvLimits = DEFAULT_LIMITS): ConvVariant {
+  const LOAD = selectConvLoad(g);
+  // Measured on lavapipe (8-lane SIMD per workgroup, bench/conv.ts): big register tiles win because the inner loop is
+  // bound by workgroup-memory loads (TM + 4·TN floats per 4·TM·TN FMAs); 8 pixels × 2 vec4 columns per invocation
+  // on an 8×8 workgroup (64×64 output tile) beat 4×1 on 16×16 by 1.5–2.3×.
+  const ocq = Math.ceil(g.OC / 4);
+  const TN = ocq >= 2 ? 2 : 1;
+  let WGX = 8;
+  while (WGX > 1 && WGX * TN > ocq) WGX >>= 1;        // don't launch mostly-empty channel columns
+  const TM = 8;
+  let WGY = 8;
+  while (WGY > 1 && WGY * TM > g.M) WGY >>= 1;          // tiny maps: don't launch mostly-empty pixel rows
+  while (WGX * WGY > limits.maxInvocations) { if (WGY >= WGX) WGY >>= 1; else WGX >>= 1; }
+  const v: ConvVariant = { WGX, WGY, TM, TN, BK: 16, LOAD };
+  while (convVariantStorage(v) > limits.maxWorkgroupStorage && v.BK > 4) v.BK /= 2;
+  return v;
 }
 
 export function convOutputSize(inSize: number, k: number, stride: number, pad: number, transposed = false, outputPadding = 0): number {
@@ -80,6 +149,8 @@ export interface ConvOptions {
   relu?: boolean;
   residual?: GpuTensor;
   label?: string;
+  /** Override (parts of) the selected kernel variant: for benchmarks and tests; checked against the device limits. */
+  variant?: Partial<ConvVariant>;
 }
 
 function pair(v: number | [number, number] | undefined, d: number): [number, number] {
@@ -104,9 +175,19 @@ export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: Con
   const M = OH * OW;
   const K = cw.KH * cw.KW * C;
   const OCP = Math.ceil(cw.OC / 4) * 4;
-  const tile = selectConvTile(M, cw.OC, ctx.limits.maxComputeInvocationsPerWorkgroup);
+  const geom: ConvGeometry = { M, C, OC: cw.OC, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW, transposed: cw.transposed };
+  const limits: ConvLimits = {
+    maxInvocations: ctx.limits.maxComputeInvocationsPerWorkgroup,
+    maxWorkgroupStorage: ctx.limits.maxComputeWorkgroupStorageSize,
+  };
+  const v: ConvVariant = { ...selectConvVariant(geom, limits), ...opts.variant };
+  const problem = convVariantProblem(v, geom, limits);
+  if (problem) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: kernel variant ${JSON.stringify(v)}: ${problem}`);
   const pipe = ctx.pipeline('conv2d', {
-    ...tile,
+    WGX: v.WGX, WGY: v.WGY, TM: v.TM, TN: v.TN, BK: v.BK,
+    LOAD_GENERIC: v.LOAD === 'generic',
+    LOAD_HOIST: v.LOAD === 'hoist',
+    LOAD_GEMM: v.LOAD === 'gemm',
     VEC_A: C % 4 === 0,
     TRANSPOSED: cw.transposed,
     RESIDUAL: !!opts.residual,
@@ -115,7 +196,7 @@ export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: Con
   const u = ctx.uniform([H, W, C, OH, OW, cw.OC, cw.KW, SH, SW, PH, PW, K, M, OCP, 0, 0]);
   const bindings = [u, x, cw.w, cw.b, y];
   if (opts.residual) bindings.push(opts.residual);
-  ctx.dispatch(pipe, bindings, [Math.ceil(cw.OC / (4 * tile.WGX)), Math.ceil(M / (tile.WGY * tile.TM))], opts.label ?? 'conv2d');
+  ctx.dispatch(pipe, bindings, [Math.ceil(cw.OC / (4 * v.WGX * v.TN)), Math.ceil(M / (v.WGY * v.TM))], opts.label ?? 'conv2d');
   return y;
 }
 
