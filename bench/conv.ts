@@ -26,7 +26,9 @@ const CASES: Case[] = [
 /** Named variant overrides (partial; the rest comes from conv2d's own selection). */
 const VARIANTS: Record<string, Partial<ConvVariant> | undefined> = {
   auto: undefined,
-  legacy: { LOAD: 'generic', WGX: 16, WGY: 16, TM: 4, TN: 1, BK: 16 },
+  legacy: { LOAD: 'generic', WGX: 16, WGY: 16, TM: 4, TN: 1, BK: 16, A4: false },
+  'r8x2': { WGX: 8, WGY: 8, TM: 8, TN: 2, A4: false },
+  'r8x2a4': { WGX: 8, WGY: 8, TM: 8, TN: 2, A4: true },
 };
 
 function arg(name: string, def: string): string {

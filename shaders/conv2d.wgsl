@@ -49,12 +49,19 @@ const BKA: u32 = BK / KV;      // A loads per pixel per K step
 const LA: u32 = (BM * BKA + NT - 1u) / NT;   // A load slots per invocation
 const LB: u32 = (BK * BN4 + NT - 1u) / NT;   // B load slots per invocation
 
-var<workgroup> As: array<f32, BM * BK>;          // [BK][BM]
 var<workgroup> Bs: array<vec4<f32>, BK * BN4>;   // [BK][BN4]
+#if ${A4}
+// A tile [BK][BM] stored as vec4 over 4 consecutive pixels (TM % 4 == 0): the inner loop reads TM/4 vec4s.
+var<workgroup> As: array<vec4<f32>, BM * BK / 4u>;
+fn st_a(i: u32, v: f32) { As[i / 4u][i % 4u] = v; }
+#else
+var<workgroup> As: array<f32, BM * BK>;          // [BK][BM]
+fn st_a(i: u32, v: f32) { As[i] = v; }
+#endif
 
 fn store_a(kk4: u32, mm: u32, v: vec4<f32>) {
   let base = kk4 * 4u * BM + mm;
-  As[base] = v.x; As[base + BM] = v.y; As[base + 2u * BM] = v.z; As[base + 3u * BM] = v.w;
+  st_a(base, v.x); st_a(base + BM, v.y); st_a(base + 2u * BM, v.z); st_a(base + 3u * BM, v.w);
 }
 
 #if ${LOAD_GENERIC}
@@ -155,7 +162,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         let off = a_offset(m, k);
         if (off >= 0) { v = x[u32(off)]; }
       }
-      As[kk * BM + mm] = v;
+      st_a(kk * BM + mm, v);
     }
 #endif
 #endif
@@ -175,7 +182,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 #else
         var v = 0.0;
         if (inside) { v = x[(u32(iy) * p.W + u32(ix)) * p.C + s_ci[s]]; }
-        As[kk * BM + mm] = v;
+        st_a(kk * BM + mm, v);
 #endif
         // advance this slot's k by BK: ci += BK, carrying into kx, ky (several carries when C < BK)
         var ci = s_ci[s] + BK;
@@ -205,7 +212,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 #else
         var v = 0.0;
         if (inside) { v = x[s_base[s] + k0]; }
-        As[kk * BM + mm] = v;
+        st_a(kk * BM + mm, v);
 #endif
       }
     }
@@ -227,11 +234,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     for (var kk = 0u; kk < BK; kk++) {
       var b: array<vec4<f32>, TN>;
       for (var j = 0u; j < TN; j++) { b[j] = Bs[kk * BN4 + lid.x + j * WGX]; }
+#if ${A4}
+      let arow4 = (kk * BM + lid.y * TM) / 4u;
+      for (var i4 = 0u; i4 < TM / 4u; i4++) {
+        let a4 = As[arow4 + i4];
+        for (var c = 0u; c < 4u; c++) {
+          let a = vec4<f32>(a4[c]);
+          for (var j = 0u; j < TN; j++) { acc[(i4 * 4u + c) * TN + j] = fma(a, b[j], acc[(i4 * 4u + c) * TN + j]); }
+        }
+      }
+#else
       let arow = kk * BM + lid.y * TM;
       for (var i = 0u; i < TM; i++) {
         let a = vec4<f32>(As[arow + i]);
         for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a, b[j], acc[i * TN + j]); }
       }
+#endif
     }
     workgroupBarrier();
   }

@@ -77,7 +77,11 @@ export type ConvLoad = 'generic' | 'hoist' | 'gemm';
  * One specialisation of shaders/conv2d.wgsl: workgroup WGX×WGY, register tile TM pixels × TN vec4 columns per
  * invocation (BM = WGY·TM pixels, BN = 4·WGX·TN channels per workgroup), BK reductions per K step, A loader.
  */
-export interface ConvVariant { WGX: number; WGY: number; TM: number; TN: number; BK: number; LOAD: ConvLoad }
+export interface ConvVariant {
+  WGX: number; WGY: number; TM: number; TN: number; BK: number; LOAD: ConvLoad;
+  /** A tile stored as vec4 over 4 pixels (needs TM % 4 == 0). */
+  A4: boolean;
+}
 
 /** The geometry a variant is chosen for. */
 export interface ConvGeometry { M: number; C: number; OC: number; KH: number; KW: number; SH: number; SW: number; PH: number; PW: number; transposed: boolean }
@@ -108,6 +112,7 @@ export function convVariantProblem(v: ConvVariant, g: ConvGeometry, limits: Conv
   }
   if (v.TN > 4) return `TN must be 1 to 4, got ${v.TN}`;
   if (v.BK % 4 !== 0) return `BK must be a multiple of 4, got ${v.BK}`;
+  if (v.A4 && v.TM % 4 !== 0) return `A4 needs TM % 4 == 0, got TM ${v.TM}`;
   if (v.WGX * v.WGY > limits.maxInvocations) return `workgroup ${v.WGX}x${v.WGY} exceeds the device's ${limits.maxInvocations} invocations`;
   const bytes = convVariantStorage(v);
   if (bytes > limits.maxWorkgroupStorage) return `tiles need ${bytes} bytes of workgroup storage, the device allows ${limits.maxWorkgroupStorage}`;
@@ -122,18 +127,19 @@ export function convVariantProblem(v: ConvVariant, g: ConvGeometry, limits: Conv
  */
 export function selectConvVariant(g: ConvGeometry, limits: ConvLimits = DEFAULT_LIMITS): ConvVariant {
   const LOAD = selectConvLoad(g);
-  // Measured on lavapipe (8-lane SIMD per workgroup, bench/conv.ts): big register tiles win because the inner loop is
-  // bound by workgroup-memory loads (TM + 4·TN floats per 4·TM·TN FMAs); 8 pixels × 2 vec4 columns per invocation
-  // on an 8×8 workgroup (64×64 output tile) beat 4×1 on 16×16 by 1.5–2.3×.
+  // Measured on lavapipe (one workgroup = SIMD lanes on one core; bench/conv.ts): the inner loop is bound by
+  // workgroup-memory loads (TM/4 + TN vec4 loads per 4·TM·TN FMAs), so big register tiles win even though the
+  // accumulators spill: 16 pixels × 4 vec4 columns per invocation on a 4×8 workgroup (128 × 64 output tile), with
+  // the A tile stored as vec4 over pixels, was 1.5–2.5× the original 4×1 on 16×16 for 3×3 and 5×5 convs.
   const ocq = Math.ceil(g.OC / 4);
-  const TN = ocq >= 2 ? 2 : 1;
-  let WGX = 8;
+  const TN = Math.min(4, ocq);
+  let WGX = 4;
   while (WGX > 1 && WGX * TN > ocq) WGX >>= 1;        // don't launch mostly-empty channel columns
-  const TM = 8;
+  const TM = 16;
   let WGY = 8;
-  while (WGY > 1 && WGY * TM > g.M) WGY >>= 1;          // tiny maps: don't launch mostly-empty pixel rows
+  while (WGY > 1 && WGY * TM > g.M) WGY >>= 1;         // small maps: don't launch mostly-empty pixel rows
   while (WGX * WGY > limits.maxInvocations) { if (WGY >= WGX) WGY >>= 1; else WGX >>= 1; }
-  const v: ConvVariant = { WGX, WGY, TM, TN, BK: 16, LOAD };
+  const v: ConvVariant = { WGX, WGY, TM, TN, BK: 16, LOAD, A4: true };
   while (convVariantStorage(v) > limits.maxWorkgroupStorage && v.BK > 4) v.BK /= 2;
   return v;
 }
@@ -184,7 +190,7 @@ export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: Con
   const problem = convVariantProblem(v, geom, limits);
   if (problem) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: kernel variant ${JSON.stringify(v)}: ${problem}`);
   const pipe = ctx.pipeline('conv2d', {
-    WGX: v.WGX, WGY: v.WGY, TM: v.TM, TN: v.TN, BK: v.BK,
+    WGX: v.WGX, WGY: v.WGY, TM: v.TM, TN: v.TN, BK: v.BK, A4: v.A4,
     LOAD_GENERIC: v.LOAD === 'generic',
     LOAD_HOIST: v.LOAD === 'hoist',
     LOAD_GEMM: v.LOAD === 'gemm',
