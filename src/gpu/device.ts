@@ -188,10 +188,10 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
   return { device, adapter, info: summarize(adapter, backend, icd), features: [...device.features], owned: true, release() { device.destroy(); } };
 }
 
-/** Turns device loss into a typed error that callers can await or poll. */
+/** Turns device loss (including a caller destroying a device it lent us) into a typed error for the next use. */
 export function watchDeviceLoss(device: GPUDevice, onLost: (e: GpuDeviceLostError) => void): void {
   device.lost.then((info) => {
-    if (info.reason === 'destroyed') return;
-    onLost(new GpuDeviceLostError(info.reason ?? 'unknown', info.message || 'no detail'));
+    const detail = info.reason === 'destroyed' ? 'GPUDevice.destroy() was called on it' : info.message || 'no detail';
+    onLost(new GpuDeviceLostError(info.reason ?? 'unknown', detail));
   }, () => {});
 }

@@ -118,3 +118,20 @@ describeGpu('GPU runtime: host uploads keep program order with recorded work', (
     expect(Array.from(yb)).toEqual(Array.from(b, (v) => Math.max(0, v)));
   });
 });
+
+describeGpu('GPU runtime: device loss', () => {
+  it('a lost (here: destroyed by its owner) device surfaces as GpuDeviceLostError on the next use', async () => {
+    const { GpuContext } = await import('../../src/gpu/context.ts');
+    const { GpuDeviceLostError } = await import('../../src/gpu/errors.ts');
+    const owner = await GpuContext.create();
+    const borrowed = await GpuContext.create({ device: owner.device });
+    expect(borrowed.info.backend).toBe('external');
+    owner.device.destroy();
+    await owner.device.lost;
+    await new Promise((r) => setTimeout(r, 0));
+    expect(() => borrowed.empty([4])).toThrow(GpuDeviceLostError);
+    expect(() => borrowed.empty([4])).toThrow(/device lost \(destroyed\)/);
+    borrowed.dispose();
+    owner.dispose();
+  });
+});
