@@ -10,21 +10,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CdfTables, decodeWithIndexes, encodeWithIndexes } from '../src/coder/index.ts';
 import { readNpy } from '../src/io/npy.ts';
+import { mulberry32 as rng } from '../src/util/random.ts';
 
 const GOLDEN = path.resolve(process.cwd(), '../shared/golden/compressai');
 const npy = (rel: string) => readNpy(new Uint8Array(readFileSync(path.join(GOLDEN, rel))));
 const i32 = (rel: string) => npy(rel).data as Int32Array;
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Best-of-rounds throughput (Msym/s) of fn over n symbols, repeating fn to fill ~minMs per round. */
 function measure(n: number, fn: () => void, rounds = 5, minMs = 300): number {

@@ -14,19 +14,10 @@ import { convertToSafetensors } from '../src/model/weights/load.ts';
 import { fingerprintTensors, initHash } from '../src/model/weights/hash.ts';
 import { inferDetectorArch } from '../src/model/weights/detector.ts';
 import type { HostTensor } from '../src/model/weights/types.ts';
+import { mulberry32 as rng, normalFrom } from '../src/util/random.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const r = rng(2026);
-const randn = () => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
+const randn = normalFrom(r);
 const f32 = (shape: number[], fn: (i: number) => number): HostTensor => {
   const n = shape.reduce((a, b) => a * b, 1);
   return { dtype: 'float32', shape, data: Float32Array.from({ length: n }, (_, i) => fn(i)) };

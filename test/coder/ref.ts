@@ -2,6 +2,7 @@
  * Independent, slow reference of CompressAI's rANS (BigInt state), written straight from
  * shared/docs/compressai-reference.md §5. Used to cross-check the fast coder and to craft malformed streams.
  */
+import { mulberry32 } from '../../src/util/random.ts';
 export type Op = { kind: 'sym'; start: number; freq: number } | { kind: 'bypass'; v: number };
 
 export function refFlush(ops: Op[]): Uint8Array {
@@ -68,14 +69,7 @@ export function refOps(symbols: ArrayLike<number>, indexes: ArrayLike<number>, c
 
 /** Deterministic PRNG (mulberry32). */
 export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     next,
     int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),

@@ -30,16 +30,7 @@ export async function checked<T>(ctx: GpuContext, label: string, fn: () => T | P
 }
 
 /** Seeded PRNG (mulberry32) for reproducible test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng } from '../../src/util/random.ts';
 
 export function randn(r: () => number, n: number, scale = 1): Float32Array {
   const out = new Float32Array(n);

@@ -4,6 +4,7 @@
  */
 import { detectorSpecs } from '../weights/detector.ts';
 import type { DetectorArch, DetectorWeights, HostTensor } from '../weights/types.ts';
+import { mulberry32 } from '../../util/random.ts';
 
 /** R50-FPN as in faster_rcnn_R_50_FPN_3x, optionally narrowed (width = WIDTH_PER_GROUP, res2Out = RES2_OUT_CHANNELS). */
 export function r50FpnArch(opts: { width?: number; res2Out?: number; fpnOut?: number; fcDim?: number } = {}): DetectorArch {
@@ -18,14 +19,7 @@ export function r50FpnArch(opts: { width?: number; res2Out?: number; fpnOut?: nu
 }
 
 export function randomDetectorWeights(arch: DetectorArch, seed = 1): DetectorWeights {
-  let a = seed >>> 0;
-  const uni = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uni = mulberry32(seed);
   const tensors = new Map<string, HostTensor>();
   for (const [name, shape] of detectorSpecs(arch)) {
     const n = shape.reduce((x, y) => x * y, 1);
