@@ -12,8 +12,9 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { convertToSafetensors } from '../src/model/weights/load.ts';
 import { fingerprintTensors, initHash } from '../src/model/weights/hash.ts';
-import { inferDetectorArch } from '../src/model/weights/detector.ts';
-import type { HostTensor } from '../src/model/weights/types.ts';
+import { detectorSpecs, inferDetectorArch } from '../src/model/weights/detector.ts';
+import { r50FpnArch } from '../src/model/detector/random-weights.ts';
+import type { DetectorArch, HostTensor } from '../src/model/weights/types.ts';
 import { mulberry32 as rng, normalFrom } from '../src/util/random.ts';
 
 const r = rng(2026);
@@ -25,56 +26,37 @@ const f32 = (shape: number[], fn: (i: number) => number): HostTensor => {
 const i32 = (shape: number[], data: number[]): HostTensor => ({ dtype: 'int32', shape, data: Int32Array.from(data) });
 
 // ------------------------------------------------------------------------------------------------ detector
-function detector(): Map<string, HostTensor> {
+function detector(): { arch: DetectorArch; tensors: Map<string, HostTensor> } {
+  // The golden set's reduced widths; names and shapes from the loader's own spec of the architecture.
+  const arch = r50FpnArch({ width: 8, res2Out: 32, fpnOut: 32, fcDim: 64 });
+  const gainOf = (name: string): number =>
+    name.includes('stem.') ? 0.0212 : name.includes('.conv3.') ? 0.5 : name.includes('.shortcut.') ? 1.0 : name.includes('bottom_up.') ? 1.414
+      : name.includes('fpn_lateral') ? 0.4 : name.includes('fpn_output') ? 0.6 : name.includes('objectness_logits') ? 3.0
+        : name.includes('anchor_deltas') ? 0.3 : name.includes('rpn_head.conv') ? 1.0 : name.includes('fc1') ? 10 : name.includes('fc2') ? 1.414 : 1.0;
   const t = new Map<string, HostTensor>();
-  const conv = (name: string, oc: number, ic: number, k: number, gain: number, biasStd = 0.1) => {
-    const fan = ic * k * k;
-    t.set(`${name}.weight`, f32([oc, ic, k, k], () => (randn() * gain) / Math.sqrt(fan)));
-    t.set(`${name}.bias`, f32([oc], () => randn() * biasStd));
-  };
-  const fc = (name: string, out: number, inp: number, gain: number) => {
-    t.set(`${name}.weight`, f32([out, inp], () => (randn() * gain) / Math.sqrt(inp)));
-    t.set(`${name}.bias`, f32([out], () => randn() * 0.1));
-  };
-  const bb = 'backbone.bottom_up';
-  conv(`${bb}.stem.conv1`, 64, 3, 7, 0.0236 * 0.9, 0.2);
-  const stages: [string, number, number, number][] = [['res2', 3, 8, 32], ['res3', 4, 16, 64], ['res4', 6, 32, 128], ['res5', 3, 64, 256]];
-  let inC = 64;
-  for (const [s, blocks, b, out] of stages) {
-    for (let i = 0; i < blocks; i++) {
-      const cin = i === 0 ? inC : out;
-      conv(`${bb}.${s}.${i}.conv1`, b, cin, 1, 1.414, 0.2);
-      conv(`${bb}.${s}.${i}.conv2`, b, b, 3, 1.414, 0.2);
-      conv(`${bb}.${s}.${i}.conv3`, out, b, 1, 0.5, 0.2);
-      if (i === 0) conv(`${bb}.${s}.${i}.shortcut`, out, cin, 1, 1.0, 0.2);
+  for (const [name, shape] of detectorSpecs(arch)) {
+    if (name.endsWith('.bias')) {
+      t.set(name, f32(shape, () => randn() * (name.includes('bottom_up.') ? 0.2 : 0.1)));
+    } else {
+      const fan = shape.slice(1).reduce((a, b) => a * b, 1);
+      const g = gainOf(name);
+      t.set(name, f32(shape, () => (randn() * g) / Math.sqrt(fan)));
     }
-    inC = out;
   }
-  const F = 32;
-  [32, 64, 128, 256].forEach((c, i) => {
-    conv(`backbone.fpn_lateral${i + 2}`, F, c, 1, 0.4);
-    conv(`backbone.fpn_output${i + 2}`, F, F, 3, 0.6);
-  });
-  conv('proposal_generator.rpn_head.conv', F, F, 3, 1.0);
-  conv('proposal_generator.rpn_head.objectness_logits', 3, F, 1, 3.0);
-  conv('proposal_generator.rpn_head.anchor_deltas', 12, F, 1, 0.3);
   const obj = t.get('proposal_generator.rpn_head.objectness_logits.bias')!.data as Float32Array;
   for (let i = 0; i < obj.length; i++) obj[i]! -= 1;
-  fc('roi_heads.box_head.fc1', 64, F * 49, 10);
-  // zero-mean over the 49 bins so scores depend on each proposal's content
-  const w1 = t.get('roi_heads.box_head.fc1.weight')!.data as Float32Array;
-  for (let row = 0; row < 64 * F; row++) {
+  // fc1 zero-mean over the 7x7 bins, so scores depend on each proposal's content
+  const fc1 = t.get('roi_heads.box_head.fc1.weight')!;
+  const w1 = fc1.data as Float32Array, bins = arch.poolerResolution ** 2;
+  for (let row = 0; row < w1.length / bins; row++) {
     let m = 0;
-    for (let k = 0; k < 49; k++) m += w1[row * 49 + k]!;
-    for (let k = 0; k < 49; k++) w1[row * 49 + k]! -= m / 49;
+    for (let k = 0; k < bins; k++) m += w1[row * bins + k]!;
+    for (let k = 0; k < bins; k++) w1[row * bins + k]! -= m / bins;
   }
-  fc('roi_heads.box_head.fc2', 64, 64, 1.414);
-  fc('roi_heads.box_predictor.cls_score', 81, 64, 1.0);
-  fc('roi_heads.box_predictor.bbox_pred', 320, 64, 1.0);
   const cb = t.get('roi_heads.box_predictor.cls_score.bias')!.data as Float32Array;
-  cb[80]! += 11;
+  cb[arch.numClasses]! += 11; // background
   for (const k of [15, 16, 0, 2, 57]) cb[k]! += 4;
-  return t;
+  return { arch, tensors: t };
 }
 
 // ------------------------------------------------------------------------------------------------ codec
@@ -174,10 +156,10 @@ function codec(C: number, N: number, M: number): Map<string, HostTensor> {
 
 await initHash();
 mkdirSync('weights/default', { recursive: true });
-const det = detector();
+const { arch, tensors: det } = detector();
 const problems: string[] = [];
-const arch = inferDetectorArch(det, problems);
-if (!arch || problems.length) throw new Error(`generated detector does not validate: ${problems.join('; ')}`);
+const inferred = inferDetectorArch(det, problems);
+if (!inferred || problems.length) throw new Error(`generated detector does not validate: ${problems.join('; ')}`);
 writeFileSync('weights/default/detector.safetensors', convertToSafetensors({ kind: 'detectron2-rcnn-fpn', config: arch, tensors: det, fingerprint: fingerprintTensors(det) }, 'generated:tools/make-default-weights.ts seed 2026'));
 const cod = codec(64, 32, 48);
 writeFileSync('weights/default/codec.safetensors', convertToSafetensors({ kind: 'compressai-hyperprior', C: 64, N: 32, M: 48, tensors: cod, fingerprint: fingerprintTensors(cod) }, 'generated:tools/make-default-weights.ts seed 2026'));
