@@ -1,7 +1,7 @@
 // Codec benchmark: encode and decode a 64×200×304 stem feature map (method 1: padded to 256×320) with an
 // N=128 / M=192 hyperprior, per layer (GPU timestamps when the adapter has them) and per stage (wall clock with a
 // queue sync after each stage).
-//   bash tools/with-gpu-env.sh tsx bench/codec.ts [--weights <ckpt>] [--mode compat|portable] [--h 200 --w 304] [--repeat 2]
+//   npm run bench:codec -- [--weights <ckpt>] [--mode compat|portable] [--h 200 --w 304] [--repeat 2]
 // Default weights: the golden case A checkpoint (untrained, N=128, M=192, C=64), the shape the issue asks for.
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';

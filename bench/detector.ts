@@ -1,7 +1,7 @@
 /**
  * bench/detector: per-stage milliseconds of the detector on the GPU (full-width R50-FPN with random weights in the
  * model-zoo layout unless --weights is given) at 800×1216 by default.
- *   bash tools/with-gpu-env.sh tsx bench/detector.ts [--reps 2] [--warmup 1] [--height 800 --width 1216] [--weights ckpt] [--adapter auto]
+ *   npm run bench:detector -- [--reps 2] [--warmup 1] [--height 800 --width 1216] [--weights ckpt] [--adapter auto]
  * (--weights .cache/fake_r50_fpn.pkl from tools/make-fake-r50.py works too; shapes are the same.)
  * Each stage is synced before its clock stops, so the figures are wall-clock per stage including submission.
  */

@@ -43,7 +43,8 @@ export interface AcquiredDevice {
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
-interface NodeGpu { gpu: GPU; icd?: string }
+/** Dawn instances to try in order (memoised), and the ICD list the Vulkan loader was given. */
+interface NodeGpu { tries: (() => GPU)[]; icd?: string }
 let nodeGpuPromise: Promise<NodeGpu> | undefined;
 
 async function exists(path: string): Promise<boolean> {
@@ -75,12 +76,16 @@ async function nodeGpu(opts: AcquireOptions): Promise<NodeGpu> {
       throw new GpuUnavailableError(`unknown adapter choice '${choice}'`, 'use one of auto, lavapipe, swiftshader, system');
     }
     let icd: string | undefined = process.env.WEBVCM_VK_ICD || undefined;
+    let preferLavapipe = false;
     if (!icd && !process.env.VK_ICD_FILENAMES) {
       const cands = await nodeIcdCandidates(choice, projectRootFromHere());
       if (cands.length === 0 && choice !== 'auto' && choice !== 'system') {
         throw new GpuUnavailableError(`adapter '${choice}' requested but its Vulkan driver is not installed`, SETUP_FIX);
       }
-      icd = cands[0]?.icd;
+      // With both drivers listed the loader would hand Dawn SwiftShader first: ask for llvmpipe by name, and fall
+      // back to the whole list if lavapipe cannot load on this machine.
+      if (cands.length) icd = cands.map((c) => c.icd).join(':');
+      preferLavapipe = cands.length > 1 && cands[0]!.name === 'lavapipe';
     }
     // The Vulkan loader reads these when Dawn creates its instance, i.e. inside create() below.
     if (icd) process.env.VK_ICD_FILENAMES = icd;
@@ -94,7 +99,9 @@ async function nodeGpu(opts: AcquireOptions): Promise<NodeGpu> {
     }
     for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
     const flags = [...(opts.dawnFlags ?? [])];
-    return { gpu: mod.create(flags), icd: icd ?? process.env.VK_ICD_FILENAMES };
+    const once = (f: string[]): (() => GPU) => { let g: GPU | undefined; return () => (g ??= mod.create(f)); };
+    const tries = preferLavapipe ? [once(['adapter=llvmpipe', ...flags]), once(flags)] : [once(flags)];
+    return { tries, icd: icd ?? process.env.VK_ICD_FILENAMES };
   })();
   try {
     return await nodeGpuPromise;
@@ -155,22 +162,31 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     const d = opts.device;
     return { device: d, info: summarize(undefined, 'external', undefined, d), features: [...d.features], owned: false, release() {} };
   }
-  let gpu: GPU | undefined;
+  let tries: (() => GPU)[];
   let icd: string | undefined;
   let backend: AdapterSummary['backend'];
   if (typeof navigator !== 'undefined' && (navigator as Navigator).gpu && !isNode) {
-    gpu = navigator.gpu;
+    tries = [() => navigator.gpu];
     backend = 'browser';
   } else if (isNode) {
-    ({ gpu, icd } = await nodeGpu(opts));
+    ({ tries, icd } = await nodeGpu(opts));
     backend = 'node-dawn';
   } else {
     throw new GpuUnavailableError('this browser has no WebGPU (navigator.gpu is undefined)', 'use a recent Chrome/Edge, or Chromium with --enable-unsafe-webgpu');
   }
-  const adapter = await gpuWait(gpu.requestAdapter({ powerPreference: opts.powerPreference }));
+  let adapter: GPUAdapter | null = null;
+  const failures: string[] = [];
+  for (const gpu of tries) {
+    try {
+      adapter = await gpuWait(gpu().requestAdapter({ powerPreference: opts.powerPreference }));
+    } catch (e) {
+      failures.push((e as Error).message.split('\n')[0]!); // Dawn throws when a named adapter is missing
+    }
+    if (adapter) break;
+  }
   if (!adapter) {
     throw new GpuUnavailableError(
-      `no WebGPU adapter found${icd ? ` (Vulkan ICD: ${icd})` : ''}`,
+      `no WebGPU adapter found${icd ? ` (Vulkan ICD: ${icd})` : ''}${failures.length ? ` [${failures.join('; ')}]` : ''}`,
       isNode ? SETUP_FIX : 'enable WebGPU (chrome://flags/#enable-unsafe-webgpu) or use a GPU-capable browser',
     );
   }
