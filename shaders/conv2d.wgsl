@@ -231,7 +231,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       }
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
+    // Runtime trip count (the K tail is skipped): keeps the compiler from unrolling this loop; a BK-fold unrolled body of
+    // TM*TN vec4 FMAs took lavapipe 10+ s to compile per variant and was not faster.
+    let kend = min(BK, p.K - k0);
+    for (var kk = 0u; kk < kend; kk++) {
       var b: array<vec4<f32>, TN>;
       for (var j = 0u; j < TN; j++) { b[j] = Bs[kk * BN4 + lid.x + j * WGX]; }
 #if ${A4}

@@ -89,6 +89,9 @@ export interface ConvGeometry { M: number; C: number; OC: number; KH: number; KW
 /** Device limits the variant must respect. */
 export interface ConvLimits { maxInvocations: number; maxWorkgroupStorage: number }
 
+/** Multiply-adds (M·OC·K) below which conv2d uses the small, quick-to-compile tile. */
+export const CONV_SMALL_WORK = 1 << 26;
+
 const DEFAULT_LIMITS: ConvLimits = { maxInvocations: 256, maxWorkgroupStorage: 16384 };
 
 /** The A loader a geometry can use (pure; tested): gemm for 1×1/stride 1/no padding, hoist for other convs, generic for transposed. */
@@ -127,19 +130,28 @@ export function convVariantProblem(v: ConvVariant, g: ConvGeometry, limits: Conv
  */
 export function selectConvVariant(g: ConvGeometry, limits: ConvLimits = DEFAULT_LIMITS): ConvVariant {
   const LOAD = selectConvLoad(g);
-  // Measured on lavapipe (one workgroup = SIMD lanes on one core; bench/conv.ts): the inner loop is bound by
-  // workgroup-memory loads (TM/4 + TN vec4 loads per 4·TM·TN FMAs), so big register tiles win even though the
-  // accumulators spill: 16 pixels × 4 vec4 columns per invocation on a 4×8 workgroup (128 × 64 output tile), with
-  // the A tile stored as vec4 over pixels, was 1.5–2.5× the original 4×1 on 16×16 for 3×3 and 5×5 convs.
   const ocq = Math.ceil(g.OC / 4);
-  const TN = Math.min(4, ocq);
-  let WGX = 4;
-  while (WGX > 1 && WGX * TN > ocq) WGX >>= 1;        // don't launch mostly-empty channel columns
-  const TM = 16;
-  let WGY = 8;
-  while (WGY > 1 && WGY * TM > g.M) WGY >>= 1;         // small maps: don't launch mostly-empty pixel rows
-  while (WGX * WGY > limits.maxInvocations) { if (WGY >= WGX) WGY >>= 1; else WGX >>= 1; }
-  const v: ConvVariant = { WGX, WGY, TM, TN, BK: 16, LOAD, A4: true };
+  let v: ConvVariant;
+  if (g.M * g.OC * g.KH * g.KW * g.C < CONV_SMALL_WORK) {
+    // Small problems (tests, hyperprior convs on small maps): run in milliseconds with any tile, so use the tile that
+    // lavapipe compiles in ~1 s (the big register tile below takes 5–7 s per variant on first use).
+    const WGX = ocq >= 16 ? 16 : ocq >= 8 ? 8 : ocq >= 4 ? 4 : ocq >= 2 ? 2 : 1;
+    let WGY = 16;
+    while (WGY > 1 && WGY * 4 > g.M) WGY >>= 1;
+    v = { WGX, WGY, TM: 4, TN: 1, BK: 16, LOAD, A4: true };
+  } else {
+    // Measured on lavapipe (one workgroup = SIMD lanes on one core; bench/conv.ts): the inner loop is bound by
+    // workgroup-memory loads (TM/4 + TN vec4 loads per 4·TM·TN FMAs), so big register tiles win even though the
+    // accumulators spill: 16 pixels × 4 vec4 columns per invocation on a 4×8 workgroup (128 × 64 output tile), with
+    // the A tile stored as vec4 over pixels, was 1.5–2.5× the original 4×1 on 16×16 for 3×3 and 5×5 convs.
+    const TN = Math.min(4, ocq);
+    let WGX = 4;
+    while (WGX > 1 && WGX * TN > ocq) WGX >>= 1;        // don't launch mostly-empty channel columns
+    let WGY = 8;
+    while (WGY > 1 && WGY * 16 > g.M) WGY >>= 1;         // small maps: don't launch mostly-empty pixel rows
+    v = { WGX, WGY, TM: 16, TN, BK: 16, LOAD, A4: true };
+  }
+  while (v.WGX * v.WGY > limits.maxInvocations) { if (v.WGY >= v.WGX && v.WGY > 1) v.WGY >>= 1; else v.WGX >>= 1; }
   while (convVariantStorage(v) > limits.maxWorkgroupStorage && v.BK > 4) v.BK /= 2;
   return v;
 }
