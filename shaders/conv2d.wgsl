@@ -12,6 +12,8 @@
 //                   origin is computed once and the (ky, kx, ci) of its k is advanced incrementally (no divisions
 //                   inside the K loop). Any kernel, stride, padding.
 //     LOAD_GEMM:    1x1, stride 1, no padding: a plain GEMM, A[m][k] = x[m*C + k] (no padding checks).
+//   A4: the A tile is stored as vec4 over 4 consecutive pixels, so the inner loop reads TM/4 + TN vec4s from workgroup
+//   memory per 4*TM*TN FMAs (on lavapipe those loads, not the FMAs, bound the loop; see selectConvVariant).
 //   Epilogue: + bias, + residual (RESIDUAL), ReLU (RELU).
 struct Params {
   H: u32, W: u32, C: u32, OH: u32,
