@@ -15,11 +15,15 @@
 //   A4: the A tile is stored as vec4 over 4 consecutive pixels, so the inner loop reads TM/4 + TN vec4s from workgroup
 //   memory per 4*TM*TN FMAs (on lavapipe those loads, not the FMAs, bound the loop; see selectConvVariant).
 //   Epilogue: + bias, + residual (RESIDUAL), ReLU (RELU).
+//   OUT_MAP: the GEMM's OH x OW pixel grid is written with stride/offset into a larger output of row width YW:
+//   pixel (my, mx) goes to (OSY*my + OPY, OSX*mx + OPX) (residual read at the same place). The sub-pixel mode of the
+//   stride-2 transposed convolution (ops/conv.ts) runs one ordinary stride-1 conv per output parity class this way.
 struct Params {
   H: u32, W: u32, C: u32, OH: u32,
   OW: u32, OC: u32, KW: u32, SH: u32,
   SW: u32, PH: u32, PW: u32, K: u32,
-  M: u32, OCP: u32, _p0: u32, _p1: u32,
+  M: u32, OCP: u32, YW: u32, OSY: u32,
+  OSX: u32, OPY: u32, OPX: u32, _p0: u32,
 };
 @group(0) @binding(0) var<uniform> p: Params;
 #if ${VEC_A}
@@ -268,7 +272,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let m = m0 + lid.y * TM + i;
       if (m >= p.M) { break; }
       let v = acc[i * TN + j] + bv;
+#if ${OUT_MAP}
+      let my = m / p.OW;
+      let o = ((my * p.OSY + p.OPY) * p.YW + (m - my * p.OW) * p.OSX + p.OPX) * p.OC + n;
+#else
       let o = m * p.OC + n;
+#endif
       for (var c = 0u; c < 4u; c++) {
         if (n + c < p.OC) {
           var s = v[c];

@@ -1,11 +1,9 @@
 /** The GPU implementation of the codec op set (src/model/codec/ops.ts), extending the core GpuBackend. */
-import type { ConvHandle, ConvOpts } from '../model/backend.ts';
+import type { ConvHandle } from '../model/backend.ts';
 import type { ChannelVec, CodecOps, GdnHandle, IntAcc, IntConvHandle, ScaleTableHandle } from '../model/codec/ops.ts';
 import { GpuBackend } from './backend.ts';
 import type { GpuContext } from './context.ts';
 import { GpuShapeError } from './errors.ts';
-import type { ConvWeights } from './ops/conv.ts';
-import { prepareSubpixelDeconv, subpixelDeconv, type SubpixelDeconv } from './ops/deconv.ts';
 import { buildIndexes, prepareScaleTable, type ScaleTable } from './ops/entropy.ts';
 import { dequantize8, minMax, q8Lut, quantize8 } from './ops/featquant.ts';
 import { gdn, prepareGdn, type GdnWeights } from './ops/gdn.ts';
@@ -14,13 +12,6 @@ import { dequantizeSymbols, quantizeSymbols } from './ops/quant.ts';
 import type { GpuTensor } from './tensor.ts';
 
 interface GpuVec extends ChannelVec { t: GpuTensor }
-
-/** Transposed conv handle: stride-2 calls run as sub-pixel GEMMs (ops/deconv.ts), anything else via the core. */
-interface DeconvHandle extends ConvHandle {
-  weight: Float32Array; shape: readonly number[]; bias: Float32Array | null; label?: string;
-  core: ConvWeights | null; sub: Map<number, SubpixelDeconv>;
-}
-function isDeconv(h: ConvHandle): h is DeconvHandle { return (h as DeconvHandle).sub instanceof Map; }
 
 export function chwToHwcI32(src: Int32Array, c: number, h: number, w: number): Int32Array {
   const out = new Int32Array(c * h * w);
@@ -60,26 +51,9 @@ export class GpuCodecBackend extends GpuBackend implements CodecOps<GpuTensor> {
     return h;
   }
 
+  /** Stride-2 transposed convs (h_s, g_s) run in the core conv's sub-pixel mode (ops/conv.ts selectConvMode). */
   override prepareConv(weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts: { transposed?: boolean; label?: string } = {}): ConvHandle {
-    if (!opts.transposed) return this.flushing(super.prepareConv(weight, shape, bias, opts));
-    if (shape.length !== 4) throw new GpuShapeError(`conv weight must be 4-D, got [${shape.join(',')}]`);
-    const [C, OC, KH, KW] = shape as [number, number, number, number];
-    const h: DeconvHandle = {
-      C, OC, KH, KW, transposed: true, weight, shape, bias, label: opts.label, core: null, sub: new Map(),
-      release: () => { this.ctx.flush(); h.core?.release(); for (const d of h.sub.values()) d.release(); h.sub.clear(); h.core = null; },
-    };
-    return h;
-  }
-  override conv2d(x: GpuTensor, w: ConvHandle, opts: ConvOpts = {}): GpuTensor {
-    if (!isDeconv(w)) return super.conv2d(x, w, opts);
-    const pad = opts.pad ?? 0;
-    if (opts.stride === 2 && !opts.residual && w.KH >= 2 && w.KW >= 2) {
-      let d = w.sub.get(pad);
-      if (!d) { d = prepareSubpixelDeconv(this.ctx, w.weight, w.shape, w.bias, pad); w.sub.set(pad, d); }
-      return subpixelDeconv(this.ctx, x, d, { outputPadding: opts.outputPadding, relu: opts.relu, label: opts.label });
-    }
-    w.core ??= super.prepareConv(w.weight, w.shape, w.bias, { transposed: true, label: w.label }) as ConvWeights;
-    return super.conv2d(x, w.core, opts);
+    return this.flushing(super.prepareConv(weight, shape, bias, opts));
   }
 
   prepareGdn(beta: Float32Array, gamma: Float32Array, C: number, inverse: boolean, label?: string): GdnHandle { return this.flushing(prepareGdn(this.ctx, beta, gamma, C, inverse, label)); }

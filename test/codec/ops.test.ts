@@ -3,6 +3,7 @@
 import { expect, it, describe } from 'vitest';
 import { CpuCodecBackend, gdnRef } from '../../src/cpu/codec-backend.ts';
 import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
+import { selectConvMode, type ConvWeights } from '../../src/gpu/ops/conv.ts';
 import { gdnTile } from '../../src/gpu/ops/gdn.ts';
 import { packIntWeights } from '../../src/gpu/ops/intconv.ts';
 import { computePadding, method2Size, quantParams } from '../../src/model/codec/features.ts';
@@ -240,7 +241,9 @@ describeGpu('codec kernels vs CPU reference', () => {
   });
 });
 
-describeGpu('stride-2 transposed conv (sub-pixel GEMMs) vs CPU reference', () => {
+// GpuCodecBackend's deconvs go through the core conv: stride 2 in its sub-pixel mode (ops/conv.ts selectConvMode,
+// packSubpixel; kernel-level cases in test/gpu/conv-variants.test.ts), stride 1 in the gather form.
+describeGpu('codec backend stride-2 transposed conv (core sub-pixel mode) vs CPU reference', () => {
   for (const [C, H, W, OC, K, pad, op, relu] of [[7, 5, 3, 5, 5, 2, 1, false], [64, 4, 6, 13, 5, 2, 1, true], [16, 3, 3, 8, 3, 1, 1, false], [12, 2, 5, 4, 4, 1, 0, true], [128, 2, 3, 128, 5, 2, 1, true]] as const) {
     it(`C${C} ${H}x${W} -> ${OC} k${K} p${pad} op${op}${relu ? ' relu' : ''}`, async () => {
       const { convTranspose2dRef } = await import('../../src/cpu/conv.ts');
@@ -257,6 +260,8 @@ describeGpu('stride-2 transposed conv (sub-pixel GEMMs) vs CPU reference', () =>
         const y = g.conv2d(xt, h, { stride: 2, pad, outputPadding: op, relu });
         expect(y.shape).toEqual([OC, ref.h, ref.w]);
         const out = await g.toCHW(y);
+        expect(selectConvMode({ transposed: true, KH: K, KW: K, SH: 2, SW: 2, PH: pad, PW: pad })).toBe('subpixel');
+        expect([...((h as ConvWeights).subpixel?.keys() ?? [])]).toEqual([`${pad},${pad}`]); // class weights packed for this padding
         // stride 1 goes through the core's gather kernel
         const y1 = g.conv2d(xt, h, { stride: 1, pad: 1 });
         const ref1 = convTranspose2dRef({ data: x, c: C, h: H, w: W }, w, [C, OC, K, K], b, { stride: 1, pad: 1, outputPadding: 0 });

@@ -1,6 +1,8 @@
 /**
  * Convolution family on the GPU: conv2d (any kernel, stride, padding; bias, residual, ReLU fused) and the
  * transposed convolution of CompressAI's `deconv`, both through shaders/conv2d.wgsl (tiled implicit GEMM).
+ * Transposed convolutions run in one of two modes (selectConvMode): stride 2 as four sub-pixel stride-1 convs
+ * (section "Sub-pixel mode" below), anything else through the kernel's gather form (TRANSPOSED).
  */
 import type { GpuContext } from '../context.ts';
 import { GpuShapeError } from '../errors.ts';
@@ -15,6 +17,10 @@ export interface ConvWeights {
   KH: number;
   KW: number;
   transposed: boolean;
+  /** Transposed only: the host weights [C, OC, KH, KW] (kept by reference) the sub-pixel classes are packed from. */
+  host?: { weight: Float32Array; shape: readonly number[] };
+  /** Transposed only: sub-pixel class weights per padding "PH,PW", packed and uploaded on first use. */
+  subpixel?: Map<string, SubpixelDeconv>;
   release(): void;
 }
 
@@ -51,14 +57,18 @@ export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readon
   }
   const w = ctx.upload(packed, [KH * KW * C, OCP], { persistent: true, label: `${opts.label ?? 'conv'}.w` });
   const bt = ctx.upload(b, [OCP], { persistent: true, label: `${opts.label ?? 'conv'}.b` });
-  return { w, b: bt, C, OC, KH, KW, transposed, release() { w.release(); bt.release(); } };
+  if (!transposed) return { w, b: bt, C, OC, KH, KW, transposed, release() { w.release(); bt.release(); } };
+  const subpixel = new Map<string, SubpixelDeconv>();
+  return {
+    w, b: bt, C, OC, KH, KW, transposed, host: { weight, shape: [...shape] }, subpixel,
+    release() { w.release(); bt.release(); for (const d of subpixel.values()) d.release(); subpixel.clear(); },
+  };
 }
 
 export interface ConvTile { WGX: number; WGY: number; TM: number; BK: number }
 
 /**
- * Tile choice of the original kernel (pure; tested; also used by ops/deconv.ts for deconv2.wgsl, so it stays as
- * it is): BN = 4·WGX output channels, BM = WGY·TM pixels per workgroup, with WGX·WGY ≤ the device's invocation
+ * Tile choice of the original kernel (pure; tested; kept for reference and docs): BN = 4·WGX output channels, BM = WGY·TM pixels per workgroup, with WGX·WGY ≤ the device's invocation
  * limit and the tiles within workgroup storage.
  */
 export function selectConvTile(M: number, OC: number, maxInvocations = 256): ConvTile {
@@ -83,8 +93,11 @@ export interface ConvVariant {
   A4: boolean;
 }
 
-/** The geometry a variant is chosen for. */
-export interface ConvGeometry { M: number; C: number; OC: number; KH: number; KW: number; SH: number; SW: number; PH: number; PW: number; transposed: boolean }
+/**
+ * The geometry a variant is chosen for. outMap: the output grid is explicit and written through OUT_MAP (a sub-pixel
+ * class), so it need not be the input grid (rules out the gemm loader).
+ */
+export interface ConvGeometry { M: number; C: number; OC: number; KH: number; KW: number; SH: number; SW: number; PH: number; PW: number; transposed: boolean; outMap?: boolean }
 
 /** Device limits the variant must respect. */
 export interface ConvLimits { maxInvocations: number; maxWorkgroupStorage: number }
@@ -94,9 +107,13 @@ export const CONV_SMALL_WORK = 1 << 26;
 
 const DEFAULT_LIMITS: ConvLimits = { maxInvocations: 256, maxWorkgroupStorage: 16384 };
 
-/** The A loader a geometry can use (pure; tested): gemm for 1×1/stride 1/no padding, hoist for other convs, generic for transposed. */
+/**
+ * The A loader a geometry can use (pure; tested): gemm for 1×1/stride 1/no padding (output grid = input grid), hoist
+ * for other convs and sub-pixel classes, generic for the gather form of transposed convs.
+ */
 export function selectConvLoad(g: ConvGeometry): ConvLoad {
   if (g.transposed) return 'generic';
+  if (g.outMap) return 'hoist';
   if (g.KH === 1 && g.KW === 1 && g.SH === 1 && g.SW === 1 && g.PH === 0 && g.PW === 0) return 'gemm';
   return 'hoist';
 }
@@ -120,7 +137,7 @@ export function convVariantProblem(v: ConvVariant, g: ConvGeometry, limits: Conv
   const bytes = convVariantStorage(v);
   if (bytes > limits.maxWorkgroupStorage) return `tiles need ${bytes} bytes of workgroup storage, the device allows ${limits.maxWorkgroupStorage}`;
   if (g.transposed && v.LOAD !== 'generic') return `transposed convolutions need LOAD 'generic', got '${v.LOAD}'`;
-  if (v.LOAD === 'gemm' && selectConvLoad(g) !== 'gemm') return `LOAD 'gemm' needs a 1x1 kernel, stride 1 and no padding`;
+  if (v.LOAD === 'gemm' && selectConvLoad(g) !== 'gemm') return `LOAD 'gemm' needs a 1x1 kernel, stride 1, no padding and no output map`;
   return null;
 }
 
@@ -160,6 +177,85 @@ export function convOutputSize(inSize: number, k: number, stride: number, pad: n
   return transposed ? (inSize - 1) * stride - 2 * pad + k + outputPadding : Math.floor((inSize + 2 * pad - k) / stride) + 1;
 }
 
+// ---- Sub-pixel mode of the stride-2 transposed convolution ---------------------------------------------------------
+// Output pixel (2·my + PY, 2·mx + PX) of ConvTranspose2d(stride 2, padding pad) only receives taps ky = RY + 2·ty
+// (RY = (PY + pad) % 2, ty < NTY = ⌈(KH − RY) / 2⌉) from input row iy = my + DY − ty (DY = ⌊(PY + pad) / 2⌋); same
+// for x. With the taps reversed (t' = NTY − 1 − ty) each parity class is an ordinary stride-1 conv over the input
+// with an NTY×NTX kernel and top/left padding NTY − 1 − DY / NTX − 1 − DX, whose output (my, mx) the kernel's OUT_MAP
+// epilogue writes to (2·my + PY, 2·mx + PX). Compared with the gather form this skips the ~3/4 of the K·K taps that
+// never reach a given output pixel, and it runs on the tuned direct-conv loaders and register tiles.
+
+/** Tap set of parity class P along one dimension of a stride-2 transposed conv with kernel K, padding pad (pure). */
+export function subpixelTaps(K: number, pad: number, P: number): { R: number; NT: number; pad: number } {
+  const R = (P + pad) % 2;
+  const NT = Math.max(0, Math.ceil((K - R) / 2));
+  return { R, NT, pad: NT - 1 - Math.floor((P + pad) / 2) };
+}
+
+/**
+ * Pack ConvTranspose2d weights [C, OC, KH, KW] for parity class (PY, PX) as the [(ty', tx', ci)][OCP] weights of the
+ * class's stride-1 conv (taps reversed: ty' = NTY − 1 − ty holds ky = RY + 2·ty) (pure; tested).
+ * PH/PW: that conv's top/left padding.
+ */
+export function packSubpixel(weight: Float32Array, shape: readonly number[], pad: number | [number, number], PY: number, PX: number) {
+  if (shape.length !== 4) throw new GpuShapeError(`deconv weight must be 4-D, got [${shape.join(',')}]`);
+  const [C, OC, KH, KW] = shape as [number, number, number, number];
+  if (weight.length !== C * OC * KH * KW) throw new GpuShapeError(`deconv weight has ${weight.length} values for [${shape.join(',')}]`);
+  const [padY, padX] = pair(pad, 0);
+  const ty = subpixelTaps(KH, padY, PY), tx = subpixelTaps(KW, padX, PX);
+  const RY = ty.R, RX = tx.R, NTY = ty.NT, NTX = tx.NT;
+  const OCP = Math.ceil(OC / 4) * 4;
+  const packed = new Float32Array(Math.max(1, NTY * NTX * C) * OCP);
+  for (let a = 0; a < NTY; a++)
+    for (let b = 0; b < NTX; b++)
+      for (let ci = 0; ci < C; ci++)
+        for (let oc = 0; oc < OC; oc++) {
+          const ky = RY + 2 * (NTY - 1 - a), kx = RX + 2 * (NTX - 1 - b);
+          packed[((a * NTX + b) * C + ci) * OCP + oc] = weight[((ci * OC + oc) * KH + ky) * KW + kx]!;
+        }
+  return { packed, RY, RX, NTY, NTX, PH: ty.pad, PW: tx.pad, OCP };
+}
+
+export interface SubpixelClass { PY: number; PX: number; NTY: number; NTX: number; PH: number; PW: number; w: GpuTensor }
+export interface SubpixelDeconv { pad: [number, number]; classes: SubpixelClass[]; release(): void }
+
+/** Pack and upload the four class weights of a stride-2 transposed conv for padding `pad` (bias: the conv's own). */
+export function prepareSubpixelDeconv(ctx: GpuContext, weight: Float32Array, shape: readonly number[], pad: number | [number, number], label = 'deconv'): SubpixelDeconv {
+  const classes: SubpixelClass[] = [];
+  for (const [PY, PX] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+    const s = packSubpixel(weight, shape, pad, PY, PX);
+    const w = ctx.upload(s.packed, [s.packed.length / s.OCP, s.OCP], { persistent: true, label: `${label}.sub${PY}${PX}.w` });
+    classes.push({ PY, PX, NTY: s.NTY, NTX: s.NTX, PH: s.PH, PW: s.PW, w });
+  }
+  return { pad: pair(pad, 0), classes, release() { for (const c of classes) c.w.release(); } };
+}
+
+/** How conv2d runs: an ordinary conv, a transposed conv in the gather form, or a stride-2 transposed conv as sub-pixel classes. */
+export type ConvMode = 'direct' | 'gather' | 'subpixel';
+
+/** Why the sub-pixel mode cannot run this transposed conv, or null when it can (pure; tested). */
+export function subpixelProblem(g: { KH: number; KW: number; SH: number; SW: number; PH: number; PW: number }): string | null {
+  if (g.SH !== 2 || g.SW !== 2) return `sub-pixel mode needs stride 2, got ${g.SH}x${g.SW}`;
+  if (g.KH < 2 || g.KW < 2) return `sub-pixel mode needs kernels of at least 2 taps per dimension, got ${g.KH}x${g.KW}`;
+  if (g.PH < 0 || g.PW < 0) return `sub-pixel mode needs non-negative padding, got ${g.PH}x${g.PW}`;
+  for (const P of [0, 1]) {
+    // a class conv would need negative (cropping) padding: padding larger than the kernel reaches
+    if (subpixelTaps(g.KH, g.PH, P).pad < 0 || subpixelTaps(g.KW, g.PW, P).pad < 0) return `sub-pixel mode needs padding within the kernel, got ${g.PH}x${g.PW} for ${g.KH}x${g.KW}`;
+  }
+  return null;
+}
+
+/**
+ * Mode choice (pure; tested): transposed convs with stride 2 (CompressAI's deconvs) run as sub-pixel classes when the
+ * geometry allows it, other transposed convs in the gather form; ordinary convs directly.
+ */
+export function selectConvMode(g: { transposed: boolean; KH: number; KW: number; SH: number; SW: number; PH: number; PW: number }): ConvMode {
+  if (!g.transposed) return 'direct';
+  return subpixelProblem(g) === null ? 'subpixel' : 'gather';
+}
+
+// ---- conv2d ------------------------------------------------------------------------------------------------------------
+
 export interface ConvOptions {
   stride?: number | [number, number];
   pad?: number | [number, number];
@@ -169,31 +265,27 @@ export interface ConvOptions {
   label?: string;
   /** Override (parts of) the selected kernel variant: for benchmarks and tests; checked against the device limits. */
   variant?: Partial<ConvVariant>;
+  /** Transposed convs: override the selected mode ('gather' always works; 'subpixel' is checked): for tests and benchmarks. */
+  mode?: 'gather' | 'subpixel';
 }
 
 function pair(v: number | [number, number] | undefined, d: number): [number, number] {
   return v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
 }
 
-export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: ConvOptions = {}): GpuTensor {
-  if (x.layout !== 'hwc') throw new GpuShapeError('conv2d expects an HWC feature map');
-  const [C, H, W] = x.chw;
-  if (C !== cw.C) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: input has ${C} channels, weights expect ${cw.C}`);
-  const [SH, SW] = pair(opts.stride, 1);
-  const [PH, PW] = pair(opts.pad, 0);
-  const op = opts.outputPadding ?? 0;
-  const OH = convOutputSize(H, cw.KH, SH, PH, cw.transposed, op);
-  const OW = convOutputSize(W, cw.KW, SW, PW, cw.transposed, op);
-  if (OH <= 0 || OW <= 0) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: output would be ${OH}x${OW}`);
-  const y = ctx.empty([cw.OC, OH, OW], 'f32', 'hwc', opts.label);
-  if (opts.residual) {
-    const r = opts.residual.shape;
-    if (r[0] !== cw.OC || r[1] !== OH || r[2] !== OW) throw new GpuShapeError(`residual [${r.join(',')}] does not match conv output [${cw.OC},${OH},${OW}]`);
-  }
-  const M = OH * OW;
-  const K = cw.KH * cw.KW * C;
-  const OCP = Math.ceil(cw.OC / 4) * 4;
-  const geom: ConvGeometry = { M, C, OC: cw.OC, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW, transposed: cw.transposed };
+/** One dispatch of conv2d.wgsl: the GEMM over an OH×OW grid, written to y directly or through `map` (OUT_MAP). */
+interface ConvGemm {
+  x: GpuTensor; w: GpuTensor; b: GpuTensor; y: GpuTensor; residual?: GpuTensor;
+  H: number; W: number; C: number; OC: number; KH: number; KW: number; SH: number; SW: number; PH: number; PW: number;
+  OH: number; OW: number; transposed: boolean;
+  map?: { YW: number; OSY: number; OSX: number; OPY: number; OPX: number };
+}
+
+function dispatchConv(ctx: GpuContext, d: ConvGemm, opts: ConvOptions): void {
+  const M = d.OH * d.OW;
+  const K = d.KH * d.KW * d.C;
+  const OCP = Math.ceil(d.OC / 4) * 4;
+  const geom: ConvGeometry = { M, C: d.C, OC: d.OC, KH: d.KH, KW: d.KW, SH: d.SH, SW: d.SW, PH: d.PH, PW: d.PW, transposed: d.transposed, outMap: !!d.map };
   const limits: ConvLimits = {
     maxInvocations: ctx.limits.maxComputeInvocationsPerWorkgroup,
     maxWorkgroupStorage: ctx.limits.maxComputeWorkgroupStorageSize,
@@ -206,15 +298,58 @@ export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: Con
     LOAD_GENERIC: v.LOAD === 'generic',
     LOAD_HOIST: v.LOAD === 'hoist',
     LOAD_GEMM: v.LOAD === 'gemm',
-    VEC_A: C % 4 === 0,
-    TRANSPOSED: cw.transposed,
-    RESIDUAL: !!opts.residual,
+    VEC_A: d.C % 4 === 0,
+    TRANSPOSED: d.transposed,
+    RESIDUAL: !!d.residual,
     RELU: !!opts.relu,
+    OUT_MAP: !!d.map,
   });
-  const u = ctx.uniform([H, W, C, OH, OW, cw.OC, cw.KW, SH, SW, PH, PW, K, M, OCP, 0, 0]);
-  const bindings = [u, x, cw.w, cw.b, y];
-  if (opts.residual) bindings.push(opts.residual);
-  ctx.dispatch(pipe, bindings, [Math.ceil(cw.OC / (4 * v.WGX * v.TN)), Math.ceil(M / (v.WGY * v.TM))], opts.label ?? 'conv2d');
+  const m = d.map ?? { YW: d.OW, OSY: 1, OSX: 1, OPY: 0, OPX: 0 };
+  const u = ctx.uniform([d.H, d.W, d.C, d.OH, d.OW, d.OC, d.KW, d.SH, d.SW, d.PH, d.PW, K, M, OCP, m.YW, m.OSY, m.OSX, m.OPY, m.OPX, 0]);
+  const bindings = [u, d.x, d.w, d.b, d.y];
+  if (d.residual) bindings.push(d.residual);
+  ctx.dispatch(pipe, bindings, [Math.ceil(d.OC / (4 * v.WGX * v.TN)), Math.ceil(M / (v.WGY * v.TM))], opts.label ?? 'conv2d');
+}
+
+export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: ConvOptions = {}): GpuTensor {
+  if (x.layout !== 'hwc') throw new GpuShapeError('conv2d expects an HWC feature map');
+  const [C, H, W] = x.chw;
+  if (C !== cw.C) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: input has ${C} channels, weights expect ${cw.C}`);
+  const [SH, SW] = pair(opts.stride, 1);
+  const [PH, PW] = pair(opts.pad, 0);
+  const op = opts.outputPadding ?? 0;
+  const OH = convOutputSize(H, cw.KH, SH, PH, cw.transposed, op);
+  const OW = convOutputSize(W, cw.KW, SW, PW, cw.transposed, op);
+  if (OH <= 0 || OW <= 0) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: output would be ${OH}x${OW}`);
+  if (opts.mode && !cw.transposed) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: mode '${opts.mode}' is for transposed convolutions`);
+  const g = { transposed: cw.transposed, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW };
+  const mode: ConvMode = opts.mode ?? selectConvMode(g);
+  if (mode === 'subpixel') {
+    const problem = subpixelProblem(g) ?? (cw.host && cw.subpixel ? null : 'the weights were not prepared with their host copy');
+    if (problem) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: ${problem}`);
+  }
+  if (opts.residual) {
+    const r = opts.residual.shape;
+    if (r[0] !== cw.OC || r[1] !== OH || r[2] !== OW) throw new GpuShapeError(`residual [${r.join(',')}] does not match conv output [${cw.OC},${OH},${OW}]`);
+  }
+  const y = ctx.empty([cw.OC, OH, OW], 'f32', 'hwc', opts.label);
+  const base = { x, b: cw.b, y, residual: opts.residual, H, W, C, OC: cw.OC };
+  if (mode !== 'subpixel') {
+    dispatchConv(ctx, { ...base, w: cw.w, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW, OH, OW, transposed: cw.transposed }, opts);
+    return y;
+  }
+  const key = `${PH},${PW}`;
+  let sub = cw.subpixel!.get(key);
+  if (!sub) { sub = prepareSubpixelDeconv(ctx, cw.host!.weight, cw.host!.shape, [PH, PW], opts.label); cw.subpixel!.set(key, sub); }
+  for (const c of sub.classes) {
+    // class (PY, PX) covers output rows PY, PY + 2, ... and columns PX, PX + 2, ...
+    const OHC = Math.ceil((OH - c.PY) / 2), OWC = Math.ceil((OW - c.PX) / 2);
+    if (OHC <= 0 || OWC <= 0) continue;
+    dispatchConv(ctx, {
+      ...base, w: c.w, KH: c.NTY, KW: c.NTX, SH: 1, SW: 1, PH: c.PH, PW: c.PW, OH: OHC, OW: OWC, transposed: false,
+      map: { YW: OW, OSY: 2, OSX: 2, OPY: c.PY, OPX: c.PX },
+    }, opts);
+  }
   return y;
 }
 
