@@ -65,21 +65,6 @@ export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readon
   };
 }
 
-export interface ConvTile { WGX: number; WGY: number; TM: number; BK: number }
-
-/**
- * Tile choice of the original kernel (pure; tested; kept for reference and docs): BN = 4·WGX output channels, BM = WGY·TM pixels per workgroup, with WGX·WGY ≤ the device's invocation
- * limit and the tiles within workgroup storage.
- */
-export function selectConvTile(M: number, OC: number, maxInvocations = 256): ConvTile {
-  const ocq = Math.ceil(OC / 4);
-  const WGX = ocq >= 16 ? 16 : ocq >= 8 ? 8 : ocq >= 4 ? 4 : ocq >= 2 ? 2 : 1;
-  let WGY = Math.min(Math.floor(maxInvocations / WGX), 16);
-  while (WGY > 4 && WGY * 4 > M) WGY >>= 1; // tiny maps: don't launch mostly-empty tiles
-  const TM = WGX >= 8 ? 4 : 8;
-  return { WGX, WGY, TM, BK: 16 };
-}
-
 /** How conv2d.wgsl fills its A tile (see the shader's header). */
 export type ConvLoad = 'generic' | 'hoist' | 'gemm';
 
