@@ -49,19 +49,30 @@ export function packConvWeight(weight: Float32Array, shape: readonly number[], t
 
 export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts: { transposed?: boolean; label?: string } = {}): ConvWeights {
   const transposed = !!opts.transposed;
-  const { packed, C, OC, KH, KW, OCP } = packConvWeight(weight, shape, transposed);
+  if (shape.length !== 4) throw new GpuShapeError(`conv weight must be 4-D, got [${shape.join(',')}]`);
+  const [d0, d1, KH, KW] = shape as [number, number, number, number];
+  if (weight.length !== d0 * d1 * KH * KW) throw new GpuShapeError(`conv weight has ${weight.length} values for [${shape.join(',')}]`);
+  const OC = transposed ? d1 : d0, C = transposed ? d0 : d1, OCP = Math.ceil(OC / 4) * 4;
   const b = new Float32Array(OCP);
   if (bias) {
     if (bias.length !== OC) throw new GpuShapeError(`bias has ${bias.length} values, conv has ${OC} output channels`);
     b.set(bias);
   }
-  const w = ctx.upload(packed, [KH * KW * C, OCP], { persistent: true, label: `${opts.label ?? 'conv'}.w` });
-  const bt = ctx.upload(b, [OCP], { persistent: true, label: `${opts.label ?? 'conv'}.b` });
-  if (!transposed) return { w, b: bt, C, OC, KH, KW, transposed, release() { w.release(); bt.release(); } };
+  const label = opts.label ?? 'conv';
+  const bt = ctx.upload(b, [OCP], { persistent: true, label: `${label}.b` });
+  const upload = (): GpuTensor => ctx.upload(packConvWeight(weight, shape, transposed).packed, [KH * KW * C, OCP], { persistent: true, label: `${label}.w` });
+  if (!transposed) {
+    const w = upload();
+    return { w, b: bt, C, OC, KH, KW, transposed, release() { w.release(); bt.release(); } };
+  }
+  // Transposed: the gather-form packing is uploaded only if a gather-mode call needs it (stride-2 calls run in
+  // sub-pixel mode from per-class packings), so the weights are not resident twice.
+  let w: GpuTensor | null = null;
   const subpixel = new Map<string, SubpixelDeconv>();
   return {
-    w, b: bt, C, OC, KH, KW, transposed, host: { weight, shape: [...shape] }, subpixel,
-    release() { w.release(); bt.release(); for (const d of subpixel.values()) d.release(); subpixel.clear(); },
+    get w(): GpuTensor { return (w ??= upload()); },
+    b: bt, C, OC, KH, KW, transposed, host: { weight, shape: [...shape] }, subpixel,
+    release() { w?.release(); w = null; bt.release(); for (const d of subpixel.values()) d.release(); subpixel.clear(); },
   };
 }
 
