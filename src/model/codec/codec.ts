@@ -45,6 +45,13 @@ export interface DecompressResult<T> {
 
 export interface StageTimer { (stage: string, ms: number): void }
 
+/** The EntropyBottleneck codes z (C, H, W order) with CDF row = channel. */
+function zChannelIndexes(n: number, h: number, w: number): Int32Array {
+  const idx = new Int32Array(n * h * w);
+  for (let c = 0; c < n; c++) idx.fill(c, c * h * w, (c + 1) * h * w);
+  return idx;
+}
+
 function isParams(w: CodecWeightsLike): w is HyperpriorParams {
   return typeof (w as HyperpriorParams).gA === 'object' && typeof (w as HyperpriorParams).N === 'number';
 }
@@ -151,9 +158,7 @@ export class HyperpriorCodec<T extends Tensor> {
     this.ops.release(z);
     const zSymbols = await this.ops.toCHWInt(zSymT);
     await lap('quantize z');
-    const zIdx = new Int32Array(zSymbols.length);
-    for (let i = 0; i < zIdx.length; i++) zIdx[i] = Math.floor(i / (zh * zw));
-    const zString = encodeWithIndexes(zSymbols, zIdx, this.params.ebTables);
+    const zString = encodeWithIndexes(zSymbols, zChannelIndexes(this.N, zh, zw), this.params.ebTables);
     await lap('rANS z');
     const zHat = this.ops.dequantize(zSymT, this.medians);
     this.ops.release(zSymT);
@@ -186,9 +191,7 @@ export class HyperpriorCodec<T extends Tensor> {
     const time = opts.time;
     let t0 = performance.now();
     const lap = async (stage: string) => { if (time) { await this.ops.sync(); const t = performance.now(); time(stage, t - t0); t0 = t; } };
-    const zIdx = new Int32Array(this.N * zh * zw);
-    for (let i = 0; i < zIdx.length; i++) zIdx[i] = Math.floor(i / (zh * zw));
-    const zSymbols = decodeWithIndexes(strings[1], zIdx, this.params.ebTables);
+    const zSymbols = decodeWithIndexes(strings[1], zChannelIndexes(this.N, zh, zw), this.params.ebTables);
     await lap('rANS z');
     const zSymT = this.ops.fromCHWInt(zSymbols, this.N, zh, zw);
     const zHat = this.ops.dequantize(zSymT, this.medians);
