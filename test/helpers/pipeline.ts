@@ -2,10 +2,17 @@
 // contract) and the host-side contract formulas the pipeline tests compare against.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { expect } from 'vitest';
+import { beforeAll, expect } from 'vitest';
 import { readNpy, type NpyArray } from '../../src/io/npy.ts';
 import type { Detections, ImageSizes } from '../../src/model/detector/types.ts';
 import { matchBoxes, type MatchReport } from '../detector/match.ts';
+import { createDecoder, type VcmDecoder } from '../../src/api/index.ts';
+import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
+import type { GpuTensor } from '../../src/gpu/tensor.ts';
+import { HyperpriorCodec } from '../../src/model/codec/codec.ts';
+import { loadCodecWeights, loadDetectorWeights } from '../../src/model/weights/index.ts';
+import type { CodecWeights, DetectorWeights } from '../../src/model/weights/types.ts';
+import { gpuContext } from './gpu.ts';
 
 export const GOLDEN_ROOT = resolve(process.cwd(), '../shared/golden');
 export const PIPE = resolve(GOLDEN_ROOT, 'pipeline/P_A');
@@ -256,4 +263,30 @@ export function idealBits(symbols: Int32Array, indexes: ArrayLike<number>, t: { 
     }
   }
   return bits;
+}
+
+/** 'identical', or how many elements differ and the first difference. */
+export function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): string {
+  if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
+  let n = 0, first = -1;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) { n++; if (first < 0) first = i; }
+  return n === 0 ? 'identical' : `${n} differ, first at ${first}: ${a[first]} vs ${b[first]}`;
+}
+
+// ---- shared GPU fixture of the pipeline tests ----------------------------------------------------------------------
+
+export interface PipelineFixture { codecW: CodecWeights; detW: DetectorWeights; backend: GpuCodecBackend; codec: HyperpriorCodec<GpuTensor>; decoder: VcmDecoder }
+
+/** Registers a beforeAll in the calling describe: P_A weights, a GPU codec and a decoder on the shared context. */
+export function usePipelineFixture(): PipelineFixture {
+  const fx = {} as PipelineFixture;
+  beforeAll(async () => {
+    const ctx = await gpuContext();
+    [fx.codecW, fx.detW] = await Promise.all([loadCodecWeights(CODEC_PTH), loadDetectorWeights(DETECTOR_PKL)]);
+    fx.backend = new GpuCodecBackend(ctx);
+    fx.codec = await HyperpriorCodec.create(fx.codecW, fx.backend);
+    fx.decoder = await createDecoder({ detector: fx.detW, codec: fx.codecW, device: ctx.device, minSize: MIN_SIZE, maxSize: MAX_SIZE });
+    return () => { fx.decoder.dispose(); fx.codec.release(); };
+  });
+  return fx;
 }

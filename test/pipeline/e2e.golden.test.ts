@@ -17,43 +17,26 @@
 //   compressed-run detections are matched one to one (IoU ≥ 0.99, same class, |Δscore| ≤ 1e-3). When a flip changes
 //   a y symbol (it does here, 1 symbol per method: a q flip moves x by 1/255), the decoded signal itself differs;
 //   the strict match count is printed and a looser regression bound is asserted (see below).
-import { beforeAll, expect, it } from 'vitest';
-import { createDecoder, createEncoder, type VcmDecoder } from '../../src/api/index.ts';
+import { expect, it } from 'vitest';
+import { createEncoder } from '../../src/api/index.ts';
 import { readContainer } from '../../src/coder/index.ts';
 import { matchBoxes } from '../detector/match.ts';
-import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
-import type { GpuTensor } from '../../src/gpu/tensor.ts';
-import { HyperpriorCodec } from '../../src/model/codec/codec.ts';
 import { computePadding } from '../../src/model/codec/features.ts';
-import { loadCodecWeights, loadDetectorWeights } from '../../src/model/weights/index.ts';
-import type { CodecWeights, DetectorWeights } from '../../src/model/weights/types.ts';
-import { checked, describeGpu, gpuContext } from '../helpers/gpu.ts';
+import { checked, describeGpu } from '../helpers/gpu.ts';
 import {
-  CODEC_PTH, DETECTOR_PKL, MAX_SIZE, MIN_SIZE, bytesEqual, describeMatch, goldenImage, hostFhat, hostQ8, loadRun, matchDetections, maxAbsDiff,
+  MAX_SIZE, MIN_SIZE, bytesEqual, describeMatch, goldenImage, hostFhat, hostQ8, loadRun, matchDetections, maxAbsDiff,
   padCHW, q8TieReport, tieTolerance, xFromQ8,
+  usePipelineFixture,
 } from '../helpers/pipeline.ts';
 
 describeGpu('pipeline golden P_A from the image through createEncoder/createDecoder (GPU)', () => {
-  let codecW: CodecWeights;
-  let detW: DetectorWeights;
-  let backend: GpuCodecBackend;
-  let codec: HyperpriorCodec<GpuTensor>;
-  let decoder: VcmDecoder;
-
-  beforeAll(async () => {
-    const ctx = await gpuContext();
-    [codecW, detW] = await Promise.all([loadCodecWeights(CODEC_PTH), loadDetectorWeights(DETECTOR_PKL)]);
-    backend = new GpuCodecBackend(ctx);
-    codec = await HyperpriorCodec.create(codecW, backend);
-    decoder = await createDecoder({ detector: detW, codec: codecW, device: ctx.device, minSize: MIN_SIZE, maxSize: MAX_SIZE });
-    return () => { decoder.dispose(); codec.release(); };
-  });
+  const fx = usePipelineFixture();
 
   for (const method of [1, 2] as const) {
     it(`method ${method}: q8 differs only at rounding ties, strings follow the contract, detections vs the golden`, async () => {
       const g = loadRun(method === 1 ? 'm1' : 'm2');
-      const ctx = backend.ctx;
-      const enc = await createEncoder({ detector: detW, codec: codecW, device: ctx.device, method, mode: 'compat', minSize: MIN_SIZE, maxSize: MAX_SIZE });
+      const ctx = fx.backend.ctx;
+      const enc = await createEncoder({ detector: fx.detW, codec: fx.codecW, device: ctx.device, method, mode: 'compat', minSize: MIN_SIZE, maxSize: MAX_SIZE });
       let r;
       try {
         r = await checked(ctx, `encode m${method}`, () => enc.encode(goldenImage(), { returnFeatures: true }));
@@ -96,7 +79,7 @@ describeGpu('pipeline golden P_A from the image through createEncoder/createDeco
       const pad = computePadding(Hf, Wf);
       expect(c.padding).toEqual(pad);
       const [Hc, Wc] = [Hf + pad[0] + pad[2], Wf + pad[1] + pad[3]];
-      const direct = await checked(ctx, 'direct compress', () => codec.compress(padCHW(xFromQ8(h.q), 64, Hf, Wf, pad), { shape: [1, 64, Hc, Wc], mode: 'compat' }));
+      const direct = await checked(ctx, 'direct compress', () => fx.codec.compress(padCHW(xFromQ8(h.q), 64, Hf, Wf, pad), { shape: [1, 64, Hc, Wc], mode: 'compat' }));
       expect(bytesEqual(c.yString, direct.strings[0]), 'encoder y string = compress(host q8)').toBe(true);
       expect(bytesEqual(c.zString, direct.strings[1]), 'encoder z string = compress(host q8)').toBe(true);
       let ySymDiff = 0;
@@ -116,7 +99,7 @@ describeGpu('pipeline golden P_A from the image through createEncoder/createDeco
       }
 
       // Receiver.
-      const d = await checked(ctx, `decode m${method}`, () => decoder.decode(r.bytes, { returnFeatures: true }));
+      const d = await checked(ctx, `decode m${method}`, () => fx.decoder.decode(r.bytes, { returnFeatures: true }));
       expect(d.sizes).toEqual(g.sizes);
       // F̂ vs the golden F̂ (contract applied to x_hat.npy): identical up to float noise (1e-4·range, as from the
       // golden strings) outside the footprint of the changed y symbols. g_s is 4 stride-2 5×5 deconvolutions (IGDN

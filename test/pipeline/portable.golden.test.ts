@@ -5,42 +5,18 @@
 //   compat's; the rate cost (bytes portable vs compat) is printed;
 // - from the image through createEncoder({ mode: 'portable' }) → createDecoder: the decoded y_symbols equal those of
 //   the compat encoder's stream, so F̂ and the detections are bit-identical to the compat stream's.
-import { beforeAll, expect, it } from 'vitest';
-import { createDecoder, createEncoder, type VcmDecoder } from '../../src/api/index.ts';
+import { expect, it } from 'vitest';
+import { createEncoder } from '../../src/api/index.ts';
 import { readContainer } from '../../src/coder/index.ts';
-import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
-import type { GpuTensor } from '../../src/gpu/tensor.ts';
-import { HyperpriorCodec } from '../../src/model/codec/codec.ts';
 import { computePadding } from '../../src/model/codec/features.ts';
-import { loadCodecWeights, loadDetectorWeights } from '../../src/model/weights/index.ts';
-import type { CodecWeights, DetectorWeights } from '../../src/model/weights/types.ts';
-import { checked, describeGpu, gpuContext } from '../helpers/gpu.ts';
+import { checked, describeGpu } from '../helpers/gpu.ts';
 import {
-  CODEC_PTH, DETECTOR_PKL, MAX_SIZE, MIN_SIZE, bytesEqual, cropCHW, goldenImage, idealBits, loadRun, maxAbsDiff, padCHW, xFromQ8,
+  MAX_SIZE, MIN_SIZE, bytesEqual, cropCHW, goldenImage, idealBits, loadRun, maxAbsDiff, padCHW, xFromQ8,
+  firstDiff, usePipelineFixture,
 } from '../helpers/pipeline.ts';
 
-function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): string {
-  if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
-  let n = 0, first = -1;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) { n++; if (first < 0) first = i; }
-  return n === 0 ? 'identical' : `${n} differ, first at ${first}: ${a[first]} vs ${b[first]}`;
-}
-
 describeGpu('pipeline golden P_A, portable mode (GPU)', () => {
-  let codecW: CodecWeights;
-  let detW: DetectorWeights;
-  let backend: GpuCodecBackend;
-  let codec: HyperpriorCodec<GpuTensor>;
-  let decoder: VcmDecoder;
-
-  beforeAll(async () => {
-    const ctx = await gpuContext();
-    [codecW, detW] = await Promise.all([loadCodecWeights(CODEC_PTH), loadDetectorWeights(DETECTOR_PKL)]);
-    backend = new GpuCodecBackend(ctx);
-    codec = await HyperpriorCodec.create(codecW, backend);
-    decoder = await createDecoder({ detector: detW, codec: codecW, device: ctx.device, minSize: MIN_SIZE, maxSize: MAX_SIZE });
-    return () => { decoder.dispose(); codec.release(); };
-  });
+  const fx = usePipelineFixture();
 
   for (const m of ['m1', 'm2'] as const) {
     const g0 = () => loadRun(m);
@@ -50,21 +26,21 @@ describeGpu('pipeline golden P_A, portable mode (GPU)', () => {
       const pad = computePadding(Hf, Wf);
       const [Hc, Wc] = [Hf + pad[0] + pad[2], Wf + pad[1] + pad[3]];
       const x = padCHW(xFromQ8(g.q8), 64, Hf, Wf, pad);
-      const ctx = backend.ctx;
-      const p = await checked(ctx, `${m} portable compress`, () => codec.compress(x, { shape: [1, 64, Hc, Wc], mode: 'portable' }));
+      const ctx = fx.backend.ctx;
+      const p = await checked(ctx, `${m} portable compress`, () => fx.codec.compress(x, { shape: [1, 64, Hc, Wc], mode: 'portable' }));
       expect(firstDiff(p.ySymbols, g.ySymbols), 'portable y_symbols vs golden (compat)').toBe('identical');
       expect(firstDiff(p.zSymbols, g.zSymbols), 'portable z_symbols vs golden').toBe('identical');
-      const d = await checked(ctx, `${m} portable decompress`, () => codec.decompress(p.strings, p.zShape, { mode: 'portable' }));
+      const d = await checked(ctx, `${m} portable decompress`, () => fx.codec.decompress(p.strings, p.zShape, { mode: 'portable' }));
       expect(firstDiff(d.ySymbols, g.ySymbols), 'portable decoded y_symbols').toBe('identical');
       expect(firstDiff(d.yIndexes, p.yIndexes), 'portable decoded y_indexes').toBe('identical');
       expect(firstDiff(d.zSymbols, g.zSymbols), 'portable decoded z_symbols').toBe('identical');
-      const xHat = cropCHW(await codec.ops.toCHW(d.xHat), 64, Hc, Wc, pad[0], pad[1], Hf, Wf);
-      codec.ops.release(d.xHat);
+      const xHat = cropCHW(await fx.codec.ops.toCHW(d.xHat), 64, Hc, Wc, pad[0], pad[1], Hf, Wf);
+      fx.codec.ops.release(d.xHat);
       const dx = maxAbsDiff(xHat, g.xHat);
       let idxDiff = 0, idxMax = 0;
       for (let i = 0; i < p.yIndexes.length; i++) if (p.yIndexes[i] !== g.yIndexes[i]) { idxDiff++; idxMax = Math.max(idxMax, Math.abs(p.yIndexes[i]! - g.yIndexes[i]!)); }
       const compat = g.yString.length + g.zString.length, portable = p.strings[0].length + p.strings[1].length;
-      const bitsC = idealBits(g.ySymbols, g.yIndexes, codec.params.gcTables), bitsP = idealBits(p.ySymbols, p.yIndexes, codec.params.gcTables);
+      const bitsC = idealBits(g.ySymbols, g.yIndexes, fx.codec.params.gcTables), bitsP = idealBits(p.ySymbols, p.yIndexes, fx.codec.params.gcTables);
       // The coded y string is within one 32-bit word (+ the 4-byte final state) of its ideal length.
       expect(Math.abs(8 * g.yString.length - bitsC)).toBeLessThanOrEqual(96);
       expect(Math.abs(8 * p.strings[0].length - bitsP)).toBeLessThanOrEqual(96);
@@ -82,10 +58,10 @@ describeGpu('pipeline golden P_A, portable mode (GPU)', () => {
   }
 
   it('method 2 from the image: createEncoder portable vs compat → same y_symbols, bit-identical F̂ and detections', async () => {
-    const ctx = backend.ctx;
+    const ctx = fx.backend.ctx;
     const img = goldenImage();
     const encode = async (mode: 'compat' | 'portable') => {
-      const enc = await createEncoder({ detector: detW, codec: codecW, device: ctx.device, method: 2, mode, minSize: MIN_SIZE, maxSize: MAX_SIZE });
+      const enc = await createEncoder({ detector: fx.detW, codec: fx.codecW, device: ctx.device, method: 2, mode, minSize: MIN_SIZE, maxSize: MAX_SIZE });
       try { return await checked(ctx, `encode ${mode}`, () => enc.encode(img)); } finally { enc.dispose(); }
     };
     const rc = await encode('compat');
@@ -96,14 +72,14 @@ describeGpu('pipeline golden P_A, portable mode (GPU)', () => {
     expect(cp.mn).toBe(cc.mn);
     expect(cp.mx).toBe(cc.mx);
     expect(cp.zShape).toEqual(cc.zShape);
-    const dc = await checked(ctx, 'decompress compat', () => codec.decompress([cc.yString, cc.zString], cc.zShape, { mode: 'compat' }));
-    const dp = await checked(ctx, 'decompress portable', () => codec.decompress([cp.yString, cp.zString], cp.zShape, { mode: 'portable' }));
-    codec.ops.release(dc.xHat);
-    codec.ops.release(dp.xHat);
+    const dc = await checked(ctx, 'decompress compat', () => fx.codec.decompress([cc.yString, cc.zString], cc.zShape, { mode: 'compat' }));
+    const dp = await checked(ctx, 'decompress portable', () => fx.codec.decompress([cp.yString, cp.zString], cp.zShape, { mode: 'portable' }));
+    fx.codec.ops.release(dc.xHat);
+    fx.codec.ops.release(dp.xHat);
     expect(firstDiff(dp.ySymbols, dc.ySymbols), 'y_symbols portable vs compat').toBe('identical');
     expect(firstDiff(dp.zSymbols, dc.zSymbols), 'z_symbols portable vs compat').toBe('identical');
-    const fc = await checked(ctx, 'decode compat', () => decoder.decode(rc.bytes, { returnFeatures: true }));
-    const fp = await checked(ctx, 'decode portable', () => decoder.decode(rp.bytes, { returnFeatures: true }));
+    const fc = await checked(ctx, 'decode compat', () => fx.decoder.decode(rc.bytes, { returnFeatures: true }));
+    const fp = await checked(ctx, 'decode portable', () => fx.decoder.decode(rp.bytes, { returnFeatures: true }));
     expect(maxAbsDiff(fp.features!.data, fc.features!.data)).toBe(0);
     expect(fp.sizes).toEqual(fc.sizes);
     expect(fp.detections.boxes).toEqual(fc.detections.boxes);

@@ -17,48 +17,28 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { createDecoder, type VcmDecoder } from '../../src/api/index.ts';
 import { readContainer, writeContainer } from '../../src/coder/index.ts';
-import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
 import { GpuDetectorBackend } from '../../src/gpu/detector-backend.ts';
 import type { GpuTensor } from '../../src/gpu/tensor.ts';
-import { HyperpriorCodec } from '../../src/model/codec/codec.ts';
 import { computePadding, method2Size } from '../../src/model/codec/features.ts';
 import { Detector } from '../../src/model/detector/detector.ts';
-import { loadCodecWeights, loadDetectorWeights } from '../../src/model/weights/index.ts';
-import type { CodecWeights, DetectorWeights } from '../../src/model/weights/types.ts';
 import { checked, describeGpu, gpuContext } from '../helpers/gpu.ts';
 import {
-  CODEC_PTH, DETECTOR_PKL, PIPE, MAX_SIZE, MIN_SIZE, bytesEqual, cropCHW, describeMatch, hostFhat, hostQ8, loadRun, matchDetections,
+  PIPE, MAX_SIZE, MIN_SIZE, bytesEqual, cropCHW, describeMatch, hostFhat, hostQ8, loadRun, matchDetections,
   maxAbsDiff, padCHW, xFromQ8, type GoldenRun, type Method,
+  firstDiff, usePipelineFixture,
 } from '../helpers/pipeline.ts';
 
-function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): string {
-  if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
-  let n = 0, first = -1;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) { n++; if (first < 0) first = i; }
-  return n === 0 ? 'identical' : `${n} differ, first at ${first}: ${a[first]} vs ${b[first]}`;
-}
-
 describeGpu('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
-  let codec: HyperpriorCodec<GpuTensor>;
-  let backend: GpuCodecBackend;
-  let codecW: CodecWeights;
-  let detW: DetectorWeights;
-  let decoder: VcmDecoder;
+  const fx = usePipelineFixture();
   let detector: Detector<GpuTensor>;
   const runs = {} as Record<Method, GoldenRun>;
 
   beforeAll(async () => {
-    const ctx = await gpuContext();
-    [codecW, detW] = await Promise.all([loadCodecWeights(CODEC_PTH), loadDetectorWeights(DETECTOR_PKL)]);
-    backend = new GpuCodecBackend(ctx);
-    codec = await HyperpriorCodec.create(codecW, backend);
-    decoder = await createDecoder({ detector: detW, codec: codecW, device: ctx.device, minSize: MIN_SIZE, maxSize: MAX_SIZE });
-    detector = await Detector.create(detW, new GpuDetectorBackend(ctx), { minSize: MIN_SIZE, maxSize: MAX_SIZE });
+    detector = await Detector.create(fx.detW, new GpuDetectorBackend(await gpuContext()), { minSize: MIN_SIZE, maxSize: MAX_SIZE });
     runs.m1 = loadRun('m1');
     runs.m2 = loadRun('m2');
-    return () => { decoder.dispose(); detector.dispose(); codec.release(); };
+    return () => { detector.dispose(); };
   });
 
   for (const m of ['m1', 'm2'] as const) {
@@ -90,7 +70,7 @@ describeGpu('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
       const [Hc, Wc] = [Hf + pad[0] + pad[2], Wf + pad[1] + pad[3]];
       expect([Hc, Wc]).toEqual(g.quant.codec_input_hw);
       const x = padCHW(xFromQ8(g.q8), 64, Hf, Wf, pad);
-      const r = await checked(backend.ctx, `${m} compress`, () => codec.compress(x, { shape: [1, 64, Hc, Wc], mode: 'compat' }));
+      const r = await checked(fx.backend.ctx, `${m} compress`, () => fx.codec.compress(x, { shape: [1, 64, Hc, Wc], mode: 'compat' }));
       expect(r.zShape).toEqual(g.bpp.compress_shape);
       expect(r.yShape).toEqual(g.yShape);
       expect(firstDiff(r.ySymbols, g.ySymbols), 'y_symbols').toBe('identical');
@@ -121,24 +101,24 @@ describeGpu('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
       const { Hf, Wf } = g.quant;
       const pad = computePadding(Hf, Wf);
       const [Hc, Wc] = [Hf + pad[0] + pad[2], Wf + pad[1] + pad[3]];
-      const ctx = backend.ctx;
+      const ctx = fx.backend.ctx;
       // Codec level: decompress CompressAI's strings.
-      const d = await checked(ctx, `${m} decompress`, () => codec.decompress([g.yString, g.zString], g.bpp.compress_shape, { mode: 'compat' }));
+      const d = await checked(ctx, `${m} decompress`, () => fx.codec.decompress([g.yString, g.zString], g.bpp.compress_shape, { mode: 'compat' }));
       expect(firstDiff(d.zSymbols, g.zSymbols), 'decoded z_symbols').toBe('identical');
       expect(firstDiff(d.yIndexes, g.yIndexes), 'decoded y_indexes').toBe('identical');
       expect(firstDiff(d.ySymbols, g.ySymbols), 'decoded y_symbols').toBe('identical');
-      const xHatFull = await codec.ops.toCHW(d.xHat);
-      codec.ops.release(d.xHat);
+      const xHatFull = await fx.codec.ops.toCHW(d.xHat);
+      fx.codec.ops.release(d.xHat);
       const xHat = cropCHW(xHatFull, 64, Hc, Wc, pad[0], pad[1], Hf, Wf);
       const dx = maxAbsDiff(xHat, g.xHat);
       // Library level: the same strings in a container → createDecoder().decode (F̂, then Detector.fromStem).
       const bytes = writeContainer({
-        mode: 'compat', method: g.quant.method, fingerprint: codec.fingerprint,
+        mode: 'compat', method: g.quant.method, fingerprint: fx.codec.fingerprint,
         originalSize: g.quant.original_hw, resizedSize: g.quant.resized_hw, featureShape: [64, Hf, Wf], padding: pad,
         mn: 0, mx: g.quant.mx, zShape: g.bpp.compress_shape, yString: g.yString, zString: g.zString,
       });
       expect(readContainer(bytes).yString).toEqual(g.yString);
-      const res = await checked(ctx, `${m} decode`, () => decoder.decode(bytes, { returnFeatures: true }));
+      const res = await checked(ctx, `${m} decode`, () => fx.decoder.decode(bytes, { returnFeatures: true }));
       expect(res.sizes).toEqual(g.sizes);
       expect(res.features!.shape).toEqual([64, Hf, Wf]);
       const fRef = hostFhat(g.xHat, 0, g.quant.range);
