@@ -105,12 +105,19 @@ export class HyperpriorCodec<T extends Tensor> {
     return [c, h, w];
   }
 
-  /** Gaussian indexes of y from z's symbols (CHW) / z_hat tensor, in the given mode. */
-  private async indexes(zSym: Int32Array, zHat: T, zShape: [number, number], mode: CodecMode, time?: StageTimer, trace?: PortableTrace): Promise<Int32Array> {
+  /**
+   * Gaussian indexes of y from z's symbols (CHW; `zSymT` is their tensor when the caller already has it). compat:
+   * z_hat = symbol + median → h_s → build_indexes in float; portable: exact integer h_s from the symbols alone.
+   */
+  private async indexes(zSym: Int32Array, zSymT: T | null, zShape: [number, number], mode: CodecMode, time?: StageTimer, trace?: PortableTrace): Promise<Int32Array> {
     const t0 = performance.now();
     let idx: T;
     if (mode === 'compat') {
+      const symT = zSymT ?? this.ops.fromCHWInt(zSym, this.N, zShape[0], zShape[1]);
+      const zHat = this.ops.dequantize(symT, this.medians);
+      if (symT !== zSymT) this.ops.release(symT);
       const scales = hS(this.ops, this.layers, zHat);
+      this.ops.release(zHat);
       idx = this.ops.buildIndexes(scales, this.table);
       this.ops.release(scales);
     } else {
@@ -132,12 +139,7 @@ export class HyperpriorCodec<T extends Tensor> {
   async indexesFromZSymbols(zSymbols: Int32Array, zShape: readonly [number, number], mode: CodecMode = 'compat', trace?: PortableTrace): Promise<Int32Array> {
     const [zh, zw] = zShape;
     if (zSymbols.length !== this.N * zh * zw) throw new CodecInputError(`${zSymbols.length} z symbols for [${this.N},${zh},${zw}]`);
-    const zSymT = this.ops.fromCHWInt(zSymbols, this.N, zh, zw);
-    const zHat = this.ops.dequantize(zSymT, this.medians);
-    this.ops.release(zSymT);
-    const out = await this.indexes(zSymbols, zHat, [zh, zw], mode, undefined, trace);
-    this.ops.release(zHat);
-    return out;
+    return this.indexes(zSymbols, null, [zh, zw], mode, undefined, trace);
   }
 
   async compress(x: T | Float32Array, opts: { mode?: CodecMode; shape?: readonly number[]; time?: StageTimer } = {}): Promise<CompressResult> {
@@ -160,11 +162,9 @@ export class HyperpriorCodec<T extends Tensor> {
     await lap('quantize z');
     const zString = encodeWithIndexes(zSymbols, zChannelIndexes(this.N, zh, zw), this.params.ebTables);
     await lap('rANS z');
-    const zHat = this.ops.dequantize(zSymT, this.medians);
-    this.ops.release(zSymT);
     t0 = performance.now();
-    const yIndexes = await this.indexes(zSymbols, zHat, [zh, zw], mode, time);
-    this.ops.release(zHat);
+    const yIndexes = await this.indexes(zSymbols, zSymT, [zh, zw], mode, time);
+    this.ops.release(zSymT);
     t0 = performance.now();
     const ySymT = this.ops.quantize(y, null);
     const yShape = y.shape.slice() as [number, number, number];
@@ -193,12 +193,8 @@ export class HyperpriorCodec<T extends Tensor> {
     const lap = async (stage: string) => { if (time) { await this.ops.sync(); const t = performance.now(); time(stage, t - t0); t0 = t; } };
     const zSymbols = decodeWithIndexes(strings[1], zChannelIndexes(this.N, zh, zw), this.params.ebTables);
     await lap('rANS z');
-    const zSymT = this.ops.fromCHWInt(zSymbols, this.N, zh, zw);
-    const zHat = this.ops.dequantize(zSymT, this.medians);
-    this.ops.release(zSymT);
     t0 = performance.now();
-    const yIndexes = await this.indexes(zSymbols, zHat, [zh, zw], mode, time);
-    this.ops.release(zHat);
+    const yIndexes = await this.indexes(zSymbols, null, [zh, zw], mode, time);
     t0 = performance.now();
     const ySymbols = decodeWithIndexes(strings[0], yIndexes, this.params.gcTables);
     await lap('rANS y');
