@@ -9,6 +9,7 @@ import { bgrFromImageSource, type BrowserImageSource } from '../model/detector/b
 import { DetectorInputError, checkBgrImage, type BgrImage } from '../model/detector/preprocess.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { gpuWait } from '../gpu/device.ts';
+import { gpuImageFromTexture, type GpuImage } from '../gpu/ops/resize.ts';
 
 export type ImageInput = Uint8Array | ArrayBuffer | Blob | BgrImage | BrowserImageSource | GPUTexture;
 
@@ -31,6 +32,44 @@ export async function toBgrImage(input: ImageInput, ctx?: GpuContext): Promise<B
   }
   if (typeof input === 'object' && input !== null) return bgrFromImageSource(input as BrowserImageSource);
   throw new DetectorInputError(`unsupported image input (${Object.prototype.toString.call(input)})`);
+}
+
+function isVideoFrame(x: unknown): x is VideoFrame {
+  return typeof VideoFrame !== 'undefined' && x instanceof VideoFrame;
+}
+
+/**
+ * The detector's input for `input`: device inputs stay on the device (a GPUTexture is copied GPU-side into a buffer;
+ * a VideoFrame is copied into a texture with copyExternalImageToTexture, then the same), and the detector resizes
+ * them there, bit-exact with the CPU path. Everything else becomes a host BgrImage (toBgrImage). The caller releases
+ * a returned GpuImage's `data` once the work reading it is recorded.
+ */
+export async function toDetectorImage(input: ImageInput, ctx: GpuContext): Promise<BgrImage | GpuImage> {
+  if (isGpuTexture(input)) {
+    try {
+      return gpuImageFromTexture(ctx, input);
+    } catch (e) {
+      throw new DetectorInputError((e as Error).message);
+    }
+  }
+  if (isVideoFrame(input)) {
+    const w = input.displayWidth, h = input.displayHeight;
+    if (!w || !h) throw new DetectorInputError(`VideoFrame has no pixels (${w}x${h})`);
+    const tex = ctx.device.createTexture({
+      size: [w, h], format: 'rgba8unorm',
+      usage: GPUTextureUsage.COPY_SRC | GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.TEXTURE_BINDING,
+    });
+    try {
+      ctx.flush();
+      ctx.device.queue.copyExternalImageToTexture({ source: input }, { texture: tex }, [w, h]);
+      const img = gpuImageFromTexture(ctx, tex);
+      ctx.flush(); // the copy is submitted before the texture is destroyed
+      return img;
+    } finally {
+      tex.destroy();
+    }
+  }
+  return toBgrImage(input, ctx);
 }
 
 /** Copy an rgba8unorm/bgra8unorm texture (made on the same device) to the host as BGR. */

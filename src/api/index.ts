@@ -21,7 +21,9 @@ import { defaultHeads } from '../model/detector/heads-adapter.ts';
 import type { Detections, DetectorConfig, ImageSizes } from '../model/detector/types.ts';
 import { loadCodecWeights, loadDetectorWeights } from '../model/weights/load.ts';
 import type { CodecWeights, DetectorWeights, WeightSource } from '../model/weights/types.ts';
-import { toBgrImage, type ImageInput } from './image-input.ts';
+import { toDetectorImage, type ImageInput } from './image-input.ts';
+import { isGpuImage, type GpuImage } from '../gpu/ops/resize.ts';
+import type { BgrImage } from '../model/detector/preprocess.ts';
 
 export type { ImageInput } from './image-input.ts';
 
@@ -154,18 +156,28 @@ export class VcmEncoder extends Base {
   /** The uncompressed reference: the whole detector on the image (no quantization, no codec). */
   async detectUncompressed(image: ImageInput): Promise<Detections> {
     this.check();
-    const bgr = await toBgrImage(image, this.rt.ctx);
-    return (await this.detector.detect(bgr)).detections;
+    const img = await toDetectorImage(image, this.rt.ctx);
+    try {
+      return (await this.detector.detect(img)).detections;
+    } finally {
+      releaseImage(img);
+    }
   }
 
   async encode(image: ImageInput, opts: { returnFeatures?: boolean } = {}): Promise<EncodeResult> {
     this.check();
     const timings: Record<string, number> = {};
     let t0 = performance.now();
-    const bgr = await toBgrImage(image, this.rt.ctx);
+    const img = await toDetectorImage(image, this.rt.ctx);
     timings['image input'] = performance.now() - t0;
     const tm = new Map<string, number>();
-    const { stem, sizes } = await this.detector.stem(bgr, { timings: tm });
+    let stemOut;
+    try {
+      stemOut = await this.detector.stem(img, { timings: tm });
+    } finally {
+      releaseImage(img);
+    }
+    const { stem, sizes } = stemOut;
     for (const [k, v] of tm) timings[k] = v;
     try {
       const features = opts.returnFeatures ? { data: await this.rt.det.toCHW(stem), shape: stem.shape as [number, number, number] } : undefined;
@@ -219,6 +231,11 @@ export class VcmDecoder extends Base {
       this.rt.det.release(stem);
     }
   }
+}
+
+/** GPU inputs come as a GpuImage in a pooled buffer: give it back once the stem that reads it is recorded. */
+function releaseImage(img: BgrImage | GpuImage): void {
+  if (isGpuImage(img)) img.data.release();
 }
 
 export function createEncoder(o: EncoderOptions): Promise<VcmEncoder> { return VcmEncoder.create(o); }

@@ -175,6 +175,12 @@ export class GpuContext {
     return buf;
   }
 
+  /** The open command encoder (created if needed), for copies that must stay in order with recorded dispatches. */
+  commandEncoder(): GPUCommandEncoder {
+    this.check();
+    return this.encoderFor();
+  }
+
   private encoderFor(): GPUCommandEncoder {
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     return this.encoder;

@@ -1,7 +1,9 @@
 /** GPU implementation of the detector op set: DetectorOps (FPN upsample-add, image normalisation) + HeadOps. */
-import type { DetectorOps } from '../model/detector/ops.ts';
+import type { DetectorOps, DeviceImage } from '../model/detector/ops.ts';
 import { GpuHeadsBackend } from './heads-backend.ts';
 import { normalizeImage } from './ops/normalize.ts';
+import { isGpuImage, resizeNormalizeImage } from './ops/resize.ts';
+import { GpuShapeError } from './errors.ts';
 import { upsampleAdd } from './ops/upsample.ts';
 import type { GpuTensor } from './tensor.ts';
 
@@ -10,6 +12,10 @@ export class GpuDetectorBackend extends GpuHeadsBackend implements DetectorOps<G
   upsampleAdd(lateral: GpuTensor, coarse: GpuTensor): GpuTensor { return upsampleAdd(this.ctx, lateral, coarse); }
   normalizeImage(bgr: Uint8Array, h: number, w: number, padded: readonly [number, number], mean: readonly [number, number, number]): GpuTensor {
     return normalizeImage(this.ctx, bgr, h, w, padded, mean);
+  }
+  resizeNormalizeImage(img: DeviceImage, resized: readonly [number, number], padded: readonly [number, number], mean: readonly [number, number, number]): GpuTensor {
+    if (!isGpuImage(img) || !('data' in img)) throw new GpuShapeError('resizeNormalizeImage: not a GpuImage');
+    return resizeNormalizeImage(this.ctx, img, resized, padded, mean, { label: 'preprocess' });
   }
 }
 

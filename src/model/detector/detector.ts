@@ -11,8 +11,8 @@ import type { DetectorWeights } from '../weights/types.ts';
 import { FPN_LEVELS, prepareBackbone, releaseFpn, runFromStem, runStem, type BackboneHandles } from './backbone.ts';
 import { resolveDetectorConfig } from './config.ts';
 import { defaultHeads } from './heads-adapter.ts';
-import type { DetectorOps } from './ops.ts';
-import { DetectorInputError, checkBgrImage, resizeForDetector, type BgrImage } from './preprocess.ts';
+import type { DetectorOps, DeviceImage } from './ops.ts';
+import { DetectorInputError, checkBgrImage, imageSizes, resizeForDetector, type BgrImage } from './preprocess.ts';
 import type { Detections, DetectorConfig, FpnOutputs, ImageSizes } from './types.ts';
 
 /** Receives an intermediate (float32 NCHW with a leading batch 1 where Detectron2 has one), named as in the golden manifest. */
@@ -63,8 +63,17 @@ export class Detector<T extends Tensor> {
     return this.bb;
   }
 
-  /** Resize (Pillow-exact, CPU) and normalise/pad (backend) a BGR image into the network input [3, Hp, Wp]. */
-  preprocess(image: BgrImage): { input: T; sizes: ImageSizes; resized: BgrImage } {
+  /**
+   * Resize (Pillow-exact) and normalise/pad a BGR image into the network input [3, Hp, Wp]: a host image is resized
+   * on the CPU and normalised by the backend; a `DeviceImage` (GPU texture input) is resized on the device, bit for
+   * bit the same, and never goes to the host.
+   */
+  preprocess(image: BgrImage | DeviceImage): { input: T; sizes: ImageSizes; resized?: BgrImage } {
+    if (isDeviceImage(image)) {
+      if (!this.ops.resizeNormalizeImage) throw new DetectorInputError(`the ${this.ops.kind} backend cannot take a device image`);
+      const sizes = imageSizes(image.height, image.width, this.cfg);
+      return { input: this.ops.resizeNormalizeImage(image, sizes.resized, sizes.padded, this.cfg.pixelMean), sizes };
+    }
     checkBgrImage(image);
     const { resized, sizes } = resizeForDetector(image, this.cfg);
     const input = this.ops.normalizeImage(resized.data, resized.height, resized.width, sizes.padded, this.cfg.pixelMean);
@@ -72,7 +81,7 @@ export class Detector<T extends Tensor> {
   }
 
   /** Client side of the split: the stem output [stemOut, Hp/4, Wp/4] (caller releases it) and the image sizes. */
-  async stem(image: BgrImage, opts: DetectOptions = {}): Promise<{ stem: T; sizes: ImageSizes }> {
+  async stem(image: BgrImage | DeviceImage, opts: DetectOptions = {}): Promise<{ stem: T; sizes: ImageSizes }> {
     const t0 = performance.now();
     const { input, sizes } = this.preprocess(image);
     if (opts.dump) await opts.dump('input_tensor', await this.ops.toCHW(input), [1, 3, ...sizes.padded]);
@@ -128,7 +137,7 @@ export class Detector<T extends Tensor> {
   }
 
   /** Unsplit run: exactly fromStem(stem(image)). */
-  async detect(image: BgrImage, opts: DetectOptions = {}): Promise<{ detections: Detections; sizes: ImageSizes }> {
+  async detect(image: BgrImage | DeviceImage, opts: DetectOptions = {}): Promise<{ detections: Detections; sizes: ImageSizes }> {
     const { stem, sizes } = await this.stem(image, opts);
     try {
       return { detections: await this.fromStem(stem, sizes, opts), sizes };
@@ -142,6 +151,10 @@ export class Detector<T extends Tensor> {
     this.bb?.release();
     this.bb = null;
   }
+}
+
+function isDeviceImage(x: BgrImage | DeviceImage): x is DeviceImage {
+  return typeof x === 'object' && x !== null && (x as DeviceImage).kind === 'gpu-image';
 }
 
 function checkSizes(s: ImageSizes, cfg: DetectorConfig): void {
