@@ -6,8 +6,8 @@ import { GpuContext } from '../../src/gpu/context.ts';
 import { bgrFromFileBytes } from '../../src/model/detector/io.ts';
 import { describeGpu } from '../helpers/gpu.ts';
 
-const DET = 'weights/default/detector.safetensors';
-const COD = 'weights/default/codec.safetensors';
+const DET = 'weights/random/detector.safetensors';
+const COD = 'weights/random/codec.safetensors';
 const IMG = 'weights/mini-coco/000000000002.png';
 const SIZE = { minSize: 160, maxSize: 272 };
 

@@ -1,5 +1,5 @@
 /**
- * Generates the bundled default weights (weights/default/*.safetensors) deterministically, in TypeScript:
+ * Generates the bundled default weights (weights/random/*.safetensors) deterministically, in TypeScript:
  *  - detector.safetensors: a narrow Faster R-CNN R50-FPN (the golden set's reduced widths: WIDTH_PER_GROUP 8,
  *    RES2_OUT 32, FPN 32, FC 64; blocks 3/4/6/3; 80 classes), BN already folded, random weights with the golden
  *    recipe's gains and biases so that it produces a realistic number of detections. The detections are not
@@ -155,12 +155,12 @@ function codec(C: number, N: number, M: number): Map<string, HostTensor> {
 }
 
 await initHash();
-mkdirSync('weights/default', { recursive: true });
+mkdirSync('weights/random', { recursive: true });
 const { arch, tensors: det } = detector();
 const problems: string[] = [];
 const inferred = inferDetectorArch(det, problems);
 if (!inferred || problems.length) throw new Error(`generated detector does not validate: ${problems.join('; ')}`);
-writeFileSync('weights/default/detector.safetensors', convertToSafetensors({ kind: 'detectron2-rcnn-fpn', config: arch, tensors: det, fingerprint: fingerprintTensors(det) }, 'generated:tools/make-default-weights.ts seed 2026'));
+writeFileSync('weights/random/detector.safetensors', convertToSafetensors({ kind: 'detectron2-rcnn-fpn', config: arch, tensors: det, fingerprint: fingerprintTensors(det) }, 'generated:tools/make-default-weights.ts seed 2026'));
 const cod = codec(64, 32, 48);
-writeFileSync('weights/default/codec.safetensors', convertToSafetensors({ kind: 'compressai-hyperprior', C: 64, N: 32, M: 48, tensors: cod, fingerprint: fingerprintTensors(cod) }, 'generated:tools/make-default-weights.ts seed 2026'));
-console.log('wrote weights/default/detector.safetensors and weights/default/codec.safetensors');
+writeFileSync('weights/random/codec.safetensors', convertToSafetensors({ kind: 'compressai-hyperprior', C: 64, N: 32, M: 48, tensors: cod, fingerprint: fingerprintTensors(cod) }, 'generated:tools/make-default-weights.ts seed 2026'));
+console.log('wrote weights/random/detector.safetensors and weights/random/codec.safetensors');

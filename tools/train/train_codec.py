@@ -1,0 +1,186 @@
+"""Train 64-channel CompressAI ScaleHyperprior feature codecs on the trained detector's 8-bit stem features.
+
+  COMPRESSAI_SRC=... /usr/bin/python3 tools/train/train_codec.py --stem .cache/train/det/stem.pt \
+      --data .cache/world-train --out .cache/train/codec --lambdas 0.0025,0.01,0.04,0.16 --minutes 50
+
+The paper's recipe: x = round(255·(F − min)/(max − min))/255 per image (the project's feature path), loss =
+bpp + λ·255²·MSE(x̂, x) with CompressAI's noise-based training forward, the entropy bottleneck's auxiliary loss on
+its own optimizer, then `update(force=True)` so the CDF tables in the state dict are exactly what CompressAI computes.
+bpp counts bits per pixel of the IMAGE that produced the features (16 image pixels per stride-4 feature position).
+All rate points train in one process, sharing each batch; the first quarter of the budget trains one model at the
+middle λ and the others start from it (warm start), then each continues at its own λ. Writes OUT/codec-l{λ}.pth.tar
+(torch.save(state_dict), CompressAI's format) plus OUT/log.txt; resumable from OUT/last.pt.
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import cai
+import rcnn
+
+
+def make_codec(N, M):
+    torch.manual_seed(0)
+    m = cai.ScaleHyperprior(N, M)
+    m.g_a[0] = cai.conv(64, N)
+    m.g_s[6] = cai.deconv(N, 64)
+    return m
+
+
+def stem_features(stem_state, paths, threads):
+    model = rcnn.Stem()
+    model.load_state_dict({k[len('backbone.bottom_up.stem.'):]: v for k, v in stem_state.items()})
+    model.eval()
+    feats = []
+    with torch.no_grad():
+        for p in paths:
+            img = np.asarray(Image.open(p).convert('RGB'))[:, :, ::-1].copy()
+            x, _ = rcnn.preprocess(torch.from_numpy(img))
+            f = model(x[None])[0]
+            mn, mx = f.min(), f.max()
+            q = torch.round((f - mn) / (mx - mn) * 255).clamp(0, 255).to(torch.uint8)
+            feats.append(q)
+    return feats
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--stem', required=True)
+    ap.add_argument('--data', action='append', required=True)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--lambdas', default='0.0025,0.01,0.04,0.16')
+    ap.add_argument('--N', type=int, default=48)
+    ap.add_argument('--M', type=int, default=64)
+    ap.add_argument('--minutes', type=float, default=50)
+    ap.add_argument('--images', type=int, default=800)
+    ap.add_argument('--batch', type=int, default=8)
+    ap.add_argument('--crop', type=int, default=64)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--seed', type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    log = open(os.path.join(args.out, 'log.txt'), 'a')
+
+    def say(msg):
+        line = time.strftime('%H:%M:%S ') + msg
+        print(line, flush=True)
+        log.write(line + '\n')
+        log.flush()
+
+    lambdas = [float(v) for v in args.lambdas.split(',')]
+    paths = []
+    for d in args.data:
+        js = json.load(open(os.path.join(d, 'instances.json')))
+        paths += [os.path.join(d, im['file_name']) for im in js['images']]
+    rng = random.Random(args.seed)
+    paths = rng.sample(paths, min(args.images, len(paths)))
+    t0 = time.time()
+    feats = stem_features(torch.load(args.stem), paths, args.threads)
+    say(f'{len(feats)} stem feature maps (8-bit) in {time.time() - t0:.0f} s; lambdas {lambdas}; N={args.N} M={args.M}; args {vars(args)}')
+
+    base = make_codec(args.N, args.M)
+    models = [base]
+    ck = os.path.join(args.out, 'last.pt')
+    state = {'iter': 0, 'elapsed': 0.0, 'split': False}
+    mid = len(lambdas) // 2
+
+    def opts(m):
+        p = [v for k, v in m.named_parameters() if not k.endswith('.quantiles')]
+        a = [v for k, v in m.named_parameters() if k.endswith('.quantiles')]
+        return torch.optim.Adam(p, lr=args.lr), torch.optim.Adam(a, lr=1e-3)
+
+    optimizers = [opts(base)]
+    if os.path.exists(ck):
+        c = torch.load(ck)
+        state = c['state']
+        models = []
+        optimizers = []
+        for sd, (o1, o2) in zip(c['models'], c['opts']):
+            m = make_codec(args.N, args.M)
+            m.load_state_dict(sd, strict=False)
+            models.append(m)
+            oo = opts(m)
+            oo[0].load_state_dict(o1)
+            oo[1].load_state_dict(o2)
+            optimizers.append(oo)
+        rng.setstate(c['rng'])
+        say(f'resumed at iter {state["iter"]}')
+    budget = args.minutes * 60
+    t_last = time.time()
+    t_ck = time.time()
+    avg = {}
+    cs = args.crop
+    while state['elapsed'] < budget:
+        frac = state['elapsed'] / budget
+        if not state['split'] and frac >= 0.25:
+            base_opt = optimizers[0]
+            models = [base if i == mid else copy.deepcopy(base) for i in range(len(lambdas))]
+            optimizers = [base_opt if i == mid else opts(m) for i, m in enumerate(models)]
+            state['split'] = True
+            say(f'split into {len(models)} rate points at iter {state["iter"]}')
+        lr = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        xs = []
+        for _ in range(args.batch):
+            f = feats[rng.randrange(len(feats))]
+            _, H, W = f.shape
+            y, x = rng.randrange(0, H - cs + 1), rng.randrange(0, W - cs + 1)
+            c = f[:, y:y + cs, x:x + cs].float() / 255
+            if rng.random() < 0.5:
+                c = c.flip(2)
+            xs.append(c)
+        xb = torch.stack(xs)
+        npix = xb.shape[0] * cs * cs * 16  # image pixels behind the crops
+        lams = [lambdas[mid]] if not state['split'] else lambdas
+        for i, (m, (o, oa)) in enumerate(zip(models, optimizers)):
+            for g in o.param_groups:
+                g['lr'] = lr
+            out = m(xb)
+            bpp = sum(torch.log(l).sum() for l in out['likelihoods'].values()) / (-math.log(2) * npix)
+            mse = F.mse_loss(out['x_hat'], xb)
+            loss = bpp + lams[i] * 255 ** 2 * mse
+            o.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+            o.step()
+            aux = m.aux_loss()
+            oa.zero_grad()
+            aux.backward()
+            oa.step()
+            key = f'l{lams[i]:g}'
+            b0, m0 = avg.get(key, (float(bpp), float(mse)))
+            avg[key] = (0.98 * b0 + 0.02 * float(bpp), 0.98 * m0 + 0.02 * float(mse))
+        now = time.time()
+        state['elapsed'] += now - t_last
+        t_last = now
+        state['iter'] += 1
+        if state['iter'] % 50 == 0:
+            say(f'iter {state["iter"]} {state["elapsed"] / 60:.1f}/{args.minutes:.0f} min lr {lr:.2e} ' +
+                ' '.join(f'{k}: bpp {b:.4f} psnr {10 * math.log10(1 / max(mm, 1e-12)):.2f}' for k, (b, mm) in avg.items()))
+        if now - t_ck > 240 or state['elapsed'] >= budget:
+            torch.save({'models': [m.state_dict() for m in models], 'opts': [(o.state_dict(), a.state_dict()) for o, a in optimizers],
+                        'state': state, 'rng': rng.getstate()}, ck + '.tmp')
+            os.replace(ck + '.tmp', ck)
+            t_ck = now
+    if not state['split']:
+        models = [copy.deepcopy(base) for _ in lambdas]
+    for lam, m in zip(lambdas, models):
+        m.update(force=True)
+        path = os.path.join(args.out, f'codec-l{lam:g}.pth.tar')
+        torch.save(m.state_dict(), path)
+        say(f'wrote {path}')
+    say(f'done: {state["iter"]} iterations in {state["elapsed"] / 60:.1f} min')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,175 @@
+"""Train the bundled detector (Detectron2 Faster R-CNN R50-FPN layout, narrow widths) on the shapes world.
+
+  /usr/bin/python3 tools/train/train_detector.py --data .cache/world-train --data .cache/world-train-b \
+      --out .cache/train/det --minutes 70 --freeze-stem-at 0.3
+
+Time-budgeted: the learning rate follows a cosine over --minutes of wall time (so a run ends on schedule on a busy
+machine). At --freeze-stem-at (fraction of the budget) the stem (conv1 + BN) is frozen and written to
+OUT/stem.pt, so that codec training (train_codec.py) can start on final stem features while the rest trains on.
+Checkpoints every --ckpt-minutes to OUT/last.pt; rerunning the same command resumes. Log: OUT/log.txt.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+
+import rcnn
+
+
+def load_split(dirs):
+    items = []
+    for d in dirs:
+        js = json.load(open(os.path.join(d, 'instances.json')))
+        anns = {}
+        for a in js['annotations']:
+            anns.setdefault(a['image_id'], []).append(a)
+        for im in js['images']:
+            a = anns.get(im['id'], [])
+            boxes = [[b['bbox'][0], b['bbox'][1], b['bbox'][0] + b['bbox'][2], b['bbox'][1] + b['bbox'][3]] for b in a]
+            items.append((os.path.join(d, im['file_name']), boxes, [b['category_id'] - 1 for b in a]))
+    return items
+
+
+def round256(x):
+    r = x % 256
+    return max(256, x - r + (256 if r >= 128 else 0))
+
+
+def sample_image(item, rng):
+    """PIL-resized (bilinear, as Detectron2/the project) BGR uint8 tensor + scaled boxes. Scale jitter and
+    method-2-like aspect changes so the detector serves both methods."""
+    path, boxes, labels = item
+    img = Image.open(path).convert('RGB')
+    w, h = img.size
+    u = rng.random()
+    if u < 0.3:  # method 2 geometry: each side to its nearest multiple of 256
+        nh, nw = round256(h), round256(w)
+    else:
+        s = rng.uniform(0.8, 1.25)
+        nh, nw = int(h * s + 0.5), int(w * s + 0.5)
+    if (nh, nw) != (h, w):
+        img = img.resize((nw, nh), Image.BILINEAR)
+    sx, sy = nw / w, nh / h
+    arr = np.asarray(img)[:, :, ::-1].copy()
+    b = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4) * torch.tensor([sx, sy, sx, sy])
+    if rng.random() < 0.5:
+        arr = arr[:, ::-1].copy()
+        b = torch.stack([nw - b[:, 2], b[:, 1], nw - b[:, 0], b[:, 3]], 1) if len(b) else b
+    return torch.from_numpy(arr), b, torch.tensor(labels, dtype=torch.int64)
+
+
+def batch(items, rng, n):
+    xs, sizes, tg = [], [], []
+    for it in rng.sample(items, n):
+        im, b, l = sample_image(it, rng)
+        x, sz = rcnn.preprocess(im)
+        xs.append(x)
+        sizes.append(sz)
+        keep = ((b[:, 2] - b[:, 0]) > 1) & ((b[:, 3] - b[:, 1]) > 1) if len(b) else torch.zeros(0, dtype=torch.bool)
+        tg.append({'boxes': b[keep], 'labels': l[keep]})
+    H = max(x.shape[1] for x in xs)
+    W = max(x.shape[2] for x in xs)
+    out = torch.zeros(len(xs), 3, H, W)
+    for i, x in enumerate(xs):
+        out[i, :, :x.shape[1], :x.shape[2]] = x
+    return out, sizes, tg
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--data', action='append', required=True)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--minutes', type=float, default=70)
+    ap.add_argument('--freeze-stem-at', type=float, default=0.3)
+    ap.add_argument('--batch', type=int, default=2)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--ckpt-minutes', type=float, default=4)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    log = open(os.path.join(args.out, 'log.txt'), 'a')
+
+    def say(msg):
+        line = time.strftime('%H:%M:%S ') + msg
+        print(line, flush=True)
+        log.write(line + '\n')
+        log.flush()
+
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    items = load_split(args.data)
+    model = rcnn.GeneralizedRCNN()
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    state = {'iter': 0, 'elapsed': 0.0, 'stem_frozen': False}
+    ck = os.path.join(args.out, 'last.pt')
+    if os.path.exists(ck):
+        c = torch.load(ck)
+        model.load_state_dict(c['model'])
+        opt.load_state_dict(c['opt'])
+        state = c['state']
+        rng.setstate(c['rng'])
+        torch.set_rng_state(c['torch_rng'])
+        say(f'resumed at iter {state["iter"]}, {state["elapsed"] / 60:.1f} min')
+    else:
+        say(f'start: {len(items)} images, cfg {json.dumps(model.cfg)}, params {sum(p.numel() for p in model.parameters())}, args {vars(args)}')
+    budget = args.minutes * 60
+    stem = model.backbone.bottom_up.stem
+
+    def freeze_stem():
+        for p in stem.parameters():
+            p.requires_grad_(False)
+        stem.eval()
+
+    if state['stem_frozen']:
+        freeze_stem()
+    t_last = time.time()
+    t_ck = time.time()
+    avg = {}
+    model.train()
+    if state['stem_frozen']:
+        stem.eval()
+    while state['elapsed'] < budget:
+        frac = state['elapsed'] / budget
+        warm = min(1.0, (state['iter'] + 1) / 300)
+        lr = args.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g['lr'] = lr
+        if not state['stem_frozen'] and frac >= args.freeze_stem_at:
+            freeze_stem()
+            state['stem_frozen'] = True
+            torch.save({k: v for k, v in model.state_dict().items() if k.startswith('backbone.bottom_up.stem.')}, os.path.join(args.out, 'stem.pt'))
+            say(f'stem frozen at iter {state["iter"]} -> {args.out}/stem.pt')
+        x, sizes, tg = batch(items, rng, args.batch)
+        losses = model.losses(x, sizes, tg)
+        loss = sum(losses.values())
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        opt.step()
+        for k, v in losses.items():
+            avg[k] = 0.98 * avg.get(k, float(v)) + 0.02 * float(v)
+        now = time.time()
+        state['elapsed'] += now - t_last
+        t_last = now
+        state['iter'] += 1
+        if state['iter'] % 20 == 0:
+            say(f'iter {state["iter"]} {state["elapsed"] / 60:.1f}/{args.minutes:.0f} min lr {lr:.2e} ' + ' '.join(f'{k} {v:.4f}' for k, v in avg.items()))
+        if now - t_ck > args.ckpt_minutes * 60 or state['elapsed'] >= budget:
+            torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'state': state, 'rng': rng.getstate(),
+                        'torch_rng': torch.get_rng_state(), 'cfg': model.cfg}, ck + '.tmp')
+            os.replace(ck + '.tmp', ck)
+            t_ck = now
+    torch.save({'model': model.state_dict(), 'cfg': model.cfg, 'state': state}, os.path.join(args.out, 'final.pt'))
+    say(f'done: {state["iter"]} iterations in {state["elapsed"] / 60:.1f} min -> {args.out}/final.pt')
+
+
+if __name__ == '__main__':
+    main()
