@@ -7,7 +7,7 @@
  *  - codec.safetensors: an untrained 64-channel ScaleHyperprior (N=32, M=48) with valid entropy tables:
  *    EB tables from a discretized logistic per channel, the Gaussian tables computed as CompressAI's
  *    GaussianConditional.update() does (float64 here; a real checkpoint's tables are always taken from the file).
- *   npx tsx tools/make-default-weights.ts
+ *   npx tsx tools/make-random-weights.ts
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { convertToSafetensors } from '../src/model/weights/load.ts';
