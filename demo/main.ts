@@ -1,5 +1,5 @@
 /** The webvcm demo: encode an image's stem features, decode them, finish detection, and show what happened. */
-import { createDecoder, createEncoder, type VcmDecoder, type VcmEncoder, type EncodeResult, type DecodeResult, COCO_CLASS_NAMES } from '../src/index.ts';
+import { createDecoder, createEncoder, type VcmDecoder, type VcmEncoder, type EncodeResult, type DecodeResult } from '../src/index.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $('status'), runBtn = $<HTMLButtonElement>('run'), view = $<HTMLCanvasElement>('view');
@@ -59,6 +59,7 @@ function drawDetections(res: DecodeResult): void {
   const g = view.getContext('2d')!;
   if (image) g.drawImage(image, 0, 0);
   const { boxes, scores, classes } = res.detections;
+  const names = decoder?.classNames ?? [];
   g.lineWidth = Math.max(2, view.width / 320);
   g.font = `${Math.max(12, Math.round(view.width / 50))}px system-ui`;
   for (let i = 0; i < scores.length; i++) {
@@ -66,7 +67,7 @@ function drawDetections(res: DecodeResult): void {
     const hue = (classes[i]! * 47) % 360;
     g.strokeStyle = `hsl(${hue} 90% 50%)`;
     g.strokeRect(x1, y1, x2 - x1, y2 - y1);
-    const label = `${COCO_CLASS_NAMES[classes[i]!] ?? classes[i]} ${scores[i]!.toFixed(2)}`;
+    const label = `${names[classes[i]!] ?? `class_${classes[i]}`} ${scores[i]!.toFixed(2)}`;
     const w = g.measureText(label).width + 6;
     g.fillStyle = `hsl(${hue} 90% 35%)`;
     g.fillRect(x1, Math.max(0, y1 - 18), w, 18);
@@ -125,7 +126,7 @@ async function run(): Promise<void> {
     last = { enc, dec };
     (window as unknown as { __webvcm: unknown }).__webvcm = {
       bytes: enc.bytes.length, bpp: enc.bpp,
-      detections: { boxes: Array.from(dec.detections.boxes), scores: Array.from(dec.detections.scores), classes: Array.from(dec.detections.classes) },
+      detections: { boxes: Array.from(dec.detections.boxes), scores: Array.from(dec.detections.scores), classes: Array.from(dec.detections.classes), labels: Array.from(dec.detections.classes, (k) => decoder!.classNames[k] ?? `class_${k}`) },
     };
     drawDetections(dec);
     showStats(enc, dec);

@@ -16,6 +16,7 @@ export type { Backend, Tensor } from './model/backend.ts';
 export { loadCodecWeights, loadDetectorWeights, loadWeights, convertToSafetensors } from './model/weights/load.ts';
 export type { CodecWeights, DetectorWeights, DetectorArch, HostTensor, WeightSource } from './model/weights/types.ts';
 export { CheckpointError } from './model/weights/errors.ts';
+export { ClassNamesError, classNamesOf, defaultClassNames } from './model/weights/class-names.ts';
 
 export { Detector } from './model/detector/detector.ts';
 export { DEFAULT_DETECTOR_CONFIG, type DetectorConfig, type Detections, type ImageSizes } from './model/detector/types.ts';

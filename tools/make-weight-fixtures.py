@@ -172,6 +172,17 @@ def write_torch_odd(path):
         del sys.modules[k]
 
 
+def write_meta_fixtures():
+    """Tiny pickles with the top-level metadata a trained export carries (tools/train/export_detector.py): a str list of
+    class names, a bool, a nested dict (ignored); protocols 2 and 4."""
+    arrays = {'a': np.arange(3, dtype=np.float32)}
+    root = {'model': arrays, '__author__': 'webvcm fixture', 'matching_heuristics': False,
+            'class_names': ['circle', 'triangle', 'square'], 'input': {'min_size': 320}}
+    for proto in (2, 4):
+        with open(os.path.join(OUT, f'meta_p{proto}.pkl'), 'wb') as f:
+            pickle.dump(root, f, protocol=proto)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(2024)
@@ -201,6 +212,7 @@ def main():
     with open(os.path.join(OUT, 'arrays_expected.json'), 'w') as f:
         json.dump(expected, f, indent=1)
     write_torch_odd(os.path.join(OUT, 'torch_odd.pth'))
+    write_meta_fixtures()
     for n in sorted(os.listdir(OUT)):
         print(f'{os.path.getsize(os.path.join(OUT, n)):8d}  weights/fixtures/{n}')
 

@@ -19,6 +19,7 @@ import { encodeFeatures, decodeFeatures } from '../model/codec/features.ts';
 import { Detector } from '../model/detector/detector.ts';
 import { defaultHeads } from '../model/detector/heads-adapter.ts';
 import type { Detections, DetectorConfig, ImageSizes } from '../model/detector/types.ts';
+import { classNamesOf } from '../model/weights/class-names.ts';
 import { loadCodecWeights, loadDetectorWeights } from '../model/weights/load.ts';
 import type { CodecWeights, DetectorWeights, WeightSource } from '../model/weights/types.ts';
 import { toDetectorImage, type ImageInput } from './image-input.ts';
@@ -110,6 +111,8 @@ abstract class Base {
   /** The GPUDevice this instance runs on (pass it to another encoder/decoder to share it). */
   get device(): GPUDevice { return this.rt.ctx.device; }
   get adapter(): GpuContext['info'] { return this.rt.ctx.info; }
+  /** Class names, index = the contiguous class id in `detections.classes` (from the checkpoint, else COCO / class_<k>). */
+  get classNames(): string[] { return classNamesOf(this.detectorWeights); }
   protected check(): void { if (this.disposed) throw new Error(`${this.constructor.name} used after dispose()`); }
   dispose(): void {
     if (this.disposed) return;

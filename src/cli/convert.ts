@@ -39,13 +39,15 @@ export function register(program: Command): void {
         bytes: out.length,
         source_sha256: sha,
         fingerprint: toHex(w.fingerprint),
+        classNames: w.kind === 'detectron2-rcnn-fpn' ? (w.classNames ?? null) : undefined,
         seconds: +((performance.now() - t0) / 1000).toFixed(3),
       };
       if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else {
         process.stdout.write(
           `${input} -> ${opts.output}\n  ${w.kind} ${JSON.stringify(summary.config)}\n` +
-            `  ${summary.tensors} tensors, ${summary.bytes} bytes, fingerprint ${summary.fingerprint}, ${summary.seconds} s\n`,
+            `  ${summary.tensors} tensors, ${summary.bytes} bytes, fingerprint ${summary.fingerprint}, ${summary.seconds} s\n` +
+            (summary.classNames ? `  class names: ${summary.classNames.join(', ')}\n` : ''),
         );
       }
     });

@@ -29,10 +29,16 @@ export function register(program: Command): void {
         const d = r.detections;
         const json = o.coco
           ? toCocoResults(o.imageId ?? imageIdFromName(file.replace(/\.vcm$/, '.png')), d.boxes, d.scores, d.classes)
-          : { ...detectionsToJson(d), sizes: r.sizes };
+          : { ...detectionsToJson(d, dec.classNames), sizes: r.sizes };
         writeFileSync(o.output, JSON.stringify(json) + '\n');
         if (o.features && r.features) writeFileSync(o.features, writeNpy(r.features.data, [1, ...r.features.shape]));
         process.stdout.write(`wrote ${o.output}: ${d.scores.length} detections (image ${r.sizes.original.join('x')})\n`);
+        const names = dec.classNames;
+        for (let i = 0; i < Math.min(d.scores.length, 10); i++) {
+          const b = Array.from(d.boxes.subarray(4 * i, 4 * i + 4), (v) => v.toFixed(1)).join(', ');
+          process.stdout.write(`  ${(names[d.classes[i]!] ?? `class_${d.classes[i]}`).padEnd(14)} ${d.scores[i]!.toFixed(3)}  [${b}]\n`);
+        }
+        if (d.scores.length > 10) process.stdout.write(`  … ${d.scores.length - 10} more in ${o.output}\n`);
         process.stdout.write(Object.entries(r.timings).map(([k, v]) => `  ${k.padEnd(24)} ${v.toFixed(1)} ms`).join('\n') + '\n');
       } finally {
         dec.dispose();

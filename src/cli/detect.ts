@@ -43,12 +43,13 @@ function nonNegInt(v: string): number {
   return n;
 }
 
-/** Plain JSON form of detections. */
-export function detectionsToJson(d: Detections): { boxes: number[][]; scores: number[]; classes: number[] } {
+/** Plain JSON form of detections; `labels[i]` is the name of `classes[i]` (the detector's class names). */
+export function detectionsToJson(d: Detections, classNames?: readonly string[]): { boxes: number[][]; scores: number[]; classes: number[]; labels?: string[] } {
   const n = d.scores.length;
   const boxes: number[][] = [];
   for (let i = 0; i < n; i++) boxes.push(Array.from(d.boxes.subarray(4 * i, 4 * i + 4)));
-  return { boxes, scores: Array.from(d.scores), classes: Array.from(d.classes) };
+  const classes = Array.from(d.classes);
+  return { boxes, scores: Array.from(d.scores), classes, ...(classNames ? { labels: classes.map((k) => classNames[k] ?? `class_${k}`) } : {}) };
 }
 
 /** COCO image id from a file name like 000000397133.jpg (digits only), else 0. */
@@ -106,7 +107,7 @@ export function register(program: Command): void {
         det.dispose();
         const out = opts.coco
           ? toCocoResults(opts.imageId ?? imageIdFromName(opts.input), detections.boxes, detections.scores, detections.classes)
-          : { ...detectionsToJson(detections), sizes };
+          : { ...detectionsToJson(detections, det.classNames), sizes };
         writeFileSync(opts.output, JSON.stringify(out));
         process.stderr.write(`${detections.scores.length} detections (${sizes.original.join('x')} → ${sizes.resized.join('x')}, input ${sizes.padded.join('x')}) → ${opts.output}\n`);
       } finally {

@@ -7,6 +7,7 @@
  * post-processing) come from ./heads.
  */
 import type { Tensor } from '../backend.ts';
+import { classNamesOf } from '../weights/class-names.ts';
 import type { DetectorWeights } from '../weights/types.ts';
 import { FPN_LEVELS, prepareBackbone, releaseFpn, runFromStem, runStem, type BackboneHandles } from './backbone.ts';
 import { resolveDetectorConfig } from './config.ts';
@@ -57,6 +58,9 @@ export class Detector<T extends Tensor> {
   }
 
   get arch(): BackboneHandles['arch'] { return this.handles.arch; }
+
+  /** Class names, index = the contiguous class id of `Detections.classes` (the checkpoint's, else the defaults). */
+  get classNames(): string[] { return classNamesOf(this.weights); }
 
   private get handles(): BackboneHandles {
     if (!this.bb) throw new DetectorInputError('Detector used after dispose()');

@@ -33,6 +33,20 @@ export function readCheckpoint(bytes: Uint8Array): RawCheckpoint {
   return { format, ...collect(root) };
 }
 
+/**
+ * A top-level scalar entry of a pickle as a metadata string: str, number and bool as text; a list/tuple of strs (e.g.
+ * Detectron2-style `"class_names": [...]`) as a JSON array, the way a converted .safetensors stores it.
+ */
+function metadataValue(v: unknown): string | undefined {
+  const s = pyStr(v) ?? (typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
+  if (s !== undefined) return s;
+  if (Array.isArray(v) && v.length > 0) {
+    const strs = v.map(pyStr);
+    if (strs.every((x) => x !== undefined)) return JSON.stringify(strs);
+  }
+  return undefined;
+}
+
 function isTensor(v: unknown): v is HostTensor {
   return typeof v === 'object' && v !== null && TENSORS.has(v);
 }
@@ -54,7 +68,7 @@ function collect(root: unknown): { tensors: Map<string, HostTensor>; metadata: R
       dict = inner;
       for (const [k, v] of root) {
         if (typeof k !== 'string' || k === wrapper) continue;
-        const s = pyStr(v) ?? (typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
+        const s = metadataValue(v);
         if (s !== undefined) metadata[k] = s;
       }
       break;
@@ -67,7 +81,7 @@ function collect(root: unknown): { tensors: Map<string, HostTensor>; metadata: R
       if (isTensor(v)) tensors.set(name, v);
       else if (v instanceof Map && depth < 4) walk(v, `${name}.`, depth + 1);
       else if (prefix === '' && dict === root) {
-        const s = pyStr(v) ?? (typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
+        const s = metadataValue(v);
         if (s !== undefined) metadata[name] = s;
       }
     }

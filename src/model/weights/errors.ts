@@ -14,6 +14,7 @@ export type CheckpointErrorCode =
   | 'BAD_SAFETENSORS' // malformed safetensors header
   | 'ARCHITECTURE' // names, shapes or dtypes do not fit the architecture (lists every problem)
   | 'WRONG_KIND' // e.g. a detector checkpoint given to loadCodecWeights
+  | 'CLASS_NAMES' // stored class names that are not a list of num_classes distinct strings
   | 'SOURCE'; // the weight source could not be read (HTTP error, missing file)
 
 export class CheckpointError extends Error {

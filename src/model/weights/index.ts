@@ -31,3 +31,4 @@ export { readSafetensors, writeSafetensors } from './safetensors.ts';
 export { gdnEffective, normalizeCompressAIKey } from './codec.ts';
 export { foldFrozenBN, inferDetectorArch } from './detector.ts';
 export { createSha256, fingerprintTensors, initHash, toHex } from './hash.ts';
+export { ClassNamesError, classNamesOf, defaultClassNames, parseClassNames, validateClassNames } from './class-names.ts';

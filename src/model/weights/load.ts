@@ -2,6 +2,7 @@
 import { readCheckpoint } from './checkpoint.ts';
 import { convertCompressAI, isCanonicalCodec, isCompressAIStateDict, validateCanonicalCodec } from './codec.ts';
 import { convertDetectron2, isCanonicalDetector, isDetectronStateDict, validateCanonicalDetector } from './detector.ts';
+import { parseClassNames } from './class-names.ts';
 import { CheckpointError, WrongModelKindError } from './errors.ts';
 import { fingerprintTensors, initHash, toHex } from './hash.ts';
 import { writeSafetensors } from './safetensors.ts';
@@ -70,7 +71,8 @@ export function detectorWeightsFromRaw(raw: RawCheckpoint, source?: Uint8Array):
   checkFinite(tensors);
   const fingerprint = fingerprintTensors(tensors);
   checkStoredFingerprint(raw, fingerprint);
-  return { kind: 'detectron2-rcnn-fpn', config, tensors, fingerprint };
+  const classNames = parseClassNames(raw.metadata, config.numClasses);
+  return { kind: 'detectron2-rcnn-fpn', config, tensors, fingerprint, ...(classNames ? { classNames } : {}) };
 }
 
 /** Load any supported codec checkpoint (.pth.tar, converted .safetensors) from bytes, a Blob, a path or a URL. */
@@ -101,12 +103,14 @@ export function weightsConfig(w: ModelWeights): object {
 
 /** Serialize canonical weights as .safetensors with webvcm metadata (docs/weights.md). */
 export function convertToSafetensors(w: CodecWeights | DetectorWeights, sourceSha256: string): Uint8Array {
-  return writeSafetensors(w.tensors, {
+  const meta: Record<string, string> = {
     format: CONVERTED_FORMAT,
     kind: w.kind,
     config: JSON.stringify(weightsConfig(w)),
     source_sha256: sourceSha256,
     converter: CONVERTER_VERSION,
     fingerprint: toHex(w.fingerprint),
-  });
+  };
+  if (w.kind === 'detectron2-rcnn-fpn' && w.classNames) meta.class_names = JSON.stringify(w.classNames);
+  return writeSafetensors(w.tensors, meta);
 }

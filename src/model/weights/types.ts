@@ -64,6 +64,11 @@ export interface DetectorWeights {
   config: DetectorArch;
   tensors: Map<string, HostTensor>;
   fingerprint: Uint8Array;
+  /**
+   * Class names stored in the checkpoint (index = contiguous class id, length = numClasses), when it has them.
+   * `classNamesOf(weights)` gives the names with the fallback (COCO names for 80 classes, else class_<k>).
+   */
+  classNames?: string[];
 }
 
 export type ModelWeights = CodecWeights | DetectorWeights;
