@@ -23,7 +23,10 @@ import { classNamesOf } from '../model/weights/class-names.ts';
 import { loadCodecWeights, loadDetectorWeights } from '../model/weights/load.ts';
 import type { CodecWeights, DetectorWeights, WeightSource } from '../model/weights/types.ts';
 import { toDetectorImage, type ImageInput } from './image-input.ts';
-import { isGpuImage, type GpuImage } from '../gpu/ops/resize.ts';
+import { isGpuImage, resizeNormalizeImage, type GpuImage } from '../gpu/ops/resize.ts';
+import { warmupContext } from '../gpu/backend.ts';
+import type { WarmupReport } from '../model/backend.ts';
+import { imageSizes } from '../model/detector/preprocess.ts';
 import type { BgrImage } from '../model/detector/preprocess.ts';
 
 export type { ImageInput } from './image-input.ts';
@@ -65,6 +68,16 @@ export interface EncodeResult {
   /** The stem feature map F (NCHW float32, batch dropped), when asked for. */
   features?: { data: Float32Array; shape: [number, number, number] };
 }
+
+/** The image size to warm up for (the original image, before the detector's resize). */
+export interface WarmupOptions {
+  height: number;
+  width: number;
+  /** Encoder: also warm the on-device resize that GPUTexture / VideoFrame inputs take. */
+  gpuInput?: boolean;
+}
+
+export type { WarmupReport } from '../model/backend.ts';
 
 export interface DecodeResult {
   detections: Detections;
@@ -113,6 +126,8 @@ abstract class Base {
   get adapter(): GpuContext['info'] { return this.rt.ctx.info; }
   /** Class names, index = the contiguous class id in `detections.classes` (from the checkpoint, else COCO / class_<k>). */
   get classNames(): string[] { return classNamesOf(this.detectorWeights); }
+  /** Distinct GPU pipelines compiled so far (a warm-up makes the first run add none). */
+  get pipelineCount(): number { return this.rt.ctx.pipelineCount; }
   protected check(): void { if (this.disposed) throw new Error(`${this.constructor.name} used after dispose()`); }
   dispose(): void {
     if (this.disposed) return;
@@ -154,6 +169,27 @@ export class VcmEncoder extends Base {
     if (mode !== 'compat' && mode !== 'portable') throw new Error(`mode must be compat or portable, got ${String(mode)}`);
     const parts = await build(o, method === 2);
     return new VcmEncoder(...parts, method, mode);
+  }
+
+  /**
+   * Compile every GPU pipeline an encode of a `height`×`width` image needs (planned without GPU work, compiled with
+   * createComputePipelineAsync, all at once, and primed), so the first real encode runs at warm speed. Call it once
+   * per input size (e.g. the camera's resolution) while nothing else is waiting.
+   */
+  async warmup(o: WarmupOptions): Promise<WarmupReport> {
+    this.check();
+    const { height, width } = checkWarmSize(o);
+    const ctx = this.rt.ctx;
+    return warmupContext(ctx, async () => {
+      if (o.gpuInput) {
+        const sizes = imageSizes(height, width, this.detector.cfg);
+        const stride = Math.ceil((width * 4) / 256) * 256;
+        const img: GpuImage = { kind: 'gpu-image', height, width, data: ctx.empty([(stride * height) / 4], 'u32'), stride, order: 'rgba' };
+        resizeNormalizeImage(ctx, img, sizes.resized, sizes.padded, this.detector.cfg.pixelMean).release();
+        img.data.release();
+      }
+      await this.encode({ height, width, data: new Uint8Array(height * width * 3) });
+    });
   }
 
   /** The uncompressed reference: the whole detector on the image (no quantization, no codec). */
@@ -211,6 +247,45 @@ export class VcmDecoder extends Base {
     return new VcmDecoder(...parts);
   }
 
+  /**
+   * Compile every GPU pipeline a decode of a stream from a `height`×`width` image needs: the codec's decompress and
+   * the dense detector are planned and compiled asynchronously; the heads then run once on synthetic features (their
+   * pipelines depend on the number of proposals). `height`×`width` is the original image; the stream's sizes follow
+   * the encoder's `method`, `minSize` and `maxSize` (default: this decoder's).
+   */
+  async warmup(o: WarmupOptions & { method?: 1 | 2; minSize?: number; maxSize?: number }): Promise<WarmupReport> {
+    this.check();
+    const { height, width } = checkWarmSize(o);
+    const t0 = performance.now();
+    const method = o.method === 2 ? 2 : 1;
+    // the stream's geometry follows the *encoder's* resize settings: pass them when they differ from this decoder's
+    const cfg = { ...this.detector.cfg, method2: method === 2, minSize: o.minSize ?? this.detector.cfg.minSize, maxSize: o.maxSize ?? this.detector.cfg.maxSize };
+    const sizes = imageSizes(height, width, cfg);
+    const [c, h, w] = this.detector.stemShape(sizes);
+    const codec = await warmupContext(this.rt.ctx, async (unrecorded) => {
+      for (const mode of ['compat', 'portable'] as const) {
+        // a stream of this size to plan the decoder with (its encoder-side pipelines are not compiled)
+        const bytes = await unrecorded(async () => {
+          const stem = this.rt.codec.fromCHW(new Float32Array(c * h * w), c, h, w);
+          try {
+            return (await encodeFeatures(this.codec, stem, { method, mode, originalSize: sizes.original, resizedSize: sizes.resized })).bytes;
+          } finally {
+            stem.release();
+          }
+        });
+        this.rt.det.release((await decodeFeatures(this.codec, bytes)).features);
+      }
+    });
+    const det = await this.detector.warmup(height, width, { part: 'fromStem', sizes });
+    const parts = [codec, det].filter((r): r is WarmupReport => r !== null);
+    const sum = (k: 'planned' | 'compiled' | 'primed' | 'planMs' | 'compileMs' | 'primeMs'): number => parts.reduce((acc, r) => acc + r[k], 0);
+    return {
+      planned: sum('planned'), compiled: sum('compiled'), primed: sum('primed'), failed: parts.flatMap((r) => r.failed),
+      planMs: sum('planMs'), compileMs: sum('compileMs'), primeMs: sum('primeMs'), extraMs: det?.extraMs, totalMs: performance.now() - t0,
+      perPipelineMs: codec.perPipelineMs || det?.perPipelineMs ? { ...codec.perPipelineMs, ...det?.perPipelineMs } : undefined,
+    };
+  }
+
   async decode(bytes: Uint8Array, opts: { returnFeatures?: boolean } = {}): Promise<DecodeResult> {
     this.check();
     const timings: Record<string, number> = {};
@@ -234,6 +309,12 @@ export class VcmDecoder extends Base {
       this.rt.det.release(stem);
     }
   }
+}
+
+function checkWarmSize(o: WarmupOptions): { height: number; width: number } {
+  const ok = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0 && (v as number) <= 16384;
+  if (!o || !ok(o.height) || !ok(o.width)) throw new Error(`warmup needs an integer { height, width } in 1..16384 (got ${o?.height}x${o?.width})`);
+  return { height: o.height, width: o.width };
 }
 
 /** GPU inputs come as a GpuImage in a pooled buffer: give it back once the stem that reads it is recorded. */

@@ -1,6 +1,6 @@
 /** The GPU implementation of the graph op set (src/model/backend.ts), over a GpuContext. */
-import type { Backend, ConvHandle, ConvOpts } from '../model/backend.ts';
-import type { GpuContext } from './context.ts';
+import type { Backend, ConvHandle, ConvOpts, WarmupReport } from '../model/backend.ts';
+import type { GpuContext, PlanSkip } from './context.ts';
 import { GpuShapeError } from './errors.ts';
 import { conv2d, prepareConv, type ConvWeights } from './ops/conv.ts';
 import { abs, add, relu } from './ops/eltwise.ts';
@@ -33,4 +33,14 @@ export class GpuBackend implements Backend<GpuTensor> {
   relu(a: GpuTensor): GpuTensor { return relu(this.ctx, a); }
   abs(a: GpuTensor): GpuTensor { return abs(this.ctx, a); }
   sync(): Promise<void> { return this.ctx.sync(); }
+  warmup(fn: (unrecorded: PlanSkip) => Promise<unknown>): Promise<WarmupReport> { return warmupContext(this.ctx, fn); }
+}
+
+/** Plan `fn` on `ctx`, then compile (async, all at once) and prime every pipeline it needs. */
+export async function warmupContext(ctx: GpuContext, fn: (unrecorded: PlanSkip) => Promise<unknown>): Promise<WarmupReport> {
+  const t0 = performance.now();
+  const specs = await ctx.plan(fn);
+  const planMs = performance.now() - t0;
+  const w = await ctx.warm(specs);
+  return { planned: specs.length, compiled: w.compiled, primed: w.primed, failed: w.failed, planMs, compileMs: w.compileMs, primeMs: w.primeMs, totalMs: performance.now() - t0, perPipelineMs: w.perPipelineMs };
 }

@@ -18,6 +18,22 @@ export interface ContextOptions extends AcquireOptions {
 
 export type Binding = GpuTensor | GPUBuffer;
 
+/** One compute pipeline as the ops ask for it, plus how its bindings are used (collected by `plan`). */
+export interface PipelineSpec {
+  shader: string;
+  defines: Defines;
+  entry: string;
+  key: string;
+  /** Per @binding: 'uniform' or 'storage', and the byte size bound in the planned run. */
+  bindings?: { kind: 'uniform' | 'storage'; size: number }[];
+}
+
+/** Inside `plan`: run `g` without recording its pipelines (work that only produces inputs for the planned part). */
+export type PlanSkip = <R>(g: () => Promise<R>) => Promise<R>;
+
+/** What `warm` did: pipelines compiled (async), primed by a one-workgroup dispatch, and the milliseconds taken. */
+export interface WarmReport { specs: number; compiled: number; primed: number; failed: string[]; compileMs: number; primeMs: number; perPipelineMs?: Record<string, number> }
+
 const MAX_TIMESTAMP_PAIRS = 2048;
 
 export class GpuContext {
@@ -34,7 +50,12 @@ export class GpuContext {
   private queryResolve: GPUBuffer | null = null;
   private queryLabels: string[] = [];
   private timingsMs = new Map<string, number>();
+  private planned: Map<string, PipelineSpec> | null = null;
+  private planQuiet = 0;
+  private specs = new Map<string, PipelineSpec>();
   readonly maxBatch: number;
+  /** Benches: make `warm` wait after each primed pipeline and report its milliseconds. */
+  profileWarmup = false;
 
   private constructor(
     readonly device: GPUDevice,
@@ -113,6 +134,10 @@ export class GpuContext {
   /** Read a tensor back in its storage order. */
   async read(t: GpuTensor): Promise<Float32Array | Int32Array | Uint32Array> {
     this.check();
+    if (this.planned) {
+      // planning: no GPU work ran, so there is nothing to read; zeros keep the graph code going
+      return t.dtype === 'f32' ? new Float32Array(t.size) : t.dtype === 'i32' ? new Int32Array(t.size) : new Uint32Array(t.size);
+    }
     const bytes = t.size * 4;
     const staging = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = this.encoderFor();
@@ -145,15 +170,113 @@ export class GpuContext {
     const key = variantKey(shader, defines, entry);
     let p = this.pipelines.get(key);
     if (!p) {
+      if (this.planned) {
+        // planning: note the variant, compile nothing (`warm` compiles them all at once, asynchronously)
+        if (!this.planQuiet && !this.planned.has(key)) this.planned.set(key, { shader, defines: { ...defines }, entry, key });
+        return { label: key } as GPUComputePipeline;
+      }
       const code = shaderSource(shader, defines);
       const module = this.device.createShaderModule({ code, label: key });
       p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: entry }, label: key });
       this.pipelines.set(key, p);
+      this.specs.set(key, { shader, defines: { ...defines }, entry, key });
     }
     return p;
   }
 
   get pipelineCount(): number { return this.pipelines.size; }
+
+  /** Keys of the pipelines compiled so far (cache order). */
+  pipelineKeys(): string[] { return [...this.pipelines.keys()]; }
+
+  /**
+   * Run `fn` (graph code) without GPU work, to learn which pipeline variants it needs: every `pipeline()` miss is
+   * recorded instead of compiled, dispatches are dropped and reads return zeros. Buffers are still allocated (the
+   * pool keeps them for the real run). Shapes that depend on read-back data (e.g. the number of proposals) follow
+   * the zeros, so data-dependent pipelines can be missed; `warm` after a real run covers those.
+   */
+  async plan(fn: (unrecorded: PlanSkip) => Promise<unknown> | unknown): Promise<PipelineSpec[]> {
+    this.check();
+    if (this.planned) throw new GpuError('GpuContext.plan is not re-entrant');
+    this.flush();
+    this.planned = new Map();
+    const unrecorded: PlanSkip = async (g) => {
+      this.planQuiet++;
+      try { return await g(); } finally { this.planQuiet--; }
+    };
+    try {
+      await fn(unrecorded);
+      return [...this.planned.values()];
+    } finally {
+      this.planned = null;
+      this.flush();
+    }
+  }
+
+  /**
+   * Compile `specs` with createComputePipelineAsync, all in flight at once, and prime each new pipeline with a
+   * one-workgroup dispatch on zero-filled dummy buffers: software drivers (llvmpipe/lavapipe) JIT a shader at its
+   * first dispatch, not at pipeline creation, so compiling alone leaves most of the cold-start cost in place.
+   * Failures (a variant the adapter rejects) are reported, not thrown: the real run then reports the real error.
+   */
+  async warm(specs: PipelineSpec[], opts: { prime?: boolean; profile?: boolean } = {}): Promise<WarmReport> {
+    this.check();
+    const todo = specs.filter((s) => !this.pipelines.has(s.key));
+    const failed: string[] = [];
+    const t0 = performance.now();
+    this.device.pushErrorScope('validation');
+    const made = await Promise.all(todo.map(async (s) => {
+      try {
+        const module = this.device.createShaderModule({ code: shaderSource(s.shader, s.defines), label: s.key });
+        const p = await this.device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: s.entry }, label: s.key });
+        return [s, p] as const;
+      } catch (e) {
+        failed.push(`${s.key}: ${(e as Error).message.split('\n')[0]}`);
+        return null;
+      }
+    }));
+    const err = await gpuWait(this.device.popErrorScope());
+    if (err) failed.push(err.message.split('\n')[0]!);
+    const ok = made.filter((m): m is NonNullable<typeof m> => m !== null);
+    for (const [s, p] of ok) if (!this.pipelines.has(s.key)) { this.pipelines.set(s.key, p); this.specs.set(s.key, { ...s }); }
+    const compileMs = performance.now() - t0;
+    let primed = 0;
+    const t1 = performance.now();
+    const perPipelineMs: Record<string, number> = {};
+    if (opts.prime !== false && ok.length) {
+      this.device.pushErrorScope('validation');
+      // one submit per pipeline: the driver JITs at the first dispatch; waiting per pipeline gives its cost
+      for (const [s, p] of ok) {
+        const b = s.bindings;
+        if (!b) continue;
+        const dummies: GPUBuffer[] = [];
+        const entries: GPUBindGroupEntry[] = b.map((bb, i) => {
+          const size = Math.max(256, Math.min(bb.size, bb.kind === 'uniform' ? this.limits.maxUniformBufferBindingSize : 1 << 16));
+          const buf = this.device.createBuffer({ size: Math.ceil(size / 16) * 16, usage: bb.kind === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE, label: `warm.${i}` });
+          dummies.push(buf);
+          return { binding: i, resource: { buffer: buf } };
+        });
+        const tp = performance.now();
+        const enc = this.device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        pass.setPipeline(p);
+        pass.setBindGroup(0, this.device.createBindGroup({ layout: p.getBindGroupLayout(0), entries }));
+        pass.dispatchWorkgroups(1);
+        pass.end();
+        this.device.queue.submit([enc.finish()]);
+        if (opts.profile ?? this.profileWarmup) {
+          await gpuWait(this.device.queue.onSubmittedWorkDone());
+          perPipelineMs[s.key] = performance.now() - tp;
+        }
+        for (const d of dummies) d.destroy();
+        primed++;
+      }
+      await gpuWait(this.device.queue.onSubmittedWorkDone());
+      const e2 = await gpuWait(this.device.popErrorScope());
+      if (e2) { failed.push(`prime: ${e2.message.split('\n')[0]}`); }
+    }
+    return { specs: specs.length, compiled: ok.length, primed, failed, compileMs, primeMs: performance.now() - t1, perPipelineMs: (opts.profile ?? this.profileWarmup) ? perPipelineMs : undefined };
+  }
 
   /** A uniform buffer holding `words` (u32/i32/f32 bit patterns), cached by content. */
   uniform(words: ArrayLike<number>, kind: 'u32' | 'f32' = 'u32'): GPUBuffer {
@@ -192,6 +315,16 @@ export class GpuContext {
    */
   dispatch(pipeline: GPUComputePipeline, bindings: Binding[], workgroups: [number, number?, number?], label = pipeline.label): void {
     this.check();
+    if (this.planned) {
+      const spec = this.planned.get(pipeline.label);
+      if (spec && !spec.bindings) {
+        spec.bindings = bindings.map((b) => {
+          const buf = b instanceof GpuTensor ? b.buffer : b;
+          return { kind: buf.usage & GPUBufferUsage.UNIFORM ? 'uniform' as const : 'storage' as const, size: b instanceof GpuTensor ? b.byteLength : buf.size };
+        });
+      }
+      return;
+    }
     const entries: GPUBindGroupEntry[] = bindings.map((b, i) => ({ binding: i, resource: { buffer: b instanceof GpuTensor ? b.buffer : b } }));
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const enc = this.encoderFor();

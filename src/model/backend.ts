@@ -54,4 +54,28 @@ export interface Backend<T extends Tensor = Tensor> {
   abs(a: T): T;
   /** Wait for all recorded work (GPU: submit and wait; CPU: no-op). */
   sync(): Promise<void>;
+  /**
+   * Optional (GPU): run `fn` once as a plan (no GPU work, reads give zeros) to learn every pipeline it needs, then
+   * compile them all asynchronously and prime them, so the first real run does not pay for compilation.
+   */
+  warmup?(fn: (unrecorded: <R>(g: () => Promise<R>) => Promise<R>) => Promise<unknown>): Promise<WarmupReport>;
+}
+
+/** What a warm-up did (milliseconds; pipeline counts). */
+export interface WarmupReport {
+  /** Pipelines the planned run asked for that were not compiled yet. */
+  planned: number;
+  compiled: number;
+  /** Pipelines given their first (one-workgroup) dispatch: where software drivers JIT the shader. */
+  primed: number;
+  /** Variants that failed to compile or prime (the real run reports the real error). */
+  failed: string[];
+  planMs: number;
+  compileMs: number;
+  primeMs: number;
+  /** Extra real work some models add (the detector's heads on synthetic features), ms. */
+  extraMs?: number;
+  totalMs: number;
+  /** With GpuContext.profileWarmup: first-dispatch milliseconds per pipeline key. */
+  perPipelineMs?: Record<string, number>;
 }

@@ -25,6 +25,11 @@ describeGpu('library API', () => {
       }
       const png = new Uint8Array(readFileSync(IMG));
       const bgr = bgrFromFileBytes(png);
+      // warm-up compiles every pipeline of this size (host and texture inputs): the encodes below add none
+      const warm = await enc.warmup({ height: bgr.height, width: bgr.width, gpuInput: true });
+      expect(warm.failed).toEqual([]);
+      expect(warm.compiled).toBeGreaterThan(5);
+      const nEnc = enc.pipelineCount;
       const a = await enc.encode(png);
       const b = await enc.encode(bgr);
       expect(Array.from(b.bytes)).toEqual(Array.from(a.bytes));
@@ -39,6 +44,7 @@ describeGpu('library API', () => {
       const c = await enc.encode(tex);
       expect(Array.from(c.bytes)).toEqual(Array.from(a.bytes));
       tex.destroy();
+      expect(enc.pipelineCount).toBe(nEnc);
 
       expect(a.bpp.strings).toBeCloseTo((8 * (a.stringBytes.y + a.stringBytes.z)) / (bgr.width * bgr.height), 12);
       expect(a.bpp.container).toBeCloseTo((8 * a.bytes.length) / (bgr.width * bgr.height), 12);
@@ -46,7 +52,11 @@ describeGpu('library API', () => {
       expect(Object.keys(a.timings)).toContain('stem');
 
       const dec = await createDecoder({ detector: enc.detectorWeights, codec: enc.codecWeights, device: ctx.device });
+      const dw = await dec.warmup({ height: bgr.height, width: bgr.width, ...SIZE }); // the encoder's resize settings
+      expect(dw.failed).toEqual([]);
+      const nDec = dec.pipelineCount;
       const d = await dec.decode(a.bytes, { returnFeatures: true });
+      expect(dec.pipelineCount).toBe(nDec);
       expect(d.features?.shape[0]).toBe(64);
       expect(d.detections.boxes.length).toBe(4 * d.detections.scores.length);
       // decoding twice is deterministic
@@ -56,6 +66,7 @@ describeGpu('library API', () => {
       enc.dispose();
       dec.dispose();
       await expect(enc.encode(png)).rejects.toThrow(/after dispose/);
+      await expect(enc.warmup({ height: 10, width: 10 })).rejects.toThrow(/after dispose/);
       // the caller's device is still usable
       const t = ctx.upload(new Float32Array([1, 2, 3, 4]), [4]);
       expect(Array.from(await ctx.read(t))).toEqual([1, 2, 3, 4]);
@@ -68,6 +79,11 @@ describeGpu('library API', () => {
     await expect(createEncoder({ detector: DET, codec: COD, method: 3 as unknown as 1 })).rejects.toThrow(/method must be 1 or 2/);
     await expect(createEncoder({ detector: DET, codec: COD, mode: 'fast' as unknown as 'compat' })).rejects.toThrow(/mode must be compat or portable/);
     await expect(createEncoder({ detector: COD, codec: COD })).rejects.toThrow(/detectron2/);
+    {
+      const e = await createEncoder({ detector: DET, codec: COD, ...SIZE });
+      await expect(e.warmup({ height: 0, width: 10 })).rejects.toThrow(/warmup needs/);
+      e.dispose();
+    }
     await expect(createEncoder({ detector: DET, codec: 'nonexistent.safetensors' })).rejects.toThrow(/cannot read/);
     const dec = await createDecoder({ detector: DET, codec: COD });
     try {

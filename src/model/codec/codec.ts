@@ -5,7 +5,7 @@
  *   inputs away from float32 decision boundaries; decodes CompressAI's strings);
  * - 'portable': h_s → indexes in exact integer arithmetic (src/model/codec/portable.ts), identical on every device.
  */
-import type { Tensor } from '../backend.ts';
+import type { Tensor, WarmupReport } from '../backend.ts';
 import { decodeWithIndexes, encodeWithIndexes, fingerprint as sha16 } from '../../coder/index.ts';
 import { gA, gS, hA, hS, hSPortableIndexes, prepareLayers, type CodecLayers, type PortableTrace } from './graph.ts';
 import type { ChannelVec, CodecOps, ScaleTableHandle } from './ops.ts';
@@ -140,6 +140,24 @@ export class HyperpriorCodec<T extends Tensor> {
     const [zh, zw] = zShape;
     if (zSymbols.length !== this.N * zh * zw) throw new CodecInputError(`${zSymbols.length} z symbols for [${this.N},${zh},${zw}]`);
     return this.indexes(zSymbols, null, [zh, zw], mode, undefined, trace);
+  }
+
+  /**
+   * Compile every pipeline compress and/or decompress need for a C×`h`×`w` input (planned, no GPU work; then
+   * compiled asynchronously and primed). Null on a backend without warm-up (CPU).
+   */
+  async warmup(h: number, w: number, opts: { mode?: CodecMode; compress?: boolean; decompress?: boolean } = {}): Promise<WarmupReport | null> {
+    const ops = this.ops;
+    if (!ops.warmup) return null;
+    return ops.warmup(async (unrecorded) => {
+      const compress = () => this.compress(new Float32Array(this.C * h * w), { mode: opts.mode, shape: [this.C, h, w] });
+      // a decoder only needs strings to plan with: make them without compiling the analysis transforms
+      const r = opts.compress === false ? await unrecorded(compress) : await compress();
+      if (opts.decompress !== false) {
+        const d = await this.decompress(r.strings, r.zShape, { mode: opts.mode });
+        ops.release(d.xHat);
+      }
+    });
   }
 
   async compress(x: T | Float32Array, opts: { mode?: CodecMode; shape?: readonly number[]; time?: StageTimer } = {}): Promise<CompressResult> {

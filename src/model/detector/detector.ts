@@ -6,10 +6,10 @@
  * Graph code runs on any DetectorOps backend (GPU or CPU); the heads (anchors, proposals, NMS, ROIAlign, box head,
  * post-processing) come from ./heads.
  */
-import type { Tensor } from '../backend.ts';
+import type { Tensor, WarmupReport } from '../backend.ts';
 import { classNamesOf } from '../weights/class-names.ts';
 import type { DetectorWeights } from '../weights/types.ts';
-import { FPN_LEVELS, prepareBackbone, releaseFpn, runFromStem, runStem, type BackboneHandles } from './backbone.ts';
+import { FPN_LEVELS, prepareBackbone, releaseFpn, runFromStem, runStem, type BackboneHandles, type DenseOutputs } from './backbone.ts';
 import { resolveDetectorConfig } from './config.ts';
 import { defaultHeads } from './heads-adapter.ts';
 import type { DetectorOps, DeviceImage } from './ops.ts';
@@ -148,6 +148,65 @@ export class Detector<T extends Tensor> {
     } finally {
       this.ops.release(stem);
     }
+  }
+
+  /**
+   * Compile every pipeline a `height`×`width` input needs (the original image size: the resize follows the config),
+   * so the first real run is as fast as later ones. `part`: 'stem' (client), 'fromStem' (receiver) or 'all'. The
+   * dense graph is planned (no GPU work) and compiled asynchronously; for the receiver side the sparse heads, whose
+   * pipelines depend on the number of proposals, then run once for real on synthetic FPN features of the right
+   * shapes. `sizes` (receiver side): the stream's sizes when they follow another resize config. Returns null on a
+   * backend without warm-up (CPU).
+   */
+  async warmup(height: number, width: number, opts: { part?: 'stem' | 'fromStem' | 'all'; sizes?: ImageSizes } = {}): Promise<WarmupReport | null> {
+    const ops = this.ops;
+    if (!ops.warmup) return null;
+    const part = opts.part ?? 'all';
+    if (opts.sizes && part !== 'fromStem') throw new DetectorInputError('warmup: explicit sizes are for the receiver side (part fromStem)');
+    const sizes = opts.sizes ?? imageSizes(height, width, this.cfg);
+    let dense: DenseOutputs<T> | null = null;
+    const report = await ops.warmup(async () => {
+      if (part !== 'fromStem') {
+        ops.release((await this.stem({ height, width, data: new Uint8Array(height * width * 3) })).stem);
+      }
+      if (part !== 'stem') {
+        const [c, h, w] = this.stemShape(sizes);
+        const stem = ops.fromCHW(new Float32Array(c * h * w), c, h, w);
+        dense = await runFromStem(ops, this.handles, stem, {});
+        ops.release(stem);
+      }
+    });
+    if (dense) {
+      const t0 = performance.now();
+      const d = dense as DenseOutputs<T>;
+      let seed = 1;
+      const rnd = (n: number, scale: number): Float32Array => Float32Array.from({ length: n }, () => {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        return ((seed / 2 ** 32) * 2 - 1) * scale;
+      });
+      const fake = (t: T, scale: number): T => {
+        const [c, h, w] = t.shape as [number, number, number];
+        ops.release(t);
+        return ops.fromCHW(rnd(c * h * w, scale), c, h, w);
+      };
+      const f = d.features;
+      const fpn: FpnOutputs<T> = {
+        features: { p2: fake(f.p2, 1), p3: fake(f.p3, 1), p4: fake(f.p4, 1), p5: fake(f.p5, 1), p6: fake(f.p6, 1) },
+        rpnObjectness: d.rpnObjectness.map((t) => fake(t, 4)),
+        rpnDeltas: d.rpnDeltas.map((t) => fake(t, 0.2)),
+      };
+      for (const t of d.kept.values()) ops.release(t);
+      try {
+        // the heads' few data-dependent pipelines compile here, for real (synthetic features, realistic proposal counts)
+        await this.heads(ops, fpn, sizes, this.weights, this.cfg, {});
+        await ops.sync();
+      } finally {
+        releaseFpn(ops, fpn);
+      }
+      report.extraMs = performance.now() - t0;
+      report.totalMs += report.extraMs;
+    }
+    return report;
   }
 
   dispose(): void {
