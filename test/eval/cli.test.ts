@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -52,7 +52,8 @@ describe('webvcm eval (scoring mode)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'webvcm-evalfull-'));
     const csv = join(dir, 'r.csv'), svg = join(dir, 'r.svg');
     const r = spawnSync(process.execPath, ['bin/webvcm.js', 'eval', '--annotations', 'weights/mini-coco/instances.json', '--images', 'weights/mini-coco',
-      '--method', '1,2', '--limit', '1', '--min-size', '160', '--max-size', '272', '--csv', csv, '--plot', svg], { encoding: 'utf8', timeout: 600_000 });
+      '--method', '1,2', '--limit', '1', '--min-size', '160', '--max-size', '272', '--csv', csv, '--plot', svg, '--out', dir,
+      '--detector', 'weights/random/detector.safetensors', '--codec', 'weights/random/codec.safetensors'], { encoding: 'utf8', timeout: 600_000 });
     expect(r.status, r.stderr).toBe(0);
     console.log(r.stdout);
     expect(r.stdout).toMatch(/AP/);
@@ -60,5 +61,87 @@ describe('webvcm eval (scoring mode)', () => {
     expect(rows.length).toBeGreaterThanOrEqual(4); // header, per-image rows for 2 methods, per-method rows
     expect(rows[0]).toMatch(/bpp/);
     expect(readFileSync(svg, 'utf8')).toMatch(/^<svg|<\?xml/);
+  }, 600_000);
+});
+
+/** A 2-image shapes-world val set in a temp folder (tools/make-world.ts), image 1 optionally corrupt. */
+function world(corrupt = false): string {
+  const dir = mkdtempSync(join(tmpdir(), 'webvcm-world-'));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'tools/make-world.ts', '--split', 'val', '--count', '2', '--out', dir], { encoding: 'utf8', timeout: 120_000 });
+  expect(r.status, r.stderr).toBe(0);
+  if (corrupt) writeFileSync(join(dir, '000001.png'), readFileSync(join(dir, '000001.png')).subarray(0, 200));
+  return dir;
+}
+const RANDOM = ['--detector', 'weights/random/detector.safetensors'];
+const full = (...args: string[]) => spawnSync(process.execPath, ['bin/webvcm.js', 'eval', ...args], { encoding: 'utf8', timeout: 600_000 });
+
+describe('webvcm eval (the rate-accuracy experiment)', () => {
+  it('validates options before any work', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'webvcm-evalv-'));
+    const ann = join(GOLDEN, 'F1/instances.json');
+    const cases: [string[], RegExp][] = [
+      [['--method', '3'], /--method: expected a comma-separated list of 1 and\/or 2/],
+      [['--method', '1,1'], /lists a method twice/],
+      [['--anchors', 'jpeg,gif'], /unknown image codec\(s\) gif/],
+      [['--anchors', 'jpeg', '--anchor-q', '0,50'], /qualities 1\.\.100/],
+      [['--anchors', 'jpeg', '--anchor-q', 'webp=5'], /names 'webp', which is not in --anchors/],
+      [['--on-error', 'ignore'], /--on-error must be skip or fail/],
+      [['--codec', join(dir, 'nope.safetensors')], /cannot read codec checkpoint .*nope.safetensors: ENOENT/],
+      [['--detector', join(dir, 'nope.pkl')], /cannot read detector checkpoint .*ENOENT/],
+      [[], /image file\(s\) not found under/],
+    ];
+    for (const [args, re] of cases) {
+      const t0 = Date.now();
+      const r = full('--annotations', ann, '--images', dir, ...args);
+      expect(r.status, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toMatch(re);
+      expect(r.stderr).not.toMatch(/llvmpipe|Warning: max/); // failed before the GPU was touched
+      expect(Date.now() - t0).toBeLessThan(30_000);
+    }
+  });
+
+  it('world images: uncompressed + 2 methods × 2 rate points + JPEG/WebP anchors → CSVs, SVG, BD-rate files', () => {
+    const dir = world();
+    const out = join(dir, 'rd');
+    const lo = join(dir, 'lo.safetensors'), hi = join(dir, 'hi.safetensors');
+    copyFileSync('weights/random/codec.safetensors', lo);
+    copyFileSync('weights/random/codec.safetensors', hi);
+    const r = full('--images', dir, '--annotations', join(dir, 'instances.json'), ...RANDOM, '--codec', `${lo},${hi}`, '--method', '1,2',
+      '--anchors', 'jpeg,webp', '--anchor-q', '10,50', '--limit', '1', '--min-size', '160', '--max-size', '272', '--out', out, '--progress', 'lines');
+    expect(r.status, r.stderr).toBe(0);
+    for (const f of ['rd.csv', 'rd-images.csv', 'rd.svg', 'bd-rate.json', 'bd-rate.md', 'summary.json']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+      expect(r.stdout).toContain(join(out, f));
+    }
+    const rows = readFileSync(join(out, 'rd.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+    expect(rows.map((x) => x[0])).toEqual(['row', 'uncompressed', 'm1/0', 'm1/1', 'm2/0', 'm2/1', 'jpeg/q10', 'jpeg/q50', 'webp/q10', 'webp/q50']);
+    expect(rows.slice(1).map((x) => x[2])).toEqual(['uncompressed', 'lo', 'hi', 'lo', 'hi', 'q10', 'q50', 'q10', 'q50']);
+    const bppCol = rows[0]!.indexOf('bpp');
+    for (const x of rows.slice(2)) expect(Number(x[bppCol])).toBeGreaterThan(0);
+    // same codec twice → same stream, and the per-image bpp is bytes·8/(H·W) of the original image
+    const img = readFileSync(join(out, 'rd-images.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+    const h = img[0]!;
+    const get = (row: string, col: string) => img.find((x) => x[0] === row)![h.indexOf(col)]!;
+    expect(get('m1/0', 'bytes')).toBe(get('m1/1', 'bytes'));
+    expect(Number(get('jpeg/q50', 'bpp'))).toBeCloseTo((Number(get('jpeg/q50', 'bytes')) * 8) / (Number(get('jpeg/q50', 'height')) * Number(get('jpeg/q50', 'width'))), 12);
+    expect(Number(get('jpeg/q50', 'bytes'))).toBeGreaterThan(Number(get('jpeg/q10', 'bytes')));
+    const bd = JSON.parse(readFileSync(join(out, 'bd-rate.json'), 'utf8'));
+    expect(bd.entries.length).toBeGreaterThan(0);
+    for (const e of bd.entries) if (e.bdRateCubic.value === null) expect(e.bdRateCubic.reason).toMatch(/point|overlap|distinct/);
+    expect(readFileSync(join(out, 'rd.svg'), 'utf8')).toMatch(/data-series="WebP"/);
+    expect(r.stderr).toMatch(/eval: 9\/9 rows, \d+ s elapsed, ETA 0 s/);
+  }, 600_000);
+
+  it('a corrupt image: fails naming the file by default, --on-error skip evaluates the rest', () => {
+    const dir = world(true);
+    const args = ['--images', dir, '--annotations', join(dir, 'instances.json'), ...RANDOM, '--codec', 'weights/random/codec.safetensors',
+      '--min-size', '160', '--max-size', '272', '--out', join(dir, 'rd'), '--progress', 'none'];
+    let r = full(...args);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/EvalImageError: image 2 \(000001.png\): ImageFormatError: .*--on-error skip/);
+    r = full(...args, '--on-error', 'skip');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/skipped 1 image\(s\): 000001.png/);
+    expect(JSON.parse(readFileSync(join(dir, 'rd/summary.json'), 'utf8')).evaluated).toBe(1);
   }, 600_000);
 });

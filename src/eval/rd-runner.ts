@@ -1,0 +1,147 @@
+/**
+ * The real ExperimentRunner (Node): one GPU device, one detector backend, the detector twice (normal resize for the
+ * uncompressed row, method 1 and the anchors; method-2 resize for method 2's stem) and every feature codec on one
+ * codec backend. Per image and method the stem is computed once and reused by every codec; the method-1 stem also
+ * gives the uncompressed row. Streams are decoded exactly as the receiver does (decodeFeatures → Detector.fromStem
+ * with the sizes from the container), and the decoded image of an anchor goes through the normal detector.
+ */
+import { readFileSync } from 'node:fs';
+import { GpuContext } from '../gpu/context.ts';
+import { GpuCodecBackend } from '../gpu/codec-backend.ts';
+import type { AdapterChoice } from '../gpu/device.ts';
+import { GpuDetectorBackend } from '../gpu/detector-backend.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
+import { HyperpriorCodec, type CodecMode } from '../model/codec/codec.ts';
+import { decodeFeatures, encodeFeatures } from '../model/codec/features.ts';
+import { Detector } from '../model/detector/detector.ts';
+import { defaultHeads } from '../model/detector/heads-adapter.ts';
+import { bgrFromFileBytes } from '../model/detector/io.ts';
+import type { Detections, DetectorConfig, ImageSizes } from '../model/detector/types.ts';
+import { loadCodecWeights, loadDetectorWeights } from '../model/weights/load.ts';
+import { codeWithAnchor } from './anchors.ts';
+import type { ExperimentRunner, ImageJob, RowOutput, RowSpec } from './experiment.ts';
+
+export interface RdRunnerOptions {
+  detector: string;
+  /** feature-codec checkpoints, one per rate point */
+  codecs: string[];
+  /** build the method-2 detector too */
+  method2: boolean;
+  mode?: CodecMode;
+  minSize?: number;
+  maxSize?: number;
+  adapter?: AdapterChoice;
+}
+
+export class RdSetupError extends Error {
+  override name = 'RdSetupError';
+}
+
+export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunner & { detectorInfo: string }> {
+  const detW = await loadDetectorWeights(o.detector).catch((e: Error) => {
+    throw new RdSetupError(`detector ${o.detector}: ${e.name}: ${e.message}`);
+  });
+  const codecW = [];
+  for (const c of o.codecs) {
+    const w = await loadCodecWeights(c).catch((e: Error) => {
+      throw new RdSetupError(`codec ${c}: ${e.name}: ${e.message}`);
+    });
+    if (w.C !== detW.config.stemOut) throw new RdSetupError(`codec ${c} codes ${w.C} channels but the detector's stem has ${detW.config.stemOut}`);
+    codecW.push(w);
+  }
+  const mode = o.mode ?? 'compat';
+  const ctx = await GpuContext.create({ adapter: o.adapter });
+  const detOps = new GpuDetectorBackend(ctx);
+  const codecOps = new GpuCodecBackend(ctx);
+  const made: { dispose(): void }[] = [];
+  let det1: Detector<GpuTensor>, det2: Detector<GpuTensor> | null = null;
+  const codecs: HyperpriorCodec<GpuTensor>[] = [];
+  try {
+    const cfg: Partial<DetectorConfig> = {};
+    if (o.minSize !== undefined) cfg.minSize = o.minSize;
+    if (o.maxSize !== undefined) cfg.maxSize = o.maxSize;
+    det1 = await Detector.create(detW, detOps, { ...cfg, method2: false }, { heads: defaultHeads() });
+    made.push(det1);
+    if (o.method2) {
+      det2 = await Detector.create(detW, detOps, { ...cfg, method2: true }, { heads: defaultHeads() });
+      made.push(det2);
+    }
+    for (const w of codecW) {
+      const c = await HyperpriorCodec.create(w, codecOps);
+      codecs.push(c);
+      made.push({ dispose: () => c.release() });
+    }
+  } catch (e) {
+    for (const m of made.reverse()) m.dispose();
+    ctx.dispose();
+    throw e;
+  }
+
+  /** encode → container → decode → finish detection, as the receiver does */
+  const codeAndDetect = async (stem: GpuTensor, sizes: ImageSizes, method: 1 | 2, ci: number): Promise<RowOutput> => {
+    const codec = codecs[ci]!;
+    const enc = await encodeFeatures(codec, stem, { method, mode, originalSize: sizes.original, resizedSize: sizes.resized });
+    const { features, fields } = await decodeFeatures(codec, enc.bytes);
+    try {
+      const s: ImageSizes = { original: fields.originalSize, resized: fields.resizedSize, padded: [fields.featureShape[1] * 4, fields.featureShape[2] * 4] };
+      const dets = await det1.fromStem(features, s);
+      return { dets, bytes: enc.bytes.length, stringBytes: enc.strings[0].length + enc.strings[1].length };
+    } finally {
+      detOps.release(features);
+    }
+  };
+
+  return {
+    classNames: detW.classNames,
+    numClasses: detW.config.numClasses,
+    detectorInfo: `${ctx.info.description ?? 'WebGPU'}; detector ${JSON.stringify(detW.config.stages.map((s) => s.out))} fpn ${detW.config.fpnOut}, ${detW.config.numClasses} classes`,
+    async runImage(job: ImageJob, rows: readonly RowSpec[], done: (key: string) => void) {
+      const image = bgrFromFileBytes(new Uint8Array(readFileSync(job.path)), job.fileName);
+      const out = new Map<string, RowOutput>();
+      const feature = rows.filter((r): r is Extract<RowSpec, { kind: 'feature' }> => r.kind === 'feature');
+      const needM1 = rows.some((r) => r.kind === 'reference') || feature.some((r) => r.method === 1);
+      if (needM1) {
+        const { stem, sizes } = await det1.stem(image);
+        try {
+          for (const r of rows) {
+            if (r.kind === 'reference') {
+              out.set(r.key, { dets: await det1.fromStem(stem, sizes), bytes: null });
+              done(r.key);
+            }
+          }
+          for (const r of feature.filter((x) => x.method === 1)) {
+            out.set(r.key, await codeAndDetect(stem, sizes, 1, r.codecIndex));
+            done(r.key);
+          }
+        } finally {
+          detOps.release(stem);
+        }
+      }
+      const m2 = feature.filter((x) => x.method === 2);
+      if (m2.length) {
+        if (!det2) throw new RdSetupError('method 2 rows need the runner built with method2: true');
+        const { stem, sizes } = await det2.stem(image);
+        try {
+          for (const r of m2) {
+            out.set(r.key, await codeAndDetect(stem, sizes, 2, r.codecIndex));
+            done(r.key);
+          }
+        } finally {
+          detOps.release(stem);
+        }
+      }
+      for (const r of rows) {
+        if (r.kind !== 'anchor') continue;
+        const coded = await codeWithAnchor(image, r.anchor, r.quality);
+        const dets: Detections = (await det1.detect(coded.decoded)).detections;
+        out.set(r.key, { dets, bytes: coded.bytes });
+        done(r.key);
+      }
+      return { size: [image.height, image.width], rows: out };
+    },
+    close() {
+      for (const m of made.reverse()) m.dispose();
+      ctx.dispose();
+    },
+  };
+}
