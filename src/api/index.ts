@@ -146,8 +146,9 @@ async function build(o: CommonOptions, method2: boolean): Promise<[Runtime, Dete
   const rt = await Runtime.create(o.device);
   try {
     const cfg: Partial<DetectorConfig> = { ...o.detectorConfig, method2 };
-    if (o.minSize !== undefined) cfg.minSize = o.minSize;
-    if (o.maxSize !== undefined) cfg.maxSize = o.maxSize;
+    const trained = det.inputSize;
+    if (o.minSize !== undefined || trained) cfg.minSize = o.minSize ?? trained!.minSize;
+    if (o.maxSize !== undefined || trained) cfg.maxSize = o.maxSize ?? trained!.maxSize;
     const detector = await Detector.create(det, rt.det, cfg, { heads: defaultHeads() });
     const hc = await HyperpriorCodec.create(codec, rt.codec);
     return [rt, detector, hc, det, codec];

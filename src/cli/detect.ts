@@ -85,6 +85,7 @@ export function register(program: Command): void {
       try {
         const ops = createGpuDetectorBackend(ctx);
         const det = await Detector.create(weights, ops, {
+          ...(weights.inputSize ?? {}),
           ...(opts.minSize !== undefined ? { minSize: opts.minSize } : {}),
           ...(opts.maxSize !== undefined ? { maxSize: opts.maxSize } : {}),
           method2: !!opts.method2,

@@ -58,8 +58,9 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
   const codecs: HyperpriorCodec<GpuTensor>[] = [];
   try {
     const cfg: Partial<DetectorConfig> = {};
-    if (o.minSize !== undefined) cfg.minSize = o.minSize;
-    if (o.maxSize !== undefined) cfg.maxSize = o.maxSize;
+    const trained = detW.inputSize;
+    if (o.minSize !== undefined || trained) cfg.minSize = o.minSize ?? trained!.minSize;
+    if (o.maxSize !== undefined || trained) cfg.maxSize = o.maxSize ?? trained!.maxSize;
     det1 = await Detector.create(detW, detOps, { ...cfg, method2: false }, { heads: defaultHeads() });
     made.push(det1);
     if (o.method2) {

@@ -47,7 +47,7 @@ def main():
     sd = {k: v.detach().float().numpy().copy() for k, v in model.state_dict().items() if not k.endswith('num_batches_tracked')}
     meta = {
         'model': sd, '__author__': 'webvcm tools/train (shapes world)', 'matching_heuristics': False,
-        'class_names': CLASS_NAMES[:model.num_classes], 'input': {'min_size': 320, 'max_size': 544},
+        'class_names': CLASS_NAMES[:model.num_classes], 'input_min_size': 320, 'input_max_size': 544,
         'train': {'iterations': c.get('state', {}).get('iter'), 'minutes': round(c.get('state', {}).get('elapsed', 0) / 60, 1), 'cfg': c['cfg']},
     }
     with open(args.out, 'wb') as f:

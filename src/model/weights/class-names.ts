@@ -50,6 +50,17 @@ export function validateClassNames(v: unknown, numClasses: number, what = 'class
 }
 
 /** Names to show when a checkpoint has none: the 80 COCO names for an 80-class detector, else class_0, class_1, … */
+/** `input_min_size` / `input_max_size` metadata → the detector's trained input size (both or neither). */
+export function parseInputSize(metadata: Record<string, string> | undefined): { minSize: number; maxSize: number } | undefined {
+  const a = metadata?.input_min_size, b = metadata?.input_max_size;
+  if (a === undefined && b === undefined) return undefined;
+  const minSize = Number(a), maxSize = Number(b);
+  if (!Number.isInteger(minSize) || !Number.isInteger(maxSize) || minSize <= 0 || maxSize < minSize) {
+    throw new CheckpointError('INPUT_SIZE', `checkpoint metadata input_min_size=${a} / input_max_size=${b}: expected two positive integers, min ≤ max`);
+  }
+  return { minSize, maxSize };
+}
+
 export function defaultClassNames(numClasses: number): string[] {
   if (numClasses === COCO_CLASS_NAMES.length) return [...COCO_CLASS_NAMES];
   return Array.from({ length: numClasses }, (_, k) => `class_${k}`);

@@ -15,6 +15,7 @@ export type CheckpointErrorCode =
   | 'ARCHITECTURE' // names, shapes or dtypes do not fit the architecture (lists every problem)
   | 'WRONG_KIND' // e.g. a detector checkpoint given to loadCodecWeights
   | 'CLASS_NAMES' // stored class names that are not a list of num_classes distinct strings
+  | 'INPUT_SIZE' // stored input_min_size / input_max_size that are not two positive integers, min ≤ max
   | 'SOURCE'; // the weight source could not be read (HTTP error, missing file)
 
 export class CheckpointError extends Error {

@@ -2,7 +2,7 @@
 import { readCheckpoint } from './checkpoint.ts';
 import { convertCompressAI, isCanonicalCodec, isCompressAIStateDict, validateCanonicalCodec } from './codec.ts';
 import { convertDetectron2, isCanonicalDetector, isDetectronStateDict, validateCanonicalDetector } from './detector.ts';
-import { parseClassNames } from './class-names.ts';
+import { parseClassNames, parseInputSize } from './class-names.ts';
 import { CheckpointError, WrongModelKindError } from './errors.ts';
 import { fingerprintTensors, initHash, toHex } from './hash.ts';
 import { writeSafetensors } from './safetensors.ts';
@@ -72,7 +72,8 @@ export function detectorWeightsFromRaw(raw: RawCheckpoint, source?: Uint8Array):
   const fingerprint = fingerprintTensors(tensors);
   checkStoredFingerprint(raw, fingerprint);
   const classNames = parseClassNames(raw.metadata, config.numClasses);
-  return { kind: 'detectron2-rcnn-fpn', config, tensors, fingerprint, ...(classNames ? { classNames } : {}) };
+  const inputSize = parseInputSize(raw.metadata);
+  return { kind: 'detectron2-rcnn-fpn', config, tensors, fingerprint, ...(classNames ? { classNames } : {}), ...(inputSize ? { inputSize } : {}) };
 }
 
 /** Load any supported codec checkpoint (.pth.tar, converted .safetensors) from bytes, a Blob, a path or a URL. */
@@ -112,5 +113,9 @@ export function convertToSafetensors(w: CodecWeights | DetectorWeights, sourceSh
     fingerprint: toHex(w.fingerprint),
   };
   if (w.kind === 'detectron2-rcnn-fpn' && w.classNames) meta.class_names = JSON.stringify(w.classNames);
+  if (w.kind === 'detectron2-rcnn-fpn' && w.inputSize) {
+    meta.input_min_size = String(w.inputSize.minSize);
+    meta.input_max_size = String(w.inputSize.maxSize);
+  }
   return writeSafetensors(w.tensors, meta);
 }

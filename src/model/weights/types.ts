@@ -69,6 +69,11 @@ export interface DetectorWeights {
    * `classNamesOf(weights)` gives the names with the fallback (COCO names for 80 classes, else class_<k>).
    */
   classNames?: string[];
+  /**
+   * The input size the detector was trained for (Detectron2's INPUT.MIN_SIZE_TEST / MAX_SIZE_TEST), from the
+   * checkpoint's `input_min_size` / `input_max_size` metadata; used when the caller gives no minSize/maxSize.
+   */
+  inputSize?: { minSize: number; maxSize: number };
 }
 
 export type ModelWeights = CodecWeights | DetectorWeights;
