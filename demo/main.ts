@@ -1,5 +1,6 @@
 /** The webvcm demo: encode an image's stem features, decode them, finish detection, and show what happened. */
 import { createDecoder, createEncoder, type VcmDecoder, type VcmEncoder, type EncodeResult, type DecodeResult } from '../src/index.ts';
+import { channelRanges, featurePsnr, mostActiveChannels, renderChannel, renderMosaic, type ChannelRange, type RgbaImage } from './feature-view.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $('status'), runBtn = $<HTMLButtonElement>('run'), view = $<HTMLCanvasElement>('view');
@@ -77,28 +78,38 @@ function drawDetections(res: DecodeResult): void {
   $('detsummary').textContent = `${scores.length} detections`;
 }
 
-function drawFeature(canvas: HTMLCanvasElement, data: Float32Array | undefined, shape: readonly number[] | undefined, ch: number, lo: number, hi: number): void {
-  if (!data || !shape) return;
-  const [, H, W] = shape as [number, number, number];
-  canvas.width = W; canvas.height = H;
+function putImage(canvas: HTMLCanvasElement, img: RgbaImage): void {
+  canvas.width = img.width; canvas.height = img.height;
   const g = canvas.getContext('2d')!;
-  const img = g.createImageData(W, H);
-  const span = hi - lo || 1;
-  for (let i = 0; i < H * W; i++) {
-    const v = Math.max(0, Math.min(255, Math.round((255 * (data[ch * H * W + i]! - lo)) / span)));
-    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
-    img.data[4 * i + 3] = 255;
-  }
-  g.putImageData(img, 0, 0);
+  const id = g.createImageData(img.width, img.height);
+  id.data.set(img.data);
+  g.putImageData(id, 0, 0);
 }
+
+/** Per-channel robust ranges of F, computed once per run and used for F and F̂ alike (comparable pictures). */
+let fRanges: ChannelRange[] | null = null;
 
 function showFeatures(): void {
   if (!last) return;
+  const f = last.enc.features, fh = last.dec.features;
+  if (!f || !fh) return;
+  fRanges ??= channelRanges(f.data, f.shape);
+  const view = $<HTMLSelectElement>('fview').value;
   const ch = Number($<HTMLInputElement>('channel').value);
-  $('chanOut').textContent = String(ch);
-  const { quant } = last.enc;
-  drawFeature($('fmBefore'), last.enc.features?.data, last.enc.features?.shape, ch, quant.min, quant.max);
-  drawFeature($('fmAfter'), last.dec.features?.data, last.dec.features?.shape, ch, quant.min, quant.max);
+  $<HTMLInputElement>('channel').disabled = view !== 'channel';
+  if (view === 'channel') {
+    const r = fRanges[ch]!;
+    $('chanOut').textContent = `${ch} (shown ${r.lo.toPrecision(3)} … ${r.hi.toPrecision(3)})`;
+    putImage($('fmBefore'), renderChannel(f.data, f.shape, ch, r));
+    putImage($('fmAfter'), renderChannel(fh.data, fh.shape, ch, r));
+  } else {
+    const chans = mostActiveChannels(fRanges, 16);
+    $('chanOut').textContent = `16 most active channels: ${chans.join(', ')}`;
+    putImage($('fmBefore'), renderMosaic(f.data, f.shape, chans, fRanges));
+    putImage($('fmAfter'), renderMosaic(fh.data, fh.shape, chans, fRanges));
+  }
+  const psnr = featurePsnr(f.data, fh.data, last.enc.quant.min, last.enc.quant.max);
+  $('fpsnr').textContent = `F̂ vs F: PSNR ${Number.isFinite(psnr) ? psnr.toFixed(2) : '∞'} dB over the quantizer's range [${last.enc.quant.min.toPrecision(3)}, ${last.enc.quant.max.toPrecision(3)}]`;
 }
 
 function showStats(enc: EncodeResult, dec: DecodeResult): void {
@@ -124,6 +135,7 @@ async function run(): Promise<void> {
     setStatus('decoding + detecting…');
     const dec = await decoder!.decode(enc.bytes, { returnFeatures: true });
     last = { enc, dec };
+    fRanges = null;
     (window as unknown as { __webvcm: unknown }).__webvcm = {
       bytes: enc.bytes.length, bpp: enc.bpp,
       detections: { boxes: Array.from(dec.detections.boxes), scores: Array.from(dec.detections.scores), classes: Array.from(dec.detections.classes), labels: Array.from(dec.detections.classes, (k) => decoder!.classNames[k] ?? `class_${k}`) },
@@ -173,6 +185,7 @@ $('webcam').addEventListener('click', async () => {
 });
 runBtn.addEventListener('click', () => void run());
 $('channel').addEventListener('input', showFeatures);
+$('fview').addEventListener('change', showFeatures);
 (window as unknown as { __runDemo: () => Promise<void> }).__runDemo = run;
 
 // Default image, so the page works without the user supplying anything.

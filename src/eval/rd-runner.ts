@@ -99,6 +99,10 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     async runImage(job: ImageJob, rows: readonly RowSpec[], done: (key: string) => void) {
       const image = bgrFromFileBytes(new Uint8Array(readFileSync(job.path)), job.fileName);
       const out = new Map<string, RowOutput>();
+      // The anchors' encode/decode runs on sharp's worker threads: start it now, overlapping the GPU rows.
+      const anchorRows = rows.filter((r): r is Extract<RowSpec, { kind: 'anchor' }> => r.kind === 'anchor');
+      const coded = anchorRows.map((r) => codeWithAnchor(image, r.anchor, r.quality));
+      coded.forEach((p) => p.catch(() => undefined)); // awaited below; no unhandled rejection if a GPU row fails first
       const feature = rows.filter((r): r is Extract<RowSpec, { kind: 'feature' }> => r.kind === 'feature');
       const needM1 = rows.some((r) => r.kind === 'reference') || feature.some((r) => r.method === 1);
       if (needM1) {
@@ -131,11 +135,11 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
           detOps.release(stem);
         }
       }
-      for (const r of rows) {
-        if (r.kind !== 'anchor') continue;
-        const coded = await codeWithAnchor(image, r.anchor, r.quality);
-        const dets: Detections = (await det1.detect(coded.decoded)).detections;
-        out.set(r.key, { dets, bytes: coded.bytes });
+      for (let i = 0; i < anchorRows.length; i++) {
+        const r = anchorRows[i]!;
+        const c = await coded[i]!;
+        const dets: Detections = (await det1.detect(c.decoded)).detections;
+        out.set(r.key, { dets, bytes: c.bytes });
         done(r.key);
       }
       return { size: [image.height, image.width], rows: out };
