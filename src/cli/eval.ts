@@ -56,6 +56,7 @@ interface EvalCliOptions {
   minSize?: number;
   maxSize?: number;
   progress?: string;
+  resume?: boolean;
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -143,6 +144,7 @@ export function register(program: Command): void {
     .option('--csv <file>', 'full mode: write the per-row CSV here instead of <out>/rd.csv')
     .option('--plot <file>', 'full mode: write the SVG RD plot here instead of <out>/rd.svg')
     .option('--on-error <what>', 'full mode: an unreadable or failing image: fail (default, names the file) or skip', 'fail')
+    .option('--resume', 'full mode: reuse the per-image detections cached in <out>/detections.jsonl by an interrupted run with the same settings')
     .option('--progress <how>', 'full mode: auto | bar | lines | none', 'auto')
     .option('--json', 'print JSON to stdout instead of a table')
     .option('--detector <ckpt>', 'full mode: detector checkpoint (default: bundled weights/default)')
@@ -197,6 +199,7 @@ export function register(program: Command): void {
         csvPath: opts.csv,
         plotPath: opts.plot,
         onError: opts.onError as 'skip' | 'fail',
+        resume: !!opts.resume,
         progress: opts.progress as 'auto',
       });
       if (opts.json) {

@@ -11,7 +11,7 @@
  * rows and returns every row's detections, so it can reuse the stem per method across codecs and the method-1 stem
  * for the uncompressed row. This module does the bookkeeping and is tested with a fake runner.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { ANCHOR_LABELS, type AnchorCodec } from './anchors.ts';
@@ -81,6 +81,8 @@ export interface ExperimentRunner {
   /** class names stored in the detector checkpoint (undefined: none stored → COCO id mapping) */
   readonly classNames?: readonly string[];
   readonly numClasses?: number;
+  /** what determines the outputs (checkpoints, mode, sizes): a cache made with other settings is not reused */
+  readonly settings?: string;
   /** Run every row on one image. `done(key)` after each row (progress). Must return one output per row. */
   runImage(image: ImageJob, rows: readonly RowSpec[], done: (key: string) => void): Promise<{ size: [number, number]; rows: Map<string, RowOutput> }>;
   close?(): void | Promise<void>;
@@ -98,6 +100,11 @@ export interface ExperimentOptions {
   runner: ExperimentRunner;
   /** write the outputs here (created) */
   outDir?: string;
+  /**
+   * Reuse the per-image detections cached in `<outDir>/detections.jsonl` by an earlier (interrupted) run with the
+   * same settings (`runner.settings` and the rows); without it the cache is started afresh.
+   */
+  resume?: boolean;
   /** override single output paths */
   csvPath?: string;
   plotPath?: string;
@@ -362,6 +369,7 @@ export async function runRdExperiment(opts: ExperimentOptions): Promise<Experime
   const skipped: ExperimentResult['skipped'] = [];
   const done: number[] = [];
   const stream = opts.progressStream ?? process.stderr;
+  const cache = openCache(opts, runner, rows);
   const progress = makeProgress(jobs.length * rows.length, opts.progress, stream);
   try {
     for (const job of jobs) {
@@ -372,7 +380,8 @@ export async function runRdExperiment(opts: ExperimentOptions): Promise<Experime
       };
       let out: Awaited<ReturnType<ExperimentRunner['runImage']>>;
       try {
-        out = await runner.runImage(job, rows, tick);
+        const cached = cache?.get(job.id);
+        out = cached ?? (await runner.runImage(job, rows, tick));
         if (out.size[0] !== job.size[0] || out.size[1] !== job.size[1]) {
           throw new CocoFormatError(`the file is ${out.size[0]}x${out.size[1]} (HxW) but the annotations say ${job.size[0]}x${job.size[1]}`);
         }
@@ -402,6 +411,7 @@ export async function runRdExperiment(opts: ExperimentOptions): Promise<Experime
         });
       }
       done.push(job.id);
+      if (cache && !cache.has(job.id)) cache.append(job, out);
       progress.tick(Math.max(0, rows.length - ticked), `${job.fileName} (image done)`);
     }
   } finally {
@@ -434,6 +444,69 @@ export async function runRdExperiment(opts: ExperimentOptions): Promise<Experime
   return result;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Per-image cache (resume an interrupted run)
+
+interface Cache {
+  get(id: number): { size: [number, number]; rows: Map<string, RowOutput> } | undefined;
+  has(id: number): boolean;
+  append(job: ImageJob, out: { size: [number, number]; rows: Map<string, RowOutput> }): void;
+  readonly path: string;
+}
+
+export const CACHE_FILE = 'detections.jsonl';
+
+function openCache(opts: ExperimentOptions, runner: ExperimentRunner, rows: readonly RowSpec[]): Cache | null {
+  if (!opts.outDir) {
+    if (opts.resume) throw new RangeError('resume needs an output folder (outDir)');
+    return null;
+  }
+  mkdirSync(opts.outDir, { recursive: true });
+  const path = join(opts.outDir, CACHE_FILE);
+  const header = JSON.stringify({
+    webvcmEvalCache: 1, settings: runner.settings ?? null, rows: rows.map((r) => r.key), annotations: resolve(opts.annotations), images: resolve(opts.images),
+  });
+  const entries = new Map<number, { size: [number, number]; rows: Map<string, RowOutput> }>();
+  if (opts.resume && existsSync(path)) {
+    const lines = readFileSync(path, 'utf8').split('\n');
+    if (lines[0] !== header) {
+      throw new RangeError(`${path} was written by a run with other settings or rows; remove it or run without --resume`);
+    }
+    for (const line of lines.slice(1)) {
+      if (!line.trim()) continue;
+      let e: { id: number; size: [number, number]; rows: Record<string, { b: number[]; s: number[]; c: number[]; bytes: number | null; sb?: number }> };
+      try {
+        e = JSON.parse(line);
+      } catch {
+        continue; // a line cut short when the run was killed: that image runs again
+      }
+      const m = new Map<string, RowOutput>();
+      for (const [k, v] of Object.entries(e.rows)) {
+        m.set(k, { dets: { boxes: Float32Array.from(v.b), scores: Float32Array.from(v.s), classes: Int32Array.from(v.c) }, bytes: v.bytes, ...(v.sb !== undefined ? { stringBytes: v.sb } : {}) });
+      }
+      entries.set(e.id, { size: e.size, rows: m });
+    }
+    // rewrite without torn lines so appends stay valid JSONL
+    writeFileSync(path, [header, ...[...entries].map(([id, o]) => cacheLine(id, o))].join('\n') + '\n');
+  } else {
+    writeFileSync(path, header + '\n');
+  }
+  return {
+    path,
+    get: (id) => entries.get(id),
+    has: (id) => entries.has(id),
+    append: (job, out) => appendFileSync(path, cacheLine(job.id, out) + '\n'),
+  };
+}
+
+function cacheLine(id: number, out: { size: [number, number]; rows: Map<string, RowOutput> }): string {
+  const rows: Record<string, unknown> = {};
+  for (const [k, o] of out.rows) {
+    rows[k] = { b: Array.from(o.dets.boxes), s: Array.from(o.dets.scores), c: Array.from(o.dets.classes), bytes: o.bytes, ...(o.stringBytes !== undefined ? { sb: o.stringBytes } : {}) };
+  }
+  return JSON.stringify({ id, size: out.size, rows });
+}
+
 function writeOutputs(res: ExperimentResult, opts: ExperimentOptions): Record<string, string> {
   const files: Record<string, string> = {};
   const dir = opts.outDir;
@@ -449,6 +522,7 @@ function writeOutputs(res: ExperimentResult, opts: ExperimentOptions): Record<st
   write('plot', target('rd.svg', opts.plotPath), rdPlot(res.rows));
   write('bdJson', target('bd-rate.json'), JSON.stringify({ bestAnchor: res.bd.bestAnchor, bestAnchorReason: res.bd.bestAnchorReason, entries: res.bd.entries.map(jsonBd) }, null, 2) + '\n');
   write('bdMarkdown', target('bd-rate.md'), bdMarkdown(res) + '\n## RD table\n\n' + res.table);
+  if (dir) files.cache = join(dir, CACHE_FILE);
   write('summary', target('summary.json'), JSON.stringify({
     annotations: opts.annotations, images: opts.images, evaluated: res.imageIds.length, skipped: res.skipped,
     categoryMapping: { by: res.mapping.by, unmatchedClasses: res.mapping.unmatched }, seconds: +res.seconds.toFixed(1),

@@ -17,6 +17,7 @@ import { Detector } from '../model/detector/detector.ts';
 import { defaultHeads } from '../model/detector/heads-adapter.ts';
 import { bgrFromFileBytes } from '../model/detector/io.ts';
 import type { Detections, DetectorConfig, ImageSizes } from '../model/detector/types.ts';
+import { toHex } from '../model/weights/hash.ts';
 import { loadCodecWeights, loadDetectorWeights } from '../model/weights/load.ts';
 import { codeWithAnchor } from './anchors.ts';
 import type { ExperimentRunner, ImageJob, RowOutput, RowSpec } from './experiment.ts';
@@ -94,6 +95,10 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
 
   return {
     classNames: detW.classNames,
+    settings: JSON.stringify({
+      detector: toHex(detW.fingerprint), codecs: codecW.map((w) => toHex(w.fingerprint)), mode,
+      minSize: det1.cfg.minSize, maxSize: det1.cfg.maxSize,
+    }),
     numClasses: detW.config.numClasses,
     detectorInfo: `${ctx.info.description ?? 'WebGPU'}; detector ${JSON.stringify(detW.config.stages.map((s) => s.out))} fpn ${detW.config.fpnOut}, ${detW.config.numClasses} classes`,
     async runImage(job: ImageJob, rows: readonly RowSpec[], done: (key: string) => void) {

@@ -115,7 +115,7 @@ describe('the rate-accuracy experiment (fake runner)', () => {
     const m1 = bd.entries.find((e: any) => e.metric === 'AP' && e.anchor === 'WebP' && e.curve === 'method 1');
     expect(Number.isFinite(m1.bdRatePchip.value)).toBe(true);
     expect(readFileSync(join(out, 'bd-rate.md'), 'utf8')).toMatch(/\| method 1 \| WebP \(best\) \|/);
-    expect(Object.keys(res.files).sort()).toEqual(['bdJson', 'bdMarkdown', 'csv', 'imagesCsv', 'plot', 'summary']);
+    expect(Object.keys(res.files).sort()).toEqual(['bdJson', 'bdMarkdown', 'cache', 'csv', 'imagesCsv', 'plot', 'summary']);
     // progress: one line per image with an ETA
     const lines = sink.text.trim().split('\n');
     expect(lines).toHaveLength(3);
@@ -152,5 +152,28 @@ describe('the rate-accuracy experiment (fake runner)', () => {
     const gt2 = { ...gt, images: [...gt.images, { id: 9, file_name: 'gone.png', height: 10, width: 10 }] };
     writeFileSync(join(dir, 'more.json'), JSON.stringify(gt2));
     await expect(runRdExperiment({ annotations: join(dir, 'more.json'), images: dir, plan, runner: fakeRunner(gt), progress: 'none' })).rejects.toThrow(/1 image file\(s\) not found under .*: gone.png/);
+  });
+
+  it('--resume reuses the cached per-image detections of an interrupted run (same settings only)', async () => {
+    const { dir, ann, gt } = makeSet();
+    const out = join(dir, 'out');
+    const plan: RowPlan = { methods: [1], codecNames: ['a'], anchors: [{ codec: 'jpeg', qualities: [10, 90] }] };
+    const first = await runRdExperiment({ annotations: ann, images: dir, plan, runner: { ...fakeRunner(gt), settings: 'S' }, outDir: out, progress: 'none' });
+    expect(first.files.cache).toBe(join(out, 'detections.jsonl'));
+    // simulate a run killed while writing image 3: drop its line and leave a torn one
+    const lines = readFileSync(join(out, 'detections.jsonl'), 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(4);
+    writeFileSync(join(out, 'detections.jsonl'), [...lines.slice(0, 3), lines[3]!.slice(0, 40)].join('\n'));
+    const r = fakeRunner(gt);
+    const again = await runRdExperiment({ annotations: ann, images: dir, plan, runner: { ...r, settings: 'S', runImage: r.runImage }, outDir: out, resume: true, progress: 'none' });
+    expect(r.calls).toEqual(['im3.png']); // only the image without a complete cached line runs
+    expect(again.rows.map((x) => [x.key, x.bpp, x.stats.AP])).toEqual(first.rows.map((x) => [x.key, x.bpp, x.stats.AP]));
+    expect(readFileSync(join(out, 'detections.jsonl'), 'utf8').trim().split('\n')).toHaveLength(4);
+    await expect(runRdExperiment({ annotations: ann, images: dir, plan, runner: { ...fakeRunner(gt), settings: 'other' }, outDir: out, resume: true, progress: 'none' }))
+      .rejects.toThrow(/written by a run with other settings or rows; remove it or run without --resume/);
+    // without --resume the cache starts afresh
+    const r2 = fakeRunner(gt);
+    await runRdExperiment({ annotations: ann, images: dir, plan, runner: { ...r2, settings: 'other', runImage: r2.runImage }, outDir: out, progress: 'none' });
+    expect(r2.calls).toHaveLength(3);
   });
 });
