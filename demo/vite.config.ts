@@ -9,6 +9,4 @@ export default defineConfig({
   server: { host: '127.0.0.1', fs: { allow: [fileURLToPath(new URL('..', import.meta.url))] } },
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 4096 },
   optimizeDeps: { exclude: ['webgpu'] },
-  // pngjs's browser bundle carries its own zlib/stream shims; Buffer comes from the `buffer` package.
-  resolve: { alias: { pngjs: 'pngjs/browser.js', buffer: 'buffer/' } },
 });

@@ -1,16 +1,15 @@
-// Image decoding for Node (and any JS runtime): PNG via pngjs, JPEG via jpeg-js, both pure JS.
+// Image decoding for Node and browsers alike: PNG via fast-png, JPEG via jpeg-js, both pure ES on Uint8Array
+// (no Buffer, no Node shims, so a browser bundle needs no aliases or polyfills).
 // Output matches what detectron2's read_image(path, format='BGR') sees before the channel flip:
 // PIL.Image.open -> EXIF orientation applied -> convert('RGB') (alpha dropped without compositing).
-//  - PNG: bit-exact with PIL for 1/2/4/8-bit grey, RGB, palette and alpha images. 16-bit samples keep their high
-//    byte (PIL's 'RGB;16B' unpacking); tRNS colour-keyed pixels keep their colour (pngjs zeroes them; undone here).
+//  - PNG: bit-exact with PIL for 1/2/4/8/16-bit grey, RGB, palette and alpha images. 16-bit samples keep their high
+//    byte (PIL's 'RGB;16B' unpacking); 1/2/4-bit grey is scaled to 0..255 as PIL's 'L;1/2/4' unpackers do;
+//    tRNS colour keys and palette alpha are ignored (convert('RGB') keeps the colour).
 //  - JPEG: baseline and progressive through jpeg-js. Its IDCT and chroma upsampling are not libjpeg's, so pixels
 //    can differ from PIL by a few levels; EXIF orientation (tag 274) is applied like detectron2's
 //    _apply_exif_orientation.
-import pngjs from 'pngjs';
+import { decode as decodePngFile } from 'fast-png';
 import jpegjs from 'jpeg-js';
-// Node's own Buffer; in browser builds the `buffer` package (feross/buffer, the same one browserify ships).
-import { Buffer as BufferPolyfill } from 'buffer';
-const BufferImpl: typeof Buffer = (globalThis as { Buffer?: typeof Buffer }).Buffer ?? (BufferPolyfill as unknown as typeof Buffer);
 
 export class ImageFormatError extends Error {
   constructor(message: string) {
@@ -55,40 +54,90 @@ export function decodeImageFile(bytes: Uint8Array): RgbImage {
 }
 
 function decodePng(bytes: Uint8Array): RgbImage {
-  // IHDR: bytes 16..23 width/height, 24 bit depth, 25 colour type
   if (bytes.length < 33) throw new ImageFormatError('truncated PNG (no IHDR)');
-  const depth = bytes[24]!;
-  const buf = BufferImpl.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let png: { width: number; height: number; data: ArrayLike<number>; colorType?: number; transColor?: number[] };
+  let png: ReturnType<typeof decodePngFile>;
   try {
-    png = pngjs.PNG.sync.read(buf, { skipRescale: depth === 16 }) as unknown as typeof png;
+    png = decodePngFile(bytes[25] === 0 || bytes[25] === 2 ? withoutChunk(bytes, 'tRNS') : bytes);
   } catch (e) {
     throw new ImageFormatError(`invalid PNG: ${(e as Error).message}`);
   }
-  const { width, height, data } = png;
+  const { width, height, depth, channels, data, palette } = png;
   const n = width * height;
   const rgb = new Uint8Array(n * 3);
-  const shift = depth === 16 ? 8 : 0;
-  for (let i = 0; i < n; i++) {
-    rgb[3 * i] = data[4 * i]! >> shift;
-    rgb[3 * i + 1] = data[4 * i + 1]! >> shift;
-    rgb[3 * i + 2] = data[4 * i + 2]! >> shift;
-  }
-  // pngjs sets colour-keyed (tRNS) pixels of grey/RGB images to 0,0,0,0; PIL keeps their colour.
-  const tc = png.transColor;
-  if (tc && (png.colorType === 0 || png.colorType === 2)) {
-    const scale = depth === 16 ? (v: number): number => v >> 8 : depth < 8 ? (v: number): number => Math.floor((v * 255) / (2 ** depth - 1) + 0.5) : (v: number): number => v;
-    const c = tc.length === 1 ? [tc[0]!, tc[0]!, tc[0]!] : [tc[0]!, tc[1]!, tc[2]!];
-    const cs = c.map(scale);
-    for (let i = 0; i < n; i++) {
-      if (data[4 * i] === 0 && data[4 * i + 1] === 0 && data[4 * i + 2] === 0 && data[4 * i + 3] === 0) {
-        rgb[3 * i] = cs[0]!;
-        rgb[3 * i + 1] = cs[1]!;
-        rgb[3 * i + 2] = cs[2]!;
+  if (palette) {
+    // Indexed: 1/2/4/8-bit indexes, rows padded to whole bytes.
+    const stride = Math.ceil((width * depth) / 8);
+    const mask = (1 << depth) - 1;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const bit = x * depth;
+        const idx = (data[y * stride + (bit >> 3)]! >> (8 - depth - (bit & 7))) & mask;
+        const c = palette[idx];
+        if (!c) throw new ImageFormatError(`invalid PNG: palette index ${idx} out of range (${palette.length} colours)`);
+        const o = 3 * (y * width + x);
+        rgb[o] = c[0]!;
+        rgb[o + 1] = c[1]!;
+        rgb[o + 2] = c[2]!;
       }
+    }
+    return { width, height, rgb };
+  }
+  if (depth < 8) {
+    // 1/2/4-bit greyscale (the only non-indexed type allowed below 8 bits), scaled to 0..255 like PIL.
+    if (channels !== 1) throw new ImageFormatError(`invalid PNG: ${depth}-bit samples with ${channels} channels`);
+    const stride = Math.ceil((width * depth) / 8);
+    const mask = (1 << depth) - 1;
+    const scale = 255 / mask;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const bit = x * depth;
+        const v = ((data[y * stride + (bit >> 3)]! >> (8 - depth - (bit & 7))) & mask) * scale;
+        const o = 3 * (y * width + x);
+        rgb[o] = rgb[o + 1] = rgb[o + 2] = v;
+      }
+    }
+    return { width, height, rgb };
+  }
+  const shift = depth === 16 ? 8 : 0;
+  if (data.length !== n * channels) throw new ImageFormatError(`invalid PNG: ${data.length} samples for ${width}x${height}x${channels}`);
+  if (channels >= 3) {
+    for (let i = 0; i < n; i++) {
+      rgb[3 * i] = data[channels * i]! >> shift;
+      rgb[3 * i + 1] = data[channels * i + 1]! >> shift;
+      rgb[3 * i + 2] = data[channels * i + 2]! >> shift;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = data[channels * i]! >> shift;
+      rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = v;
     }
   }
   return { width, height, rgb };
+}
+
+/**
+ * The PNG without chunks of one type. Used to drop the tRNS colour key of grey/RGB images: convert('RGB') ignores it,
+ * and fast-png rejects a valid key on images of fewer than three pixels.
+ */
+function withoutChunk(bytes: Uint8Array, type: string): Uint8Array {
+  const t = [...type].map((c) => c.charCodeAt(0));
+  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  let p = 8;
+  let dropped = false;
+  while (p + 12 <= bytes.length) {
+    const len = ((bytes[p]! << 24) >>> 0) + ((bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!);
+    const end = p + 12 + len;
+    if (end > bytes.length) break;
+    if (bytes[p + 4] === t[0] && bytes[p + 5] === t[1] && bytes[p + 6] === t[2] && bytes[p + 7] === t[3]) dropped = true;
+    else parts.push(bytes.subarray(p, end));
+    p = end;
+  }
+  if (!dropped) return bytes;
+  if (p < bytes.length) parts.push(bytes.subarray(p));
+  const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
+  let o = 0;
+  for (const part of parts) out.set(part, o), (o += part.length);
+  return out;
 }
 
 function decodeJpeg(bytes: Uint8Array): RgbImage {

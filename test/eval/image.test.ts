@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pngjs from 'pngjs';
 import jpegjs from 'jpeg-js';
+import { zlibSync } from 'fflate';
 import {
   decodeImageFile, toBgrHwc, toBgrChwFloat, applyExifOrientation, readJpegExifOrientation, ImageFormatError, type RgbImage,
 } from '../../src/io/image.ts';
@@ -93,6 +94,57 @@ describe('decodeImageFile', () => {
     const png = readFileSync(resolve(A, 'image.png'));
     expectFormatError(() => decodeImageFile(png.subarray(0, 2000)), /PNG/);
     expectFormatError(() => decodeImageFile(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 4, 1, 2])), /JPEG/);
+  });
+});
+
+// A minimal PNG writer for the colour types pngjs cannot write (palette, 1/2/4/16-bit, tRNS, Adam7 off).
+function crc32(b: Uint8Array): number {
+  let c = ~0;
+  for (const x of b) { c ^= x; for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1)); }
+  return ~c >>> 0;
+}
+function chunk(type: string, body: number[] | Uint8Array): number[] {
+  const t = [...type].map((ch) => ch.charCodeAt(0));
+  const b = [...t, ...body];
+  const len = body.length;
+  const crc = crc32(new Uint8Array(b));
+  return [len >>> 24, (len >> 16) & 255, (len >> 8) & 255, len & 255, ...b, crc >>> 24, (crc >> 16) & 255, (crc >> 8) & 255, crc & 255];
+}
+/** rows: raw scanline bytes (filter type 0 is prepended). */
+function makePng(w: number, h: number, depth: number, colorType: number, rows: number[][], extra: [string, number[]][] = []): Uint8Array {
+  const ihdr = [w >>> 24, (w >> 16) & 255, (w >> 8) & 255, w & 255, h >>> 24, (h >> 16) & 255, (h >> 8) & 255, h & 255, depth, colorType, 0, 0, 0];
+  const raw = new Uint8Array(rows.flatMap((r) => [0, ...r]));
+  return new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...chunk('IHDR', ihdr),
+    ...extra.flatMap(([t, b]) => chunk(t, b)), ...chunk('IDAT', zlibSync(raw)), ...chunk('IEND', [])]);
+}
+
+describe('PNG colour types decode as PIL convert(\'RGB\') does', () => {
+  it('4-bit palette with tRNS: palette colours, alpha ignored', () => {
+    // 3x2, indexes 0 1 2 / 2 1 0 packed two per byte (odd width: last nibble is padding)
+    const plte = [10, 20, 30, 40, 50, 60, 70, 80, 90];
+    const png = makePng(3, 2, 4, 3, [[0x01, 0x20], [0x21, 0x00]], [['PLTE', plte], ['tRNS', [0, 128, 255]]]);
+    const img = decodeImageFile(png);
+    expect(Array.from(img.rgb)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 70, 80, 90, 40, 50, 60, 10, 20, 30]);
+  });
+  it('palette index outside the palette is an ImageFormatError', () => {
+    const png = makePng(2, 1, 8, 3, [[0, 5]], [['PLTE', [1, 2, 3, 4, 5, 6]]]);
+    expectFormatError(() => decodeImageFile(png), /PNG/);
+  });
+  it.each([
+    [1, [0b10100000], [255, 0, 255]],
+    [2, [0b00011011], [0, 85, 170, 255]],
+    [4, [0x0f, 0x70], [0, 255, 119]],
+  ] as [number, number[], number[]][])('%i-bit grey scales to 0..255 (PIL L;%i)', (depth, row, expected) => {
+    const img = decodeImageFile(makePng(expected.length, 1, depth, 0, [row]));
+    expect(Array.from(img.rgb)).toEqual(expected.flatMap((v) => [v, v, v]));
+  });
+  it('16-bit RGB and grey+alpha keep the high byte; a tRNS colour key keeps its colour', () => {
+    const rgb16 = decodeImageFile(makePng(1, 1, 16, 2, [[0x12, 0x34, 0xab, 0xcd, 0xff, 0x01]]));
+    expect(Array.from(rgb16.rgb)).toEqual([0x12, 0xab, 0xff]);
+    const ga16 = decodeImageFile(makePng(2, 1, 16, 4, [[0x80, 0xff, 0, 0, 0x7f, 0x01, 0xff, 0xff]]));
+    expect(Array.from(ga16.rgb)).toEqual([0x80, 0x80, 0x80, 0x7f, 0x7f, 0x7f]);
+    const keyed = decodeImageFile(makePng(2, 1, 8, 2, [[1, 2, 3, 4, 5, 6]], [['tRNS', [0, 1, 0, 2, 0, 3]]]));
+    expect(Array.from(keyed.rgb)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 });
 
