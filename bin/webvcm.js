@@ -1,15 +1,13 @@
 #!/usr/bin/env node
-// CLI entry: runs the TypeScript sources directly through tsx's ESM loader (no build step).
-import { register } from 'tsx/esm/api';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-if (!existsSync(join(root, 'src/gpu/shaders.gen.ts'))) {
-  execFileSync(process.execPath, [join(root, 'tools/gen-shaders.mjs')], { stdio: 'inherit' });
+// CLI entry: runs the compiled CLI in dist/ (`npm run build`); no TypeScript loader at run time.
+let mod;
+try {
+  mod = await import('../dist/cli/main.js');
+} catch (e) {
+  if (e?.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes('dist/cli/main.js')) {
+    process.stderr.write('webvcm: dist/ is missing; in a source checkout run `npm run build` first\n');
+    process.exit(1);
+  }
+  throw e;
 }
-register();
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv);
+process.exitCode = await mod.main(process.argv);
