@@ -10,6 +10,7 @@ import { createDecoder, createEncoder } from '../../src/api/index.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { describeGpu } from '../helpers/gpu.ts';
 import { matchBoxes } from '../detector/match.ts';
+import { itGolden } from '../helpers/golden.ts';
 
 const IMAGE = 'weights/mini-coco/000000000001.png';
 const OPTS = { detector: 'weights/default/detector.safetensors', codec: 'weights/default/codec.safetensors', method: 1 as const, mode: 'compat' as const, minSize: 320, maxSize: 544 };
@@ -78,7 +79,7 @@ describeGpu('demo page end to end (built with Vite, headless Chromium)', () => {
     expect(m.matched).toBe(nodeDets.scores.length);
   });
 
-  it('loads original checkpoints (Detectron2 .pkl, CompressAI .pth.tar) supplied as files in the page', async () => {
+  itGolden('loads original checkpoints (Detectron2 .pkl, CompressAI .pth.tar) supplied as files in the page', async () => {
     const det = '../shared/golden/detectron2/A/weights.pkl';
     const codec = '../shared/golden/pipeline/P_A/codec.pth.tar';
     const node = await nodeRun({ ...OPTS, detector: det, codec });

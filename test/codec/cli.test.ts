@@ -10,8 +10,9 @@ import { readContainer } from '../../src/coder/index.ts';
 import { readNpy } from '../../src/io/npy.ts';
 import { describeGpu, expectClose } from '../helpers/gpu.ts';
 import { GOLDEN, bin, f32, firstDiff } from './golden.ts';
+import { describeGpuGolden } from '../helpers/golden.ts';
 
-describeGpu('webvcm codec CLI', () => {
+describeGpuGolden('webvcm codec CLI', () => {
   it('compress / decompress golden C', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'webvcm-codec-'));
     const weights = resolve(GOLDEN, 'compressai/C/model.pth.tar');

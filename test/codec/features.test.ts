@@ -10,8 +10,9 @@ import { HyperpriorCodec } from '../../src/model/codec/codec.ts';
 import { computePadding, decodeFeatures, encodeFeatures, quantParams } from '../../src/model/codec/features.ts';
 import { checked, describeGpu, expectClose, gpuContext } from '../helpers/gpu.ts';
 import { GOLDEN, bin, f32, firstDiff, goldenParams, npy } from './golden.ts';
+import { describeGpuGolden } from '../helpers/golden.ts';
 
-describeGpu('feature path (paper methods 1 and 2) vs the pipeline golden', () => {
+describeGpuGolden('feature path (paper methods 1 and 2) vs the pipeline golden', () => {
   for (const m of ['m1', 'm2'] as const) {
     it(`P_A ${m}: q8, strings, bpp, decode; portable; container checks`, async () => {
       const ctx = await gpuContext();

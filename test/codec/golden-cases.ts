@@ -13,11 +13,12 @@ import { hyperpriorParams } from '../../src/model/codec/params.ts';
 import { readCheckpoint } from '../../src/model/weights/checkpoint.ts';
 import { checked, describeGpu, expectClose, gpuContext, rng } from '../helpers/gpu.ts';
 import { GOLDEN, bin, f32, firstDiff, goldenParams, i32, npy } from './golden.ts';
+import { describeGpuGolden } from '../helpers/golden.ts';
 
 const cpu = new CpuCodecBackend();
 
 export function goldenCaseTests(cs: 'A' | 'C'): void {
-describeGpu(`hyperprior codec vs CompressAI golden case ${cs} (GPU)`, () => {
+describeGpuGolden(`hyperprior codec vs CompressAI golden case ${cs} (GPU)`, () => {
   {
     it(`case ${cs}: compat strings, symbols, indexes, y_hat, x_hat; CompressAI strings decode; portable round trip`, async () => {
       const ctx = await gpuContext();

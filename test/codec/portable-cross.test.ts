@@ -9,10 +9,11 @@ import { CpuCodecBackend } from '../../src/cpu/codec-backend.ts';
 import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
 import { describeGpu, gpuContext } from '../helpers/gpu.ts';
 import { indexCases, runCases } from './adversarial.ts';
+import { describeGpuGolden } from '../helpers/golden.ts';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
-describeGpu('portable indexes: lavapipe = SwiftShader = CPU reference', () => {
+describeGpuGolden('portable indexes: lavapipe = SwiftShader = CPU reference', () => {
   it('golden and adversarial cases', async () => {
     const cases = await indexCases();
     const ref = await runCases(new CpuCodecBackend(), cases);

@@ -10,10 +10,11 @@ import { hyperpriorParams } from '../../src/model/codec/params.ts';
 import { readCheckpoint } from '../../src/model/weights/checkpoint.ts';
 import { checked, describeGpu, expectClose, gpuContext, rng } from '../helpers/gpu.ts';
 import { GOLDEN, firstDiff } from './golden.ts';
+import { describeGpuGolden } from '../helpers/golden.ts';
 
 const cpu = new CpuCodecBackend();
 
-describeGpu('hyperprior codec: CPU reference vs GPU on the tiny checkpoints', () => {
+describeGpuGolden('hyperprior codec: CPU reference vs GPU on the tiny checkpoints', () => {
   it('tiny 64-channel checkpoints: the three key namings load identically; CPU and GPU backends give identical strings', async () => {
     const ctx = await gpuContext();
     const gpu = new GpuCodecBackend(ctx);
@@ -47,7 +48,7 @@ describeGpu('hyperprior codec: CPU reference vs GPU on the tiny checkpoints', ()
   });
 });
 
-describeGpu('codec weights through the project loader', () => {
+describeGpuGolden('codec weights through the project loader', () => {
   it('loadCodecWeights (canonical tensors) and the raw state dict give the same codec fingerprint and strings', async () => {
     const { loadCodecWeights } = await import('../../src/model/weights/load.ts');
     const path = resolve(GOLDEN, 'compressai/keys/tiny_keys_v1.0.pth.tar');

@@ -10,6 +10,7 @@ import { HyperpriorCodec } from '../../src/model/codec/codec.ts';
 import type { ConvParams, GdnParams, HyperpriorParams } from '../../src/model/codec/params.ts';
 import { checked, describeGpu, expectClose, gpuContext, randn, rng } from '../helpers/gpu.ts';
 import { firstDiff, goldenParams } from './golden.ts';
+import { describeGpuGolden } from '../helpers/golden.ts';
 
 function synthetic(C: number, N: number, M: number, seed: number): HyperpriorParams {
   const r = rng(seed);
@@ -41,7 +42,7 @@ function synthetic(C: number, N: number, M: number, seed: number): HyperpriorPar
   };
 }
 
-describeGpu('codec shapes from the parameters (N=192, M=320; odd C)', () => {
+describeGpuGolden('codec shapes from the parameters (N=192, M=320; odd C)', () => {
   for (const [C, N, M, H, W] of [[64, 192, 320, 64, 128], [5, 24, 40, 128, 64]] as const) {
     it(`C=${C} N=${N} M=${M}, input ${H}x${W}`, async () => {
       const ctx = await gpuContext();

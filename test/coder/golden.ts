@@ -2,7 +2,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readNpy } from '../../src/io/npy.ts';
 
-export const GOLDEN = path.resolve(process.cwd(), '../shared/golden/compressai');
+import { GOLDEN_ROOT } from '../helpers/golden.ts';
+export const GOLDEN = path.join(GOLDEN_ROOT, 'compressai');
 export const haveGolden = existsSync(path.join(GOLDEN, 'rans'));
 
 export function loadNpy(rel: string) {

@@ -14,6 +14,7 @@ import {
 } from '../../src/coder/index.ts';
 import { caseStreams, haveGolden, loadNpy, loadI32 } from './golden.ts';
 import { randomCdf, refFlush, refOps, rng, type Op } from './ref.ts';
+import { itGolden } from '../helpers/golden.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const T = [[0, 16384, 49152, 65535, 65536]];
@@ -172,7 +173,7 @@ describe('rANS property tests', () => {
     expectThrow(() => decodeWithIndexes(refFlush(ops), [0], T, L, O), RansDecodeError, /raw nibbles/);
   });
 
-  it.runIf(haveGolden)('one million symbols with Gaussian tables round-trip', () => {
+  itGolden('one million symbols with Gaussian tables round-trip', () => {
     const gc = loadNpy('A/gc_quantized_cdf.npy');
     const tables = CdfTables.from({ data: gc.data as Int32Array, stride: gc.shape[1]! }, loadI32('A/gc_cdf_length.npy'), loadI32('A/gc_offset.npy'));
     const scale = loadNpy('A/gc_scale_table.npy').data as Float32Array;
@@ -269,7 +270,7 @@ describe('rANS hostile input', () => {
     }
   });
 
-  it.runIf(haveGolden)('wrong index arrays or tables are detected instead of returning garbage', () => {
+  itGolden('wrong index arrays or tables are detected instead of returning garbage', () => {
     const [y, z] = caseStreams('A') as [ReturnType<typeof caseStreams>[0], ReturnType<typeof caseStreams>[0]];
     const shifted = new Int32Array(y.indexes.length);
     for (let i = 0; i < shifted.length; i++) shifted[i] = y.indexes[(i + 1) % shifted.length]!;

@@ -13,8 +13,9 @@ import { loadDetectorWeights } from '../../src/model/weights/index.ts';
 import type { DetectorWeights } from '../../src/model/weights/types.ts';
 import { checked, describeGpu, gpuContext } from '../helpers/gpu.ts';
 import { D2, K_REL, f32, goldenNpy, relErr } from './golden.ts';
+import { describeGpuGolden } from '../helpers/golden.ts';
 
-describeGpu('golden A: dense graph on the GPU', () => {
+describeGpuGolden('golden A: dense graph on the GPU', () => {
   let weights: DetectorWeights;
   let ops: GpuDetectorBackend;
   let bb: BackboneHandles;

@@ -9,6 +9,7 @@ import { DetectorInputError } from '../../src/model/detector/preprocess.ts';
 import { describeGpu } from '../helpers/gpu.ts';
 import { D2, f32, goldenNpy, npy } from './golden.ts';
 import { matchBoxes } from './match.ts';
+import { itGolden } from '../helpers/golden.ts';
 
 async function detect(args: string[]): Promise<void> {
   const program = new Command().exitOverride();
@@ -30,7 +31,7 @@ describeGpu('webvcm detect', () => {
   const W = resolve(D2, 'A/weights.pkl');
   const dir = mkdtempSync(join(tmpdir(), 'webvcm-detect-'));
 
-  it('PNG input → JSON boxes/scores/classes matching the golden, --dump writes the golden names', async () => {
+  itGolden('PNG input → JSON boxes/scores/classes matching the golden, --dump writes the golden names', async () => {
     const out = join(dir, 'dets.json');
     await detect(['--weights', W, '--input', resolve(D2, 'A/image.png'), '--min-size', '320', '--max-size', '544', '--output', out, '--dump', join(dir, 'dump')]);
     const j = JSON.parse(readFileSync(out, 'utf8')) as { boxes: number[][]; scores: number[]; classes: number[]; sizes: unknown };
@@ -48,7 +49,7 @@ describeGpu('webvcm detect', () => {
     expect(stem.shape).toEqual([1, 64, 80, 128]);
   });
 
-  it('--coco writes COCO results ([x,y,w,h], category ids) for a BGR .npy input', async () => {
+  itGolden('--coco writes COCO results ([x,y,w,h], category ids) for a BGR .npy input', async () => {
     const out = join(dir, 'coco.json');
     await detect(['--weights', W, '--input', resolve(D2, 'A/input_bgr_u8.npy'), '--min-size', '320', '--max-size', '544', '--output', out, '--coco', '--image-id', '42']);
     const r = JSON.parse(readFileSync(out, 'utf8')) as { image_id: number; category_id: number; bbox: number[]; score: number }[];

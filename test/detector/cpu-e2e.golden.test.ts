@@ -7,8 +7,9 @@ import { Detector } from '../../src/model/detector/detector.ts';
 import { loadDetectorWeights } from '../../src/model/weights/index.ts';
 import { D2, K_REL, f32, goldenNpy, relErr } from './golden.ts';
 import { matchBoxes } from './match.ts';
+import { itGolden } from '../helpers/golden.ts';
 
-it('golden A on the CPU backend: stem, p2..p6 and detections', async () => {
+itGolden('golden A on the CPU backend: stem, p2..p6 and detections', async () => {
   const weights = await loadDetectorWeights(resolve(D2, 'A/weights.pkl'));
   const det = await Detector.create(weights, new CpuDetectorBackend(), { minSize: 320, maxSize: 544 });
   const a = goldenNpy('A', 'input_bgr_u8.npy');

@@ -11,6 +11,7 @@ import { DetectorInputError, type BgrImage } from '../../src/model/detector/prep
 import { r50FpnArch, randomDetectorWeights } from '../../src/model/detector/random-weights.ts';
 import { checked, describeGpu, expectClose, gpuContext } from '../helpers/gpu.ts';
 import { goldenNpy } from './golden.ts';
+import { itGolden } from '../helpers/golden.ts';
 
 const arch = r50FpnArch({ width: 2, res2Out: 8, fpnOut: 8, fcDim: 8 });
 const weights = randomDetectorWeights(arch, 3);
@@ -56,7 +57,7 @@ describe('Detector driver on the CPU reference backend', () => {
     expect(() => resolveDetectorConfig({ minSize: 900, maxSize: 800 })).toThrow(DetectorInputError);
     expect(() => resolveDetectorConfig({ nmsThresh: 2 })).toThrow(DetectorInputError);
   });
-  it('stem_q8 dequantisation matches the golden contract (q·scale + min in float32)', () => {
+  itGolden('stem_q8 dequantisation matches the golden contract (q·scale + min in float32)', () => {
     const q = goldenNpy('A', 'stem_q8.npy').data as Uint8Array;
     const x = dequantizeStem(q, 0, 8.712002);
     const scale = new Float32Array(new Uint32Array([0x3d0bf04c]).buffer)[0]!;

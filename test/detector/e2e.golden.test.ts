@@ -12,6 +12,7 @@ import { loadDetectorWeights } from '../../src/model/weights/index.ts';
 import { checked, describeGpu, gpuContext } from '../helpers/gpu.ts';
 import { D2, K_REL, f32, goldenNpy, npy, relErr } from './golden.ts';
 import { matchBoxes } from './match.ts';
+import { describeGpuGolden } from '../helpers/golden.ts';
 
 const DENSE = ['input_tensor', 'stem', 'res2', 'res3', 'res4', 'res5', 'p2', 'p3', 'p4', 'p5', 'p6',
   ...['p2', 'p3', 'p4', 'p5', 'p6'].flatMap((l) => [`rpn_objectness_${l}`, `rpn_anchor_deltas_${l}`])];
@@ -34,7 +35,7 @@ function expectProposalsMatch(got: Float32Array, file: string, what: string): vo
   expect(m.unmatchedRef.length, `${what}: unmatched proposals ${m.unmatchedRef.slice(0, 5)}`).toBeLessThanOrEqual(2);
 }
 
-describeGpu('golden A end to end (GPU)', () => {
+describeGpuGolden('golden A end to end (GPU)', () => {
   let det: Detector<GpuTensor>;
   let unsplit: Detections;
   const dumps = new Map<string, { data: Float32Array | Int32Array; shape: number[] }>();
@@ -103,7 +104,7 @@ describeGpu('golden A end to end (GPU)', () => {
 
 // Method 2 (pipeline golden P_A/m2): one direct resize 300×451 → 256×512 (a downscale in y, upscale in x), no padding,
 // separate x/y rescale. Reference: the unsplit model on the same resized image (ref_detections_*) and its stem.
-describeGpu('golden P_A method 2 (GPU)', () => {
+describeGpuGolden('golden P_A method 2 (GPU)', () => {
   const M2 = resolve(D2, '../pipeline/P_A/m2');
   it('stem within 2e-5·max|ref| and detections match ref_detections one to one', async () => {
     const ctx = await gpuContext();

@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import { expect } from 'vitest';
 import { readNpy, type NpyArray } from '../../src/io/npy.ts';
 
-export const GOLDEN_ROOT = resolve(process.cwd(), '../shared/golden');
+import { GOLDEN_ROOT } from '../helpers/golden.ts';
+export { GOLDEN_ROOT };
 export const D2 = resolve(GOLDEN_ROOT, 'detectron2');
 export const hasGolden = existsSync(resolve(D2, 'A/manifest.json'));
 

@@ -6,6 +6,7 @@ import {
   DetectorInputError, imageSizes, normalizeAndPad, pillowCoeffs, pillowResizeBilinear, resizeForDetector, roundTo256, shortestEdgeSize,
 } from '../../src/model/detector/preprocess.ts';
 import { goldenNpy, npy } from './golden.ts';
+import { describeGolden } from '../helpers/golden.ts';
 
 const FIX = resolve(process.cwd(), 'test/detector/fixtures');
 
@@ -71,7 +72,7 @@ describe('Pillow bilinear resize (Resample.c, 8 bpc)', () => {
   }
 });
 
-describe('golden Detectron2 case A preprocessing', () => {
+describeGolden('golden Detectron2 case A preprocessing', () => {
   it('resized_bgr_u8 and input_tensor are bit-exact', () => {
     const inp = goldenNpy('A', 'input_bgr_u8.npy');
     const [H, W] = inp.shape as [number, number, number];

@@ -2,9 +2,10 @@ import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { goldenOrFixture } from '../helpers/golden.ts';
 
-const GOLDEN = resolve(process.cwd(), '../shared/golden/cocoeval');
+const GOLDEN = dirname(dirname(goldenOrFixture('cocoeval/F1/expected.json')));
 const run = (...args: string[]) => spawnSync(process.execPath, ['bin/webvcm.js', 'eval', ...args], { encoding: 'utf8', timeout: 60_000 });
 
 describe('webvcm eval (scoring mode)', () => {

@@ -1,12 +1,13 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { goldenOrFixture } from '../helpers/golden.ts';
 import {
   evaluateBoxes, CocoFormatError, Params, linspace, pairwiseSum, fmtFixed, bboxIou, COCO, STAT_NAMES,
   type CocoGroundTruth, type CocoResult,
 } from '../../src/eval/cocoeval.ts';
 
-const GOLDEN = resolve(process.cwd(), '../shared/golden/cocoeval');
+const GOLDEN = dirname(dirname(goldenOrFixture('cocoeval/F1/expected.json')));
 const load = (f: string, name: string): any => JSON.parse(readFileSync(resolve(GOLDEN, f, name), 'utf8'));
 
 describe.each(['F1', 'F2'])('pycocotools fixture %s', (f) => {

@@ -8,8 +8,9 @@ import {
   decodeImageFile, toBgrHwc, toBgrChwFloat, applyExifOrientation, readJpegExifOrientation, ImageFormatError, type RgbImage,
 } from '../../src/io/image.ts';
 import { readNpy } from '../../src/io/npy.ts';
+import { GOLDEN_ROOT, itGolden } from '../helpers/golden.ts';
 
-const A = resolve(process.cwd(), '../shared/golden/detectron2/A');
+const A = resolve(GOLDEN_ROOT, 'detectron2/A');
 
 function expectFormatError(fn: () => unknown, msg: RegExp): void {
   let err: unknown;
@@ -24,7 +25,7 @@ function expectFormatError(fn: () => unknown, msg: RegExp): void {
 }
 
 describe('decodeImageFile', () => {
-  it('PNG: golden A decodes to exactly detectron2 read_image BGR (input_bgr_u8.npy)', () => {
+  itGolden('PNG: golden A decodes to exactly detectron2 read_image BGR (input_bgr_u8.npy)', () => {
     const img = decodeImageFile(readFileSync(resolve(A, 'image.png')));
     const ref = readNpy(readFileSync(resolve(A, 'input_bgr_u8.npy')));
     expect(ref.shape).toEqual([img.height, img.width, 3]);
@@ -91,8 +92,10 @@ describe('decodeImageFile', () => {
     expectFormatError(() => decodeImageFile(new TextEncoder().encode('GIF89a\x01\x00\x01\x00')), /unsupported image format: GIF/);
     expectFormatError(() => decodeImageFile(new TextEncoder().encode('RIFF\0\0\0\0WEBPVP8 ')), /WebP/);
     expectFormatError(() => decodeImageFile(new Uint8Array(0)), /unsupported image format/);
-    const png = readFileSync(resolve(A, 'image.png'));
-    expectFormatError(() => decodeImageFile(png.subarray(0, 2000)), /PNG/);
+    const big = new pngjs.PNG({ width: 64, height: 64 });
+    for (let i = 0; i < big.data.length; i++) big.data[i] = (i * 7919) & 255;
+    const png = new Uint8Array(pngjs.PNG.sync.write(big));
+    expectFormatError(() => decodeImageFile(png.subarray(0, png.length >> 1)), /PNG/);
     expectFormatError(() => decodeImageFile(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 4, 1, 2])), /JPEG/);
   });
 });

@@ -14,7 +14,8 @@ import { loadCodecWeights, loadDetectorWeights } from '../../src/model/weights/i
 import type { CodecWeights, DetectorWeights } from '../../src/model/weights/types.ts';
 import { gpuContext } from './gpu.ts';
 
-export const GOLDEN_ROOT = resolve(process.cwd(), '../shared/golden');
+import { GOLDEN_ROOT } from './golden.ts';
+export { GOLDEN_ROOT };
 export const PIPE = resolve(GOLDEN_ROOT, 'pipeline/P_A');
 export const DETECTOR_PKL = resolve(GOLDEN_ROOT, 'detectron2/A/weights.pkl');
 export const CODEC_PTH = resolve(PIPE, 'codec.pth.tar');

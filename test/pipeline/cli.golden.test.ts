@@ -20,6 +20,7 @@ import { checked, describeGpu, gpuContext } from '../helpers/gpu.ts';
 import {
   CODEC_PTH, DETECTOR_PKL, IMAGE_NPY, MAX_SIZE, MIN_SIZE, bytesEqual, describeMatch, goldenImage, loadRun, matchDetections,
 } from '../helpers/pipeline.ts';
+import { describeGpuGolden } from '../helpers/golden.ts';
 
 const run = promisify(execFile);
 const CLI = resolve(process.cwd(), 'bin/webvcm.js');
@@ -29,7 +30,7 @@ async function webvcm(args: string[]): Promise<string> {
   return stdout;
 }
 
-describeGpu('pipeline golden P_A through `webvcm encode` / `webvcm decode` (method 2)', () => {
+describeGpuGolden('pipeline golden P_A through `webvcm encode` / `webvcm decode` (method 2)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'webvcm-pipeline-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

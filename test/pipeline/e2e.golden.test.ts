@@ -28,8 +28,9 @@ import {
   padCHW, q8TieReport, tieTolerance, xFromQ8,
   usePipelineFixture,
 } from '../helpers/pipeline.ts';
+import { describeGpuGolden } from '../helpers/golden.ts';
 
-describeGpu('pipeline golden P_A from the image through createEncoder/createDecoder (GPU)', () => {
+describeGpuGolden('pipeline golden P_A from the image through createEncoder/createDecoder (GPU)', () => {
   const fx = usePipelineFixture();
 
   for (const method of [1, 2] as const) {

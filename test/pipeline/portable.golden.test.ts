@@ -14,8 +14,9 @@ import {
   MAX_SIZE, MIN_SIZE, bytesEqual, cropCHW, goldenImage, idealBits, loadRun, maxAbsDiff, padCHW, xFromQ8,
   firstDiff, usePipelineFixture,
 } from '../helpers/pipeline.ts';
+import { describeGpuGolden } from '../helpers/golden.ts';
 
-describeGpu('pipeline golden P_A, portable mode (GPU)', () => {
+describeGpuGolden('pipeline golden P_A, portable mode (GPU)', () => {
   const fx = usePipelineFixture();
 
   for (const m of ['m1', 'm2'] as const) {

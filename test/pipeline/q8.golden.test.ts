@@ -28,8 +28,9 @@ import {
   maxAbsDiff, padCHW, xFromQ8, type GoldenRun, type Method,
   firstDiff, usePipelineFixture,
 } from '../helpers/pipeline.ts';
+import { describeGpuGolden } from '../helpers/golden.ts';
 
-describeGpu('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
+describeGpuGolden('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
   const fx = usePipelineFixture();
   let detector: Detector<GpuTensor>;
   const runs = {} as Record<Method, GoldenRun>;

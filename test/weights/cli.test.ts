@@ -6,12 +6,12 @@ import { describe, expect, it, vi } from 'vitest';
 import { register as registerConvert } from '../../src/cli/convert.ts';
 import { inspectFile } from '../../src/cli/inspect.ts';
 import { loadCodecWeights, toHex } from '../../src/model/weights/index.ts';
-import { golden } from './helpers.ts';
+import { goldenOrFixture } from '../helpers/golden.ts';
 
 describe('convert / inspect CLI', () => {
   it('convert writes a .safetensors that inspect and the loader read back', async () => {
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'webvcm-')), 'tiny.safetensors');
-    const src = golden('compressai/keys/tiny_keys_v1.0.pth.tar');
+    const src = goldenOrFixture('compressai/keys/tiny_keys_current.pth.tar');
     const program = new Command().exitOverride();
     registerConvert(program);
     let printed = '';

@@ -8,6 +8,7 @@ import {
   type CodecWeights,
 } from '../../src/model/weights/index.ts';
 import { bytesOf, golden, npy, sameBits } from './helpers.ts';
+import { describeGolden, itGolden } from '../helpers/golden.ts';
 
 const GDN = ['g_a.1', 'g_a.3', 'g_a.5', 'g_s.1', 'g_s.3', 'g_s.5'];
 
@@ -39,7 +40,7 @@ function checkAgainstGolden(w: CodecWeights, dir: string): void {
   }
 }
 
-describe('CompressAI checkpoints (golden)', () => {
+describeGolden('CompressAI checkpoints (golden)', () => {
   it('case A (64-channel): config, canonical names, GDN effective and tables bit-exact', async () => {
     const w = await loadCodecWeights(golden('compressai/A/model.pth.tar'));
     expect([w.kind, w.C, w.N, w.M]).toEqual(['compressai-hyperprior', 64, 128, 192]);
@@ -88,7 +89,7 @@ describe('CompressAI checkpoints (golden)', () => {
     }
   });
 
-  it('round trip: convert -> .safetensors -> load gives the same tensors and config', async () => {
+  itGolden('round trip: convert -> .safetensors -> load gives the same tensors and config', async () => {
     const w = await loadCodecWeights(golden('compressai/A/model.pth.tar'));
     const st = convertToSafetensors(w, 'ab'.repeat(32));
     // layout: u64 header length, JSON header padded to 8 bytes, then data

@@ -8,9 +8,10 @@ import {
   toHex,
 } from '../../src/model/weights/index.ts';
 import { bytesOf, fixture, golden, npy, sameBits } from './helpers.ts';
+import { itGolden } from '../helpers/golden.ts';
 
 describe('Detectron2 model-zoo pickles', () => {
-  it('golden detectron2/A (protocol 2, narrow R50-FPN): arch inferred from shapes, BN folded', async () => {
+  itGolden('golden detectron2/A (protocol 2, narrow R50-FPN): arch inferred from shapes, BN folded', async () => {
     const bytes = bytesOf(golden('detectron2/A/weights.pkl'));
     const raw = readCheckpoint(bytes);
     expect(raw.format).toBe('pickle');
@@ -82,7 +83,7 @@ describe('Detectron2 model-zoo pickles', () => {
     expect(r.bias[0]).toBe(0.5);
   });
 
-  it('round trip: convert -> .safetensors -> load', async () => {
+  itGolden('round trip: convert -> .safetensors -> load', async () => {
     const w = await loadDetectorWeights(golden('detectron2/A/weights.pkl'));
     const st = convertToSafetensors(w, '0'.repeat(64));
     const back = await loadDetectorWeights(new Blob([st as Uint8Array<ArrayBuffer>]));
@@ -91,7 +92,7 @@ describe('Detectron2 model-zoo pickles', () => {
     for (const [k, t] of w.tensors) expect(sameBits(back.tensors.get(k)!.data, t.data), k).toBe(true);
   });
 
-  it('does not modify the caller-owned bytes', async () => {
+  itGolden('does not modify the caller-owned bytes', async () => {
     const bytes = bytesOf(golden('detectron2/A/weights.pkl'));
     const copy = bytes.slice();
     await loadDetectorWeights(bytes);

@@ -18,8 +18,9 @@ import {
   writeSafetensors,
 } from '../../src/model/weights/index.ts';
 import { bytesOf, fixture, golden } from './helpers.ts';
+import { goldenOrFixture } from '../helpers/golden.ts';
 
-const tiny = (): Uint8Array => bytesOf(golden('compressai/keys/tiny_keys_current.pth.tar'));
+const tiny = (): Uint8Array => bytesOf(goldenOrFixture('compressai/keys/tiny_keys_current.pth.tar'));
 
 async function rejects(p: Promise<unknown>): Promise<CheckpointError> {
   try {

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readNpy } from '../../src/io/npy.ts';
 
-export const GOLDEN = path.resolve(process.cwd(), '../shared/golden');
+import { GOLDEN_ROOT } from '../helpers/golden.ts';
+export const GOLDEN = GOLDEN_ROOT;
 export const FIXTURES = path.resolve(process.cwd(), 'weights/fixtures');
 export const golden = (p: string): string => path.join(GOLDEN, p);
 export const fixture = (p: string): string => path.join(FIXTURES, p);

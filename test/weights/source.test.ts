@@ -3,10 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WeightSourceError, loadCodecWeights, loadDetectorWeights, readSource, toHex } from '../../src/model/weights/index.ts';
 import { bytesOf, fixture, golden } from './helpers.ts';
+import { goldenOrFixture } from '../helpers/golden.ts';
 
 describe('weight sources', () => {
   it('file path, URL object, ArrayBuffer and Blob give the same weights; Blob reports progress', async () => {
-    const path = golden('compressai/keys/tiny_keys_v1.1.pth.tar');
+    const path = goldenOrFixture('compressai/keys/tiny_keys_current.pth.tar');
     const bytes = bytesOf(path);
     const a = await loadCodecWeights(path);
     const b = await loadCodecWeights(new URL(`file://${path}`));

@@ -13,6 +13,8 @@ import { DEFAULT_DETECTOR_CONFIG, type DetectorConfig, type FpnOutputs, type Ima
 import { loadDetectorWeights, type DetectorWeights } from '../../../src/model/weights/index.ts';
 import { D2, f32, goldenNpy, hasGolden } from '../golden.ts';
 import { checked, describeGpu, gpuContext } from '../../helpers/gpu.ts';
+import { describeGpuGolden } from '../../helpers/golden.ts';
+import { describeGolden } from '../../helpers/golden.ts';
 
 const CFG: DetectorConfig = { ...DEFAULT_DETECTOR_CONFIG, minSize: 320, maxSize: 544 };
 const SIZES: ImageSizes = { original: [300, 451], resized: [320, 481], padded: [320, 512] };
@@ -125,15 +127,18 @@ async function runOn<T extends Tensor>(ops: HeadOps<T>, weights: DetectorWeights
 const WEIGHTS = resolve(D2, 'A/weights.pkl');
 const ready = hasGolden && existsSync(WEIGHTS);
 
-(ready ? describe : describe.skip)('heads on golden A (CPU backend)', () => {
+describeGolden('heads on golden A (CPU backend)', () => {
   let run: Run;
-  beforeAll(async () => { run = await runOn(new CpuHeadsBackend(), await loadDetectorWeights(WEIGHTS)); });
+  beforeAll(async () => {
+    if (!ready) throw new Error(`golden data missing at ${D2}`);
+    run = await runOn(new CpuHeadsBackend(), await loadDetectorWeights(WEIGHTS));
+  });
   // CPU: float64 accumulation vs torch's float32 (measured max |Δ|: pooled 3.6e-6, features 1.7e-5, logits 1.9e-5,
   // probs 1.7e-6, deltas 2.2e-5); about 2x margin.
   checkRun('cpu', () => run, { pooled: 1e-5, feat: 4e-5, logits: 4e-5, probs: 5e-6, deltas: 5e-5 });
 });
 
-describeGpu('heads on golden A (GPU backend)', () => {
+describeGpuGolden('heads on golden A (GPU backend)', () => {
   let run: Run;
   beforeAll(async () => {
     if (!ready) throw new Error(`golden data missing at ${D2}`);
