@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // golden-data notice (or, under CI=true, a stop when it is missing) and an up-to-date dist/: test/setup/global.ts
+    globalSetup: ['test/setup/global.ts'],
     pool: 'forks',
     poolOptions: { forks: { singleFork: false } },
     fileParallelism: false,

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * webvcm — feature coding for machines on WebGPU. Main entry: the library API plus the building blocks
  * (GPU runtime, rANS coder and container, weight loading, models, COCO evaluation).

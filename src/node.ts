@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * The Node entry of the package (`exports["."].node`): everything the main entry has, plus what needs the file
  * system. Browser bundles resolve the `browser` condition to `index.ts` and never see this module.

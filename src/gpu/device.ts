@@ -49,7 +49,7 @@ let nodeGpuPromise: Promise<NodeGpu> | undefined;
 
 async function exists(path: string): Promise<boolean> {
   const spec = 'node:fs';
-  const fs = (await import(/* @vite-ignore */ spec)) as typeof import('node:fs');
+  const fs = (await import(/* @vite-ignore */ /* webpackIgnore: true */ spec)) as typeof import('node:fs');
   return fs.existsSync(path);
 }
 
@@ -93,7 +93,7 @@ async function nodeGpu(opts: AcquireOptions): Promise<NodeGpu> {
     let mod: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
     try {
       const spec = 'webgpu'; // a variable, so browser bundlers leave Dawn out
-      mod = await import(/* @vite-ignore */ spec);
+      mod = await import(/* @vite-ignore */ /* webpackIgnore: true */ spec);
     } catch (e) {
       throw new GpuUnavailableError(`the 'webgpu' npm package (Dawn for Node) could not be loaded: ${(e as Error).message}`, 'npm ci');
     }

@@ -18,7 +18,7 @@ export async function initHash(): Promise<void> {
   if (g.process?.versions?.node) {
     try {
       const spec = 'node:crypto';
-      const m = (await import(/* @vite-ignore */ spec)) as { createHash: CreateHash };
+      const m = (await import(/* @vite-ignore */ /* webpackIgnore: true */ spec)) as { createHash: CreateHash };
       nodeCreateHash = m.createHash;
     } catch {
       nodeCreateHash = null;

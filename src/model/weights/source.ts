@@ -58,7 +58,7 @@ export async function readSource(source: WeightSource, opts: LoadOptions = {}): 
   const isHttp = /^https?:\/\//i.test(s);
   if (!isHttp && isNode()) {
     const spec = 'node:fs/promises';
-    const fs = (await import(/* @vite-ignore */ spec)) as typeof import('node:fs/promises');
+    const fs = (await import(/* @vite-ignore */ /* webpackIgnore: true */ spec)) as typeof import('node:fs/promises');
     const path = s.startsWith('file:') ? new URL(s) : s;
     try {
       const b = await fs.readFile(path);
