@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -74,10 +74,17 @@ function world(corrupt = false): string {
   return dir;
 }
 const RANDOM = ['--detector', 'weights/random/detector.safetensors'];
-const full = (...args: string[]) => spawnSync(process.execPath, ['bin/webvcm.js', 'eval', ...args], { encoding: 'utf8', timeout: 600_000 });
+/** Async (not spawnSync): a long blocking child would stall the vitest worker's RPC. */
+function full(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    execFile(process.execPath, ['bin/webvcm.js', 'eval', ...args], { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      res({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 describe('webvcm eval (the rate-accuracy experiment)', () => {
-  it('validates options before any work', () => {
+  it('validates options before any work', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'webvcm-evalv-'));
     const ann = join(GOLDEN, 'F1/instances.json');
     const cases: [string[], RegExp][] = [
@@ -93,7 +100,7 @@ describe('webvcm eval (the rate-accuracy experiment)', () => {
     ];
     for (const [args, re] of cases) {
       const t0 = Date.now();
-      const r = full('--annotations', ann, '--images', dir, ...args);
+      const r = await full('--annotations', ann, '--images', dir, ...args);
       expect(r.status, args.join(' ')).not.toBe(0);
       expect(r.stderr, args.join(' ')).toMatch(re);
       expect(r.stderr).not.toMatch(/llvmpipe|Warning: max/); // failed before the GPU was touched
@@ -101,13 +108,13 @@ describe('webvcm eval (the rate-accuracy experiment)', () => {
     }
   });
 
-  it('world images: uncompressed + 2 methods × 2 rate points + JPEG/WebP anchors → CSVs, SVG, BD-rate files', () => {
+  it('world images: uncompressed + 2 methods × 2 rate points + JPEG/WebP anchors → CSVs, SVG, BD-rate files', async () => {
     const dir = world();
     const out = join(dir, 'rd');
     const lo = join(dir, 'lo.safetensors'), hi = join(dir, 'hi.safetensors');
     copyFileSync('weights/random/codec.safetensors', lo);
     copyFileSync('weights/random/codec.safetensors', hi);
-    const r = full('--images', dir, '--annotations', join(dir, 'instances.json'), ...RANDOM, '--codec', `${lo},${hi}`, '--method', '1,2',
+    const r = await full('--images', dir, '--annotations', join(dir, 'instances.json'), ...RANDOM, '--codec', `${lo},${hi}`, '--method', '1,2',
       '--anchors', 'jpeg,webp', '--anchor-q', '10,50', '--limit', '1', '--min-size', '160', '--max-size', '272', '--out', out, '--progress', 'lines');
     expect(r.status, r.stderr).toBe(0);
     for (const f of ['rd.csv', 'rd-images.csv', 'rd.svg', 'bd-rate.json', 'bd-rate.md', 'summary.json']) {
@@ -133,14 +140,14 @@ describe('webvcm eval (the rate-accuracy experiment)', () => {
     expect(r.stderr).toMatch(/eval: 9\/9 rows, \d+ s elapsed, ETA 0 s/);
   }, 600_000);
 
-  it('a corrupt image: fails naming the file by default, --on-error skip evaluates the rest', () => {
+  it('a corrupt image: fails naming the file by default, --on-error skip evaluates the rest', async () => {
     const dir = world(true);
     const args = ['--images', dir, '--annotations', join(dir, 'instances.json'), ...RANDOM, '--codec', 'weights/random/codec.safetensors',
       '--min-size', '160', '--max-size', '272', '--out', join(dir, 'rd'), '--progress', 'none'];
-    let r = full(...args);
+    let r = await full(...args);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/EvalImageError: image 2 \(000001.png\): ImageFormatError: .*--on-error skip/);
-    r = full(...args, '--on-error', 'skip');
+    r = await full(...args, '--on-error', 'skip');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/skipped 1 image\(s\): 000001.png/);
     expect(JSON.parse(readFileSync(join(dir, 'rd/summary.json'), 'utf8')).evaluated).toBe(1);
