@@ -191,7 +191,7 @@ $('fview').addEventListener('change', showFeatures);
 // Default image, so the page works without the user supplying anything.
 (async () => {
   if (!('gpu' in navigator)) { setStatus('This browser has no WebGPU (navigator.gpu).', true); return; }
-  const res = await fetch(new URL('./mini-coco/000000000001.png', document.baseURI));
+  const res = await fetch(new URL('./world/example.png', document.baseURI));
   if (res.ok) await loadImageBytes(new Uint8Array(await res.arrayBuffer()));
   else setStatus('choose an image');
   (window as unknown as { __demoReady: boolean }).__demoReady = true;
