@@ -1,0 +1,107 @@
+/**
+ * Per-layer figures for the benches: every conv2d / GDN call of a real graph run is recorded (label, input shape,
+ * handle, options) with its FLOPs; each recorded layer is then re-run on its own, on fresh random inputs of the same
+ * shapes, `k` times in one submission (so per-dispatch submit/wait latency is amortised the way a whole graph
+ * amortises it), giving ms and GFLOP/s per layer on any adapter (no timestamp queries, which Dawn quantises).
+ * FLOPs: conv 2·OC·OH·OW·C·KH·KW (transposed: 2·C·H·W·OC·KH·KW, the dense equivalent); GDN 2·C²·H·W + 4·C·H·W.
+ */
+import type { GpuContext } from '../../src/gpu/context.ts';
+import { GpuTensor } from '../../src/gpu/tensor.ts';
+import type { ConvHandle, ConvOpts } from '../../src/model/backend.ts';
+import type { GdnHandle } from '../../src/model/codec/ops.ts';
+
+interface ConvCall { kind: 'conv'; label: string; shape: number[]; layout: GpuTensor['layout']; w: ConvHandle; opts: ConvOpts; resShape?: number[]; flops: number }
+interface GdnCall { kind: 'gdn'; label: string; shape: number[]; layout: GpuTensor['layout']; g: GdnHandle; flops: number }
+export type LayerCall = ConvCall | GdnCall;
+
+export interface LayerRow { label: string; calls: number; gflop: number; ms: number; gflops: number }
+
+interface Instrumentable {
+  conv2d(x: GpuTensor, w: ConvHandle, opts?: ConvOpts): GpuTensor;
+  gdn?(x: GpuTensor, g: GdnHandle): GpuTensor;
+}
+
+/** Record conv2d / gdn calls on a backend instance while `enabled`; `restore()` puts the methods back. */
+export function recordLayers(be: Instrumentable): { calls: LayerCall[]; enabled: boolean; restore(): void; flops(): number } {
+  const rec = { calls: [] as LayerCall[], enabled: true, restore: () => {}, flops: () => rec.calls.reduce((a, c) => a + c.flops, 0) };
+  const conv = be.conv2d;
+  const gdn = be.gdn;
+  be.conv2d = function (this: unknown, x: GpuTensor, w: ConvHandle, opts: ConvOpts = {}): GpuTensor {
+    const y = conv.call(be, x, w, opts);
+    if (rec.enabled) {
+      const [C, H, W] = x.shape as number[];
+      const [OC, OH, OW] = y.shape as number[];
+      const flops = w.transposed ? 2 * C! * H! * W! * w.OC * w.KH * w.KW : 2 * OC! * OH! * OW! * w.C * w.KH * w.KW;
+      const r = opts.residual as GpuTensor | undefined;
+      rec.calls.push({ kind: 'conv', label: opts.label ?? 'conv2d', shape: [...x.shape], layout: x.layout, w, opts: { ...opts, residual: undefined }, resShape: r ? [...r.shape] : undefined, flops });
+    }
+    return y;
+  };
+  if (gdn) {
+    be.gdn = function (this: unknown, x: GpuTensor, g: GdnHandle): GpuTensor {
+      const y = gdn.call(be, x, g);
+      if (rec.enabled) {
+        const [C, H, W] = x.shape as number[];
+        rec.calls.push({ kind: 'gdn', label: (g as { label?: string }).label ?? (g.inverse ? 'igdn' : 'gdn'), shape: [...x.shape], layout: x.layout, g, flops: 2 * C! * C! * H! * W! + 4 * C! * H! * W! });
+      }
+      return y;
+    };
+  }
+  rec.restore = () => { be.conv2d = conv; if (gdn) be.gdn = gdn; };
+  return rec;
+}
+
+function randomTensor(ctx: GpuContext, shape: number[], layout: GpuTensor['layout'], seed: number): GpuTensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const d = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; d[i] = (s / 2 ** 32) * 2 - 1; }
+  return ctx.upload(d, shape, { layout });
+}
+
+/**
+ * Re-run each recorded layer alone (`be` must be the un-instrumented backend) and time it: one untimed run, then
+ * `k` runs in one submission with k chosen so a measurement lasts about `targetMs` (1 ≤ k ≤ maxK). Rows keep the
+ * graph's order; a label that occurs several times (e.g. rpn.conv per level) is summed.
+ */
+export async function timeLayers(ctx: GpuContext, be: Instrumentable, calls: LayerCall[], opts: { targetMs?: number; maxK?: number } = {}): Promise<LayerRow[]> {
+  const target = opts.targetMs ?? 100, maxK = opts.maxK ?? 20;
+  const rows = new Map<string, LayerRow>();
+  let seed = 1;
+  for (const c of calls) {
+    const x = randomTensor(ctx, c.shape, c.layout, seed++);
+    const res = c.kind === 'conv' && c.resShape ? randomTensor(ctx, c.resShape, 'hwc', seed++) : undefined;
+    const once = (): void => {
+      const y = c.kind === 'conv' ? be.conv2d(x, c.w, { ...c.opts, residual: res }) : be.gdn!(x, c.g);
+      y.release();
+    };
+    once();
+    await ctx.sync();
+    let t0 = performance.now();
+    once();
+    await ctx.sync();
+    let ms = performance.now() - t0;
+    const k = Math.max(1, Math.min(maxK, Math.floor(target / Math.max(ms, 1e-3))));
+    if (k > 1) {
+      t0 = performance.now();
+      for (let i = 0; i < k; i++) once();
+      await ctx.sync();
+      ms = (performance.now() - t0) / k;
+    }
+    x.release();
+    res?.release();
+    const r = rows.get(c.label) ?? { label: c.label, calls: 0, gflop: 0, ms: 0, gflops: 0 };
+    r.calls++; r.gflop += c.flops / 1e9; r.ms += ms;
+    rows.set(c.label, r);
+  }
+  for (const r of rows.values()) r.gflops = r.gflop / (r.ms / 1e3);
+  return [...rows.values()];
+}
+
+export function layerTable(rows: LayerRow[], title = 'layer'): string {
+  const tot = rows.reduce((a, r) => ({ gflop: a.gflop + r.gflop, ms: a.ms + r.ms }), { gflop: 0, ms: 0 });
+  const lines = [`| ${title} | GFLOP | ms | GFLOP/s |`, '|---|---|---|---|'];
+  for (const r of rows) lines.push(`| ${r.label}${r.calls > 1 ? ` (×${r.calls})` : ''} | ${r.gflop.toFixed(3)} | ${r.ms.toFixed(2)} | ${r.gflops.toFixed(1)} |`);
+  lines.push(`| **sum of layers** | ${tot.gflop.toFixed(2)} | ${tot.ms.toFixed(1)} | ${(tot.gflop / (tot.ms / 1e3)).toFixed(1)} |`);
+  return lines.join('\n');
+}
