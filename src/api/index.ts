@@ -27,6 +27,7 @@ import { isGpuImage, resizeNormalizeImage, type GpuImage } from '../gpu/ops/resi
 import { warmupContext } from '../gpu/backend.ts';
 import type { WarmupReport } from '../model/backend.ts';
 import { imageSizes } from '../model/detector/preprocess.ts';
+import { readContainer } from '../coder/container.ts';
 import type { BgrImage } from '../model/detector/preprocess.ts';
 
 export type { ImageInput } from './image-input.ts';
@@ -254,14 +255,23 @@ export class VcmDecoder extends Base {
    * pipelines depend on the number of proposals). `height`×`width` is the original image; the stream's sizes follow
    * the encoder's `method`, `minSize` and `maxSize` (default: this decoder's).
    */
-  async warmup(o: WarmupOptions & { method?: 1 | 2; minSize?: number; maxSize?: number }): Promise<WarmupReport> {
+  async warmup(o: (WarmupOptions & { method?: 1 | 2; minSize?: number; maxSize?: number }) | { stream: Uint8Array }): Promise<WarmupReport> {
     this.check();
-    const { height, width } = checkWarmSize(o);
     const t0 = performance.now();
-    const method = o.method === 2 ? 2 : 1;
-    // the stream's geometry follows the *encoder's* resize settings: pass them when they differ from this decoder's
-    const cfg = { ...this.detector.cfg, method2: method === 2, minSize: o.minSize ?? this.detector.cfg.minSize, maxSize: o.maxSize ?? this.detector.cfg.maxSize };
-    const sizes = imageSizes(height, width, cfg);
+    let method: 1 | 2, sizes: ImageSizes;
+    if ('stream' in o) {
+      // the exact geometry of a stream (e.g. the first one of a session): its container header
+      const f = readContainer(o.stream);
+      method = f.method === 2 ? 2 : 1;
+      sizes = { original: f.originalSize, resized: f.resizedSize, padded: [f.featureShape[1] * 4, f.featureShape[2] * 4] };
+    } else {
+      const { height, width } = checkWarmSize(o);
+      method = o.method === 2 ? 2 : 1;
+      // the stream's geometry follows the *encoder's* resize settings: pass them when they differ from this decoder's
+      const cfg = { ...this.detector.cfg, method2: method === 2, minSize: o.minSize ?? this.detector.cfg.minSize, maxSize: o.maxSize ?? this.detector.cfg.maxSize };
+      sizes = imageSizes(height, width, cfg);
+    }
+    const [height, width] = sizes.original;
     const [c, h, w] = this.detector.stemShape(sizes);
     const codec = await warmupContext(this.rt.ctx, async (unrecorded) => {
       for (const mode of ['compat', 'portable'] as const) {

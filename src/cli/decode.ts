@@ -7,6 +7,7 @@ import { toCocoResults } from '../eval/coco-categories.ts';
 import { writeNpy } from '../io/npy.ts';
 import { DEFAULT_CODEC, DEFAULT_DETECTOR, posInt } from './defaults.ts';
 import { detectionsToJson, imageIdFromName } from './detect.ts';
+import { formatTimedRuns, timedRuns } from './timings.ts';
 
 export function register(program: Command): void {
   program
@@ -21,11 +22,14 @@ export function register(program: Command): void {
     .option('--coco', 'write the COCO results list instead of boxes/scores/classes')
     .option('--image-id <n>', 'image_id for --coco (default: digits of the file name, else 0)', posInt)
     .option('--features <file>', 'also write the decoded feature map F̂ as float32 NCHW .npy')
-    .action(async (file: string, o: { output: string; detector: string; codec: string; minSize?: number; maxSize?: number; coco?: boolean; imageId?: number; features?: string }) => {
+    .option('--warmup', "compile every GPU pipeline for this stream's sizes before the timed decode (timed separately)")
+    .option('--runs <n>', 'decode n times; the first and the last (warm) run are timed separately', posInt)
+    .action(async (file: string, o: { output: string; detector: string; codec: string; minSize?: number; maxSize?: number; coco?: boolean; imageId?: number; features?: string; warmup?: boolean; runs?: number }) => {
       const bytes = new Uint8Array(readFileSync(file));
       const dec = await createDecoder({ detector: o.detector, codec: o.codec, minSize: o.minSize, maxSize: o.maxSize });
       try {
-        const r = await dec.decode(bytes, { returnFeatures: !!o.features });
+        const timed = await timedRuns(() => dec.decode(bytes, { returnFeatures: !!o.features }), o.runs ?? 1, o.warmup ? () => dec.warmup({ stream: bytes }) : undefined);
+        const r = timed.first;
         const d = r.detections;
         const json = o.coco
           ? toCocoResults(o.imageId ?? imageIdFromName(file.replace(/\.vcm$/, '.png')), d.boxes, d.scores, d.classes)
@@ -39,7 +43,7 @@ export function register(program: Command): void {
           process.stdout.write(`  ${(names[d.classes[i]!] ?? `class_${d.classes[i]}`).padEnd(14)} ${d.scores[i]!.toFixed(3)}  [${b}]\n`);
         }
         if (d.scores.length > 10) process.stdout.write(`  … ${d.scores.length - 10} more in ${o.output}\n`);
-        process.stdout.write(Object.entries(r.timings).map(([k, v]) => `  ${k.padEnd(24)} ${v.toFixed(1)} ms`).join('\n') + '\n');
+        process.stdout.write(formatTimedRuns(timed));
       } finally {
         dec.dispose();
       }

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { createEncoder } from '../api/index.ts';
 import { bgrFromFileBytes } from '../model/detector/io.ts';
 import { DEFAULT_CODEC, DEFAULT_DETECTOR, UsageError, posInt } from './defaults.ts';
+import { formatTimedRuns, timedRuns } from './timings.ts';
 
 export function register(program: Command): void {
   program
@@ -19,25 +20,28 @@ export function register(program: Command): void {
     .option('--min-size <n>', 'short side after resizing', posInt)
     .option('--max-size <n>', 'long-side cap', posInt)
     .option('--json', 'print the result as JSON')
-    .action(async (image: string, o: { output: string; method: string; mode: string; detector: string; codec: string; minSize?: number; maxSize?: number; json?: boolean }) => {
+    .option('--warmup', 'compile every GPU pipeline for this image size before the timed encode (timed separately)')
+    .option('--runs <n>', 'encode n times; the first and the last (warm) run are timed separately', posInt)
+    .action(async (image: string, o: { output: string; method: string; mode: string; detector: string; codec: string; minSize?: number; maxSize?: number; json?: boolean; warmup?: boolean; runs?: number }) => {
       if (o.method !== '1' && o.method !== '2') throw new UsageError(`--method must be 1 or 2, got '${o.method}'`);
       if (o.mode !== 'compat' && o.mode !== 'portable') throw new UsageError(`--mode must be compat or portable, got '${o.mode}'`);
       const img = bgrFromFileBytes(new Uint8Array(readFileSync(image)), image);
       const enc = await createEncoder({ detector: o.detector, codec: o.codec, method: Number(o.method) as 1 | 2, mode: o.mode, minSize: o.minSize, maxSize: o.maxSize });
       try {
-        const r = await enc.encode(img);
+        const timed = await timedRuns(() => enc.encode(img), o.runs ?? 1, o.warmup ? () => enc.warmup({ height: img.height, width: img.width }) : undefined);
+        const r = timed.first;
         writeFileSync(o.output, r.bytes);
         const summary = {
           output: o.output, bytes: r.bytes.length, yBytes: r.stringBytes.y, zBytes: r.stringBytes.z,
           bppContainer: r.bpp.container, bppStrings: r.bpp.strings, sizes: r.sizes, method: Number(o.method), mode: o.mode,
-          timingsMs: r.timings,
+          timingsMs: r.timings, ...timed.summary,
         };
         if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
         else {
           process.stdout.write(`wrote ${o.output}: ${r.bytes.length} bytes (y ${r.stringBytes.y}, z ${r.stringBytes.z}); ` +
             `bpp ${r.bpp.container.toFixed(4)} (container), ${r.bpp.strings.toFixed(4)} (strings); ` +
             `image ${r.sizes.original.join('x')} -> ${r.sizes.resized.join('x')}, method ${o.method}, ${o.mode}\n`);
-          process.stdout.write(Object.entries(r.timings).map(([k, v]) => `  ${k.padEnd(24)} ${v.toFixed(1)} ms`).join('\n') + '\n');
+          process.stdout.write(formatTimedRuns(timed));
         }
       } finally {
         enc.dispose();
