@@ -48,8 +48,11 @@ fi
 if [[ $ADAPTER == lavapipe && -z "${WEBVCM_VK_ICD:-}" && -f "$ROOT/.cache/lavapipe/lvp_icd.json" ]]; then export WEBVCM_VK_ICD="$ROOT/.cache/lavapipe/lvp_icd.json"; fi
 
 # 3. cold shader caches for the first-run figures (Mesa and the NVIDIA driver), in the temp dir
-export MESA_SHADER_CACHE_DIR="$T/mesa-cache" __GL_SHADER_DISK_CACHE_PATH="$T/nv-cache" __GL_SHADER_DISK_CACHE=1
-mkdir -p "$MESA_SHADER_CACHE_DIR" "$__GL_SHADER_DISK_CACHE_PATH"
+# (WEBVCM_DEVICE_KEEP_CACHE=1 keeps the caller's caches: quicker local re-runs on software adapters, warm figures)
+if [[ "${WEBVCM_DEVICE_KEEP_CACHE:-}" != 1 ]]; then
+  export MESA_SHADER_CACHE_DIR="$T/mesa-cache" __GL_SHADER_DISK_CACHE_PATH="$T/nv-cache" __GL_SHADER_DISK_CACHE=1
+  mkdir -p "$MESA_SHADER_CACHE_DIR" "$__GL_SHADER_DISK_CACHE_PATH"
+fi
 
 echo "runtime ready in $(( $(date +%s) - t0 )) s: node $("$NODE" --version) from $CARRY/debs; ICD ${VK_DRIVER_FILES:-${WEBVCM_VK_ICD:-loader default}}"
 cd "$ROOT"

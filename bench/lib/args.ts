@@ -1,6 +1,7 @@
 /** Tiny argv helpers for the benches. */
+/** The last `--name value` wins (bench/device.sh puts its defaults first, the caller's arguments after). */
 export function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
+  const i = process.argv.lastIndexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
 }
 export const flag = (name: string): boolean => process.argv.includes(`--${name}`);
