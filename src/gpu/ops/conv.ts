@@ -7,6 +7,7 @@
 import type { GpuContext } from '../context.ts';
 import { GpuShapeError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
+import { describeAdapter, type AdapterDescription } from '../adapter-class.ts';
 
 export interface ConvWeights {
   /** [K = KH*KW*C][OCP] packed, OCP = OC rounded up to 4. */
@@ -138,14 +139,29 @@ export function convVariantProblem(v: ConvVariant, g: ConvGeometry, limits: Conv
 }
 
 /**
- * Variant choice for conv2d (pure; tested). Register tile and workgroup shape from measurements on lavapipe
- * (bench/conv.ts); shrunk to fit the device limits and to avoid mostly-empty tiles on small maps / few channels.
+ * Variant choice for conv2d (pure; tested). `target` is either plain limits (treated as a software adapter: the old
+ * behaviour) or an AdapterDescription (src/gpu/adapter-class.ts), whose class picks the register tile:
+ * - software (llvmpipe, SwiftShader): measured on lavapipe, below;
+ * - discrete GPU: 8 px × 2 vec4 (8×8 outputs) per invocation on 8×16 = 128 invocations (128 px × 64 ch tile), the
+ *   range the strongest WebGPU matmuls use; integrated GPU: 8 px × 1 vec4 (8×4) on 8×8 = 64 invocations.
+ * Shrunk to fit the device limits and to avoid mostly-empty tiles on small maps / few channels.
  */
-export function selectConvVariant(g: ConvGeometry, limits: ConvLimits = DEFAULT_LIMITS): ConvVariant {
+export function selectConvVariant(g: ConvGeometry, target: ConvLimits | AdapterDescription = DEFAULT_LIMITS): ConvVariant {
   const LOAD = selectConvLoad(g);
   const ocq = Math.ceil(g.OC / 4);
+  const adapter = 'class' in target ? target : null;
+  const limits: ConvLimits = adapter ? { maxInvocations: adapter.maxInvocations, maxWorkgroupStorage: adapter.maxWorkgroupStorage } : target;
   let v: ConvVariant;
-  if (g.M * g.OC * g.KH * g.KW * g.C < CONV_SMALL_WORK) {
+  if (adapter && adapter.class !== 'software') {
+    const discrete = adapter.class === 'discrete';
+    const TN = Math.min(discrete ? 2 : 1, ocq);
+    let WGX = 8;
+    while (WGX > 1 && WGX * TN > ocq) WGX >>= 1;
+    let WGY = discrete ? 16 : 8;
+    const TM = g.M <= 64 ? 4 : 8;
+    while (WGY > 1 && WGY * TM > g.M) WGY >>= 1;
+    v = { WGX, WGY, TM, TN, BK: 16, LOAD, A4: true };
+  } else if (g.M * g.OC * g.KH * g.KW * g.C < CONV_SMALL_WORK) {
     // Small problems (tests, hyperprior convs on small maps): run in milliseconds with any tile, so use the tile that
     // lavapipe compiles in ~1 s (the big register tile below takes 5–7 s per variant on first use).
     const WGX = ocq >= 16 ? 16 : ocq >= 8 ? 8 : ocq >= 4 ? 4 : ocq >= 2 ? 2 : 1;
@@ -269,6 +285,14 @@ function pair(v: number | [number, number] | undefined, d: number): [number, num
   return v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
 }
 
+const ADAPTERS = new WeakMap<GpuContext, AdapterDescription>();
+/** The context's adapter description (classified once per context). */
+export function adapterOf(ctx: GpuContext): AdapterDescription {
+  let a = ADAPTERS.get(ctx);
+  if (!a) { a = describeAdapter(ctx.info, ctx.limits, ctx.features); ADAPTERS.set(ctx, a); }
+  return a;
+}
+
 /** One dispatch of conv2d.wgsl: the GEMM over an OH×OW grid, written to y directly or through `map` (OUT_MAP). */
 interface ConvGemm {
   x: GpuTensor; w: GpuTensor; b: GpuTensor; y: GpuTensor; residual?: GpuTensor;
@@ -282,11 +306,9 @@ function dispatchConv(ctx: GpuContext, d: ConvGemm, opts: ConvOptions): void {
   const K = d.KH * d.KW * d.C;
   const OCP = Math.ceil(d.OC / 4) * 4;
   const geom: ConvGeometry = { M, C: d.C, OC: d.OC, KH: d.KH, KW: d.KW, SH: d.SH, SW: d.SW, PH: d.PH, PW: d.PW, transposed: d.transposed, outMap: !!d.map };
-  const limits: ConvLimits = {
-    maxInvocations: ctx.limits.maxComputeInvocationsPerWorkgroup,
-    maxWorkgroupStorage: ctx.limits.maxComputeWorkgroupStorageSize,
-  };
-  const v: ConvVariant = { ...selectConvVariant(geom, limits), ...opts.variant };
+  const adapter = adapterOf(ctx);
+  const limits: ConvLimits = { maxInvocations: adapter.maxInvocations, maxWorkgroupStorage: adapter.maxWorkgroupStorage };
+  const v: ConvVariant = { ...selectConvVariant(geom, adapter), ...opts.variant };
   const problem = convVariantProblem(v, geom, limits);
   if (problem) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: kernel variant ${JSON.stringify(v)}: ${problem}`);
   const pipe = ctx.pipeline('conv2d', {
