@@ -129,6 +129,15 @@ abstract class Base {
   get classNames(): string[] { return classNamesOf(this.detectorWeights); }
   /** Distinct GPU pipelines compiled so far (a warm-up makes the first run add none). */
   get pipelineCount(): number { return this.rt.ctx.pipelineCount; }
+  /** The codec's stream fingerprint: what `.vcm` containers carry and `webvcm inspect` prints (16 bytes). */
+  get fingerprint(): Uint8Array { return this.codec.fingerprint; }
+  /** The codec's sizes, for reports such as the server's /v1/models. */
+  get codecShape(): { C: number; N: number; M: number } { return { C: this.codec.C, N: this.codec.N, M: this.codec.M }; }
+  /** GPU buffer pool counters (live/free buffers and bytes): flat over many calls when nothing leaks. */
+  gpuBuffers(): { live: number; free: number; liveBytes: number; freeBytes: number; created: number } {
+    const s = this.rt.ctx.pool.statistics;
+    return { live: s.live, free: s.free, liveBytes: s.liveBytes, freeBytes: s.freeBytes, created: s.created };
+  }
   protected check(): void { if (this.disposed) throw new Error(`${this.constructor.name} used after dispose()`); }
   dispose(): void {
     if (this.disposed) return;

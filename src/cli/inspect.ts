@@ -6,13 +6,21 @@ import { CheckpointError } from '../model/weights/errors.ts';
 import { initHash, toHex } from '../model/weights/hash.ts';
 import { codecWeightsFromRaw, detectKind, detectorWeightsFromRaw, weightsConfig } from '../model/weights/load.ts';
 import type { HostTensor } from '../model/weights/types.ts';
+import { fingerprint as sha16 } from '../coder/container.ts';
+import { hyperpriorParams, paramsDigestInput } from '../model/codec/params.ts';
 
 export interface InspectReport {
   file: string;
   format: string;
   kind: string | null;
   config: object | null;
+  /**
+   * The weights fingerprint. For a codec it is the one `.vcm` streams carry (and the server matches): SHA-256 over
+   * every parameter the codec uses (paramsDigestInput); for a detector, the canonical tensor fingerprint.
+   */
   fingerprint: string | null;
+  /** The canonical tensor fingerprint stored in converted .safetensors files (checked on load). */
+  tensorFingerprint: string | null;
   /** Why the file does not load as a model (validation problems), if it does not. */
   error: string | null;
   metadata: Record<string, string>;
@@ -26,6 +34,7 @@ export async function inspectFile(file: string): Promise<InspectReport> {
   const kind = detectKind(raw) ?? null;
   let config: object | null = null;
   let fingerprint: string | null = null;
+  let tensorFingerprint: string | null = null;
   let error: string | null = null;
   const tensorsOf = (m: Map<string, HostTensor>): InspectReport['tensors'] =>
     [...m].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape }));
@@ -34,13 +43,14 @@ export async function inspectFile(file: string): Promise<InspectReport> {
     if (kind) {
       const w = kind === 'compressai-hyperprior' ? codecWeightsFromRaw(raw) : detectorWeightsFromRaw(raw);
       config = weightsConfig(w);
-      fingerprint = toHex(w.fingerprint);
+      tensorFingerprint = toHex(w.fingerprint);
+      fingerprint = kind === 'compressai-hyperprior' ? toHex(await sha16(paramsDigestInput(hyperpriorParams(w.tensors)))) : tensorFingerprint;
     }
   } catch (e) {
     if (!(e instanceof CheckpointError)) throw e;
     error = `${e.name}: ${e.message}`;
   }
-  return { file, format: raw.format, kind, config, fingerprint, error, metadata: raw.metadata ?? {}, tensors };
+  return { file, format: raw.format, kind, config, fingerprint, tensorFingerprint, error, metadata: raw.metadata ?? {}, tensors };
 }
 
 export function register(program: Command): void {
@@ -59,7 +69,7 @@ export function register(program: Command): void {
           `format       ${r.format}`,
           `model        ${r.kind ?? 'unknown'}`,
           `config       ${r.config ? JSON.stringify(r.config) : '-'}`,
-          `fingerprint  ${r.fingerprint ?? '-'}`,
+          `fingerprint  ${r.fingerprint ?? '-'}${r.kind === 'compressai-hyperprior' ? '  (the one .vcm streams carry)' : ''}`,
           ...Object.entries(r.metadata).filter(([k]) => k !== 'config').map(([k, v]) => `meta.${k.padEnd(8)} ${v}`),
           ...(r.error ? [`problem      ${r.error}`] : []),
           `tensors      ${r.tensors.length}`,

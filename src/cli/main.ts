@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Help } from 'commander';
 import { CONTAINER_VERSION } from '../coder/container.ts';
 
-const SUBCOMMANDS = ['doctor', 'convert', 'inspect', 'codec', 'detect', 'encode', 'decode', 'eval'] as const;
+const SUBCOMMANDS = ['doctor', 'convert', 'inspect', 'codec', 'detect', 'encode', 'decode', 'eval', 'serve'] as const;
 
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 1) {

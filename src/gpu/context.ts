@@ -36,6 +36,13 @@ export interface WarmReport { specs: number; compiled: number; primed: number; f
 
 const MAX_TIMESTAMP_PAIRS = 2048;
 
+/**
+ * Device ownership: how many live contexts use each device webvcm acquired itself. Only a device webvcm created is
+ * ever destroyed, and only when the last context on it (its creator or one lent it, e.g. a decoder built on an
+ * encoder's `device`) is disposed — so disposing the creator first no longer kills the borrowers.
+ */
+const ownedDeviceUsers = new WeakMap<GPUDevice, { users: number; creatorDisposed: boolean }>();
+
 export class GpuContext {
   readonly pool: BufferPool;
   readonly limits: GPUSupportedLimits;
@@ -67,6 +74,8 @@ export class GpuContext {
     this.limits = device.limits;
     this.pool = new BufferPool(device, Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize));
     this.maxBatch = opts.maxBatch ?? 64;
+    if (ownsDevice) ownedDeviceUsers.set(device, { users: 1, creatorDisposed: false });
+    else { const u = ownedDeviceUsers.get(device); if (u) u.users++; }
     watchDeviceLoss(device, (e) => { this.lostError = e; });
     device.addEventListener?.('uncapturederror', (ev: Event) => {
       this.uncaptured.push((ev as GPUUncapturedErrorEvent).error.message);
@@ -434,6 +443,10 @@ export class GpuContext {
     this.querySet?.destroy();
     this.queryResolve?.destroy();
     this.disposed = true;
-    if (this.ownsDevice) this.device.destroy();
+    const u = ownedDeviceUsers.get(this.device);
+    if (!u) return; // a caller's device: never ours to destroy
+    u.users--;
+    if (this.ownsDevice) u.creatorDisposed = true;
+    if (u.users <= 0 && u.creatorDisposed) { ownedDeviceUsers.delete(this.device); this.device.destroy(); }
   }
 }

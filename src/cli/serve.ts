@@ -1,0 +1,73 @@
+// `webvcm serve [--port 8787] [--host 127.0.0.1] [--detector ckpt] [--codec ckpt]... [--cors origins] [--tokens-file f]`
+// The receiver as a service (src/serve/server.ts, docs/serve.md). Tokens come from --tokens-file (one per line) or
+// the environment variable named by --tokens-env (default WEBVCM_TOKENS, comma-separated). SIGTERM/SIGINT drain.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { createServer } from '../serve/server.ts';
+import { DEFAULT_CODEC, DEFAULT_DETECTOR, UsageError, posInt } from './defaults.ts';
+
+function collect(v: string, prev: string[] | undefined): string[] { return [...(prev ?? []), v]; }
+function nonNeg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`expected a non-negative integer, got '${v}'`);
+  return n;
+}
+
+export interface ServeCliOptions {
+  port: number; host: string; detector: string; codec?: string[]; cors?: string; tokensFile?: string; tokensEnv: string;
+  bodyLimit: number; queue: number; deadlineMs: number; requestTimeoutMs: number; streamPending: number;
+}
+
+export function readTokens(o: Pick<ServeCliOptions, 'tokensFile' | 'tokensEnv'>): string[] {
+  const list: string[] = [];
+  if (o.tokensFile) {
+    let text: string;
+    try { text = readFileSync(o.tokensFile, 'utf8'); } catch (e) { throw new UsageError(`--tokens-file ${o.tokensFile}: ${(e as Error).message}`); }
+    list.push(...text.split(/\r?\n/).map((s) => s.trim()).filter((s) => s && !s.startsWith('#')));
+    if (!list.length) throw new UsageError(`--tokens-file ${o.tokensFile} holds no tokens`);
+  }
+  const env = process.env[o.tokensEnv];
+  if (env) list.push(...env.split(',').map((s) => s.trim()).filter(Boolean));
+  return list;
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('serve detections for .vcm streams over HTTP and WebSocket (POST /v1/detect, GET /v1/stream, /v1/models, /healthz, /metrics)')
+    .option('--port <n>', 'TCP port (0 = any free one)', nonNeg, 8787)
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--detector <ckpt>', 'detector checkpoint; default: bundled', DEFAULT_DETECTOR)
+    .option('--codec <ckpt>', 'codec checkpoint (repeat for several rate points); default: bundled', collect)
+    .option('--cors <origins>', "allowed origins: '*' or a comma-separated list (default: no CORS)")
+    .option('--tokens-file <file>', 'bearer tokens, one per line (auth is off without tokens)')
+    .option('--tokens-env <name>', 'environment variable with comma-separated bearer tokens', 'WEBVCM_TOKENS')
+    .option('--body-limit <bytes>', 'largest request body / stream frame', posInt, 4 << 20)
+    .option('--queue <n>', 'requests that may wait for the GPU before 503', nonNeg, 16)
+    .option('--deadline-ms <n>', 'per-request deadline (504 after it)', posInt, 30000)
+    .option('--request-timeout-ms <n>', 'time allowed to receive a request (slow bodies get 408)', posInt, 10000)
+    .option('--stream-pending <n>', 'WebSocket frames that may wait per connection before the oldest is dropped', nonNeg, 1)
+    .action(async (o: ServeCliOptions) => {
+      const tokens = readTokens(o);
+      const corsOpt = o.cors === undefined ? false : o.cors.trim() === '*' ? true : o.cors.split(',').map((s) => s.trim()).filter(Boolean);
+      const t0 = performance.now();
+      const server = await createServer({
+        detector: o.detector, codecs: o.codec?.length ? o.codec : [DEFAULT_CODEC], bodyLimit: o.bodyLimit, queueLimit: o.queue,
+        deadlineMs: o.deadlineMs, requestTimeoutMs: o.requestTimeoutMs, tokens, cors: corsOpt, streamPending: o.streamPending,
+      });
+      const address = await server.listen(o.port, o.host);
+      process.stdout.write(`webvcm serve: listening on ${address} (codecs ${server.fingerprints.join(', ')}; auth ${tokens.length ? 'on' : 'off'}); warming up…\n`);
+      let stopping = false;
+      const stop = (sig: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stdout.write(`webvcm serve: ${sig}, draining ${server.queue.depth + (server.queue.busy ? 1 : 0)} request(s)\n`);
+        server.close().then(() => process.exit(0), (e) => { process.stderr.write(`webvcm serve: ${(e as Error).message}\n`); process.exit(1); });
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      await server.warmup();
+      process.stdout.write(`webvcm serve: ready after ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      await new Promise<void>(() => { /* runs until a signal */ });
+    });
+}

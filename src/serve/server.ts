@@ -1,0 +1,409 @@
+/**
+ * `webvcm serve`: the receiver as an HTTP/WebSocket service (docs/serve.md).
+ *
+ *   POST /v1/detect   body: a .vcm stream → the detections JSON of `webvcm decode` + class names + server timings
+ *   GET  /v1/stream   WebSocket: binary frames (u32le frame id + .vcm) in, one JSON message per frame out, in order
+ *   GET  /v1/models   what is served (kind, fingerprint, C/N/M, methods)
+ *   GET  /healthz     200 when warm (pipelines compiled), 503 before and while draining
+ *   GET  /metrics     Prometheus text (prom-client)
+ *
+ * One GPU device, one bounded queue (503 + Retry-After when full), a deadline per request (504), a body limit
+ * (413), errors as application/problem+json, optional bearer tokens (constant-time compare), configurable CORS.
+ * A stream selects its codec by the container's weights fingerprint; unknown fingerprints get 409.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import cors from '@fastify/cors';
+import websocket from '@fastify/websocket';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createDecoder, createEncoder, type VcmDecoder } from '../api/index.ts';
+import { CONTAINER_HEADER_BYTES, ContainerError, readContainer } from '../coder/container.ts';
+import { COCO_CLASS_NAMES } from '../eval/coco-categories.ts';
+import { toHex } from '../model/weights/hash.ts';
+import type { CodecWeights, DetectorWeights } from '../model/weights/types.ts';
+import { DeadlineError, QueueFullError, WorkQueue } from './queue.ts';
+
+export interface ServeOptions {
+  /** Detector weights (path/URL/bytes or loaded). */
+  detector: string | Uint8Array | DetectorWeights;
+  /** One codec per rate point. */
+  codecs: (string | Uint8Array | CodecWeights)[];
+  /** Largest request body / WebSocket frame in bytes (default 4 MiB). */
+  bodyLimit?: number;
+  /** Requests that may wait for the device (default 16); beyond it: 503 + Retry-After. */
+  queueLimit?: number;
+  /** Per-request deadline in ms, from arrival to reply (default 30000). */
+  deadlineMs?: number;
+  /** Whole-request receive timeout in ms (slow-drip bodies get 408; default 10000). */
+  requestTimeoutMs?: number;
+  /** Bearer tokens; empty or undefined = no auth. */
+  tokens?: string[];
+  /** CORS origins: true = any, a list, or false (default) = none. */
+  cors?: boolean | string[];
+  /** WebSocket: frames per connection that may wait behind the one being decoded (default 1). */
+  streamPending?: number;
+  /** Skip the warm-up decode (tests of the not-ready state). */
+  skipWarmup?: boolean;
+  logger?: boolean;
+}
+
+export interface Problem { type: string; title: string; status: number; detail?: string; [k: string]: unknown }
+
+const PROBLEM_BASE = 'https://webvcm.dev/problems/';
+
+export class HttpProblem extends Error {
+  constructor(readonly status: number, readonly slug: string, readonly title: string, detail: string, readonly extra: Record<string, unknown> = {}, readonly headers: Record<string, string> = {}) {
+    super(detail);
+  }
+  toJSON(): Problem { return { type: PROBLEM_BASE + this.slug, title: this.title, status: this.status, detail: this.message, ...this.extra }; }
+}
+
+interface Served { fp: string; decoder: VcmDecoder }
+
+/** What the stream handler uses of a `ws` WebSocket. */
+interface StreamSocket {
+  readonly OPEN: number;
+  readonly readyState: number;
+  send(data: string): void;
+  on(ev: 'close', fn: () => void): void;
+  on(ev: 'message', fn: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): void;
+}
+
+export interface DetectReply {
+  boxes: number[][];
+  scores: number[];
+  classes: number[];
+  names: string[];
+  sizes: { original: [number, number]; resized: [number, number]; padded: [number, number] };
+  fingerprint: string;
+  timings: Record<string, number>;
+}
+
+function digest(s: string | Buffer): Buffer { return createHash('sha256').update(s).digest(); }
+
+/** Constant-time membership test of a presented token against the configured ones (compares SHA-256 digests). */
+export function tokenMatches(presented: string, tokens: readonly Buffer[]): boolean {
+  const d = digest(presented);
+  let ok = false;
+  for (const t of tokens) ok = timingSafeEqual(d, t) || ok;
+  return ok;
+}
+
+export class VcmServer {
+  readonly app: FastifyInstance;
+  readonly registry = new Registry();
+  readonly queue: WorkQueue;
+  private served: Served[] = [];
+  private detectorWeights: DetectorWeights | null = null;
+  private ready = false;
+  private draining = false;
+  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup'>> & Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup'>;
+  private readonly tokenDigests: Buffer[];
+  private m!: {
+    requests: Counter<'route' | 'status'>;
+    latency: Histogram<'route'>;
+    depth: Gauge;
+    gpu: Counter;
+    buffers: Gauge<'state'>;
+    dropped: Counter<'reason'>;
+  };
+
+  constructor(o: ServeOptions) {
+    if (!o.codecs.length) throw new RangeError('serve needs at least one codec');
+    this.opts = {
+      bodyLimit: 4 << 20, queueLimit: 16, deadlineMs: 30000, requestTimeoutMs: 10000, streamPending: 1, ...o,
+    } as VcmServer['opts'];
+    for (const k of ['bodyLimit', 'queueLimit', 'deadlineMs', 'requestTimeoutMs', 'streamPending'] as const) {
+      const v = this.opts[k];
+      if (!Number.isInteger(v) || v < (k === 'queueLimit' || k === 'streamPending' ? 0 : 1)) throw new RangeError(`${k} must be a positive integer, got ${String(v)}`);
+    }
+    this.tokenDigests = (o.tokens ?? []).filter((t) => t.length > 0).map((t) => digest(t));
+    this.initMetrics();
+    this.queue = new WorkQueue(this.opts.queueLimit, (d) => this.m.depth.set(d));
+    this.app = Fastify({
+      logger: o.logger ?? false,
+      bodyLimit: this.opts.bodyLimit,
+      requestTimeout: this.opts.requestTimeoutMs,
+      return503OnClosing: true,
+    });
+  }
+
+  private initMetrics(): void {
+    const register = this.registry;
+    collectDefaultMetrics({ register, prefix: 'webvcm_' });
+    this.m = {
+      requests: new Counter({ name: 'webvcm_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [register] }),
+      latency: new Histogram({ name: 'webvcm_request_duration_seconds', help: 'request latency (arrival to reply)', labelNames: ['route'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [register] }),
+      depth: new Gauge({ name: 'webvcm_queue_depth', help: 'jobs waiting for the GPU', registers: [register] }),
+      gpu: new Counter({ name: 'webvcm_gpu_seconds_total', help: 'seconds the device spent decoding', registers: [register] }),
+      buffers: new Gauge({ name: 'webvcm_gpu_buffers', help: 'pooled GPU buffers (all decoders)', labelNames: ['state'], registers: [register] }),
+      dropped: new Counter({ name: 'webvcm_stream_frames_dropped_total', help: 'WebSocket frames dropped by the drop policy', labelNames: ['reason'], registers: [register] }),
+    };
+  }
+
+  /** Load the models on one device, warm up, register the routes. Resolves when the routes exist (not yet warm). */
+  async init(): Promise<void> {
+    let device: GPUDevice | undefined;
+    for (const c of this.opts.codecs) {
+      const decoder = await createDecoder({ detector: this.detectorWeights ?? this.opts.detector as never, codec: c as never, device });
+      device ??= decoder.device;
+      this.detectorWeights ??= decoder.detectorWeights;
+      const fp = toHex(decoder.fingerprint);
+      if (this.served.some((s) => s.fp === fp)) { decoder.dispose(); continue; }
+      this.served.push({ fp, decoder });
+    }
+    await this.registerRoutes();
+  }
+
+  /** Compile the pipelines: decode one stream the server encodes itself for each codec (warmup() when available). */
+  async warmup(): Promise<void> {
+    if (this.opts.skipWarmup) return;
+    for (const s of this.served) {
+      const w = (s.decoder as unknown as { warmup?: () => Promise<void> }).warmup;
+      if (typeof w === 'function') { await w.call(s.decoder); continue; }
+      const enc = await createEncoder({ detector: s.decoder.detectorWeights, codec: s.decoder.codecWeights, device: s.decoder.device, minSize: 128, maxSize: 192, mode: 'portable' });
+      try {
+        const h = 96, w2 = 128, data = new Uint8Array(h * w2 * 3);
+        for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+        const { bytes } = await enc.encode({ height: h, width: w2, data });
+        await s.decoder.decode(bytes);
+      } finally {
+        enc.dispose();
+      }
+    }
+    this.ready = true;
+  }
+
+  get isReady(): boolean { return this.ready && !this.draining; }
+  get fingerprints(): string[] { return this.served.map((s) => s.fp); }
+
+  gpuBuffers(): { live: number; free: number } {
+    let live = 0, free = 0;
+    for (const s of this.served) { const b = s.decoder.gpuBuffers(); live += b.live; free += b.free; }
+    return { live, free };
+  }
+
+  private auth(req: FastifyRequest): void {
+    if (!this.tokenDigests.length || req.method === 'OPTIONS') return;
+    const url = req.url.split('?')[0];
+    if (url === '/healthz') return;
+    let tok: string | undefined;
+    const h = req.headers.authorization;
+    if (typeof h === 'string' && /^Bearer\s+/i.test(h)) tok = h.replace(/^Bearer\s+/i, '').trim();
+    // Browsers cannot set headers on a WebSocket: the stream also takes ?access_token=.
+    if (tok === undefined && url === '/v1/stream') {
+      const q = new URLSearchParams(req.url.split('?')[1] ?? '').get('access_token');
+      if (q) tok = q;
+    }
+    if (tok === undefined) throw new HttpProblem(401, 'unauthorized', 'Unauthorized', 'this server needs a bearer token (Authorization: Bearer <token>)', {}, { 'www-authenticate': 'Bearer' });
+    if (!tokenMatches(tok, this.tokenDigests)) throw new HttpProblem(401, 'unauthorized', 'Unauthorized', 'the bearer token is not valid', {}, { 'www-authenticate': 'Bearer error="invalid_token"' });
+  }
+
+  /** Find the codec for a stream (409 when the fingerprint is not served) after validating its container. */
+  private route(bytes: Uint8Array): Served {
+    if (bytes.length < CONTAINER_HEADER_BYTES) {
+      throw new HttpProblem(400, 'invalid-stream', 'Invalid stream', `a .vcm stream has at least ${CONTAINER_HEADER_BYTES} bytes, got ${bytes.length}`);
+    }
+    let fields;
+    try {
+      fields = readContainer(bytes);
+    } catch (e) {
+      throw new HttpProblem(400, 'invalid-stream', 'Invalid stream', e instanceof ContainerError ? e.message : 'the body is not a .vcm stream');
+    }
+    const fp = toHex(fields.fingerprint);
+    const s = this.served.find((x) => x.fp === fp);
+    if (!s) {
+      throw new HttpProblem(409, 'unknown-weights', 'Stream coded for other weights', `the stream was coded with codec weights ${fp}, which this server does not hold`, { fingerprint: fp, served: this.fingerprints });
+    }
+    return s;
+  }
+
+  private checkReady(): void {
+    if (this.draining) throw new HttpProblem(503, 'draining', 'Shutting down', 'the server is draining its queue and takes no new work', {}, { 'retry-after': '1' });
+    if (!this.ready) throw new HttpProblem(503, 'warming-up', 'Not ready', 'the server is compiling its GPU pipelines', {}, { 'retry-after': '5' });
+  }
+
+  /** Decode one stream through the queue. Throws HttpProblem for every expected failure. */
+  async detect(bytes: Uint8Array, deadlineMs = this.opts.deadlineMs): Promise<DetectReply> {
+    this.checkReady();
+    const t0 = performance.now();
+    const s = this.route(bytes);
+    let started = 0;
+    try {
+      const r = await this.queue.submit(async () => {
+        started = performance.now();
+        try {
+          return await s.decoder.decode(bytes);
+        } finally {
+          this.m.gpu.inc((performance.now() - started) / 1000);
+        }
+      }, deadlineMs);
+      const d = r.detections;
+      const n = d.scores.length;
+      const boxes: number[][] = [];
+      for (let i = 0; i < n; i++) boxes.push(Array.from(d.boxes.subarray(4 * i, 4 * i + 4)));
+      const classes = Array.from(d.classes);
+      const end = performance.now();
+      return {
+        boxes, scores: Array.from(d.scores), classes, names: classes.map((c) => COCO_CLASS_NAMES[c] ?? String(c)),
+        sizes: r.sizes as DetectReply['sizes'], fingerprint: s.fp,
+        timings: { ...r.timings, 'queue wait': started - t0, 'server total': end - t0 },
+      };
+    } catch (e) {
+      if (e instanceof HttpProblem) throw e;
+      if (e instanceof QueueFullError) throw new HttpProblem(503, 'overloaded', 'Overloaded', e.message, {}, { 'retry-after': '1' });
+      if (e instanceof DeadlineError) throw new HttpProblem(504, 'deadline-exceeded', 'Deadline exceeded', e.message);
+      const name = (e as Error)?.name ?? '';
+      // Errors from parsing/decoding the stream's contents are the client's (400); anything else is ours (500),
+      // reported without internal detail.
+      if (e instanceof ContainerError || /Container|Rans|Codec|Input|Shape/.test(name)) {
+        throw new HttpProblem(400, 'invalid-stream', 'Invalid stream', (e as Error).message);
+      }
+      this.app.log.error(e);
+      throw new HttpProblem(500, 'internal', 'Internal error', 'the server failed to decode this stream; the failure was logged');
+    } finally {
+      this.m.buffers.set({ state: 'live' }, this.gpuBuffers().live);
+      this.m.buffers.set({ state: 'free' }, this.gpuBuffers().free);
+    }
+  }
+
+  private sendProblem(reply: FastifyReply, p: HttpProblem): FastifyReply {
+    for (const [k, v] of Object.entries(p.headers)) reply.header(k, v);
+    return reply.code(p.status).type('application/problem+json').send(JSON.stringify(p.toJSON()));
+  }
+
+  private async registerRoutes(): Promise<void> {
+    const app = this.app;
+    if (this.opts.cors) {
+      await app.register(cors, { origin: this.opts.cors === true ? true : this.opts.cors, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['authorization', 'content-type'], exposedHeaders: ['retry-after'], maxAge: 600 });
+    }
+    await app.register(websocket, { options: { maxPayload: this.opts.bodyLimit + 4 } });
+    for (const ct of ['application/octet-stream', 'application/vnd.webvcm']) {
+      app.addContentTypeParser(ct, { parseAs: 'buffer', bodyLimit: this.opts.bodyLimit }, (_req, body, done) => done(null, body));
+    }
+    app.addHook('onRequest', async (req) => { (req as unknown as { t0: number }).t0 = performance.now(); this.auth(req); });
+    app.addHook('onResponse', async (req, reply) => {
+      const route = req.routeOptions?.url ?? 'unmatched';
+      this.m.requests.inc({ route, status: String(reply.statusCode) });
+      this.m.latency.observe({ route }, (performance.now() - (req as unknown as { t0: number }).t0) / 1000);
+    });
+    app.setErrorHandler((err, _req, reply) => {
+      if (err instanceof HttpProblem) return this.sendProblem(reply, err);
+      const e = err as { statusCode?: number; code?: string; message: string };
+      const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
+      const slug = e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'body-too-large'
+        : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported-media-type'
+          : status === 500 ? 'internal' : 'bad-request';
+      const detail = e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `the body exceeds the limit of ${this.opts.bodyLimit} bytes`
+        : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'send the .vcm stream as application/octet-stream (or application/vnd.webvcm)'
+          : status === 500 ? 'internal error' : e.message;
+      if (status === 500) app.log.error(err);
+      return this.sendProblem(reply, new HttpProblem(status, slug, status === 413 ? 'Payload too large' : status === 415 ? 'Unsupported media type' : status === 500 ? 'Internal error' : 'Bad request', detail));
+    });
+    app.setNotFoundHandler((req, reply) => this.sendProblem(reply, new HttpProblem(404, 'not-found', 'Not found', `no route ${req.method} ${req.url.split('?')[0]}`)));
+
+    app.get('/healthz', async (_req, reply) => {
+      if (!this.isReady) {
+        return reply.code(503).header('retry-after', this.draining ? '1' : '5').send({ status: this.draining ? 'draining' : 'warming-up' });
+      }
+      return { status: 'ready', queue: this.queue.depth, models: this.fingerprints.length };
+    });
+    app.get('/metrics', async (_req, reply) => {
+      const b = this.gpuBuffers();
+      this.m.buffers.set({ state: 'live' }, b.live);
+      this.m.buffers.set({ state: 'free' }, b.free);
+      return reply.type(this.registry.contentType).send(await this.registry.metrics());
+    });
+    app.get('/v1/models', async () => {
+      const dw = this.detectorWeights!;
+      return {
+        detector: { kind: dw.kind, fingerprint: toHex(dw.fingerprint), stemChannels: dw.config.stemOut },
+        codecs: this.served.map((s) => ({ kind: 'compressai-hyperprior', fingerprint: s.fp, ...s.decoder.codecShape, methods: [1, 2], modes: ['compat', 'portable'] })),
+        limits: { bodyLimit: this.opts.bodyLimit, queueLimit: this.opts.queueLimit, deadlineMs: this.opts.deadlineMs, streamPending: this.opts.streamPending },
+      };
+    });
+    app.post('/v1/detect', async (req) => {
+      const body = req.body;
+      if (!(body instanceof Uint8Array)) throw new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', 'send the .vcm stream as application/octet-stream (or application/vnd.webvcm)');
+      return this.detect(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+    });
+    app.get('/v1/stream', { websocket: true }, (socket) => this.stream(socket as unknown as StreamSocket));
+  }
+
+  /**
+   * One WebSocket connection. Drop policy ("keep the newest"): one frame decodes at a time per connection and at
+   * most `streamPending` wait behind it; a newer frame pushes out the oldest waiting one, which is answered
+   * {type:'dropped', reason:'behind'}; frames refused by a full server queue are answered {reason:'server-busy'}.
+   * Every frame gets exactly one reply, in arrival order.
+   */
+  private stream(socket: StreamSocket): void {
+    interface Frame { id: number; bytes: Uint8Array; settle: (m: object) => void }
+    const waiting: Frame[] = [];
+    let busy = false;
+    let out: Promise<void> = Promise.resolve();
+    let closed = false;
+    socket.on('close', () => { closed = true; for (const f of waiting.splice(0)) f.settle({ type: 'dropped', id: f.id, reason: 'closed' }); });
+    const enqueueReply = (): ((m: object) => void) => {
+      let settle!: (m: object) => void;
+      const p = new Promise<object>((r) => { settle = r; });
+      out = out.then(() => p).then((m) => { if (!closed && socket.readyState === socket.OPEN) socket.send(JSON.stringify(m)); });
+      return settle;
+    };
+    const pump = (): void => {
+      if (busy || closed) return;
+      const f = waiting.shift();
+      if (!f) return;
+      busy = true;
+      this.detect(f.bytes).then(
+        (r) => f.settle({ type: 'detections', id: f.id, ...r }),
+        (e: unknown) => {
+          if (e instanceof HttpProblem && e.status === 503 && e.slug === 'overloaded') {
+            this.m.dropped.inc({ reason: 'server-busy' });
+            f.settle({ type: 'dropped', id: f.id, reason: 'server-busy' });
+          } else {
+            const p = e instanceof HttpProblem ? e.toJSON() : { type: PROBLEM_BASE + 'internal', title: 'Internal error', status: 500 };
+            f.settle({ type: 'error', id: f.id, problem: p });
+          }
+        },
+      ).finally(() => { busy = false; pump(); });
+    };
+    socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      if (closed) return;
+      const settle = enqueueReply();
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      if (!isBinary || buf.length < 4) {
+        settle({ type: 'error', id: null, problem: new HttpProblem(400, 'bad-frame', 'Bad frame', 'frames are binary: a little-endian u32 frame id followed by a .vcm stream').toJSON() });
+        return;
+      }
+      const id = buf.readUInt32LE(0);
+      const bytes = new Uint8Array(buf.buffer, buf.byteOffset + 4, buf.length - 4);
+      waiting.push({ id, bytes, settle });
+      while (waiting.length > Math.max(0, this.opts.streamPending) + (busy ? 0 : 1)) {
+        const d = waiting.shift()!;
+        this.m.dropped.inc({ reason: 'behind' });
+        d.settle({ type: 'dropped', id: d.id, reason: 'behind' });
+      }
+      pump();
+    });
+  }
+
+  async listen(port: number, host = '127.0.0.1'): Promise<string> {
+    return this.app.listen({ port, host });
+  }
+
+  /** Stop taking work, let queued requests finish, close the sockets, free the GPU. */
+  async close(): Promise<void> {
+    this.draining = true;
+    await this.queue.idle();
+    await this.app.close();
+    // dispose borrowers first, the device's creator last
+    for (const s of [...this.served].reverse()) s.decoder.dispose();
+    this.served = [];
+  }
+}
+
+export async function createServer(o: ServeOptions): Promise<VcmServer> {
+  const s = new VcmServer(o);
+  await s.init();
+  return s;
+}
