@@ -26,3 +26,4 @@ export { HyperpriorCodec, type CodecMode } from './model/codec/codec.ts';
 
 export { evaluateBoxes, type CocoStats } from './eval/cocoeval.ts';
 export { COCO_CLASS_NAMES, COCO_CATEGORY_IDS, toCocoResults } from './eval/coco-categories.ts';
+export { createRemoteDecoder, RemoteDecoder, RemoteError, type RemoteDecodeResult, type RemoteDecoderOptions, type RemoteStream, type StreamMessage } from './client/remote.ts';

@@ -4,6 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createEncoder } from '../api/index.ts';
 import { bgrFromFileBytes } from '../model/detector/io.ts';
+import { createRemoteDecoder } from '../client/remote.ts';
+import { detectionsToJson } from './detect.ts';
 import { DEFAULT_CODEC, DEFAULT_DETECTOR, UsageError, posInt } from './defaults.ts';
 import { formatTimedRuns, timedRuns } from './timings.ts';
 
@@ -12,7 +14,7 @@ export function register(program: Command): void {
     .command('encode')
     .description('encode an image (PNG/JPEG, or H×W×3 uint8 BGR .npy) into a .vcm feature bitstream')
     .argument('<image>', 'input image')
-    .requiredOption('-o, --output <file>', '.vcm file to write')
+    .option('-o, --output <file>', '.vcm file to write (required unless --send)')
     .option('--method <n>', '1: pad features to multiples of 64; 2: resize the image to multiples of 256', '1')
     .option('--mode <mode>', 'compat | portable', 'compat')
     .option('--detector <ckpt>', 'detector checkpoint (.pkl or converted .safetensors); default: bundled', DEFAULT_DETECTOR)
@@ -22,7 +24,13 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--warmup', 'compile every GPU pipeline for this image size before the timed encode (timed separately)')
     .option('--runs <n>', 'encode n times; the first and the last (warm) run are timed separately', posInt)
-    .action(async (image: string, o: { output: string; method: string; mode: string; detector: string; codec: string; minSize?: number; maxSize?: number; json?: boolean; warmup?: boolean; runs?: number }) => {
+    .option('--send <url>', 'also send the stream to a `webvcm serve` server (e.g. http://127.0.0.1:8787) and print its detections')
+    .option('--token <token>', 'bearer token for --send (default: $WEBVCM_TOKEN)')
+    .option('--detections <file>', 'with --send: write the server\'s detections JSON here')
+    .action(async (image: string, o: { output?: string; method: string; mode: string; detector: string; codec: string; minSize?: number; maxSize?: number; json?: boolean; warmup?: boolean; runs?: number; send?: string; token?: string; detections?: string }) => {
+      if (!o.output && !o.send) throw new UsageError('give -o <file.vcm>, --send <url>, or both');
+      if (o.detections && !o.send) throw new UsageError('--detections needs --send');
+      const remote = o.send ? createRemoteDecoder({ url: o.send, token: o.token ?? process.env.WEBVCM_TOKEN }) : null;
       if (o.method !== '1' && o.method !== '2') throw new UsageError(`--method must be 1 or 2, got '${o.method}'`);
       if (o.mode !== 'compat' && o.mode !== 'portable') throw new UsageError(`--mode must be compat or portable, got '${o.mode}'`);
       const img = bgrFromFileBytes(new Uint8Array(readFileSync(image)), image);
@@ -30,18 +38,27 @@ export function register(program: Command): void {
       try {
         const timed = await timedRuns(() => enc.encode(img), o.runs ?? 1, o.warmup ? () => enc.warmup({ height: img.height, width: img.width }) : undefined);
         const r = timed.first;
-        writeFileSync(o.output, r.bytes);
+        if (o.output) writeFileSync(o.output, r.bytes);
+        const sent = remote ? await remote.decode(r.bytes) : null;
+        if (sent && o.detections) {
+          writeFileSync(o.detections, JSON.stringify({ ...detectionsToJson(sent.detections), names: sent.names, sizes: sent.sizes, timings: sent.timings }) + '\n');
+        }
         const summary = {
           output: o.output, bytes: r.bytes.length, yBytes: r.stringBytes.y, zBytes: r.stringBytes.z,
           bppContainer: r.bpp.container, bppStrings: r.bpp.strings, sizes: r.sizes, method: Number(o.method), mode: o.mode,
           timingsMs: r.timings, ...timed.summary,
+          ...(sent ? { server: { url: o.send, detections: sent.detections.scores.length, roundTripMs: sent.roundTripMs, serverMs: sent.timings['server total'], fingerprint: sent.fingerprint } } : {}),
         };
         if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
         else {
-          process.stdout.write(`wrote ${o.output}: ${r.bytes.length} bytes (y ${r.stringBytes.y}, z ${r.stringBytes.z}); ` +
+          process.stdout.write(`${o.output ? `wrote ${o.output}` : 'encoded'}: ${r.bytes.length} bytes (y ${r.stringBytes.y}, z ${r.stringBytes.z}); ` +
             `bpp ${r.bpp.container.toFixed(4)} (container), ${r.bpp.strings.toFixed(4)} (strings); ` +
             `image ${r.sizes.original.join('x')} -> ${r.sizes.resized.join('x')}, method ${o.method}, ${o.mode}\n`);
           process.stdout.write(formatTimedRuns(timed));
+          if (sent) {
+            process.stdout.write(`sent to ${o.send}: ${sent.detections.scores.length} detections, round trip ${sent.roundTripMs.toFixed(1)} ms ` +
+              `(server ${(sent.timings['server total'] ?? NaN).toFixed(1)} ms)${o.detections ? ` → ${o.detections}` : ''}\n`);
+          }
         }
       } finally {
         enc.dispose();

@@ -86,6 +86,35 @@ function checkString(s: unknown, what: string): Uint8Array {
   return s;
 }
 
+/**
+ * Sizes that fit the stated method (docs/bitstream.md §2): the stem is the resized image padded to the detector's
+ * size divisibility (≤ 64) and divided by 4 (method 1), or exactly a quarter of a resize to multiples of 256
+ * (method 2); and the resize is one uniform scale of the original (within a pixel of rounding for method 1, within
+ * the rounding to 256 for method 2). Anything else would silently mis-scale the boxes.
+ */
+function checkSizes(method: number, orig: readonly number[], res: readonly number[], feat: readonly number[]): void {
+  if (method !== 1 && method !== 2) return;
+  const [oh, ow] = orig as [number, number], [rh, rw] = res as [number, number], [, fh, fw] = feat as [number, number, number];
+  const bad = (why: string) => new ContainerError(`method ${method} stream with original ${oh}x${ow}, resized ${rh}x${rw} and feature ${fh}x${fw}: ${why}`);
+  if (method === 1) {
+    for (const [f, r] of [[fh, rh], [fw, rw]] as const) {
+      if (4 * f < r || 4 * f >= r + 64) throw bad(`a ${r}-pixel side gives a stem of ${Math.ceil(r / 4)} to ${Math.ceil((r + 63) / 4)}, not ${f}`);
+    }
+  } else {
+    if (rh % 256 !== 0 || rw % 256 !== 0) throw bad('method 2 resizes to multiples of 256');
+    if (4 * fh !== rh || 4 * fw !== rw) throw bad('the stem of a method 2 image is a quarter of its size');
+  }
+  // one scale s for both sides: |s·o − r| ≤ tol (method 2: a side rounded up to the 256 minimum may come from anything smaller)
+  const tol = method === 1 ? 1 : 128;
+  let lo = 0, hi = Infinity;
+  for (const [o, r] of [[oh, rh], [ow, rw]] as const) {
+    const l = method === 2 && r === 256 ? 0 : (r - tol) / o;
+    lo = Math.max(lo, l);
+    hi = Math.min(hi, (r + tol) / o);
+  }
+  if (lo > hi * (1 + 1e-9)) throw bad('the resized size is not one uniform scale of the original');
+}
+
 /** Serialize the fields; validates them with the same rules as {@link readContainer}. */
 export function writeContainer(f: ContainerFields): Uint8Array {
   if (f === null || typeof f !== 'object') throw new ContainerError('writeContainer expects a fields object');
@@ -100,6 +129,7 @@ export function writeContainer(f: ContainerFields): Uint8Array {
   const feat = checkTuple(f.featureShape, 3, 'featureShape').map((v, i) => checkU32(v, `featureShape[${i}]`, false));
   const pad = checkTuple(f.padding, 4, 'padding').map((v, i) => checkU32(v, `padding[${i}]`, true));
   const zs = checkTuple(f.zShape, 2, 'zShape').map((v, i) => checkU32(v, `zShape[${i}]`, false));
+  checkSizes(f.method, orig, res, feat);
   checkRange(f.mn, f.mx);
   if (Math.fround(f.mn) !== f.mn) throw new ContainerError(`mn = ${f.mn} is not a float32 value (use Math.fround)`);
   if (Math.fround(f.mx) !== f.mx) throw new ContainerError(`mx = ${f.mx} is not a float32 value (use Math.fround)`);
@@ -176,6 +206,7 @@ export function readContainer(bytes: Uint8Array, options: ReadContainerOptions =
   const originalSize: [number, number] = [nz(u(24), 'original H'), nz(u(28), 'original W')];
   const resizedSize: [number, number] = [nz(u(32), 'resized h'), nz(u(36), 'resized w')];
   const featureShape: [number, number, number] = [nz(u(40), 'feature C'), nz(u(44), 'feature H'), nz(u(48), 'feature W')];
+  checkSizes(method, originalSize, resizedSize, featureShape);
   const padding: [number, number, number, number] = [u(52), u(56), u(60), u(64)];
   const mn = dv.getFloat32(68, true);
   const mx = dv.getFloat32(72, true);

@@ -21,6 +21,7 @@ import { CONTAINER_HEADER_BYTES, ContainerError, readContainer } from '../coder/
 import { COCO_CLASS_NAMES } from '../eval/coco-categories.ts';
 import { toHex } from '../model/weights/hash.ts';
 import type { CodecWeights, DetectorWeights } from '../model/weights/types.ts';
+import type { DetectorConfig } from '../model/detector/types.ts';
 import { DeadlineError, QueueFullError, WorkQueue } from './queue.ts';
 
 export interface ServeOptions {
@@ -42,6 +43,8 @@ export interface ServeOptions {
   cors?: boolean | string[];
   /** WebSocket: frames per connection that may wait behind the one being decoded (default 1). */
   streamPending?: number;
+  /** Detector settings for every decode (e.g. fewer proposals for speed); Detectron2 defaults otherwise. */
+  detectorConfig?: Partial<DetectorConfig>;
   /** Skip the warm-up decode (tests of the not-ready state). */
   skipWarmup?: boolean;
   logger?: boolean;
@@ -97,7 +100,7 @@ export class VcmServer {
   private detectorWeights: DetectorWeights | null = null;
   private ready = false;
   private draining = false;
-  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup'>> & Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup'>;
+  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig'>> & Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig'>;
   private readonly tokenDigests: Buffer[];
   private m!: {
     requests: Counter<'route' | 'status'>;
@@ -145,7 +148,7 @@ export class VcmServer {
   async init(): Promise<void> {
     let device: GPUDevice | undefined;
     for (const c of this.opts.codecs) {
-      const decoder = await createDecoder({ detector: this.detectorWeights ?? this.opts.detector as never, codec: c as never, device });
+      const decoder = await createDecoder({ detector: this.detectorWeights ?? this.opts.detector as never, codec: c as never, device, detectorConfig: this.opts.detectorConfig });
       device ??= decoder.device;
       this.detectorWeights ??= decoder.detectorWeights;
       const fp = toHex(decoder.fingerprint);
@@ -324,10 +327,23 @@ export class VcmServer {
     });
     app.post('/v1/detect', async (req) => {
       const body = req.body;
+      // A client may shorten (never extend) its deadline: X-Webvcm-Deadline-Ms.
+      const hd = req.headers['x-webvcm-deadline-ms'];
+      let deadline = this.opts.deadlineMs;
+      if (hd !== undefined) {
+        const v = Number(hd);
+        if (!Number.isInteger(v) || v <= 0) throw new HttpProblem(400, 'bad-request', 'Bad request', `X-Webvcm-Deadline-Ms must be a positive integer, got ${JSON.stringify(hd)}`);
+        deadline = Math.min(v, deadline);
+      }
       if (!(body instanceof Uint8Array)) throw new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', 'send the .vcm stream as application/octet-stream (or application/vnd.webvcm)');
-      return this.detect(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+      return this.detect(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), deadline);
     });
-    app.get('/v1/stream', { websocket: true }, (socket) => this.stream(socket as unknown as StreamSocket));
+    app.get('/v1/stream', { websocket: true }, (socket, req) => {
+      // ?pending=N lowers (never raises) this connection's waiting-frame allowance.
+      const q = new URLSearchParams(req.url.split('?')[1] ?? '').get('pending');
+      const n = q === null ? NaN : Number(q);
+      this.stream(socket as unknown as StreamSocket, Number.isInteger(n) && n >= 0 ? Math.min(n, this.opts.streamPending) : this.opts.streamPending);
+    });
   }
 
   /**
@@ -336,7 +352,7 @@ export class VcmServer {
    * {type:'dropped', reason:'behind'}; frames refused by a full server queue are answered {reason:'server-busy'}.
    * Every frame gets exactly one reply, in arrival order.
    */
-  private stream(socket: StreamSocket): void {
+  private stream(socket: StreamSocket, pending: number): void {
     interface Frame { id: number; bytes: Uint8Array; settle: (m: object) => void }
     const waiting: Frame[] = [];
     let busy = false;
@@ -378,7 +394,7 @@ export class VcmServer {
       const id = buf.readUInt32LE(0);
       const bytes = new Uint8Array(buf.buffer, buf.byteOffset + 4, buf.length - 4);
       waiting.push({ id, bytes, settle });
-      while (waiting.length > Math.max(0, this.opts.streamPending) + (busy ? 0 : 1)) {
+      while (waiting.length > pending + (busy ? 0 : 1)) {
         const d = waiting.shift()!;
         this.m.dropped.inc({ reason: 'behind' });
         d.settle({ type: 'dropped', id: d.id, reason: 'behind' });

@@ -63,11 +63,36 @@ describe('bitstream container', () => {
     expect(dv.getUint32(88, true)).toBe(8);
     const f = readContainer(good);
     expect(f).toEqual(fields());
-    const p = readContainer(writeContainer(fields({ mode: 'portable', method: Method.Resize, resizedSize: [768, 1280], padding: [0, 0, 0, 0], mn: -3.5, mx: -3.5 })));
+    const p = readContainer(writeContainer(fields({ mode: 'portable', method: Method.Resize, resizedSize: [768, 1280], featureShape: [64, 192, 320], padding: [0, 0, 0, 0], mn: -3.5, mx: -3.5 })));
     expect(p.mode).toBe('portable');
     expect(p.method).toBe(2);
     expect(p.resizedSize).toEqual([768, 1280]);
     expect(p.mn).toBe(-3.5);
+  });
+
+  it('rejects original/resized sizes that do not fit the method and the feature shape', () => {
+    const good = writeContainer(fields());
+    const withSizes = (o: [number, number], r: [number, number]) => {
+      const b = good.slice();
+      const dv = new DataView(b.buffer);
+      dv.setUint32(24, o[0], true); dv.setUint32(28, o[1], true); dv.setUint32(32, r[0], true); dv.setUint32(36, r[1], true);
+      return b;
+    };
+    // a stream that claims a 1x1 original: its boxes would be scaled by 1/800 without a word
+    expect(() => readContainer(withSizes([1, 1], [800, 1216]))).toThrow(/not one uniform scale/);
+    expect(() => readContainer(withSizes([0xffffffff, 1216], [800, 1216]))).toThrow(ContainerError);
+    expect(() => readContainer(withSizes([400, 608], [800, 1216]))).not.toThrow(); // a uniform 2x scale is fine
+    expect(() => readContainer(withSizes([400, 609], [800, 1216]))).not.toThrow(); // within rounding
+    expect(() => readContainer(withSizes([400, 640], [800, 1216]))).toThrow(/uniform scale/);
+    // the stem must be the padded resized image / 4
+    expect(() => readContainer(withSizes([800, 1216], [600, 1216]))).toThrow(/stem of/);
+    expect(() => writeContainer(fields({ resizedSize: [900, 1216] }))).toThrow(/stem of/);
+    // method 2: multiples of 256, stem a quarter of them
+    const m2 = { method: Method.Resize, padding: [0, 0, 0, 0] as [number, number, number, number] };
+    expect(() => writeContainer(fields({ ...m2, resizedSize: [800, 1216] }))).toThrow(/multiples of 256/);
+    expect(() => writeContainer(fields({ ...m2, resizedSize: [768, 1280], featureShape: [64, 200, 304] }))).toThrow(/quarter/);
+    expect(() => writeContainer(fields({ ...m2, originalSize: [100, 1216], resizedSize: [768, 1280], featureShape: [64, 192, 320] }))).toThrow(/uniform scale/);
+    expect(() => writeContainer(fields({ ...m2, originalSize: [40, 60], resizedSize: [256, 256], featureShape: [64, 64, 64] }))).not.toThrow();
   });
 
   itGolden('carries real y/z strings that still decode', () => {

@@ -1,0 +1,174 @@
+/**
+ * The remote receiver: the same `decode()` result as the local decoder (src/api), computed by a `webvcm serve`
+ * server. Uses only fetch and WebSocket, so it runs in browsers and in Node ≥ 22 (Node 20: pass `WebSocket`).
+ *
+ *   const remote = createRemoteDecoder({ url: 'http://127.0.0.1:8787', token });
+ *   const { detections } = await remote.decode(encodeResult.bytes);
+ *   const s = await remote.stream({ onMessage: (m) => … });  s.send(frameId, bytes);
+ */
+import type { Detections, ImageSizes } from '../model/detector/types.ts';
+
+export interface RemoteDecodeResult {
+  detections: Detections;
+  sizes: ImageSizes;
+  /** Server-side timings (ms): decoder stages plus 'queue wait' and 'server total'. */
+  timings: Record<string, number>;
+  /** Client-side round trip (ms). */
+  roundTripMs: number;
+  /** COCO class names of detections.classes. */
+  names: string[];
+  /** The codec fingerprint the server decoded with. */
+  fingerprint: string;
+}
+
+/** A problem+json error from the server (or a transport failure, status 0). */
+export class RemoteError extends Error {
+  override name = 'RemoteError';
+  constructor(readonly status: number, readonly problemType: string, message: string, readonly problem: Record<string, unknown> = {}, readonly retryAfterS?: number) {
+    super(message);
+  }
+}
+
+export interface RemoteDecoderOptions {
+  /** Base URL of the server, e.g. http://127.0.0.1:8787. */
+  url: string;
+  /** Bearer token when the server has auth on. */
+  token?: string;
+  /** Per-request client timeout in ms (default 60000). */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+  WebSocket?: typeof WebSocket;
+}
+
+export type StreamMessage =
+  | ({ type: 'detections'; id: number } & RemoteDecodeResult)
+  | { type: 'dropped'; id: number; reason: 'behind' | 'server-busy' | 'closed' }
+  | { type: 'error'; id: number | null; problem: Record<string, unknown> };
+
+export interface RemoteStream {
+  /** Send one frame (frame id: an unsigned 32-bit integer of the caller's choosing). */
+  send(id: number, bytes: Uint8Array): void;
+  close(): Promise<void>;
+  readonly socket: WebSocket;
+}
+
+interface WireDetect {
+  boxes: number[][]; scores: number[]; classes: number[]; names: string[];
+  sizes: ImageSizes; timings: Record<string, number>; fingerprint: string;
+}
+
+function toResult(j: WireDetect, roundTripMs: number): RemoteDecodeResult {
+  const n = j.scores.length;
+  const boxes = new Float32Array(4 * n);
+  j.boxes.forEach((b, i) => boxes.set(b, 4 * i));
+  return {
+    detections: { boxes, scores: Float32Array.from(j.scores), classes: Int32Array.from(j.classes) },
+    sizes: j.sizes, timings: j.timings, roundTripMs, names: j.names, fingerprint: j.fingerprint,
+  };
+}
+
+export class RemoteDecoder {
+  private readonly base: string;
+  private readonly f: typeof fetch;
+  constructor(private readonly o: RemoteDecoderOptions) {
+    let u: URL;
+    try { u = new URL(o.url); } catch { throw new RemoteError(0, 'bad-url', `not a URL: ${JSON.stringify(o.url)}`); }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new RemoteError(0, 'bad-url', `the server URL must be http(s), got ${u.protocol}`);
+    this.base = u.href.replace(/\/+$/, '');
+    const f = o.fetch ?? globalThis.fetch;
+    if (!f) throw new RemoteError(0, 'no-fetch', 'fetch is not available in this environment');
+    this.f = f.bind(globalThis);
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.o.token ? { ...extra, authorization: `Bearer ${this.o.token}` } : extra;
+  }
+
+  private async request(path: string, init: RequestInit): Promise<Response> {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), this.o.timeoutMs ?? 60000);
+    let res: Response;
+    try {
+      res = await this.f(this.base + path, { ...init, signal: ctl.signal });
+    } catch (e) {
+      throw new RemoteError(0, 'transport', `${path}: ${ctl.signal.aborted ? 'timed out' : (e as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!res.ok) {
+      let p: Record<string, unknown> = {};
+      try { p = (await res.json()) as Record<string, unknown>; } catch { /* not JSON */ }
+      const ra = Number(res.headers.get('retry-after'));
+      throw new RemoteError(res.status, String(p.type ?? 'http'), `${path}: ${res.status} ${String(p.title ?? res.statusText)}${p.detail ? `: ${String(p.detail)}` : ''}`, p, Number.isFinite(ra) && ra > 0 ? ra : undefined);
+    }
+    return res;
+  }
+
+  async decode(bytes: Uint8Array): Promise<RemoteDecodeResult> {
+    const t0 = performance.now();
+    const res = await this.request('/v1/detect', { method: 'POST', headers: this.headers({ 'content-type': 'application/octet-stream' }), body: bytes as Uint8Array<ArrayBuffer> });
+    const j = (await res.json()) as WireDetect;
+    return toResult(j, performance.now() - t0);
+  }
+
+  async models(): Promise<unknown> { return (await this.request('/v1/models', { headers: this.headers() })).json(); }
+  async health(): Promise<{ ready: boolean; status: string }> {
+    try {
+      const j = (await (await this.request('/healthz', {})).json()) as { status: string };
+      return { ready: j.status === 'ready', status: j.status };
+    } catch (e) {
+      if (e instanceof RemoteError && e.status === 503) return { ready: false, status: 'unavailable' };
+      throw e;
+    }
+  }
+
+  /** Open the WebSocket stream; resolves once it is open. */
+  stream(handlers: { onMessage: (m: StreamMessage) => void; onClose?: () => void }): Promise<RemoteStream> {
+    const WS = this.o.WebSocket ?? globalThis.WebSocket;
+    if (!WS) return Promise.reject(new RemoteError(0, 'no-websocket', 'WebSocket is not available (pass options.WebSocket)'));
+    const u = new URL(this.base + '/v1/stream');
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    if (this.o.token) u.searchParams.set('access_token', this.o.token);
+    const ws = new WS(u.href);
+    ws.binaryType = 'arraybuffer';
+    const sent = new Map<number, number>();
+    return new Promise((resolve, reject) => {
+      ws.onerror = () => reject(new RemoteError(0, 'transport', `could not open ${u.origin}/v1/stream`));
+      ws.onopen = () => {
+        ws.onerror = null;
+        resolve({
+          socket: ws,
+          send: (id, bytes) => {
+            if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new RangeError(`frame id must be a u32, got ${id}`);
+            const buf = new Uint8Array(4 + bytes.length);
+            new DataView(buf.buffer).setUint32(0, id, true);
+            buf.set(bytes, 4);
+            sent.set(id, performance.now());
+            ws.send(buf);
+          },
+          close: () => new Promise<void>((r) => {
+            if (ws.readyState === WS.CLOSED) { r(); return; }
+            ws.addEventListener('close', () => r(), { once: true });
+            ws.close();
+          }),
+        });
+      };
+      ws.onclose = () => handlers.onClose?.();
+      ws.onmessage = (ev: MessageEvent) => {
+        let m: Record<string, unknown>;
+        try { m = JSON.parse(String(ev.data)) as Record<string, unknown>; } catch { return; }
+        if (m.type === 'detections') {
+          const id = m.id as number;
+          const t = sent.get(id);
+          sent.delete(id);
+          handlers.onMessage({ type: 'detections', id, ...toResult(m as unknown as WireDetect, t === undefined ? NaN : performance.now() - t) });
+        } else {
+          if (typeof m.id === 'number') sent.delete(m.id);
+          handlers.onMessage(m as unknown as StreamMessage);
+        }
+      };
+    });
+  }
+}
+
+export function createRemoteDecoder(o: RemoteDecoderOptions): RemoteDecoder { return new RemoteDecoder(o); }
