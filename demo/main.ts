@@ -1,4 +1,5 @@
 /** The webvcm demo: encode an image's stem features, decode them, finish detection, and show what happened. */
+import { checkImageBudget } from '../src/io/image.ts';
 import { createDecoder, createEncoder, type VcmDecoder, type VcmEncoder, type EncodeResult, type DecodeResult } from '../src/index.ts';
 import { channelRanges, featurePsnr, mostActiveChannels, renderChannel, renderMosaic, type ChannelRange, type RgbaImage } from './feature-view.ts';
 
@@ -48,6 +49,7 @@ async function ensureModels(): Promise<void> {
 }
 
 async function loadImageBytes(bytes: Uint8Array): Promise<void> {
+  try { checkImageBudget(bytes); } catch (e) { setStatus((e as Error).message, true); return; } // before any decoding
   imageBytes = bytes;
   image = await createImageBitmap(new Blob([bytes as unknown as BlobPart]));
   view.width = image.width; view.height = image.height;

@@ -44,9 +44,65 @@ function describeMagic(bytes: Uint8Array): string {
   return `unknown format (first bytes ${head || 'none'})`;
 }
 
-/** Decode a PNG or JPEG file's bytes to 8-bit RGB. Other formats raise ImageFormatError. */
-export function decodeImageFile(bytes: Uint8Array): RgbImage {
+/** A decoded image would exceed the pixel budget (checked from the file header, before decoding). */
+export class ImageTooLargeError extends ImageFormatError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageTooLargeError';
+  }
+}
+
+/**
+ * Pixel budget for decoded images: 40 megapixels (e.g. 8000x5000, 120 MB as RGB), far above what the detector
+ * resizes to. Override with `decodeImageFile(bytes, { maxPixels })` or, in Node, WEBVCM_MAX_PIXELS.
+ */
+export const DEFAULT_MAX_IMAGE_PIXELS = 40_000_000;
+
+function defaultMaxPixels(): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.WEBVCM_MAX_PIXELS;
+  const n = env === undefined ? NaN : Number(env);
+  return Number.isInteger(n) && n > 0 ? n : DEFAULT_MAX_IMAGE_PIXELS;
+}
+
+/** Width and height from a PNG's IHDR or a JPEG's SOFn marker, without decoding; null when not found. */
+export function imageHeaderSize(bytes: Uint8Array): { width: number; height: number } | null {
+  const kind = sniffImageKind(bytes);
+  if (kind === 'png') {
+    if (bytes.length < 24) return null;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return { width: dv.getUint32(16), height: dv.getUint32(20) };
+  }
+  if (kind === 'jpeg') {
+    let o = 2;
+    while (o + 4 <= bytes.length) {
+      if (bytes[o] !== 0xff) { o++; continue; }
+      const m = bytes[o + 1]!;
+      if (m === 0xff) { o++; continue; }
+      if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { o += 2; continue; }
+      const len = (bytes[o + 2]! << 8) | bytes[o + 3]!;
+      if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+        if (o + 9 > bytes.length) return null;
+        return { height: (bytes[o + 5]! << 8) | bytes[o + 6]!, width: (bytes[o + 7]! << 8) | bytes[o + 8]! };
+      }
+      if (m === 0xda || len < 2) return null; // start of scan before any frame header
+      o += 2 + len;
+    }
+  }
+  return null;
+}
+
+/** Throws ImageTooLargeError when the header declares more than `maxPixels` pixels. */
+export function checkImageBudget(bytes: Uint8Array, maxPixels = defaultMaxPixels(), name = 'image'): void {
+  const sz = imageHeaderSize(bytes);
+  if (sz && sz.width * sz.height > maxPixels) {
+    throw new ImageTooLargeError(`${name} declares ${sz.width}x${sz.height} = ${(sz.width * sz.height / 1e6).toFixed(1)} megapixels, over the budget of ${(maxPixels / 1e6).toFixed(1)} (set WEBVCM_MAX_PIXELS or maxPixels to allow more)`);
+  }
+}
+
+/** Decode a PNG or JPEG file's bytes to 8-bit RGB. Other formats raise ImageFormatError; over-budget ones ImageTooLargeError. */
+export function decodeImageFile(bytes: Uint8Array, opts: { maxPixels?: number; name?: string } = {}): RgbImage {
   if (!(bytes instanceof Uint8Array)) throw new ImageFormatError('decodeImageFile: expected a Uint8Array');
+  checkImageBudget(bytes, opts.maxPixels ?? defaultMaxPixels(), opts.name);
   const kind = sniffImageKind(bytes);
   if (kind === 'png') return decodePng(bytes);
   if (kind === 'jpeg') return decodeJpeg(bytes);

@@ -45,6 +45,8 @@ export interface ServeOptions {
   streamPending?: number;
   /** Detector settings for every decode (e.g. fewer proposals for speed); Detectron2 defaults otherwise. */
   detectorConfig?: Partial<DetectorConfig>;
+  /** Largest resized image (h·w pixels) a stream may ask the detector to run on (default 4·2^20). */
+  maxPixels?: number;
   /** Skip the warm-up decode (tests of the not-ready state). */
   skipWarmup?: boolean;
   logger?: boolean;
@@ -114,9 +116,9 @@ export class VcmServer {
   constructor(o: ServeOptions) {
     if (!o.codecs.length) throw new RangeError('serve needs at least one codec');
     this.opts = {
-      bodyLimit: 4 << 20, queueLimit: 16, deadlineMs: 30000, requestTimeoutMs: 10000, streamPending: 1, ...o,
+      bodyLimit: 4 << 20, maxPixels: 4 << 20, queueLimit: 16, deadlineMs: 30000, requestTimeoutMs: 10000, streamPending: 1, ...o,
     } as VcmServer['opts'];
-    for (const k of ['bodyLimit', 'queueLimit', 'deadlineMs', 'requestTimeoutMs', 'streamPending'] as const) {
+    for (const k of ['bodyLimit', 'maxPixels', 'queueLimit', 'deadlineMs', 'requestTimeoutMs', 'streamPending'] as const) {
       const v = this.opts[k];
       if (!Number.isInteger(v) || v < (k === 'queueLimit' || k === 'streamPending' ? 0 : 1)) throw new RangeError(`${k} must be a positive integer, got ${String(v)}`);
     }
@@ -212,6 +214,10 @@ export class VcmServer {
       fields = readContainer(bytes);
     } catch (e) {
       throw new HttpProblem(400, 'invalid-stream', 'Invalid stream', e instanceof ContainerError ? e.message : 'the body is not a .vcm stream');
+    }
+    const px = fields.resizedSize[0] * fields.resizedSize[1];
+    if (px > this.opts.maxPixels) {
+      throw new HttpProblem(413, 'image-too-large', 'Image too large', `the stream asks for detection on ${fields.resizedSize.join('x')} pixels, over this server's budget of ${this.opts.maxPixels}`);
     }
     const fp = toHex(fields.fingerprint);
     const s = this.served.find((x) => x.fp === fp);
@@ -322,7 +328,7 @@ export class VcmServer {
       return {
         detector: { kind: dw.kind, fingerprint: toHex(dw.fingerprint), stemChannels: dw.config.stemOut },
         codecs: this.served.map((s) => ({ kind: 'compressai-hyperprior', fingerprint: s.fp, ...s.decoder.codecShape, methods: [1, 2], modes: ['compat', 'portable'] })),
-        limits: { bodyLimit: this.opts.bodyLimit, queueLimit: this.opts.queueLimit, deadlineMs: this.opts.deadlineMs, streamPending: this.opts.streamPending },
+        limits: { bodyLimit: this.opts.bodyLimit, maxPixels: this.opts.maxPixels, queueLimit: this.opts.queueLimit, deadlineMs: this.opts.deadlineMs, streamPending: this.opts.streamPending },
       };
     });
     app.post('/v1/detect', async (req) => {

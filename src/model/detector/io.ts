@@ -14,6 +14,6 @@ export function bgrFromNpy(bytes: Uint8Array, what = 'input'): BgrImage {
 /** A PNG/JPEG file's bytes or a uint8 H×W×3 BGR .npy → BgrImage. */
 export function bgrFromFileBytes(bytes: Uint8Array, name = 'input'): BgrImage {
   if (bytes.length >= 6 && bytes[0] === 0x93 && bytes[1] === 0x4e && bytes[2] === 0x55 && bytes[3] === 0x4d) return bgrFromNpy(bytes, name);
-  const rgb = decodeImageFile(bytes);
+  const rgb = decodeImageFile(bytes, { name });
   return { height: rgb.height, width: rgb.width, data: toBgrHwc(rgb) };
 }
