@@ -3,7 +3,7 @@
 //   2. soak: valid requests back to back, RSS and GPU buffer count (from /metrics) sampled along the way;
 //   3. hostile: random / truncated / bit-flipped streams, absurd header sizes, oversize bodies, wrong content types,
 //      slow-drip bodies, garbage WebSocket frames and frames after close, with valid requests interleaved and checked.
-//   nice -n 10 npx tsx bench/serve.ts [--seconds 20] [--soak 200] [--hostile 10000] [--port 18900]
+//   nice -n 10 npx tsx bench/serve.ts [--per-conn 4] [--soak 200] [--hostile 10000] [--port 18900]
 // Only 127.0.0.1 traffic. Every phase is bounded by a count or a duration.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] ? Number(process.argv[i + 1]) : def;
 }
-const SECONDS = arg('seconds', 20);
+const PER_CONN = arg('per-conn', 4); // requests per connection in each load phase
 const SOAK = arg('soak', 200);
 const HOSTILE = arg('hostile', 10000);
 const PORT = arg('port', 18900);
@@ -54,12 +54,12 @@ async function load(body: Uint8Array, connections: number): Promise<Record<strin
   const autocannon = ((await import('autocannon' as string)) as { default: Cannon }).default;
   const r = await autocannon({
     url: `${BASE}/v1/detect`, method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from(body),
-    connections, duration: SECONDS, timeout: 120,
+    connections, amount: connections * PER_CONN, timeout: 300,
   });
   const codes: Record<string, number> = {};
   for (const [k, v] of Object.entries(r.statusCodeStats ?? {})) codes[k] = v.count;
   return {
-    concurrency: connections, requests: r.requests.total, 'req/s': +(r.requests.total / r.duration).toFixed(3),
+    concurrency: connections, requests: r.requests.total, 's': +r.duration.toFixed(1), 'req/s': +(r.requests.total / r.duration).toFixed(3),
     'p50 ms': r.latency.p50, 'p99 ms': r.latency.p99, codes: JSON.stringify(codes), errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx,
   };
 }
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     const ref = JSON.stringify(((await (await post(valid)).json()) as { scores: number[] }).scores);
     console.log(`adapter: server process (webvcm serve, bundled weights); stream ${valid.length} bytes`);
 
-    console.log(`\n## load (${SECONDS} s per concurrency)`);
+    console.log(`\n## load (${PER_CONN} requests per connection)`);
     const rows = [];
     for (const c of [1, 4, 16]) rows.push(await load(valid, c));
     console.table(rows);

@@ -83,7 +83,9 @@ describeGpuGolden('feature path (paper methods 1 and 2) vs the pipeline golden',
         const bad1 = enc.bytes.slice(); bad1[0] = 0x58;
         await expect(decodeFeatures(codec, bad1)).rejects.toThrow(/magic/);
         const f = readContainer(enc.bytes);
-        const wrongShape = writeContainer({ ...f, featureShape: [C, Hf + 64, Wf] });
+        // a feature shape that does not fit the resized image is refused by the container itself
+        expect(() => writeContainer({ ...f, featureShape: [C, Hf + 64, Wf] })).toThrow(ContainerError);
+        const wrongShape = writeContainer({ ...f, zShape: [f.zShape[0] + 1, f.zShape[1]] });
         await expect(decodeFeatures(codec, wrongShape)).rejects.toThrow(/does not match z shape/);
         codec.release();
       });

@@ -4,7 +4,7 @@ import { LegacyTorchFormatError, TensorFormatError, UnsafePickleError, ZipFormat
 import { PyCallable, pyStr, unpickle } from './pickle.ts';
 import { type SourceDtype, ITEMSIZE, stridedTensor } from './tensor.ts';
 import type { HostTensor } from './types.ts';
-import { ZipArchive } from './zip.ts';
+import { MAX_PICKLE_BYTES, ZipArchive } from './zip.ts';
 
 const STORAGE_DTYPES: Record<string, SourceDtype> = {
   FloatStorage: 'float32',
@@ -113,7 +113,9 @@ export function readTorchZip(bytes: Uint8Array): unknown {
     if (!s) {
       const entry = `${prefix}data/${key}`;
       if (!zip.entries.has(entry)) throw new ZipFormatError(`storage entry '${entry}' is missing from the archive`);
-      const data = zip.read(entry);
+      // the storage's element count (pid[4]) fixes the entry's size: checked before anything is inflated
+      const numel = typeof pid[4] === 'number' ? pid[4] : typeof pid[4] === 'bigint' ? Number(pid[4]) : undefined;
+      const data = zip.read(entry, { expectBytes: numel !== undefined ? numel * ITEMSIZE[type.dtype] : undefined });
       if (data.byteLength % ITEMSIZE[type.dtype] !== 0) {
         throw new TensorFormatError(`storage '${entry}' has ${data.byteLength} bytes, not a multiple of ${ITEMSIZE[type.dtype]}`);
       }
@@ -123,7 +125,7 @@ export function readTorchZip(bytes: Uint8Array): unknown {
     return s;
   };
 
-  return unpickle(zip.read(pkls[0]!), { resolveGlobal, persistentLoad });
+  return unpickle(zip.read(pkls[0]!, { maxBytes: MAX_PICKLE_BYTES }), { resolveGlobal, persistentLoad });
 }
 
 export { LegacyTorchFormatError };

@@ -13,6 +13,11 @@ export interface ZipEntry {
   localHeaderOffset: number;
 }
 
+/** DEFLATE cannot expand data by more than about 1032:1 (258-byte matches coded in 2 bits). */
+export const MAX_DEFLATE_RATIO = 1032;
+/** Largest data.pkl accepted: a state dict's pickle holds names and shapes only (tensors live in data/N). */
+export const MAX_PICKLE_BYTES = 64 << 20;
+
 const SIG_EOCD = 0x06054b50;
 const SIG_EOCD64 = 0x06064b50;
 const SIG_EOCD64_LOC = 0x07064b50;
@@ -97,10 +102,24 @@ export class ZipArchive {
     return hi * 2 ** 32 + lo;
   }
 
-  /** The bytes of an entry: a view for stored entries, a new buffer for deflated ones. */
-  read(name: string): Uint8Array {
+  /**
+   * The bytes of an entry: a view for stored entries, a new buffer for deflated ones. Decompression budget, all
+   * checked before inflating: `maxBytes` caps the declared size, `expectBytes` must equal it (what the tensors that
+   * use the entry need), and a deflated entry may not claim more than DEFLATE's maximum ratio (1032:1) allows.
+   */
+  read(name: string, opts: { maxBytes?: number; expectBytes?: number; file?: string } = {}): Uint8Array {
     const e = this.entries.get(name);
     if (!e) throw new ZipFormatError(`zip entry '${name}' is missing`);
+    const where = opts.file ? `${opts.file}: ` : '';
+    if (opts.expectBytes !== undefined && e.size !== opts.expectBytes) {
+      throw new ZipFormatError(`${where}zip entry '${name}' declares ${e.size} bytes, but the tensors stored in it need ${opts.expectBytes}`);
+    }
+    if (opts.maxBytes !== undefined && e.size > opts.maxBytes) {
+      throw new ZipFormatError(`${where}zip entry '${name}' declares ${e.size} bytes, over the decompression budget of ${opts.maxBytes} for it (refused before inflating)`);
+    }
+    if (e.method === 8 && e.size > e.compressedSize * MAX_DEFLATE_RATIO + 1024) {
+      throw new ZipFormatError(`${where}zip entry '${name}' claims ${e.size} bytes from ${e.compressedSize} compressed: more than DEFLATE can expand (${MAX_DEFLATE_RATIO}:1); the archive is corrupt or hostile`);
+    }
     const o = e.localHeaderOffset;
     if (o + 30 > this.buf.length) throw new TruncatedCheckpointError(`zip entry '${name}': local header beyond end of file`);
     if (this.dv.getUint32(o, true) !== SIG_LOC) throw new ZipFormatError(`zip entry '${name}': bad local header signature`);
