@@ -15,6 +15,7 @@ function nonNeg(v: string): number {
 
 export interface ServeCliOptions {
   port: number; host: string; detector: string; codec?: string[]; cors?: string; tokensFile?: string; tokensEnv: string;
+  warmupSize?: string[]; minSize?: number; maxSize?: number;
   bodyLimit: number; queue: number; deadlineMs: number; requestTimeoutMs: number; streamPending: number;
 }
 
@@ -46,14 +47,23 @@ export function register(program: Command): void {
     .option('--queue <n>', 'requests that may wait for the GPU before 503', nonNeg, 16)
     .option('--deadline-ms <n>', 'per-request deadline (504 after it)', posInt, 30000)
     .option('--request-timeout-ms <n>', 'time allowed to receive a request (slow bodies get 408)', posInt, 10000)
+    .option('--warmup-size <HxW>', 'image size to compile pipelines for before ready (repeatable; default 480x640)', collect)
+    .option('--min-size <n>', "the encoders' short-side resize, for the warm-up", posInt)
+    .option('--max-size <n>', "the encoders' long-side cap, for the warm-up", posInt)
     .option('--stream-pending <n>', 'WebSocket frames that may wait per connection before the oldest is dropped', nonNeg, 1)
     .action(async (o: ServeCliOptions) => {
       const tokens = readTokens(o);
       const corsOpt = o.cors === undefined ? false : o.cors.trim() === '*' ? true : o.cors.split(',').map((s) => s.trim()).filter(Boolean);
+      const sizes = (o.warmupSize ?? []).map((v) => {
+        const m = /^(\d+)x(\d+)$/.exec(v.trim());
+        if (!m || +m[1]! <= 0 || +m[2]! <= 0) throw new UsageError(`--warmup-size must be HxW (e.g. 480x640), got '${v}'`);
+        return [Number(m[1]), Number(m[2])] as [number, number];
+      });
       const t0 = performance.now();
       const server = await createServer({
         detector: o.detector, codecs: o.codec?.length ? o.codec : [DEFAULT_CODEC], bodyLimit: o.bodyLimit, queueLimit: o.queue,
         deadlineMs: o.deadlineMs, requestTimeoutMs: o.requestTimeoutMs, tokens, cors: corsOpt, streamPending: o.streamPending,
+        warmup: { sizes: sizes.length ? sizes : undefined, minSize: o.minSize, maxSize: o.maxSize },
       });
       const address = await server.listen(o.port, o.host);
       process.stdout.write(`webvcm serve: listening on ${address} (codecs ${server.fingerprints.join(', ')}; auth ${tokens.length ? 'on' : 'off'}); warming up…\n`);

@@ -47,6 +47,8 @@ export interface ServeOptions {
   detectorConfig?: Partial<DetectorConfig>;
   /** Largest resized image (h·w pixels) a stream may ask the detector to run on (default 4·2^20). */
   maxPixels?: number;
+  /** Image sizes [h, w] (and the encoders' resize settings) to compile pipelines for before /healthz is ready; default 480x640. */
+  warmup?: { sizes?: [number, number][]; minSize?: number; maxSize?: number };
   /** Skip the warm-up decode (tests of the not-ready state). */
   skipWarmup?: boolean;
   logger?: boolean;
@@ -102,7 +104,7 @@ export class VcmServer {
   private detectorWeights: DetectorWeights | null = null;
   private ready = false;
   private draining = false;
-  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig'>> & Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig'>;
+  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup'>> & Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup'>;
   private readonly tokenDigests: Buffer[];
   private m!: {
     requests: Counter<'route' | 'status'>;
@@ -160,12 +162,18 @@ export class VcmServer {
     await this.registerRoutes();
   }
 
-  /** Compile the pipelines: decode one stream the server encodes itself for each codec (warmup() when available). */
+  /** Compile the pipelines with the decoder's warmup() (both methods, each configured size) before reporting ready. */
   async warmup(): Promise<void> {
     if (this.opts.skipWarmup) return;
+    const w = this.opts.warmup ?? {};
     for (const s of this.served) {
-      const w = (s.decoder as unknown as { warmup?: () => Promise<void> }).warmup;
-      if (typeof w === 'function') { await w.call(s.decoder); continue; }
+      if (typeof s.decoder.warmup === 'function') {
+        for (const [height, width] of w.sizes ?? [[480, 640]]) {
+          for (const method of [1, 2] as const) await s.decoder.warmup({ height, width, method, minSize: w.minSize, maxSize: w.maxSize });
+        }
+        continue;
+      }
+      // fallback without warmup(): decode one stream the server encodes itself
       const enc = await createEncoder({ detector: s.decoder.detectorWeights, codec: s.decoder.codecWeights, device: s.decoder.device, minSize: 128, maxSize: 192, mode: 'portable' });
       try {
         const h = 96, w2 = 128, data = new Uint8Array(h * w2 * 3);
@@ -254,7 +262,7 @@ export class VcmServer {
       const classes = Array.from(d.classes);
       const end = performance.now();
       return {
-        boxes, scores: Array.from(d.scores), classes, names: classes.map((c) => COCO_CLASS_NAMES[c] ?? String(c)),
+        boxes, scores: Array.from(d.scores), classes, names: classes.map((c) => s.decoder.classNames[c] ?? COCO_CLASS_NAMES[c] ?? String(c)),
         sizes: r.sizes as DetectReply['sizes'], fingerprint: s.fp,
         timings: { ...r.timings, 'queue wait': started - t0, 'server total': end - t0 },
       };

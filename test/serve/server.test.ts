@@ -60,7 +60,7 @@ describeGpu('webvcm serve', () => {
     expect((await dec.decode(streams[0]!)).detections.scores).toEqual(expected[0]!.scores);
     dec.dispose();
 
-    server = await createServer({ detector: DET, codecs: [COD], tokens: [TOKEN], cors: [ORIGIN], queueLimit: 2, bodyLimit: BODY_LIMIT, streamPending: 64, detectorConfig: CFG });
+    server = await createServer({ detector: DET, codecs: [COD], tokens: [TOKEN], cors: [ORIGIN], queueLimit: 2, bodyLimit: BODY_LIMIT, streamPending: 64, detectorConfig: CFG, warmup: { sizes: [[150, 225]], ...SIZE } });
     base = await server.listen(0);
   });
   afterAll(async () => { await server?.close(); });
