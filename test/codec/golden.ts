@@ -5,8 +5,8 @@ import { readNpy } from '../../src/io/npy.ts';
 import { readCheckpoint } from '../../src/model/weights/checkpoint.ts';
 import { hyperpriorParams, type HyperpriorParams } from '../../src/model/codec/params.ts';
 
-export { GOLDEN_ROOT as GOLDEN } from '../helpers/golden.ts';
-import { GOLDEN_ROOT as GOLDEN } from '../helpers/golden.ts';
+export { GOLDEN_ROOT as GOLDEN } from '../helpers/golden-root.ts';
+import { GOLDEN_ROOT as GOLDEN } from '../helpers/golden-root.ts';
 export const hasGolden = existsSync(resolve(GOLDEN, 'compressai/A/model.pth.tar'));
 
 export function npy(rel: string): { data: Float32Array | Int32Array | Uint8Array; shape: number[] } {

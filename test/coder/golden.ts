@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readNpy } from '../../src/io/npy.ts';
 
-import { GOLDEN_ROOT } from '../helpers/golden.ts';
+import { GOLDEN_ROOT } from '../helpers/golden-root.ts';
 export const GOLDEN = path.join(GOLDEN_ROOT, 'compressai');
 export const haveGolden = existsSync(path.join(GOLDEN, 'rans'));
 

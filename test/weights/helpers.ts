@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readNpy } from '../../src/io/npy.ts';
 
-import { GOLDEN_ROOT } from '../helpers/golden.ts';
+import { GOLDEN_ROOT } from '../helpers/golden-root.ts';
 export const GOLDEN = GOLDEN_ROOT;
 export const FIXTURES = path.resolve(process.cwd(), 'weights/fixtures');
 export const golden = (p: string): string => path.join(GOLDEN, p);
