@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Help } from 'commander';
 import { CONTAINER_VERSION } from '../coder/container.ts';
 
-const SUBCOMMANDS = ['doctor', 'convert', 'inspect', 'codec', 'detect', 'encode', 'decode', 'eval', 'serve'] as const;
+const SUBCOMMANDS = ['doctor', 'convert', 'inspect', 'codec', 'detect', 'encode', 'decode', 'eval', 'serve', 'tune'] as const;
 
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 1) {
@@ -85,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     const selected = selectedSubcommand(argv);
     const manifest = selected ? undefined : readManifest();
     if (selected) {
+      if (selected !== 'tune') (await import('../gpu/tuning-node.ts')).enableTuneCache(); // tuned conv variants, when cached
       (await loadSubcommand(selected))?.register?.(program);
     } else if (manifest) {
       // Top-level help, --version or an unknown command: placeholders are enough (nothing here ever runs them).

@@ -8,6 +8,7 @@ import type { GpuContext } from '../context.ts';
 import { GpuShapeError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { describeAdapter, type AdapterDescription } from '../adapter-class.ts';
+import { noteConvGeometry, tunedVariant } from '../tuning.ts';
 
 export interface ConvWeights {
   /** [K = KH*KW*C][OCP] packed, OCP = OC rounded up to 4. */
@@ -308,7 +309,10 @@ function dispatchConv(ctx: GpuContext, d: ConvGemm, opts: ConvOptions): void {
   const geom: ConvGeometry = { M, C: d.C, OC: d.OC, KH: d.KH, KW: d.KW, SH: d.SH, SW: d.SW, PH: d.PH, PW: d.PW, transposed: d.transposed, outMap: !!d.map };
   const adapter = adapterOf(ctx);
   const limits: ConvLimits = { maxInvocations: adapter.maxInvocations, maxWorkgroupStorage: adapter.maxWorkgroupStorage };
-  const v: ConvVariant = { ...selectConvVariant(geom, adapter), ...opts.variant };
+  noteConvGeometry(ctx, { geom, H: d.H, W: d.W, OH: d.OH, OW: d.OW, yShape: [d.y.chw[0], d.y.chw[1], d.y.chw[2]], map: d.map, residual: !!d.residual, relu: !!opts.relu });
+  const tuned = tunedVariant(ctx, geom);
+  const chosen = tuned && convVariantProblem(tuned, geom, limits) === null ? tuned : selectConvVariant(geom, adapter);
+  const v: ConvVariant = { ...chosen, ...opts.variant };
   const problem = convVariantProblem(v, geom, limits);
   if (problem) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: kernel variant ${JSON.stringify(v)}: ${problem}`);
   const pipe = ctx.pipeline('conv2d', {
@@ -327,6 +331,32 @@ function dispatchConv(ctx: GpuContext, d: ConvGemm, opts: ConvOptions): void {
   const bindings = [u, d.x, d.w, d.b, d.y];
   if (d.residual) bindings.push(d.residual);
   ctx.dispatch(pipe, bindings, [Math.ceil(d.OC / (4 * v.WGX * v.TN)), Math.ceil(M / (v.WGY * v.TM))], opts.label ?? 'conv2d');
+}
+
+/** What `webvcm tune` needs to replay one conv dispatch: its geometry and tensor sizes (recorded by conv2d). */
+export interface ConvReplay {
+  geom: ConvGeometry; H: number; W: number; OH: number; OW: number; yShape: [number, number, number];
+  map?: { YW: number; OSY: number; OSX: number; OPY: number; OPX: number }; residual: boolean; relu: boolean;
+}
+
+/**
+ * Allocate random-free (zero) tensors for a recorded dispatch; `run(variant)` encodes it once with that variant.
+ * For tuning only: the values do not matter, the shapes and the variant do.
+ */
+export function convReplay(ctx: GpuContext, r: ConvReplay): { run(variant: ConvVariant): void; release(): void } {
+  const g = r.geom;
+  const OCP = Math.ceil(g.OC / 4) * 4;
+  const x = ctx.upload(new Float32Array(g.C * r.H * r.W), [g.C, r.H, r.W], { layout: 'hwc', label: 'tune.x' });
+  const w = ctx.upload(new Float32Array(g.KH * g.KW * g.C * OCP), [g.KH * g.KW * g.C, OCP], { label: 'tune.w' });
+  const b = ctx.upload(new Float32Array(OCP), [OCP], { label: 'tune.b' });
+  const y = ctx.empty(r.yShape, 'f32', 'hwc', 'tune.y');
+  const residual = r.residual ? ctx.empty(r.yShape, 'f32', 'hwc', 'tune.res') : undefined;
+  return {
+    run(variant) {
+      dispatchConv(ctx, { x, w, b, y, residual, H: r.H, W: r.W, C: g.C, OC: g.OC, KH: g.KH, KW: g.KW, SH: g.SH, SW: g.SW, PH: g.PH, PW: g.PW, OH: r.OH, OW: r.OW, transposed: g.transposed, map: r.map }, { relu: r.relu, variant, label: 'tune' });
+    },
+    release() { x.release(); w.release(); b.release(); y.release(); residual?.release(); },
+  };
 }
 
 export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: ConvOptions = {}): GpuTensor {
