@@ -22,7 +22,7 @@ const BODY_LIMIT = 1 << 20;
 const BASE = `http://127.0.0.1:${PORT}`;
 
 async function startServer(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['bin/webvcm.js', 'serve', '--port', String(PORT), '--queue', '32', '--body-limit', String(BODY_LIMIT), '--request-timeout-ms', '3000', '--stream-pending', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['bin/webvcm.js', 'serve', '--port', String(PORT), '--queue', '32', '--body-limit', String(BODY_LIMIT), '--request-timeout-ms', '3000', '--stream-pending', '1', '--warmup-size', '150x225', '--min-size', '160', '--max-size', '272'], { stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout!.on('data', (d: Buffer) => process.stderr.write(`[server] ${d}`));
   const t0 = performance.now();
   for (;;) {

@@ -1,5 +1,6 @@
 /** The webvcm demo: encode an image's stem features, decode them, finish detection, and show what happened. */
 import { checkImageBudget } from '../src/io/image.ts';
+import { mountRemote } from './remote.ts';
 import { createDecoder, createEncoder, type VcmDecoder, type VcmEncoder, type EncodeResult, type DecodeResult } from '../src/index.ts';
 import { channelRanges, featurePsnr, mostActiveChannels, renderChannel, renderMosaic, type ChannelRange, type RgbaImage } from './feature-view.ts';
 
@@ -213,3 +214,6 @@ $('fview').addEventListener('change', showFeatures);
   else setStatus('choose an image');
   (window as unknown as { __demoReady: boolean }).__demoReady = true;
 })();
+
+// "Detect on a server" mode (demo/remote.ts): the page encodes, a `webvcm serve` server detects.
+mountRemote({ getEncoder: async () => { await ensureModels(); return encoder!; }, getImageBytes: () => imageBytes, view });
