@@ -277,8 +277,8 @@ class GeneralizedRCNN(nn.Module):
         return p.cls_score(x), p.bbox_pred(x)
 
     # ---- training ----
-    def losses(self, x, sizes, targets):
-        feats = self.features(x)
+    def losses(self, x, sizes, targets, stem=None):
+        feats = self.features(x, stem)
         anchors = grid_anchors([f.shape[2:] for f in feats])
         logits, deltas = self.rpn_outputs(feats)
         all_anchors = torch.cat(anchors)

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 import rcnn
@@ -81,6 +82,26 @@ def batch(items, rng, n):
     return out, sizes, tg
 
 
+@torch.no_grad()
+def coded_stem(stem, codec, x, sizes):
+    """The receiver's stem features F̂ for a batch: per image, the project's feature path (min/max, 8-bit, method 1
+    padding to multiples of 64 split as CompressAI's compute_padding), the codec's eval-mode forward (rounded y and z,
+    i.e. what decoding the stream gives), crop, clamp to [0, 1], dequantize; placed where the batch's stem output is."""
+    out = stem(x)
+    for i, (h, w) in enumerate(sizes):
+        hp, wp = (h + 31) // 32 * 32, (w + 31) // 32 * 32
+        f = stem(x[i:i + 1, :, :hp, :wp])[0]
+        mn, mx = f.min(), f.max()
+        q = torch.round((f - mn) / (mx - mn) * 255).clamp(0, 255) / 255
+        C, H, W = q.shape
+        H2, W2 = (H + 63) // 64 * 64, (W + 63) // 64 * 64
+        t, l = (H2 - H) // 2, (W2 - W) // 2
+        qp = F.pad(q[None], (l, W2 - W - l, t, H2 - H - t))
+        xh = codec(qp)['x_hat'][0, :, t:t + H, l:l + W].clamp(0, 1)
+        out[i, :, :H, :W] = xh * (mx - mn) + mn
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', action='append', required=True)
@@ -92,6 +113,8 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--ckpt-minutes', type=float, default=4)
+    ap.add_argument('--codecs', default='', help='codec-aware fine-tuning: comma-separated CompressAI .pth.tar files')
+    ap.add_argument('--coded-frac', type=float, default=0.5, help='fraction of batches whose stem features go through a codec')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -130,6 +153,21 @@ def main():
 
     if state['stem_frozen']:
         freeze_stem()
+    codecs = []
+    if args.codecs:
+        assert state['stem_frozen'], 'codec-aware fine-tuning needs the frozen stem the codecs were trained on'
+        import train_codec
+        for p in args.codecs.split(','):
+            sd = torch.load(p)
+            N, M = sd['g_a.0.weight'].shape[0], sd['g_a.6.weight'].shape[0]
+            m = train_codec.make_codec(N, M)
+            m.load_state_dict(sd)
+            m.update(force=True)
+            m.eval()
+            for q in m.parameters():
+                q.requires_grad_(False)
+            codecs.append(m)
+        say(f'codec-aware fine-tuning with {len(codecs)} codecs ({args.codecs}), coded fraction {args.coded_frac}')
     t_last = time.time()
     t_ck = time.time()
     avg = {}
@@ -148,7 +186,10 @@ def main():
             torch.save({k: v for k, v in model.state_dict().items() if k.startswith('backbone.bottom_up.stem.')}, os.path.join(args.out, 'stem.pt'))
             say(f'stem frozen at iter {state["iter"]} -> {args.out}/stem.pt')
         x, sizes, tg = batch(items, rng, args.batch)
-        losses = model.losses(x, sizes, tg)
+        stem_in = None
+        if codecs and rng.random() < args.coded_frac:
+            stem_in = coded_stem(stem, codecs[rng.randrange(len(codecs))], x, sizes)
+        losses = model.losses(x, sizes, tg, stem=stem_in)
         loss = sum(losses.values())
         opt.zero_grad()
         loss.backward()
