@@ -5,12 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
 CK=${1:-.cache/train/det/final.pt}
-mkdir -p weights/world
+mkdir -p weights/world weights/default
 $PY tools/train/export_detector.py --ckpt "$CK" --out .cache/train/det/detector.pkl \
   --val artifacts/world-val --results .cache/train/det/val-results-torch.json
-node bin/webvcm.js convert .cache/train/det/detector.pkl -o weights/world/detector.safetensors
-for f in .cache/train/codec/codec-l*.pth.tar; do
-  b=$(basename "$f" .pth.tar)
-  node bin/webvcm.js convert "$f" -o "weights/world/$b.safetensors"
+npm run build --silent
+node bin/webvcm.js convert .cache/train/det/detector.pkl -o weights/default/detector.safetensors
+for l in 0.001 0.006 0.25; do
+  node bin/webvcm.js convert ".cache/train/codec/codec-l$l.pth.tar" -o "weights/world/codec-l$l.safetensors"
 done
-ls -la weights/world
+# the bundled (middle) rate point: λ = 0.04
+cp .cache/train/codec/codec-l0.04.pth.tar weights/world/codec-l0.04.pth.tar
+node bin/webvcm.js convert .cache/train/codec/codec-l0.04.pth.tar -o weights/default/codec.safetensors
+ls -la weights/default weights/world

@@ -22,6 +22,13 @@ mkdir -p .cache/train/det .cache/train/codec
 det=$!
 while [ ! -f .cache/train/det/stem.pt ]; do sleep 30; kill -0 $det 2>/dev/null || { echo "detector training died" >&2; exit 1; }; done
 (cd tools/train && $PY train_codec.py --stem ../../.cache/train/det/stem.pt --data ../../.cache/world-train \
-   --out ../../.cache/train/codec --minutes "$COD_MIN") > .cache/train/codec/stdout.txt 2>&1
+   --out ../../.cache/train/codec --minutes "$COD_MIN" --batch 4 --lambdas 0.001,0.006,0.04,0.25) > .cache/train/codec/stdout.txt 2>&1
 wait $det
+# codec-aware fine-tuning of the detector after the stem (60 % of batches see codec-decoded stem features F̂ from one
+# of the four codecs), on the frozen stem, resumed from the detector's checkpoint
+C=.cache/train/codec
+(cd tools/train && $PY train_detector.py --data ../../.cache/world-train --data ../../.cache/world-train-b \
+   --out ../../.cache/train/det --minutes "${DET_FT_MIN:-90.5}" --threads 1 --lr 2e-3 --coded-frac 0.6 \
+   --codecs ../../$C/codec-l0.001.pth.tar,../../$C/codec-l0.006.pth.tar,../../$C/codec-l0.04.pth.tar,../../$C/codec-l0.25.pth.tar) \
+   >> .cache/train/det/stdout.txt 2>&1
 bash tools/train/export.sh
