@@ -15,7 +15,7 @@ import { Detector, type DumpFn } from '../model/detector/detector.ts';
 import { bgrFromFileBytes } from '../model/detector/io.ts';
 import type { Detections } from '../model/detector/types.ts';
 import { loadDetectorWeights } from '../model/weights/index.ts';
-import { posInt } from './defaults.ts';
+import { DEFAULT_DETECTOR, posInt } from './defaults.ts';
 
 export class DetectUsageError extends Error {
   constructor(message: string) {
@@ -25,7 +25,8 @@ export class DetectUsageError extends Error {
 }
 
 interface DetectCliOptions {
-  weights: string;
+  weights?: string;
+  detector?: string;
   input: string;
   output: string;
   minSize?: number;
@@ -62,7 +63,8 @@ export function register(program: Command): void {
   program
     .command('detect')
     .description('run Detectron2 Faster R-CNN R50-FPN on an image (PNG/JPEG, or H×W×3 uint8 BGR .npy) on WebGPU')
-    .requiredOption('--weights <ckpt>', 'detector checkpoint (model-zoo .pkl, torch .pth, or converted .safetensors)')
+    .option('--weights <ckpt>', 'detector checkpoint (model-zoo .pkl, torch .pth, or converted .safetensors); default: bundled')
+    .option('--detector <ckpt>', 'the same as --weights (the name encode/decode use)')
     .requiredOption('--input <file>', 'PNG/JPEG image, or raw H×W×3 uint8 BGR .npy')
     .requiredOption('--output <file>', 'detections JSON to write')
     .option('--min-size <n>', 'short side after resizing (INPUT.MIN_SIZE_TEST)', posInt)
@@ -80,7 +82,8 @@ export function register(program: Command): void {
         throw new DetectUsageError(`cannot read input ${opts.input}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
       const image = bgrFromFileBytes(inputBytes, opts.input);
-      const weights = await loadDetectorWeights(opts.weights);
+      if (opts.weights && opts.detector && opts.weights !== opts.detector) throw new DetectUsageError('give --weights or --detector, not both');
+      const weights = await loadDetectorWeights(opts.weights ?? opts.detector ?? DEFAULT_DETECTOR);
       const ctx = await GpuContext.create({ adapter: opts.adapter as AdapterChoice });
       try {
         const ops = createGpuDetectorBackend(ctx);
@@ -110,7 +113,7 @@ export function register(program: Command): void {
           ? toCocoResults(opts.imageId ?? imageIdFromName(opts.input), detections.boxes, detections.scores, detections.classes)
           : { ...detectionsToJson(detections, det.classNames), sizes };
         writeFileSync(opts.output, JSON.stringify(out));
-        process.stderr.write(`${detections.scores.length} detections (${sizes.original.join('x')} → ${sizes.resized.join('x')}, input ${sizes.padded.join('x')}) → ${opts.output}\n`);
+        process.stdout.write(`${detections.scores.length} detections (${sizes.original.join('x')} → ${sizes.resized.join('x')}, input ${sizes.padded.join('x')}) → ${opts.output}\n`);
       } finally {
         ctx.dispose();
       }
