@@ -12,7 +12,7 @@ import { describeGpu } from '../helpers/gpu.ts';
 import { matchBoxes } from '../detector/match.ts';
 import { itGolden } from '../helpers/golden.ts';
 
-const IMAGE = 'weights/mini-coco/000000000001.png';
+const IMAGE = 'weights/world/example.png'; // the demo's default image
 const OPTS = { detector: 'weights/default/detector.safetensors', codec: 'weights/default/codec.safetensors', method: 1 as const, mode: 'compat' as const, minSize: 320, maxSize: 544 };
 
 let server: PreviewServer;
