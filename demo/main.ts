@@ -59,6 +59,9 @@ async function loadImageBytes(bytes: Uint8Array): Promise<void> {
   setStatus(`image ${image.width}×${image.height} ready`);
 }
 
+/** Boxes below this score are not drawn (Detectron2's visualizer uses 0.5; the small shapes-world model scores lower). */
+const DRAW_SCORE = 0.25;
+
 function drawDetections(res: DecodeResult): void {
   const g = view.getContext('2d')!;
   if (image) g.drawImage(image, 0, 0);
@@ -66,7 +69,10 @@ function drawDetections(res: DecodeResult): void {
   const names = decoder?.classNames ?? [];
   g.lineWidth = Math.max(2, view.width / 320);
   g.font = `${Math.max(12, Math.round(view.width / 50))}px system-ui`;
+  let drawn = 0;
   for (let i = 0; i < scores.length; i++) {
+    if (scores[i]! < DRAW_SCORE) continue; // all detections stay in the data; only confident ones are drawn
+    drawn++;
     const [x1, y1, x2, y2] = [boxes[4 * i]!, boxes[4 * i + 1]!, boxes[4 * i + 2]!, boxes[4 * i + 3]!];
     const hue = (classes[i]! * 47) % 360;
     g.strokeStyle = `hsl(${hue} 90% 50%)`;
@@ -78,7 +84,7 @@ function drawDetections(res: DecodeResult): void {
     g.fillStyle = '#fff';
     g.fillText(label, x1 + 3, Math.max(13, y1 - 4));
   }
-  $('detsummary').textContent = `${scores.length} detections`;
+  $('detsummary').textContent = `${scores.length} detections (${drawn} drawn: score ≥ ${DRAW_SCORE})`;
 }
 
 function putImage(canvas: HTMLCanvasElement, img: RgbaImage): void {
