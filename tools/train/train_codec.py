@@ -26,6 +26,7 @@ from PIL import Image
 
 import cai
 import rcnn
+import runlog
 
 
 def make_codec(N, M):
@@ -68,15 +69,7 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--seed', type=int, default=2)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
-    log = open(os.path.join(args.out, 'log.txt'), 'a')
-
-    def say(msg):
-        line = time.strftime('%H:%M:%S ') + msg
-        print(line, flush=True)
-        log.write(line + '\n')
-        log.flush()
+    say = runlog.start_run(args.out, args.threads)
 
     lambdas = [float(v) for v in args.lambdas.split(',')]
     paths = []

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import rcnn
+import runlog
 
 
 def load_split(dirs):
@@ -116,15 +117,7 @@ def main():
     ap.add_argument('--codecs', default='', help='codec-aware fine-tuning: comma-separated CompressAI .pth.tar files')
     ap.add_argument('--coded-frac', type=float, default=0.5, help='fraction of batches whose stem features go through a codec')
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
-    log = open(os.path.join(args.out, 'log.txt'), 'a')
-
-    def say(msg):
-        line = time.strftime('%H:%M:%S ') + msg
-        print(line, flush=True)
-        log.write(line + '\n')
-        log.flush()
+    say = runlog.start_run(args.out, args.threads)
 
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
