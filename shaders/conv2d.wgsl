@@ -18,6 +18,14 @@
 //   OUT_MAP: the GEMM's OH x OW pixel grid is written with stride/offset into a larger output of row width YW:
 //   pixel (my, mx) goes to (OSY*my + OPY, OSX*mx + OPX) (residual read at the same place). The sub-pixel mode of the
 //   stride-2 transposed convolution (ops/conv.ts) runs one ordinary stride-1 conv per output parity class this way.
+//   F16: weights are stored as binary16 (w: vec4<f16>), the workgroup tiles hold f16 (TT), so every A operand is
+//   rounded to f16 on its way into the tile; products and accumulation stay f32. Bias, residual and output are f32.
+#if ${F16}
+enable f16;
+alias TT = f16;
+#else
+alias TT = f32;
+#endif
 struct Params {
   H: u32, W: u32, C: u32, OH: u32,
   OW: u32, OC: u32, KW: u32, SH: u32,
@@ -31,7 +39,11 @@ struct Params {
 #else
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 #endif
+#if ${F16}
+@group(0) @binding(2) var<storage, read> w: array<vec4<f16>>;
+#else
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
+#endif
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 #if ${RESIDUAL}
@@ -55,14 +67,14 @@ const BKA: u32 = BK / KV;      // A loads per pixel per K step
 const LA: u32 = (BM * BKA + NT - 1u) / NT;   // A load slots per invocation
 const LB: u32 = (BK * BN4 + NT - 1u) / NT;   // B load slots per invocation
 
-var<workgroup> Bs: array<vec4<f32>, BK * BN4>;   // [BK][BN4]
+var<workgroup> Bs: array<vec4<TT>, BK * BN4>;    // [BK][BN4]
 #if ${A4}
 // A tile [BK][BM] stored as vec4 over 4 consecutive pixels (TM % 4 == 0): the inner loop reads TM/4 vec4s.
-var<workgroup> As: array<vec4<f32>, BM * BK / 4u>;
-fn st_a(i: u32, v: f32) { As[i / 4u][i % 4u] = v; }
+var<workgroup> As: array<vec4<TT>, BM * BK / 4u>;
+fn st_a(i: u32, v: f32) { As[i / 4u][i % 4u] = TT(v); }
 #else
-var<workgroup> As: array<f32, BM * BK>;          // [BK][BM]
-fn st_a(i: u32, v: f32) { As[i] = v; }
+var<workgroup> As: array<TT, BM * BK>;           // [BK][BM]
+fn st_a(i: u32, v: f32) { As[i] = TT(v); }
 #endif
 
 fn store_a(kk4: u32, mm: u32, v: vec4<f32>) {
@@ -231,8 +243,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         let kk = idx / BN4;
         let k = k0 + kk;
         let gn4 = n40 + n4;
-        var v = vec4<f32>(0.0);
-        if (k < p.K && gn4 < p.OCP / 4u) { v = w[k * (p.OCP / 4u) + gn4]; }
+        var v = vec4<TT>(0.0);
+        if (k < p.K && gn4 < p.OCP / 4u) { v = vec4<TT>(w[k * (p.OCP / 4u) + gn4]); }
         Bs[kk * BN4 + n4] = v;
       }
     }
@@ -242,11 +254,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     let kend = min(BK, p.K - k0);
     for (var kk = 0u; kk < kend; kk++) {
       var b: array<vec4<f32>, TN>;
-      for (var j = 0u; j < TN; j++) { b[j] = Bs[kk * BN4 + lid.x + j * WGX]; }
+      for (var j = 0u; j < TN; j++) { b[j] = vec4<f32>(Bs[kk * BN4 + lid.x + j * WGX]); }
 #if ${A4}
       let arow4 = (kk * BM + lid.y * TM) / 4u;
       for (var i4 = 0u; i4 < TM / 4u; i4++) {
-        let a4 = As[arow4 + i4];
+        let a4 = vec4<f32>(As[arow4 + i4]);
         for (var c = 0u; c < 4u; c++) {
           let a = vec4<f32>(a4[c]);
           for (var j = 0u; j < TN; j++) { acc[(i4 * 4u + c) * TN + j] = fma(a, b[j], acc[(i4 * 4u + c) * TN + j]); }
@@ -255,7 +267,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 #else
       let arow = kk * BM + lid.y * TM;
       for (var i = 0u; i < TM; i++) {
-        let a = vec4<f32>(As[arow + i]);
+        let a = vec4<f32>(f32(As[arow + i]));
         for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a, b[j], acc[i * TN + j]); }
       }
 #endif

@@ -13,6 +13,7 @@ export { GpuError, GpuUnavailableError, GpuValidationError, GpuDeviceLostError, 
 export { GpuBackend } from './gpu/backend.ts';
 export { CpuBackend } from './cpu/backend.ts';
 export type { Backend, Tensor } from './model/backend.ts';
+export type { Precision } from './util/f16.ts';
 
 export { loadCodecWeights, loadDetectorWeights, loadWeights, convertToSafetensors } from './model/weights/load.ts';
 export type { CodecWeights, DetectorWeights, DetectorArch, HostTensor, WeightSource } from './model/weights/types.ts';

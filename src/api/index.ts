@@ -29,6 +29,7 @@ import type { WarmupReport } from '../model/backend.ts';
 import { imageSizes } from '../model/detector/preprocess.ts';
 import { readContainer } from '../coder/container.ts';
 import type { BgrImage } from '../model/detector/preprocess.ts';
+import { parsePrecision, type Precision } from '../util/f16.ts';
 
 export type { ImageInput } from './image-input.ts';
 
@@ -46,6 +47,13 @@ interface CommonOptions {
   maxSize?: number;
   /** Other detector settings (thresholds, …), Detectron2 defaults otherwise. */
   detectorConfig?: Partial<DetectorConfig>;
+  /**
+   * Detector conv precision (opt-in): 'f16' runs the detector's convolutions — the stem on the encoder, res2 onward,
+   * the FPN, the RPN head and the box head on the decoder — with binary16 weights and operands and f32 accumulation.
+   * Needs the adapter feature 'shader-f16' (GpuUnavailableError otherwise). The codec always runs in f32. Default 'f32'.
+   * Accuracy cost: docs/performance.md.
+   */
+  precision?: Precision;
   onProgress?: (p: LoadProgress) => void;
 }
 
@@ -107,9 +115,14 @@ async function loadBoth(o: CommonOptions): Promise<{ det: DetectorWeights; codec
 /** GPU context + the two model backends over it. */
 class Runtime {
   private constructor(readonly ctx: GpuContext, readonly det: GpuDetectorBackend, readonly codec: GpuCodecBackend) {}
-  static async create(device?: GPUDevice): Promise<Runtime> {
+  static async create(device?: GPUDevice, precision: Precision = 'f32'): Promise<Runtime> {
     const ctx = await GpuContext.create({ device });
-    return new Runtime(ctx, new GpuDetectorBackend(ctx), new GpuCodecBackend(ctx));
+    try {
+      return new Runtime(ctx, new GpuDetectorBackend(ctx, { precision }), new GpuCodecBackend(ctx));
+    } catch (e) {
+      ctx.dispose();
+      throw e;
+    }
   }
 }
 
@@ -149,11 +162,12 @@ abstract class Base {
 }
 
 async function build(o: CommonOptions, method2: boolean): Promise<[Runtime, Detector<GpuTensor>, HyperpriorCodec<GpuTensor>, DetectorWeights, CodecWeights]> {
+  const precision = parsePrecision(o.precision, 'precision');   // before any loading: a typo fails at once
   const { det, codec } = await loadBoth(o);
   if (codec.C !== det.config.stemOut) {
     throw new Error(`the codec codes ${codec.C} channels but the detector's stem has ${det.config.stemOut}`);
   }
-  const rt = await Runtime.create(o.device);
+  const rt = await Runtime.create(o.device, precision);
   try {
     const cfg: Partial<DetectorConfig> = { ...o.detectorConfig, method2 };
     const trained = det.inputSize;

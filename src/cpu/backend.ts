@@ -1,6 +1,7 @@
 /** The CPU reference implementation of the graph op set: plain TypeScript, NCHW, slow but exact enough to test against. */
 import type { Backend, ConvHandle, ConvOpts } from '../model/backend.ts';
 import { conv2dRef, convTranspose2dRef, maxPool2dRef } from './conv.ts';
+import { roundToF16, type Precision } from '../util/f16.ts';
 
 export class CpuTensor {
   constructor(readonly data: Float32Array | Int32Array, readonly shape: readonly number[]) {}
@@ -14,10 +15,16 @@ export class CpuTensor {
   }
 }
 
-interface CpuConv extends ConvHandle { weight: Float32Array; shape: readonly number[]; bias: Float32Array | null }
+interface CpuConv extends ConvHandle { weight: Float32Array; shape: readonly number[]; bias: Float32Array | null; f16: boolean }
 
 export class CpuBackend implements Backend<CpuTensor> {
   readonly kind = 'cpu' as const;
+  /**
+   * 'f16' emulates the GPU's f16 convolutions (the reference for them): weights and each conv's input rounded to
+   * binary16, products and sums in float64/float32 as for f32.
+   */
+  readonly precision: Precision;
+  constructor(opts: { precision?: Precision } = {}) { this.precision = opts.precision ?? 'f32'; }
   fromCHW(data: Float32Array, c: number, h: number, w: number): CpuTensor {
     if (data.length !== c * h * w) throw new Error(`fromCHW: ${data.length} values for [${c},${h},${w}]`);
     return new CpuTensor(data.slice(), [c, h, w]);
@@ -27,17 +34,18 @@ export class CpuBackend implements Backend<CpuTensor> {
   async readFlat(t: CpuTensor): Promise<Float32Array | Int32Array> { return t.data.slice(); }
   release(): void {}
 
-  prepareConv(weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts: { transposed?: boolean } = {}): ConvHandle {
+  prepareConv(weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts: { transposed?: boolean; precision?: Precision } = {}): ConvHandle {
     const transposed = !!opts.transposed;
+    const f16 = !transposed && (opts.precision ?? this.precision) === 'f16';
     const [d0, d1, KH, KW] = shape as [number, number, number, number];
-    const h: CpuConv = { C: transposed ? d0 : d1, OC: transposed ? d1 : d0, KH, KW, transposed, weight, shape, bias, release() {} };
+    const h: CpuConv = { C: transposed ? d0 : d1, OC: transposed ? d1 : d0, KH, KW, transposed, weight: f16 ? roundToF16(weight) : weight, shape, bias, f16, release() {} };
     return h;
   }
   conv2d(x: CpuTensor, w: ConvHandle, opts: ConvOpts = {}): CpuTensor {
     const cw = w as CpuConv;
     const [c, h, wd] = x.chw;
     if (c !== cw.C) throw new Error(`conv2d ${opts.label ?? ''}: input has ${c} channels, weights expect ${cw.C}`);
-    const input = { data: x.f32, c, h, w: wd };
+    const input = { data: cw.f16 ? roundToF16(x.f32) : x.f32, c, h, w: wd };
     const r = cw.transposed
       ? convTranspose2dRef(input, cw.weight, cw.shape, cw.bias, { stride: opts.stride ?? 1, pad: opts.pad ?? 0, outputPadding: opts.outputPadding ?? 0 })
       : conv2dRef(input, cw.weight, cw.shape, cw.bias, { stride: opts.stride, pad: opts.pad, relu: opts.relu, residual: (opts.residual as CpuTensor | undefined)?.f32 });

@@ -1,15 +1,29 @@
 /** The GPU implementation of the graph op set (src/model/backend.ts), over a GpuContext. */
 import type { Backend, ConvHandle, ConvOpts, WarmupReport } from '../model/backend.ts';
 import type { GpuContext, PlanSkip } from './context.ts';
-import { GpuShapeError } from './errors.ts';
+import { GpuShapeError, GpuUnavailableError } from './errors.ts';
 import { conv2d, prepareConv, type ConvWeights } from './ops/conv.ts';
 import { abs, add, relu } from './ops/eltwise.ts';
 import { maxPool2d } from './ops/pool.ts';
 import { GpuTensor } from './tensor.ts';
+import { precisionProblem, type Precision } from '../util/f16.ts';
+
+export interface GpuBackendOptions {
+  /**
+   * Precision of this backend's ordinary convolutions (transposed ones stay f32): 'f16' stores the weights as binary16
+   * and rounds the operands to f16 with f32 accumulation; needs the 'shader-f16' feature. Default 'f32'.
+   */
+  precision?: Precision;
+}
 
 export class GpuBackend implements Backend<GpuTensor> {
   readonly kind = 'gpu' as const;
-  constructor(readonly ctx: GpuContext) {}
+  readonly precision: Precision;
+  constructor(readonly ctx: GpuContext, opts: GpuBackendOptions = {}) {
+    this.precision = opts.precision ?? 'f32';
+    const problem = precisionProblem(this.precision, ctx.features, `adapter '${ctx.info.description || ctx.info.vendor || 'unknown'}'`);
+    if (problem) throw new GpuUnavailableError(problem, "precision: 'f32' (the default), or an adapter that has 'shader-f16' (webvcm doctor lists the features)");
+  }
 
   fromCHW(data: Float32Array, c: number, h: number, w: number): GpuTensor { return this.ctx.uploadCHW(data, c, h, w); }
   toCHW(t: GpuTensor): Promise<Float32Array> { return this.ctx.readCHW(t); }
@@ -20,8 +34,8 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
   release(...ts: (GpuTensor | undefined | null)[]): void { for (const t of ts) t?.release(); }
 
-  prepareConv(weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts: { transposed?: boolean; label?: string } = {}): ConvHandle {
-    return prepareConv(this.ctx, weight, shape, bias, opts);
+  prepareConv(weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts: { transposed?: boolean; label?: string; precision?: Precision } = {}): ConvHandle {
+    return prepareConv(this.ctx, weight, shape, bias, { ...opts, precision: opts.transposed ? 'f32' : opts.precision ?? this.precision });
   }
   conv2d(x: GpuTensor, w: ConvHandle, opts: ConvOpts = {}): GpuTensor {
     const residual = opts.residual;

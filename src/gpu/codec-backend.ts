@@ -26,7 +26,8 @@ export function hwcToChwI32(src: Int32Array, c: number, h: number, w: number): I
 
 export class GpuCodecBackend extends GpuBackend implements CodecOps<GpuTensor> {
   private lut: GpuTensor | null = null;
-  constructor(ctx: GpuContext) { super(ctx); }
+  /** The codec always runs in f32 (compat strings depend on it). */
+  constructor(ctx: GpuContext) { super(ctx, { precision: 'f32' }); }
 
   fromCHWInt(data: Int32Array, c: number, h: number, w: number): GpuTensor {
     if (data.length !== c * h * w) throw new GpuShapeError(`fromCHWInt: ${data.length} values for [${c},${h},${w}]`);

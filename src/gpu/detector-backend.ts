@@ -20,6 +20,6 @@ export class GpuDetectorBackend extends GpuHeadsBackend implements DetectorOps<G
 }
 
 /** The backend object the detector driver uses on the GPU (dense + heads ops). */
-export function createGpuDetectorBackend(ctx: import('./context.ts').GpuContext): GpuDetectorBackend {
-  return new GpuDetectorBackend(ctx);
+export function createGpuDetectorBackend(ctx: import('./context.ts').GpuContext, opts: import('./backend.ts').GpuBackendOptions = {}): GpuDetectorBackend {
+  return new GpuDetectorBackend(ctx, opts);
 }

@@ -46,7 +46,8 @@ export interface Backend<T extends Tensor = Tensor> {
   release(...ts: (T | undefined | null)[]): void;
 
   /** weight [OC, C, KH, KW] (conv) or [C, OC, KH, KW] (transposed), PyTorch layout. */
-  prepareConv(weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts?: { transposed?: boolean; label?: string }): ConvHandle;
+  /** precision: override the backend's conv precision for this conv ('f16' only for ordinary convs). */
+  prepareConv(weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts?: { transposed?: boolean; label?: string; precision?: 'f32' | 'f16' }): ConvHandle;
   conv2d(x: T, w: ConvHandle, opts?: ConvOpts): T;
   maxPool2d(x: T, k: number, stride: number, pad: number): T;
   add(a: T, b: T, opts?: { relu?: boolean }): T;

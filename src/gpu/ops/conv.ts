@@ -5,10 +5,11 @@
  * (section "Sub-pixel mode" below), anything else through the kernel's gather form (TRANSPOSED).
  */
 import type { GpuContext } from '../context.ts';
-import { GpuShapeError } from '../errors.ts';
+import { GpuShapeError, GpuUnavailableError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { describeAdapter, type AdapterDescription } from '../adapter-class.ts';
 import { noteConvGeometry, tunedVariant } from '../tuning.ts';
+import { packF16, precisionProblem, type Precision } from '../../util/f16.ts';
 
 export interface ConvWeights {
   /** [K = KH*KW*C][OCP] packed, OCP = OC rounded up to 4. */
@@ -19,6 +20,8 @@ export interface ConvWeights {
   KH: number;
   KW: number;
   transposed: boolean;
+  /** 'f16': `w` holds binary16 weights (two per u32) and the kernel rounds its A operands to f16; f32 accumulation. */
+  precision: Precision;
   /** Transposed only: the host weights [C, OC, KH, KW] (kept by reference) the sub-pixel classes are packed from. */
   host?: { weight: Float32Array; shape: readonly number[] };
   /** Transposed only: sub-pixel class weights per padding "PH,PW", packed and uploaded on first use. */
@@ -49,8 +52,14 @@ export function packConvWeight(weight: Float32Array, shape: readonly number[], t
   return { packed, C, OC, KH, KW, OCP };
 }
 
-export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts: { transposed?: boolean; label?: string } = {}): ConvWeights {
+export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts: { transposed?: boolean; label?: string; precision?: Precision } = {}): ConvWeights {
   const transposed = !!opts.transposed;
+  const precision = opts.precision ?? 'f32';
+  if (precision === 'f16') {
+    const problem = precisionProblem(precision, ctx.features, `adapter '${ctx.info.description || ctx.info.vendor || 'unknown'}'`);
+    if (problem) throw new GpuUnavailableError(`conv ${opts.label ?? ''}: ${problem}`, "precision 'f32', or an adapter with 'shader-f16'");
+    if (transposed) throw new GpuShapeError(`conv ${opts.label ?? ''}: precision 'f16' is for ordinary convolutions (the codec's transposed convs stay f32)`);
+  }
   if (shape.length !== 4) throw new GpuShapeError(`conv weight must be 4-D, got [${shape.join(',')}]`);
   const [d0, d1, KH, KW] = shape as [number, number, number, number];
   if (weight.length !== d0 * d1 * KH * KW) throw new GpuShapeError(`conv weight has ${weight.length} values for [${shape.join(',')}]`);
@@ -64,8 +73,11 @@ export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readon
   const bt = ctx.upload(b, [OCP], { persistent: true, label: `${label}.b` });
   const upload = (): GpuTensor => ctx.upload(packConvWeight(weight, shape, transposed).packed, [KH * KW * C, OCP], { persistent: true, label: `${label}.w` });
   if (!transposed) {
-    const w = upload();
-    return { w, b: bt, C, OC, KH, KW, transposed, release() { w.release(); bt.release(); } };
+    // f16: [K][OCP] binary16 values, two per u32 (OCP is a multiple of 4, so rows stay vec4-aligned)
+    const w = precision === 'f16'
+      ? ctx.upload(packF16(packConvWeight(weight, shape, false).packed, `${label}.weight`), [KH * KW * C, OCP / 2], { persistent: true, label: `${label}.w16` })
+      : upload();
+    return { w, b: bt, C, OC, KH, KW, transposed, precision, release() { w.release(); bt.release(); } };
   }
   // Transposed: the gather-form packing is uploaded only if a gather-mode call needs it (stride-2 calls run in
   // sub-pixel mode from per-class packings), so the weights are not resident twice.
@@ -73,7 +85,7 @@ export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readon
   const subpixel = new Map<string, SubpixelDeconv>();
   return {
     get w(): GpuTensor { return (w ??= upload()); },
-    b: bt, C, OC, KH, KW, transposed, host: { weight, shape: [...shape] }, subpixel,
+    b: bt, C, OC, KH, KW, transposed, precision, host: { weight, shape: [...shape] }, subpixel,
     release() { w?.release(); w = null; bt.release(); for (const d of subpixel.values()) d.release(); subpixel.clear(); },
   };
 }
@@ -299,6 +311,8 @@ interface ConvGemm {
   x: GpuTensor; w: GpuTensor; b: GpuTensor; y: GpuTensor; residual?: GpuTensor;
   H: number; W: number; C: number; OC: number; KH: number; KW: number; SH: number; SW: number; PH: number; PW: number;
   OH: number; OW: number; transposed: boolean;
+  /** f16 weights in `w` (F16 kernel). */
+  f16?: boolean;
   map?: { YW: number; OSY: number; OSX: number; OPY: number; OPX: number };
 }
 
@@ -325,6 +339,7 @@ function dispatchConv(ctx: GpuContext, d: ConvGemm, opts: ConvOptions): void {
     RESIDUAL: !!d.residual,
     RELU: !!opts.relu,
     OUT_MAP: !!d.map,
+    F16: !!d.f16,
   });
   const m = d.map ?? { YW: d.OW, OSY: 1, OSX: 1, OPY: 0, OPX: 0 };
   const u = ctx.uniform([d.H, d.W, d.C, d.OH, d.OW, d.OC, d.KW, d.SH, d.SW, d.PH, d.PW, K, M, OCP, m.YW, m.OSY, m.OSX, m.OPY, m.OPX, 0]);
@@ -383,7 +398,7 @@ export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: Con
   const y = ctx.empty([cw.OC, OH, OW], 'f32', 'hwc', opts.label);
   const base = { x, b: cw.b, y, residual: opts.residual, H, W, C, OC: cw.OC };
   if (mode !== 'subpixel') {
-    dispatchConv(ctx, { ...base, w: cw.w, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW, OH, OW, transposed: cw.transposed }, opts);
+    dispatchConv(ctx, { ...base, w: cw.w, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW, OH, OW, transposed: cw.transposed, f16: cw.precision === 'f16' }, opts);
     return y;
   }
   const key = `${PH},${PW}`;
