@@ -8,7 +8,7 @@ import { conv2dRef } from '../../src/cpu/conv.ts';
 import { CpuBackend, CpuTensor } from '../../src/cpu/backend.ts';
 import { GpuBackend } from '../../src/gpu/backend.ts';
 import { GpuUnavailableError } from '../../src/gpu/errors.ts';
-import { conv2d, convOutputSize, prepareConv, type ConvVariant } from '../../src/gpu/ops/conv.ts';
+import { conv2d, convOutputSize, prepareConv, type ConvVariant, type ConvWeights } from '../../src/gpu/ops/conv.ts';
 import { F16_MAX, packF16, parsePrecision, precisionProblem, roundToF16 } from '../../src/util/f16.ts';
 import { checked, compareClose, describeGpu, expectClose, gpuContext, randn, rng } from '../helpers/gpu.ts';
 
@@ -94,8 +94,8 @@ describeGpu('f16 conv kernel vs the CPU reference with f16 operands', () => {
     const ctx = await gpuContext();
     const be = new GpuBackend(ctx, { precision: 'f16' });
     const r = rng(3);
-    const c = be.prepareConv(randn(r, 8 * 4 * 9), [8, 4, 3, 3], null) as { precision: string; release(): void };
-    const t = be.prepareConv(randn(r, 4 * 8 * 25), [4, 8, 5, 5], null, { transposed: true }) as { precision: string; release(): void };
+    const c = be.prepareConv(randn(r, 8 * 4 * 9), [8, 4, 3, 3], null) as unknown as ConvWeights;
+    const t = be.prepareConv(randn(r, 4 * 8 * 25), [4, 8, 5, 5], null, { transposed: true }) as unknown as ConvWeights;
     expect(c.precision).toBe('f16');
     expect(t.precision).toBe('f32');
     c.release(); t.release();
