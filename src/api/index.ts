@@ -51,7 +51,7 @@ interface CommonOptions {
    * Detector conv precision (opt-in): 'f16' runs the detector's convolutions — the stem on the encoder, res2 onward,
    * the FPN, the RPN head and the box head on the decoder — with binary16 weights and operands and f32 accumulation.
    * Needs the adapter feature 'shader-f16' (GpuUnavailableError otherwise). The codec always runs in f32. Default 'f32'.
-   * Accuracy cost: docs/performance.md.
+   * What it means and its measured accuracy cost: docs/kernels.md ("f16").
    */
   precision?: Precision;
   onProgress?: (p: LoadProgress) => void;

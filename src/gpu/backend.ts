@@ -1,12 +1,12 @@
 /** The GPU implementation of the graph op set (src/model/backend.ts), over a GpuContext. */
 import type { Backend, ConvHandle, ConvOpts, WarmupReport } from '../model/backend.ts';
 import type { GpuContext, PlanSkip } from './context.ts';
-import { GpuShapeError, GpuUnavailableError } from './errors.ts';
-import { conv2d, prepareConv, type ConvWeights } from './ops/conv.ts';
+import { GpuShapeError } from './errors.ts';
+import { checkPrecision, conv2d, prepareConv, type ConvWeights } from './ops/conv.ts';
 import { abs, add, relu } from './ops/eltwise.ts';
 import { maxPool2d } from './ops/pool.ts';
 import { GpuTensor } from './tensor.ts';
-import { precisionProblem, type Precision } from '../util/f16.ts';
+import type { Precision } from '../util/f16.ts';
 
 export interface GpuBackendOptions {
   /**
@@ -21,8 +21,7 @@ export class GpuBackend implements Backend<GpuTensor> {
   readonly precision: Precision;
   constructor(readonly ctx: GpuContext, opts: GpuBackendOptions = {}) {
     this.precision = opts.precision ?? 'f32';
-    const problem = precisionProblem(this.precision, ctx.features, `adapter '${ctx.info.description || ctx.info.vendor || 'unknown'}'`);
-    if (problem) throw new GpuUnavailableError(problem, "precision: 'f32' (the default), or an adapter that has 'shader-f16' (webvcm doctor lists the features)");
+    checkPrecision(ctx, this.precision);
   }
 
   fromCHW(data: Float32Array, c: number, h: number, w: number): GpuTensor { return this.ctx.uploadCHW(data, c, h, w); }

@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { conv2dRef } from '../../src/cpu/conv.ts';
 import { classifyAdapter, describeAdapter, EXAMPLE_ADAPTERS, SOFTWARE_DEFAULT } from '../../src/gpu/adapter-class.ts';
-import { adapterOf, conv2d, convOutputSize, convVariantProblem, prepareConv, selectConvVariant, type ConvGeometry } from '../../src/gpu/ops/conv.ts';
-import { checked, describeGpu, expectClose, gpuContext, randn, rng } from '../helpers/gpu.ts';
+import { adapterOf, conv2d, convVariantProblem, prepareConv, selectConvVariant, type ConvGeometry } from '../../src/gpu/ops/conv.ts';
+import { checked, describeGpu, expectClose, gpuContext, randomConv, rng } from '../helpers/gpu.ts';
 
 // float32 sums over K ≤ 300 terms of O(1) values in another order than the float64 reference (as conv.test.ts).
 const ATOL = 1e-4, RTOL = 1e-4;
@@ -79,10 +79,7 @@ describeGpu('variants chosen for every adapter class, run here vs the CPU refere
     it(`${s.name}: C${s.c} ${s.h}x${s.w} -> ${s.oc}`, async () => {
       const ctx = await gpuContext();
       const r = rng(777 + si);
-      const x = randn(r, s.c * s.h * s.w);
-      const w = randn(r, s.oc * s.c * s.k * s.k, 1 / Math.sqrt(s.c * s.k * s.k));
-      const b = randn(r, s.oc, 0.1);
-      const OH = convOutputSize(s.h, s.k, s.s, s.p), OW = convOutputSize(s.w, s.k, s.s, s.p);
+      const { x, w, b, OH, OW } = randomConv(r, s);
       const ref = conv2dRef({ data: x, c: s.c, h: s.h, w: s.w }, w, [s.oc, s.c, s.k, s.k], b, { stride: s.s, pad: s.p, relu: s.relu }).data;
       const geo: ConvGeometry = { M: OH * OW, C: s.c, OC: s.oc, KH: s.k, KW: s.k, SH: s.s, SW: s.s, PH: s.p, PW: s.p, transposed: false };
       const local = { maxInvocations: ctx.limits.maxComputeInvocationsPerWorkgroup, maxWorkgroupStorage: ctx.limits.maxComputeWorkgroupStorageSize };

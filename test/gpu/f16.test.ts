@@ -8,9 +8,9 @@ import { conv2dRef } from '../../src/cpu/conv.ts';
 import { CpuBackend, CpuTensor } from '../../src/cpu/backend.ts';
 import { GpuBackend } from '../../src/gpu/backend.ts';
 import { GpuUnavailableError } from '../../src/gpu/errors.ts';
-import { conv2d, convOutputSize, prepareConv, type ConvVariant, type ConvWeights } from '../../src/gpu/ops/conv.ts';
+import { conv2d, prepareConv, type ConvVariant, type ConvWeights } from '../../src/gpu/ops/conv.ts';
 import { F16_MAX, packF16, parsePrecision, precisionProblem, roundToF16 } from '../../src/util/f16.ts';
-import { checked, compareClose, describeGpu, expectClose, gpuContext, randn, rng } from '../helpers/gpu.ts';
+import { checked, compareClose, describeGpu, expectClose, gpuContext, randn, randomConv, rng } from '../helpers/gpu.ts';
 
 const ATOL = 1e-4, RTOL = 1e-4;
 
@@ -65,10 +65,7 @@ describeGpu('f16 conv kernel vs the CPU reference with f16 operands', () => {
     it(s.name, async () => {
       const ctx = await gpuContext();
       const r = rng(900 + si);
-      const x = randn(r, s.c * s.h * s.w);
-      const w = randn(r, s.oc * s.c * s.k * s.k, 1 / Math.sqrt(s.c * s.k * s.k));
-      const b = randn(r, s.oc, 0.1);
-      const OH = convOutputSize(s.h, s.k, s.s, s.p), OW = convOutputSize(s.w, s.k, s.s, s.p);
+      const { x, w, b, OH, OW } = randomConv(r, s);
       const res = s.residual ? randn(r, s.oc * OH * OW) : undefined;
       const shape = [s.oc, s.c, s.k, s.k];
       const ref16 = conv2dRef({ data: roundToF16(x), c: s.c, h: s.h, w: s.w }, roundToF16(w), shape, b, { stride: s.s, pad: s.p, relu: s.relu, residual: res }).data;

@@ -4,6 +4,7 @@
  */
 import { afterAll, describe, expect } from 'vitest';
 import { GpuContext } from '../../src/gpu/context.ts';
+import { convOutputSize } from '../../src/gpu/ops/conv.ts';
 
 export const SKIP_GPU = process.env.WEBVCM_SKIP_GPU === '1';
 
@@ -61,4 +62,12 @@ export function expectClose(got: ArrayLike<number>, ref: ArrayLike<number>, atol
     throw new Error(`${what}: ${r.bad}/${r.n} elements outside atol ${atol} + rtol ${rtol}; first at ${r.worst}: got ${got[r.worst]} ref ${ref[r.worst]}; max |diff| ${r.maxAbs}`);
   }
   return r;
+}
+
+/** Seeded conv test data: input [c,h,w], weights [oc,c,k,k] scaled 1/√(c·k·k), bias ×0.1 (in that draw order), output size. */
+export function randomConv(r: () => number, s: { c: number; h: number; w: number; oc: number; k: number; s: number; p: number }) {
+  const x = randn(r, s.c * s.h * s.w);
+  const w = randn(r, s.oc * s.c * s.k * s.k, 1 / Math.sqrt(s.c * s.k * s.k));
+  const b = randn(r, s.oc, 0.1);
+  return { x, w, b, OH: convOutputSize(s.h, s.k, s.s, s.p), OW: convOutputSize(s.w, s.k, s.s, s.p) };
 }

@@ -55,11 +55,8 @@ export function packConvWeight(weight: Float32Array, shape: readonly number[], t
 export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts: { transposed?: boolean; label?: string; precision?: Precision } = {}): ConvWeights {
   const transposed = !!opts.transposed;
   const precision = opts.precision ?? 'f32';
-  if (precision === 'f16') {
-    const problem = precisionProblem(precision, ctx.features, `adapter '${ctx.info.description || ctx.info.vendor || 'unknown'}'`);
-    if (problem) throw new GpuUnavailableError(`conv ${opts.label ?? ''}: ${problem}`, "precision 'f32', or an adapter with 'shader-f16'");
-    if (transposed) throw new GpuShapeError(`conv ${opts.label ?? ''}: precision 'f16' is for ordinary convolutions (the codec's transposed convs stay f32)`);
-  }
+  checkPrecision(ctx, precision, `conv ${opts.label ?? ''}: `);
+  if (precision === 'f16' && transposed) throw new GpuShapeError(`conv ${opts.label ?? ''}: precision 'f16' is for ordinary convolutions (the codec's transposed convs stay f32)`);
   if (shape.length !== 4) throw new GpuShapeError(`conv weight must be 4-D, got [${shape.join(',')}]`);
   const [d0, d1, KH, KW] = shape as [number, number, number, number];
   if (weight.length !== d0 * d1 * KH * KW) throw new GpuShapeError(`conv weight has ${weight.length} values for [${shape.join(',')}]`);
@@ -71,12 +68,15 @@ export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readon
   }
   const label = opts.label ?? 'conv';
   const bt = ctx.upload(b, [OCP], { persistent: true, label: `${label}.b` });
-  const upload = (): GpuTensor => ctx.upload(packConvWeight(weight, shape, transposed).packed, [KH * KW * C, OCP], { persistent: true, label: `${label}.w` });
+  // f16: [K][OCP] binary16 values, two per u32 (OCP is a multiple of 4, so rows stay vec4-aligned)
+  const upload = (): GpuTensor => {
+    const packed = packConvWeight(weight, shape, transposed).packed;
+    return precision === 'f16'
+      ? ctx.upload(packF16(packed, `${label}.weight`), [KH * KW * C, OCP / 2], { persistent: true, label: `${label}.w16` })
+      : ctx.upload(packed, [KH * KW * C, OCP], { persistent: true, label: `${label}.w` });
+  };
   if (!transposed) {
-    // f16: [K][OCP] binary16 values, two per u32 (OCP is a multiple of 4, so rows stay vec4-aligned)
-    const w = precision === 'f16'
-      ? ctx.upload(packF16(packConvWeight(weight, shape, false).packed, `${label}.weight`), [KH * KW * C, OCP / 2], { persistent: true, label: `${label}.w16` })
-      : upload();
+    const w = upload();
     return { w, b: bt, C, OC, KH, KW, transposed, precision, release() { w.release(); bt.release(); } };
   }
   // Transposed: the gather-form packing is uploaded only if a gather-mode call needs it (stride-2 calls run in
@@ -88,6 +88,15 @@ export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readon
     b: bt, C, OC, KH, KW, transposed, precision, host: { weight, shape: [...shape] }, subpixel,
     release() { w?.release(); w = null; bt.release(); for (const d of subpixel.values()) d.release(); subpixel.clear(); },
   };
+}
+
+/**
+ * Throws GpuUnavailableError (with the fix) when `precision` cannot run on ctx's device: 'f16' needs 'shader-f16'.
+ * The one check behind GpuBackend's precision option and prepareConv.
+ */
+export function checkPrecision(ctx: GpuContext, precision: Precision, prefix = ''): void {
+  const problem = precisionProblem(precision, ctx.features, `adapter '${ctx.info.description || ctx.info.vendor || 'unknown'}'`);
+  if (problem) throw new GpuUnavailableError(`${prefix}${problem}`, "precision: 'f32' (the default), or an adapter that has 'shader-f16' (webvcm doctor lists the features)");
 }
 
 /** How conv2d.wgsl fills its A tile (see the shader's header). */
