@@ -64,6 +64,24 @@ function randomTensor(ctx: GpuContext, shape: number[], layout: GpuTensor['layou
  * `k` runs in one submission with k chosen so a measurement lasts about `targetMs` (1 ≤ k ≤ maxK). Rows keep the
  * graph's order; a label that occurs several times (e.g. rpn.conv per level) is summed.
  */
+/** ms of one call of `once` (after one untimed run): `k` runs in one submission, k chosen so a measurement lasts ~targetMs. */
+async function timeCall(ctx: GpuContext, once: () => void, target: number, maxK: number): Promise<number> {
+  once();
+  await ctx.sync();
+  let t0 = performance.now();
+  once();
+  await ctx.sync();
+  let ms = performance.now() - t0;
+  const k = Math.max(1, Math.min(maxK, Math.floor(target / Math.max(ms, 1e-3))));
+  if (k > 1) {
+    t0 = performance.now();
+    for (let i = 0; i < k; i++) once();
+    await ctx.sync();
+    ms = (performance.now() - t0) / k;
+  }
+  return ms;
+}
+
 export async function timeLayers(ctx: GpuContext, be: Instrumentable, calls: LayerCall[], opts: { targetMs?: number; maxK?: number } = {}): Promise<LayerRow[]> {
   const target = opts.targetMs ?? 100, maxK = opts.maxK ?? 20;
   const rows = new Map<string, LayerRow>();
@@ -71,23 +89,10 @@ export async function timeLayers(ctx: GpuContext, be: Instrumentable, calls: Lay
   for (const c of calls) {
     const x = randomTensor(ctx, c.shape, c.layout, seed++);
     const res = c.kind === 'conv' && c.resShape ? randomTensor(ctx, c.resShape, 'hwc', seed++) : undefined;
-    const once = (): void => {
+    const ms = await timeCall(ctx, () => {
       const y = c.kind === 'conv' ? be.conv2d(x, c.w, { ...c.opts, residual: res }) : be.gdn!(x, c.g);
       y.release();
-    };
-    once();
-    await ctx.sync();
-    let t0 = performance.now();
-    once();
-    await ctx.sync();
-    let ms = performance.now() - t0;
-    const k = Math.max(1, Math.min(maxK, Math.floor(target / Math.max(ms, 1e-3))));
-    if (k > 1) {
-      t0 = performance.now();
-      for (let i = 0; i < k; i++) once();
-      await ctx.sync();
-      ms = (performance.now() - t0) / k;
-    }
+    }, target, maxK);
     x.release();
     res?.release();
     const r = rows.get(c.label) ?? { label: c.label, calls: 0, gflop: 0, ms: 0, gflops: 0 };
@@ -96,6 +101,41 @@ export async function timeLayers(ctx: GpuContext, be: Instrumentable, calls: Lay
   }
   for (const r of rows.values()) r.gflops = r.gflop / (r.ms / 1e3);
   return [...rows.values()];
+}
+
+export interface GdnVsConvRow { label: string; shape: number[]; gflop: number; gdnMs: number; convGflop: number; convMs: number }
+
+/**
+ * Each recorded GDN/IGDN layer next to the conv core on the same shape: a plain 1×1 C→C conv (conv2d, no epilogue)
+ * on a random input of the layer's shape, timed the same way in the same process. FLOPs: GDN 2·C²·P + 4·C·P,
+ * the 1×1 conv 2·C²·P. `prepareConv` must be the backend's (random weights: speed does not depend on values).
+ */
+export async function timeGdnVsConv(ctx: GpuContext, be: Instrumentable & { prepareConv(w: Float32Array, shape: readonly number[], b: Float32Array | null, o?: { label?: string }): ConvHandle }, calls: LayerCall[], opts: { targetMs?: number; maxK?: number } = {}): Promise<GdnVsConvRow[]> {
+  const target = opts.targetMs ?? 100, maxK = opts.maxK ?? 20;
+  const out: GdnVsConvRow[] = [];
+  let seed = 1000;
+  for (const c of calls) {
+    if (c.kind !== 'gdn') continue;
+    const [C, H, W] = c.shape as [number, number, number];
+    const x = randomTensor(ctx, c.shape, c.layout, seed++);
+    const gdnMs = await timeCall(ctx, () => be.gdn!(x, c.g).release(), target, maxK);
+    const wr = new Float32Array(C * C);
+    for (let i = 0; i < wr.length; i++) wr[i] = ((i * 2654435761) >>> 0) / 2 ** 32 - 0.5;
+    const w = be.prepareConv(wr, [C, C, 1, 1], new Float32Array(C), { label: `${c.label}.as_conv1x1` });
+    const convMs = await timeCall(ctx, () => be.conv2d(x, w, { label: `${c.label}.as_conv1x1` }).release(), target, maxK);
+    w.release();
+    x.release();
+    out.push({ label: c.label, shape: [C, H, W], gflop: c.flops / 1e9, gdnMs, convGflop: (2 * C * C * H * W) / 1e9, convMs });
+  }
+  return out;
+}
+
+export function gdnVsConvTable(rows: GdnVsConvRow[]): string {
+  const lines = ['| GDN layer | C×H×W | GDN ms | GDN GFLOP/s | 1×1 conv ms | conv GFLOP/s | GDN ÷ conv time |', '|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    lines.push(`| ${r.label} | ${r.shape.join('×')} | ${r.gdnMs.toFixed(2)} | ${(r.gflop / (r.gdnMs / 1e3)).toFixed(2)} | ${r.convMs.toFixed(2)} | ${(r.convGflop / (r.convMs / 1e3)).toFixed(2)} | ${(r.gdnMs / r.convMs).toFixed(2)} |`);
+  }
+  return lines.join('\n');
 }
 
 export function layerTable(rows: LayerRow[], title = 'layer'): string {

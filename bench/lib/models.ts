@@ -11,7 +11,7 @@ import { decodeFeatures, encodeFeatures } from '../../src/model/codec/features.t
 import { Detector } from '../../src/model/detector/detector.ts';
 import type { CodecWeights, DetectorWeights, HostTensor } from '../../src/model/weights/types.ts';
 import type { WarmupReport } from '../../src/model/backend.ts';
-import { layerTable, recordLayers, timeLayers, type LayerRow } from './layers.ts';
+import { gdnVsConvTable, layerTable, recordLayers, timeGdnVsConv, timeLayers, type GdnVsConvRow, type LayerRow } from './layers.ts';
 
 export interface SizeCase { name: string; height: number; width: number; method: 1 | 2 }
 export const PAPER_SIZES: SizeCase[] = [
@@ -68,6 +68,8 @@ export interface ModelBench {
   gflop: Record<string, number>;
   gflops: Record<string, number>;
   layers: LayerRow[];
+  /** Codec only: each GDN/IGDN layer next to a plain 1×1 conv of the same shape (bench/lib/layers.ts timeGdnVsConv). */
+  gdnVsConv?: GdnVsConvRow[];
 }
 
 /** Codec encode (g_a + h_a + entropy) and decode (h_s + g_s) of a C×h×w stem map (method 1 pads it to ×64). */
@@ -109,8 +111,10 @@ export async function benchCodec(ctx: GpuContext, weights: CodecWeights, c: Size
   const decFlop = calls.slice(encCalls).reduce((a, x) => a + x.flops, 0) / 1e9;
   const warmMs = { encode: median(runs.map((r) => r.enc)), decode: median(runs.map((r) => r.dec)) };
   const layers = opts.layers === false ? [] : await timeLayers(ctx, be, calls);
+  const gdnVsConv = opts.layers === false ? undefined : await timeGdnVsConv(ctx, be, calls);
   codec.release();
   return {
+    gdnVsConv,
     name: `codec N=${codec.N} M=${codec.M} ${mode}`, size: `${c.name}: stem ${codec.C}x${h}x${w} (coded ${ph}x${pw})`, warmup: warm,
     firstMs: { encode: first.enc, decode: first.dec }, warmMs, gflop: { encode: encFlop, decode: decFlop },
     gflops: { encode: encFlop / (warmMs.encode / 1e3), decode: decFlop / (warmMs.decode / 1e3) }, layers,
@@ -165,6 +169,14 @@ export function formatModelBench(b: ModelBench): string {
     ...keys.map((k) => `| ${k} | ${b.firstMs[k]!.toFixed(1)} | ${b.warmMs[k]!.toFixed(1)} | ${b.gflop[k]!.toFixed(2)} | ${b.gflops[k]!.toFixed(1)} |`),
   ];
   if (b.layers.length) lines.push('', layerTable(b.layers));
+  if (b.gdnVsConv?.length) {
+    const names = new Set(b.gdnVsConv.map((r) => r.label));
+    const gd = b.layers.filter((r) => names.has(r.label));
+    const all = b.layers.reduce((a, r) => a + r.ms, 0), g = gd.reduce((a, r) => a + r.ms, 0);
+    const warm = Object.values(b.warmMs).reduce((a, v) => a + v, 0);
+    const gf = gd.reduce((a, r) => a + r.gflop, 0), af = b.layers.reduce((a, r) => a + r.gflop, 0);
+    lines.push('', `GDN/IGDN (${gd.length} layers): ${g.toFixed(1)} ms of ${all.toFixed(1)} ms summed layer time (${(100 * g / all).toFixed(1)} %; ${(100 * g / warm).toFixed(1)} % of the warm encode + decode), ${(100 * gf / af).toFixed(1)} % of the FLOPs`, '', gdnVsConvTable(b.gdnVsConv));
+  }
   return lines.join('\n');
 }
 
