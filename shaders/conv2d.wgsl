@@ -18,6 +18,10 @@
 //   OUT_MAP: the GEMM's OH x OW pixel grid is written with stride/offset into a larger output of row width YW:
 //   pixel (my, mx) goes to (OSY*my + OPY, OSX*mx + OPX) (residual read at the same place). The sub-pixel mode of the
 //   stride-2 transposed convolution (ops/conv.ts) runs one ordinary stride-1 conv per output parity class this way.
+//   GDN: the 1x1 mixing of GDN / inverse GDN (ops/gdn.ts; 1x1, stride 1, no padding, C == OC, LOAD_GEMM in practice):
+//   every A operand is squared on its way into the tile (x^2; the weights are gamma [OC = i][C = j], the bias beta),
+//   and the epilogue writes x * inverseSqrt(beta + acc) (GDN_INVERSE: x * sqrt(beta + acc)) with x read at the output
+//   position. acc sums gamma[i][j] * x_j^2 over j in order, beta is added after the full sum, as CompressAI's conv does.
 //   F16: weights are stored as binary16 (w: vec4<f16>), the workgroup tiles hold f16 (TT), so every A operand is
 //   rounded to f16 on its way into the tile; products and accumulation stay f32. Bias, residual and output are f32.
 #if ${F16}
@@ -68,13 +72,18 @@ const LA: u32 = (BM * BKA + NT - 1u) / NT;   // A load slots per invocation
 const LB: u32 = (BK * BN4 + NT - 1u) / NT;   // B load slots per invocation
 
 var<workgroup> Bs: array<vec4<TT>, BK * BN4>;    // [BK][BN4]
+#if ${GDN}
+fn a_in(v: f32) -> f32 { return v * v; }
+#else
+fn a_in(v: f32) -> f32 { return v; }
+#endif
 #if ${A4}
 // A tile [BK][BM] stored as vec4 over 4 consecutive pixels (TM % 4 == 0): the inner loop reads TM/4 vec4s.
 var<workgroup> As: array<vec4<TT>, BM * BK / 4u>;
-fn st_a(i: u32, v: f32) { As[i / 4u][i % 4u] = TT(v); }
+fn st_a(i: u32, v: f32) { As[i / 4u][i % 4u] = TT(a_in(v)); }
 #else
 var<workgroup> As: array<TT, BM * BK>;           // [BK][BM]
-fn st_a(i: u32, v: f32) { As[i] = TT(v); }
+fn st_a(i: u32, v: f32) { As[i] = TT(a_in(v)); }
 #endif
 
 fn store_a(kk4: u32, mm: u32, v: vec4<f32>) {
@@ -298,6 +307,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 #endif
 #if ${RELU}
           s = max(s, 0.0);
+#endif
+#if ${GDN}
+#if ${VEC_A}
+          let xi = x[o / 4u][c];   // o % 4 == 0: C == OC and C % 4 == 0
+#else
+          let xi = x[o + c];
+#endif
+#if ${GDN_INVERSE}
+          s = xi * sqrt(s);
+#else
+          s = xi * inverseSqrt(s);
+#endif
 #endif
           y[o + c] = s;
         }

@@ -103,38 +103,80 @@ export async function timeLayers(ctx: GpuContext, be: Instrumentable, calls: Lay
   return [...rows.values()];
 }
 
-export interface GdnVsConvRow { label: string; shape: number[]; gflop: number; gdnMs: number; convGflop: number; convMs: number }
+export interface GdnVsConvRow {
+  label: string; shape: number[]; gflop: number; gdnMs: number; legacyMs: number; convGflop: number; convMs: number;
+  /** Output values where the current GDN and the legacy kernel differ (bitwise), and the largest relative difference. */
+  differ: number; maxRel: number;
+}
+
+/** The GDN kernel before it moved onto the conv core (shaders/gdn_legacy.wgsl): its pixel tile per workgroup. */
+function legacyTile(P: number): number { return P >= 4096 ? 16 : P >= 256 ? 8 : 4; }
+
+interface GdnBench extends Instrumentable {
+  prepareConv(w: Float32Array, shape: readonly number[], b: Float32Array | null, o?: { label?: string }): ConvHandle;
+  prepareGdn(beta: Float32Array, gamma: Float32Array, C: number, inverse: boolean, label?: string): GdnHandle;
+  gdn(x: GpuTensor, g: GdnHandle): GpuTensor;
+}
 
 /**
- * Each recorded GDN/IGDN layer next to the conv core on the same shape: a plain 1×1 C→C conv (conv2d, no epilogue)
- * on a random input of the layer's shape, timed the same way in the same process. FLOPs: GDN 2·C²·P + 4·C·P,
- * the 1×1 conv 2·C²·P. `prepareConv` must be the backend's (random weights: speed does not depend on values).
+ * Each recorded GDN/IGDN layer's shape, timed three ways on the same random input in the same process: the codec's
+ * GDN (be.gdn), the legacy GDN kernel (shaders/gdn_legacy.wgsl, one output channel per lane) and the conv core as a
+ * plain 1×1 C→C conv without the GDN epilogue (gamma as weight, beta as bias). FLOPs: GDN 2·C²·P + 4·C·P, the 1×1
+ * conv 2·C²·P. Parameters are random (diag 0.1, ~30 % small positive off-diagonal gamma; beta in [0.5, 1.5]): speed
+ * does not depend on values; the GDN outputs of the two kernels are also compared bitwise.
  */
-export async function timeGdnVsConv(ctx: GpuContext, be: Instrumentable & { prepareConv(w: Float32Array, shape: readonly number[], b: Float32Array | null, o?: { label?: string }): ConvHandle }, calls: LayerCall[], opts: { targetMs?: number; maxK?: number } = {}): Promise<GdnVsConvRow[]> {
+export async function timeGdnVsConv(ctx: GpuContext, be: GdnBench, calls: LayerCall[], opts: { targetMs?: number; maxK?: number } = {}): Promise<GdnVsConvRow[]> {
   const target = opts.targetMs ?? 100, maxK = opts.maxK ?? 20;
   const out: GdnVsConvRow[] = [];
-  let seed = 1000;
+  let s = 99;
+  const rnd = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
   for (const c of calls) {
     if (c.kind !== 'gdn') continue;
     const [C, H, W] = c.shape as [number, number, number];
-    const x = randomTensor(ctx, c.shape, c.layout, seed++);
-    const gdnMs = await timeCall(ctx, () => be.gdn!(x, c.g).release(), target, maxK);
-    const wr = new Float32Array(C * C);
-    for (let i = 0; i < wr.length; i++) wr[i] = ((i * 2654435761) >>> 0) / 2 ** 32 - 0.5;
-    const w = be.prepareConv(wr, [C, C, 1, 1], new Float32Array(C), { label: `${c.label}.as_conv1x1` });
+    const P = H * W;
+    const inverse = c.g.inverse;
+    const beta = Float32Array.from({ length: C }, () => 0.5 + rnd());
+    const gamma = Float32Array.from({ length: C * C }, (_, i) => (i % (C + 1) === 0 ? 0.1 : rnd() < 0.3 ? 0.01 * rnd() : 0));
+    const x = randomTensor(ctx, c.shape, 'hwc', s);
+    const g = be.prepareGdn(beta, gamma, C, inverse, c.label);
+    const gdnMs = await timeCall(ctx, () => be.gdn(x, g).release(), target, maxK);
+    const lb = ctx.upload(beta, [C], { label: 'legacy.beta' }), lg = ctx.upload(gamma, [C, C], { label: 'legacy.gamma' });
+    const TP = legacyTile(P);
+    const pipe = ctx.pipeline('gdn_legacy', { TP, INVERSE: inverse });
+    const legacy = (): GpuTensor => {
+      const y = ctx.empty([C, H, W], 'f32', 'hwc', 'legacy.y');
+      ctx.dispatch(pipe, [ctx.uniform([P, C]), x, lb, lg, y], [Math.ceil(C / 64), Math.ceil(P / TP)], `${c.label}.legacy`);
+      return y;
+    };
+    const legacyMs = await timeCall(ctx, () => legacy().release(), target, maxK);
+    const yn = be.gdn(x, g), yl = legacy();
+    const a = (await ctx.read(yn)) as Float32Array, b = (await ctx.read(yl)) as Float32Array;
+    yn.release(); yl.release();
+    let differ = 0, maxRel = 0;
+    for (let i = 0; i < a.length; i++) {
+      if (Object.is(a[i], b[i])) continue;
+      differ++;
+      maxRel = Math.max(maxRel, Math.abs(a[i]! - b[i]!) / Math.max(Math.abs(b[i]!), 1e-30));
+    }
+    const w = be.prepareConv(gamma, [C, C, 1, 1], beta, { label: `${c.label}.as_conv1x1` });
     const convMs = await timeCall(ctx, () => be.conv2d(x, w, { label: `${c.label}.as_conv1x1` }).release(), target, maxK);
-    w.release();
-    x.release();
-    out.push({ label: c.label, shape: [C, H, W], gflop: c.flops / 1e9, gdnMs, convGflop: (2 * C * C * H * W) / 1e9, convMs });
+    w.release(); g.release(); lb.release(); lg.release(); x.release();
+    out.push({ label: c.label, shape: [C, H, W], gflop: c.flops / 1e9, gdnMs, legacyMs, convGflop: (2 * C * C * P) / 1e9, convMs, differ, maxRel });
   }
   return out;
 }
 
 export function gdnVsConvTable(rows: GdnVsConvRow[]): string {
-  const lines = ['| GDN layer | C×H×W | GDN ms | GDN GFLOP/s | 1×1 conv ms | conv GFLOP/s | GDN ÷ conv time |', '|---|---|---|---|---|---|---|'];
+  const gf = (g: number, ms: number): string => (g / (ms / 1e3)).toFixed(2);
+  const lines = [
+    '| GDN layer | C×H×W | GDN ms | GDN GFLOP/s | legacy GDN ms | legacy GFLOP/s | 1×1 conv ms | conv GFLOP/s | GDN ÷ conv time | values ≠ legacy (max rel) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
   for (const r of rows) {
-    lines.push(`| ${r.label} | ${r.shape.join('×')} | ${r.gdnMs.toFixed(2)} | ${(r.gflop / (r.gdnMs / 1e3)).toFixed(2)} | ${r.convMs.toFixed(2)} | ${(r.convGflop / (r.convMs / 1e3)).toFixed(2)} | ${(r.gdnMs / r.convMs).toFixed(2)} |`);
+    lines.push(`| ${r.label} | ${r.shape.join('×')} | ${r.gdnMs.toFixed(2)} | ${gf(r.gflop, r.gdnMs)} | ${r.legacyMs.toFixed(2)} | ${gf(r.gflop, r.legacyMs)} | ${r.convMs.toFixed(2)} | ${gf(r.convGflop, r.convMs)} | ${(r.gdnMs / r.convMs).toFixed(2)} | ${r.differ} of ${r.shape.reduce((a, b) => a * b, 1)} (${r.maxRel.toExponential(1)}) |`);
   }
+  const sum = (f: (r: GdnVsConvRow) => number): number => rows.reduce((a, r) => a + f(r), 0);
+  lines.push(`| **all** | | ${sum((r) => r.gdnMs).toFixed(1)} | ${gf(sum((r) => r.gflop), sum((r) => r.gdnMs))} | ${sum((r) => r.legacyMs).toFixed(1)} | ${gf(sum((r) => r.gflop), sum((r) => r.legacyMs))} | ${sum((r) => r.convMs).toFixed(1)} | ${gf(sum((r) => r.convGflop), sum((r) => r.convMs))} | ${(sum((r) => r.gdnMs) / sum((r) => r.convMs)).toFixed(2)} | |`);
   return lines.join('\n');
 }
 

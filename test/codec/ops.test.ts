@@ -3,8 +3,10 @@
 import { expect, it, describe } from 'vitest';
 import { CpuCodecBackend, gdnRef } from '../../src/cpu/codec-backend.ts';
 import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
-import { selectConvMode, type ConvWeights } from '../../src/gpu/ops/conv.ts';
-import { gdnTile } from '../../src/gpu/ops/gdn.ts';
+import { EXAMPLE_ADAPTERS } from '../../src/gpu/adapter-class.ts';
+import { GpuShapeError } from '../../src/gpu/errors.ts';
+import { conv2d, convVariantProblem, gdnProblem, prepareConv, selectConvMode, selectConvVariant, type ConvGeometry, type ConvWeights } from '../../src/gpu/ops/conv.ts';
+import { gdn, gdnParamsProblem, prepareGdn, type GdnWeights } from '../../src/gpu/ops/gdn.ts';
 import { packIntWeights } from '../../src/gpu/ops/intconv.ts';
 import { computePadding, method2Size, quantParams } from '../../src/model/codec/features.ts';
 import { quantizeWeights, requantShift, requantValue, rne, splitHiLo, thresholds } from '../../src/model/codec/portable.ts';
@@ -60,23 +62,48 @@ describe('codec helpers (pure)', () => {
     for (let k = 0; k < 63; k++) expect(t.hi[k]! * 65536 + t.lo[k]!).toBe(Math.floor(SCALE_TABLE[k]! * 2 ** 20));
     expect(splitHiLo(-1)).toEqual([-1, 65535]);
   });
-  it('gdnTile and packIntWeights', () => {
-    expect(gdnTile(10)).toBe(4);
-    expect(gdnTile(100000)).toBe(16);
+  it('packIntWeights refuses values beyond 15 bits', () => {
     expect(() => packIntWeights(Int32Array.of(40000), [1, 1, 1, 1], false)).toThrow(/32767/);
+  });
+  it('GDN runs as a 1x1 conv: gdnProblem / gdnParamsProblem, and the conv selector gives it the gemm loader', () => {
+    const ok = { C: 128, OC: 128, KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0, transposed: false, precision: 'f32' as const, residual: false, relu: false };
+    expect(gdnProblem(ok)).toBeNull();
+    expect(gdnProblem({ ...ok, KH: 3, KW: 3 })).toMatch(/1x1/);
+    expect(gdnProblem({ ...ok, SH: 2, SW: 2 })).toMatch(/stride 1/);
+    expect(gdnProblem({ ...ok, PH: 1 })).toMatch(/padding/);
+    expect(gdnProblem({ ...ok, OC: 64 })).toMatch(/128 -> 64/);
+    expect(gdnProblem({ ...ok, transposed: true })).toMatch(/transposed/);
+    expect(gdnProblem({ ...ok, precision: 'f16' })).toMatch(/f32/);
+    expect(gdnProblem({ ...ok, relu: true })).toMatch(/ReLU/);
+    expect(gdnProblem({ ...ok, residual: true })).toMatch(/residual/);
+    expect(gdnParamsProblem(new Float32Array(3), new Float32Array(9), 3)).toBeNull();
+    expect(gdnParamsProblem(new Float32Array(3), new Float32Array(8), 3)).toMatch(/gamma 8/);
+    expect(gdnParamsProblem(new Float32Array(0), new Float32Array(0), 0)).toMatch(/positive/);
+    // the codec's GDN geometries (N = 128 at the paper size's g_a.1 and a small map): the conv core's plain GEMM loader,
+    // the big software tile on large maps, the small one on small maps
+    const g: ConvGeometry = { M: 100 * 152, C: 128, OC: 128, KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0, transposed: false };
+    expect(selectConvVariant(g)).toMatchObject({ LOAD: 'gemm', TM: 16, TN: 4 });
+    expect(selectConvVariant({ ...g, M: 16 * 16 })).toMatchObject({ LOAD: 'gemm', TM: 4, TN: 1 });
+    for (const [name, a] of Object.entries(EXAMPLE_ADAPTERS)) expect(selectConvVariant(g, a).LOAD, name).toBe('gemm');
   });
 });
 
 describeGpu('codec kernels vs CPU reference', () => {
   const gpu = async () => new GpuCodecBackend(await gpuContext());
 
-  for (const [C, H, W, inverse] of [[13, 5, 7, false], [70, 3, 9, true], [128, 6, 5, false], [3, 1, 1, true], [64, 17, 19, true]] as const) {
+  const gdnCase = (C: number, H: number, W: number) => {
+    const r = rng(C * 7 + H);
+    const x = randn(r, C * H * W, 2);
+    const beta = Float32Array.from({ length: C }, () => 0.2 + 1.8 * r());
+    const gamma = Float32Array.from({ length: C * C }, (_, i) => (i % (C + 1) === 0 ? 0.1 + r() : r() < 0.3 ? 0.05 * r() : 0));
+    return { x, beta, gamma };
+  };
+  // C odd / not a multiple of 4 (scalar loads) or of 64 (channel tails); P not a multiple of the 4/16/64/128-pixel tiles;
+  // the last two use the large software tile (M·C² ≥ CONV_SMALL_WORK) with both a vec4 (128) and a scalar (130) C.
+  for (const [C, H, W, inverse] of [[13, 5, 7, false], [70, 3, 9, true], [128, 6, 5, false], [3, 1, 1, true], [64, 17, 19, true], [1, 3, 2, false], [130, 7, 11, false], [128, 67, 65, false], [130, 65, 67, true]] as const) {
     it(`GDN C${C} ${H}x${W}${inverse ? ' inverse' : ''}`, async () => {
       const g = await gpu();
-      const r = rng(C * 7 + H);
-      const x = randn(r, C * H * W, 2);
-      const beta = Float32Array.from({ length: C }, () => 0.2 + 1.8 * r());
-      const gamma = Float32Array.from({ length: C * C }, (_, i) => (i % (C + 1) === 0 ? 0.1 + r() : r() < 0.3 ? 0.05 * r() : 0));
+      const { x, beta, gamma } = gdnCase(C, H, W);
       const ref = gdnRef(x, C, H * W, beta, gamma, inverse);
       const got = await checked(g.ctx, 'gdn', async () => {
         const h = g.prepareGdn(beta, gamma, C, inverse);
@@ -90,6 +117,57 @@ describeGpu('codec kernels vs CPU reference', () => {
       expectClose(got, ref, 1e-5, 2e-5, 'gdn');
     });
   }
+
+  it('GDN and IGDN with the tile every adapter class selects (real-GPU tiles run here), C68 9x11', async () => {
+    const g = await gpu();
+    const C = 68, H = 9, W = 11;
+    const { x, beta, gamma } = gdnCase(C, H, W);
+    const geo: ConvGeometry = { M: H * W, C, OC: C, KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0, transposed: false };
+    const local = { maxInvocations: g.ctx.limits.maxComputeInvocationsPerWorkgroup, maxWorkgroupStorage: g.ctx.limits.maxComputeWorkgroupStorageSize };
+    const seen = new Map<string, string>();
+    for (const [name, a] of Object.entries(EXAMPLE_ADAPTERS)) {
+      const v = selectConvVariant(geo, a);
+      if (!seen.has(JSON.stringify(v)) && convVariantProblem(v, geo, local) === null) seen.set(JSON.stringify(v), name);
+    }
+    expect(seen.size).toBeGreaterThanOrEqual(3);
+    await checked(g.ctx, 'gdn variants', async () => {
+      const xt = g.fromCHW(x, C, H, W);
+      for (const inverse of [false, true]) {
+        const ref = gdnRef(x, C, H * W, beta, gamma, inverse);
+        const h = prepareGdn(g.ctx, beta, gamma, C, inverse);
+        for (const [key, name] of seen) {
+          const y = conv2d(g.ctx, xt, h.conv, { gdn: inverse ? 'inverse' : 'forward', variant: JSON.parse(key) });
+          expectClose(await g.toCHW(y), ref, 1e-5, 2e-5, `${inverse ? 'igdn' : 'gdn'} as ${name} ${key}`);
+          g.release(y);
+        }
+        h.release();
+      }
+      g.release(xt);
+    });
+  });
+
+  it('GDN: typed errors for mismatched parameters, channels, layout and convs the epilogue cannot fuse into', async () => {
+    const g = await gpu();
+    const { x, beta, gamma } = gdnCase(8, 2, 3);
+    expect(() => g.prepareGdn(beta, gamma.subarray(1), 8, false)).toThrow(GpuShapeError);
+    await checked(g.ctx, 'gdn errors', async () => {
+      const h = g.prepareGdn(beta, gamma, 8, false) as GdnWeights;
+      const xt = g.fromCHW(x, 8, 2, 3);
+      const x4 = g.fromCHW(x.subarray(0, 24), 4, 2, 3);
+      expect(() => g.gdn(x4, h)).toThrow(/GDN over 4 channels, parameters for 8/);
+      const chw = g.ctx.upload(x, [8, 2, 3]);
+      expect(chw.layout).not.toBe('hwc');
+      expect(() => gdn(g.ctx, chw, h)).toThrow(/HWC/);
+      const ints = g.fromCHWInt(new Int32Array(48), 8, 2, 3);
+      expect(() => gdn(g.ctx, ints, h)).toThrow(/f32/);
+      const w3 = prepareConv(g.ctx, new Float32Array(8 * 8 * 9), [8, 8, 3, 3], null);
+      expect(() => conv2d(g.ctx, xt, w3, { pad: 1, gdn: 'forward' })).toThrow(/1x1/);
+      expect(() => conv2d(g.ctx, xt, h.conv, { gdn: 'forward', relu: true })).toThrow(/ReLU/);
+      expect(() => conv2d(g.ctx, xt, h.conv, { gdn: 'sideways' as 'forward' })).toThrow(/'forward' or 'inverse'/);
+      w3.release(); h.release();
+      g.release(xt, x4, chw, ints);
+    });
+  });
 
   it('quantize / dequantize (round half to even, per-channel means) match the reference exactly', async () => {
     const g = await gpu();

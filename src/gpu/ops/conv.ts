@@ -301,6 +301,25 @@ export interface ConvOptions {
   variant?: Partial<ConvVariant>;
   /** Transposed convs: override the selected mode ('gather' always works; 'subpixel' is checked): for tests and benchmarks. */
   mode?: 'gather' | 'subpixel';
+  /**
+   * GDN epilogue (ops/gdn.ts): the conv is GDN's 1×1 mixing (weights gamma, bias beta): inputs are squared in the
+   * loader and the output is x·inverseSqrt(beta + Σ gamma·x²) ('forward') or x·sqrt(…) ('inverse'). Checked by gdnProblem.
+   */
+  gdn?: 'forward' | 'inverse';
+}
+
+/**
+ * Why the GDN epilogue cannot run on this conv, or null when it can (pure; tested): it needs a square (C == OC) 1×1
+ * conv, stride 1, no padding, f32, and nothing else fused (no residual, ReLU or transposition).
+ */
+export function gdnProblem(g: { C: number; OC: number; KH: number; KW: number; SH: number; SW: number; PH: number; PW: number; transposed: boolean; precision: Precision; residual: boolean; relu: boolean }): string | null {
+  if (g.transposed) return 'the GDN epilogue is for ordinary convolutions, not transposed ones';
+  if (g.KH !== 1 || g.KW !== 1) return `the GDN epilogue needs a 1x1 kernel, got ${g.KH}x${g.KW}`;
+  if (g.SH !== 1 || g.SW !== 1 || g.PH !== 0 || g.PW !== 0) return `the GDN epilogue needs stride 1 and no padding, got stride ${g.SH}x${g.SW}, padding ${g.PH}x${g.PW}`;
+  if (g.C !== g.OC) return `the GDN epilogue needs as many output as input channels, got ${g.C} -> ${g.OC}`;
+  if (g.precision !== 'f32') return `the GDN epilogue runs in f32, got precision '${g.precision}'`;
+  if (g.residual || g.relu) return 'the GDN epilogue cannot be combined with a residual or ReLU';
+  return null;
 }
 
 function pair(v: number | [number, number] | undefined, d: number): [number, number] {
@@ -322,6 +341,8 @@ interface ConvGemm {
   OH: number; OW: number; transposed: boolean;
   /** f16 weights in `w` (F16 kernel). */
   f16?: boolean;
+  /** GDN epilogue (checked by conv2d with gdnProblem). */
+  gdn?: 'forward' | 'inverse';
   map?: { YW: number; OSY: number; OSX: number; OPY: number; OPX: number };
 }
 
@@ -349,6 +370,8 @@ function dispatchConv(ctx: GpuContext, d: ConvGemm, opts: ConvOptions): void {
     RELU: !!opts.relu,
     OUT_MAP: !!d.map,
     F16: !!d.f16,
+    GDN: !!d.gdn,
+    GDN_INVERSE: d.gdn === 'inverse',
   });
   const m = d.map ?? { YW: d.OW, OSY: 1, OSX: 1, OPY: 0, OPX: 0 };
   const u = ctx.uniform([d.H, d.W, d.C, d.OH, d.OW, d.OC, d.KW, d.SH, d.SW, d.PH, d.PW, K, M, OCP, m.YW, m.OSY, m.OSX, m.OPY, m.OPX, 0]);
@@ -400,6 +423,11 @@ export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: Con
     const problem = subpixelProblem(g) ?? (cw.host && cw.subpixel ? null : 'the weights were not prepared with their host copy');
     if (problem) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: ${problem}`);
   }
+  if (opts.gdn) {
+    const problem = opts.gdn !== 'forward' && opts.gdn !== 'inverse' ? `gdn must be 'forward' or 'inverse', got '${String(opts.gdn)}'`
+      : gdnProblem({ C, OC: cw.OC, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW, transposed: cw.transposed, precision: cw.precision, residual: !!opts.residual, relu: !!opts.relu });
+    if (problem) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: ${problem}`);
+  }
   if (opts.residual) {
     const r = opts.residual.shape;
     if (r[0] !== cw.OC || r[1] !== OH || r[2] !== OW) throw new GpuShapeError(`residual [${r.join(',')}] does not match conv output [${cw.OC},${OH},${OW}]`);
@@ -407,7 +435,7 @@ export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: Con
   const y = ctx.empty([cw.OC, OH, OW], 'f32', 'hwc', opts.label);
   const base = { x, b: cw.b, y, residual: opts.residual, H, W, C, OC: cw.OC };
   if (mode !== 'subpixel') {
-    dispatchConv(ctx, { ...base, w: cw.w, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW, OH, OW, transposed: cw.transposed, f16: cw.precision === 'f16' }, opts);
+    dispatchConv(ctx, { ...base, w: cw.w, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW, OH, OW, transposed: cw.transposed, f16: cw.precision === 'f16', gdn: opts.gdn }, opts);
     return y;
   }
   const key = `${PH},${PW}`;

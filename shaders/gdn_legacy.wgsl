@@ -1,3 +1,5 @@
+// Bench reference only (bench/lib/layers.ts timeGdnVsConv): the GDN kernel the codec used before GDN moved onto the
+// conv core (ops/gdn.ts). One output channel per lane, scalar accumulators, strided gamma reads. Not used by src/.
 // GDN / inverse GDN with the 1x1 mixing fused, over an HWC feature map x[P][C]:
 //   norm[p][i] = beta[i] + sum_j gamma[i][j] * x[p][j]^2   (gamma row = output channel, as CompressAI's conv weight)
 //   GDN: y = x * inverseSqrt(norm);  IGDN (INVERSE): y = x * sqrt(norm).
