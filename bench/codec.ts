@@ -1,5 +1,6 @@
 // Codec benchmark: encode (g_a, h_a, entropy coding) and decode (h_s, g_s) of a stem feature map, first run vs warm
-// runs, end-to-end and per-layer GFLOP/s (each layer re-run alone; bench/lib/layers.ts).
+// runs, end-to-end and per-layer GFLOP/s (each layer re-run alone; bench/lib/layers.ts), GDN/IGDN's share of the layer
+// time, and each GDN layer next to the legacy GDN kernel and a plain 1×1 conv of its shape (same process).
 //   npm run bench:codec -- [--sizes paper|small|all|HxW] [--weights ckpt | --nm 128,192] [--mode compat|portable]
 //                          [--reps 2] [--warmup] [--no-layers] [--adapter auto]
 // Default weights: a random N=128/M=192 codec (the paper's quality-1..5 shape) built from weights/random's layout;

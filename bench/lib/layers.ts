@@ -122,11 +122,12 @@ interface GdnBench extends Instrumentable {
  * Each recorded GDN/IGDN layer's shape, timed three ways on the same random input in the same process: the codec's
  * GDN (be.gdn), the legacy GDN kernel (shaders/gdn_legacy.wgsl, one output channel per lane) and the conv core as a
  * plain 1×1 C→C conv without the GDN epilogue (gamma as weight, beta as bias). FLOPs: GDN 2·C²·P + 4·C·P, the 1×1
- * conv 2·C²·P. Parameters are random (diag 0.1, ~30 % small positive off-diagonal gamma; beta in [0.5, 1.5]): speed
+ * conv 2·C²·P. The three are interleaved `rounds` times (median of each). Parameters are random (diag 0.1, ~30 % small positive off-diagonal gamma; beta in [0.5, 1.5]): speed
  * does not depend on values; the GDN outputs of the two kernels are also compared bitwise.
  */
-export async function timeGdnVsConv(ctx: GpuContext, be: GdnBench, calls: LayerCall[], opts: { targetMs?: number; maxK?: number } = {}): Promise<GdnVsConvRow[]> {
-  const target = opts.targetMs ?? 100, maxK = opts.maxK ?? 20;
+export async function timeGdnVsConv(ctx: GpuContext, be: GdnBench, calls: LayerCall[], opts: { targetMs?: number; maxK?: number; rounds?: number } = {}): Promise<GdnVsConvRow[]> {
+  const target = opts.targetMs ?? 100, maxK = opts.maxK ?? 20, rounds = opts.rounds ?? 3;
+  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const out: GdnVsConvRow[] = [];
   let s = 99;
   const rnd = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
@@ -139,7 +140,6 @@ export async function timeGdnVsConv(ctx: GpuContext, be: GdnBench, calls: LayerC
     const gamma = Float32Array.from({ length: C * C }, (_, i) => (i % (C + 1) === 0 ? 0.1 : rnd() < 0.3 ? 0.01 * rnd() : 0));
     const x = randomTensor(ctx, c.shape, 'hwc', s);
     const g = be.prepareGdn(beta, gamma, C, inverse, c.label);
-    const gdnMs = await timeCall(ctx, () => be.gdn(x, g).release(), target, maxK);
     const lb = ctx.upload(beta, [C], { label: 'legacy.beta' }), lg = ctx.upload(gamma, [C, C], { label: 'legacy.gamma' });
     const TP = legacyTile(P);
     const pipe = ctx.pipeline('gdn_legacy', { TP, INVERSE: inverse });
@@ -148,7 +148,6 @@ export async function timeGdnVsConv(ctx: GpuContext, be: GdnBench, calls: LayerC
       ctx.dispatch(pipe, [ctx.uniform([P, C]), x, lb, lg, y], [Math.ceil(C / 64), Math.ceil(P / TP)], `${c.label}.legacy`);
       return y;
     };
-    const legacyMs = await timeCall(ctx, () => legacy().release(), target, maxK);
     const yn = be.gdn(x, g), yl = legacy();
     const a = (await ctx.read(yn)) as Float32Array, b = (await ctx.read(yl)) as Float32Array;
     yn.release(); yl.release();
@@ -159,7 +158,14 @@ export async function timeGdnVsConv(ctx: GpuContext, be: GdnBench, calls: LayerC
       maxRel = Math.max(maxRel, Math.abs(a[i]! - b[i]!) / Math.max(Math.abs(b[i]!), 1e-30));
     }
     const w = be.prepareConv(gamma, [C, C, 1, 1], beta, { label: `${c.label}.as_conv1x1` });
-    const convMs = await timeCall(ctx, () => be.conv2d(x, w, { label: `${c.label}.as_conv1x1` }).release(), target, maxK);
+    // the three kernels interleaved, `rounds` times, median each (the shared machine's load drifts)
+    const t: number[][] = [[], [], []];
+    for (let r = 0; r < rounds; r++) {
+      t[0]!.push(await timeCall(ctx, () => be.gdn(x, g).release(), target, maxK));
+      t[1]!.push(await timeCall(ctx, () => legacy().release(), target, maxK));
+      t[2]!.push(await timeCall(ctx, () => be.conv2d(x, w, { label: `${c.label}.as_conv1x1` }).release(), target, maxK));
+    }
+    const [gdnMs, legacyMs, convMs] = t.map(med) as [number, number, number];
     w.release(); g.release(); lb.release(); lg.release(); x.release();
     out.push({ label: c.label, shape: [C, H, W], gflop: c.flops / 1e9, gdnMs, legacyMs, convGflop: (2 * C * C * P) / 1e9, convMs, differ, maxRel });
   }
