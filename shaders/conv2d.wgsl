@@ -20,7 +20,7 @@
 //   stride-2 transposed convolution (ops/conv.ts) runs one ordinary stride-1 conv per output parity class this way.
 //   GDN: the 1x1 mixing of GDN / inverse GDN (ops/gdn.ts; 1x1, stride 1, no padding, C == OC, LOAD_GEMM in practice):
 //   every A operand is squared on its way into the tile (x^2; the weights are gamma [OC = i][C = j], the bias beta),
-//   and the epilogue writes x * inverseSqrt(beta + acc) (GDN_INVERSE: x * sqrt(beta + acc)) with x read at the output
+//   and the epilogue writes x * inverseSqrt(beta + acc) (uniform GI = 1: x * sqrt(beta + acc)) with x read at the output
 //   position. acc sums gamma[i][j] * x_j^2 over j in order, beta is added after the full sum, as CompressAI's conv does.
 //   F16: weights are stored as binary16 (w: vec4<f16>), the workgroup tiles hold f16 (TT), so every A operand is
 //   rounded to f16 on its way into the tile; products and accumulation stay f32. Bias, residual and output are f32.
@@ -35,7 +35,7 @@ struct Params {
   OW: u32, OC: u32, KW: u32, SH: u32,
   SW: u32, PH: u32, PW: u32, K: u32,
   M: u32, OCP: u32, YW: u32, OSY: u32,
-  OSX: u32, OPY: u32, OPX: u32, _p0: u32,
+  OSX: u32, OPY: u32, OPX: u32, GI: u32,   // GI: GDN epilogue only, 1 = inverse GDN
 };
 @group(0) @binding(0) var<uniform> p: Params;
 #if ${VEC_A}
@@ -314,11 +314,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 #else
           let xi = x[o + c];
 #endif
-#if ${GDN_INVERSE}
-          s = xi * sqrt(s);
-#else
-          s = xi * inverseSqrt(s);
-#endif
+          // forward / inverse by uniform (p.GI), not by define: an encoder and a decoder in one process share the
+          // pipeline (a big-tile JIT costs lavapipe several seconds)
+          if (p.GI != 0u) { s = xi * sqrt(s); } else { s = xi * inverseSqrt(s); }
 #endif
           y[o + c] = s;
         }

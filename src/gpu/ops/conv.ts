@@ -371,10 +371,9 @@ function dispatchConv(ctx: GpuContext, d: ConvGemm, opts: ConvOptions): void {
     OUT_MAP: !!d.map,
     F16: !!d.f16,
     GDN: !!d.gdn,
-    GDN_INVERSE: d.gdn === 'inverse',
   });
   const m = d.map ?? { YW: d.OW, OSY: 1, OSX: 1, OPY: 0, OPX: 0 };
-  const u = ctx.uniform([d.H, d.W, d.C, d.OH, d.OW, d.OC, d.KW, d.SH, d.SW, d.PH, d.PW, K, M, OCP, m.YW, m.OSY, m.OSX, m.OPY, m.OPX, 0]);
+  const u = ctx.uniform([d.H, d.W, d.C, d.OH, d.OW, d.OC, d.KW, d.SH, d.SW, d.PH, d.PW, K, M, OCP, m.YW, m.OSY, m.OSX, m.OPY, m.OPX, d.gdn === 'inverse' ? 1 : 0]);
   const bindings = [u, d.x, d.w, d.b, d.y];
   if (d.residual) bindings.push(d.residual);
   ctx.dispatch(pipe, bindings, [Math.ceil(d.OC / (4 * v.WGX * v.TN)), Math.ceil(M / (v.WGY * v.TM))], opts.label ?? 'conv2d');
