@@ -164,7 +164,7 @@ async function main(): Promise<void> {
       }
     };
     // WebSocket: garbage frames and frames after close
-    const { WebSocket: WS } = (await import('ws' as string)) as { WebSocket: typeof WebSocket };
+    const { WebSocket: WS } = (await import('ws')) as unknown as { WebSocket: typeof WebSocket };
     const wsRun = async () => {
       for (let j = 0; j < 50; j++) {
         const ws = new WS(`${BASE.replace('http', 'ws')}/v1/stream`);

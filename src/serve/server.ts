@@ -268,7 +268,7 @@ export class VcmServer {
       };
     } catch (e) {
       if (e instanceof HttpProblem) throw e;
-      if (e instanceof QueueFullError) throw new HttpProblem(503, 'overloaded', 'Overloaded', e.message, {}, { 'retry-after': '1' });
+      if (e instanceof QueueFullError) throw new HttpProblem(503, 'overloaded', 'Overloaded', e.message, {}, { 'retry-after': String(e.retryAfterS) });
       if (e instanceof DeadlineError) throw new HttpProblem(504, 'deadline-exceeded', 'Deadline exceeded', e.message);
       const name = (e as Error)?.name ?? '';
       // Errors from parsing/decoding the stream's contents are the client's (400); anything else is ours (500),
