@@ -6,10 +6,11 @@
 //   npx tsx bench/serve.ts [--per-conn 4] [--soak 200] [--soak-minutes 60] [--hostile 10000] [--port 18900] [--queue 4]
 // The stream is the bundled example (weights/world/example.png) at the bundled detector's own input size.
 // Only 127.0.0.1 traffic. Every phase is bounded by a count or a duration.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
-import { createEncoder } from '../src/api/index.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -95,12 +96,17 @@ function slowDrip(): Promise<string> {
 
 async function main(): Promise<void> {
   // one valid stream and its expected detections (the server's own answer is checked for stability)
-  const enc = await createEncoder({ detector: 'weights/default/detector.safetensors', codec: 'weights/default/codec.safetensors', mode: 'portable' });
-  const { bytes: valid } = await enc.encode(new Uint8Array(readFileSync('weights/world/example.png')));
-  enc.dispose();
+  // Encoded by the CLI in a child process: a Dawn instance left in this process keeps a core busy polling (seen: the
+  // bench at 86 % CPU), which halved the server's share of a 2-core box and turned every decode into a 504.
+  const tmp = mkdtempSync(join(tmpdir(), 'webvcm-bench-serve-'));
+  const encRun = spawnSync(process.execPath, ['bin/webvcm.js', 'encode', 'weights/world/example.png', '-o', join(tmp, 'example.vcm'), '--mode', 'portable'], { encoding: 'utf8' });
+  if (encRun.status !== 0) throw new Error(`encode failed: ${encRun.stderr}`);
+  const valid = new Uint8Array(readFileSync(join(tmp, 'example.vcm')));
   const server = await startServer();
   try {
-    const ref = JSON.stringify(((await (await post(valid)).json()) as { scores: number[] }).scores);
+    const first = await post(valid);
+    if (first.status !== 200) throw new Error(`the reference request failed: ${first.status} ${await first.text()}`);
+    const ref = JSON.stringify(((await first.json()) as { scores: number[] }).scores);
     console.log(`adapter: server process (webvcm serve, bundled weights); stream ${valid.length} bytes`);
 
     console.log(`\n## load (${PER_CONN} requests per connection)`);
