@@ -3,12 +3,14 @@
 //   2. soak: valid requests back to back, RSS and GPU buffer count (from /metrics) sampled along the way;
 //   3. hostile: random / truncated / bit-flipped streams, absurd header sizes, oversize bodies, wrong content types,
 //      slow-drip bodies, garbage WebSocket frames and frames after close, with valid requests interleaved and checked.
-//   nice -n 10 npx tsx bench/serve.ts [--per-conn 4] [--soak 200] [--hostile 10000] [--port 18900]
+//   npx tsx bench/serve.ts [--per-conn 4] [--soak 200] [--soak-minutes 60] [--hostile 10000] [--port 18900] [--queue 4]
+// The stream is the bundled example (weights/world/example.png) at the bundled detector's own input size.
 // Only 127.0.0.1 traffic. Every phase is bounded by a count or a duration.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
-import { createEncoder } from '../src/api/index.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,6 +20,8 @@ const PER_CONN = arg('per-conn', 4); // requests per connection in each load pha
 const SOAK = arg('soak', 200);
 const HOSTILE = arg('hostile', 10000);
 const PORT = arg('port', 18900);
+const SOAK_MINUTES = arg('soak-minutes', 60); // the soak also stops after this long (the count reached is printed)
+const QUEUE = arg('queue', 4);
 const SKIP_LOAD = process.argv.includes('--skip-load');
 const VALID_EVERY = arg('valid-every', 200); // hostile run: one checked valid request every N
 const PAYLOAD_FLIPS = arg('payload-flips', 1); // 0: bit flips only in the header (flipped payloads decode on the GPU)
@@ -25,7 +29,7 @@ const BODY_LIMIT = 1 << 20;
 const BASE = `http://127.0.0.1:${PORT}`;
 
 async function startServer(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['bin/webvcm.js', 'serve', '--port', String(PORT), '--queue', '32', '--body-limit', String(BODY_LIMIT), '--request-timeout-ms', '3000', '--stream-pending', '1', '--warmup-size', '150x225', '--min-size', '160', '--max-size', '272'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['bin/webvcm.js', 'serve', '--port', String(PORT), '--queue', String(QUEUE), '--body-limit', String(BODY_LIMIT), '--request-timeout-ms', '3000', '--stream-pending', '1', '--warmup-size', '456x320'], { stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout!.on('data', (d: Buffer) => process.stderr.write(`[server] ${d}`));
   const t0 = performance.now();
   for (;;) {
@@ -92,12 +96,17 @@ function slowDrip(): Promise<string> {
 
 async function main(): Promise<void> {
   // one valid stream and its expected detections (the server's own answer is checked for stability)
-  const enc = await createEncoder({ detector: 'weights/default/detector.safetensors', codec: 'weights/default/codec.safetensors', mode: 'portable', minSize: 160, maxSize: 272 });
-  const { bytes: valid } = await enc.encode(new Uint8Array(readFileSync('weights/mini-coco/000000000002.png')));
-  enc.dispose();
+  // Encoded by the CLI in a child process: a Dawn instance left in this process keeps a core busy polling (seen: the
+  // bench at 86 % CPU), which halved the server's share of a 2-core box and turned every decode into a 504.
+  const tmp = mkdtempSync(join(tmpdir(), 'webvcm-bench-serve-'));
+  const encRun = spawnSync(process.execPath, ['bin/webvcm.js', 'encode', 'weights/world/example.png', '-o', join(tmp, 'example.vcm'), '--mode', 'portable'], { encoding: 'utf8' });
+  if (encRun.status !== 0) throw new Error(`encode failed: ${encRun.stderr}`);
+  const valid = new Uint8Array(readFileSync(join(tmp, 'example.vcm')));
   const server = await startServer();
   try {
-    const ref = JSON.stringify(((await (await post(valid)).json()) as { scores: number[] }).scores);
+    const first = await post(valid);
+    if (first.status !== 200) throw new Error(`the reference request failed: ${first.status} ${await first.text()}`);
+    const ref = JSON.stringify(((await first.json()) as { scores: number[] }).scores);
     console.log(`adapter: server process (webvcm serve, bundled weights); stream ${valid.length} bytes`);
 
     console.log(`\n## load (${PER_CONN} requests per connection)`);
@@ -105,23 +114,29 @@ async function main(): Promise<void> {
     if (!SKIP_LOAD) for (const c of [1, 4, 16]) rows.push(await load(valid, c));
     console.table(rows);
 
-    console.log(`\n## soak: ${SOAK} valid requests, concurrency 4`);
-    const samples: { n: number; rssMB: number; live: number; free: number }[] = [];
-    let bad = 0, n = 0;
-    const m0 = await metrics();
-    samples.push({ n: 0, rssMB: +(m0.rss / 2 ** 20).toFixed(1), live: m0.live, free: m0.free });
+    console.log(`\n## soak: up to ${SOAK} valid requests or ${SOAK_MINUTES} min, concurrency 4 (a 503 is retried after its Retry-After)`);
+    const samples: { n: number; min: number; ok: number; r503: number; rssMB: number; live: number; free: number }[] = [];
+    let bad = 0, n = 0, ok = 0, r503 = 0;
+    const tSoak = performance.now();
+    const minutes = () => +((performance.now() - tSoak) / 60000).toFixed(1);
+    const sample = async () => { const m = await metrics(); samples.push({ n, min: minutes(), ok, r503, rssMB: +(m.rss / 2 ** 20).toFixed(1), live: m.live, free: m.free }); };
+    await sample();
+    let nextSample = 60_000;
     const worker = async () => {
-      while (n < SOAK) {
+      while (n < SOAK && performance.now() - tSoak < SOAK_MINUTES * 60_000) {
         n++;
         const r = await post(valid);
-        if (r.status !== 200) { if (r.status !== 503) bad++; await r.arrayBuffer(); continue; }
-        if (JSON.stringify(((await r.json()) as { scores: number[] }).scores) !== ref) bad++;
-        if (n % Math.max(1, Math.floor(SOAK / 5)) === 0) { const m = await metrics(); samples.push({ n, rssMB: +(m.rss / 2 ** 20).toFixed(1), live: m.live, free: m.free }); }
+        if (r.status === 503) { r503++; const ra = Number(r.headers.get('retry-after') ?? 1); await r.arrayBuffer(); await new Promise((res) => setTimeout(res, 1000 * Math.min(ra, 5))); }
+        else if (r.status !== 200) { bad++; await r.arrayBuffer(); }
+        else if (JSON.stringify(((await r.json()) as { scores: number[] }).scores) !== ref) bad++;
+        else ok++;
+        if (performance.now() - tSoak > nextSample) { nextSample += 60_000 * Math.max(1, Math.round(SOAK_MINUTES / 10)); await sample(); }
       }
     };
     await Promise.all([worker(), worker(), worker(), worker()]);
+    await sample();
     console.table(samples);
-    console.log(`soak: ${bad} wrong or failed answers (other than 503)`);
+    console.log(`soak: ${n} requests in ${minutes()} min: ${ok} correct 200s, ${r503} designed 503s, ${bad} wrong or failed answers`);
 
     console.log(`\n## hostile: ${HOSTILE} requests, a valid one every ${VALID_EVERY}th (checked)`);
     const r = rng(7);
@@ -164,7 +179,7 @@ async function main(): Promise<void> {
       }
     };
     // WebSocket: garbage frames and frames after close
-    const { WebSocket: WS } = (await import('ws' as string)) as { WebSocket: typeof WebSocket };
+    const { WebSocket: WS } = (await import('ws')) as unknown as { WebSocket: typeof WebSocket };
     const wsRun = async () => {
       for (let j = 0; j < 50; j++) {
         const ws = new WS(`${BASE.replace('http', 'ws')}/v1/stream`);

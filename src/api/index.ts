@@ -104,10 +104,10 @@ async function loadBoth(o: CommonOptions): Promise<{ det: DetectorWeights; codec
   const prog = (file: LoadProgress['file']) => (loaded: number, total: number | undefined) => o.onProgress?.({ file, loaded, total });
   const det = isLoaded<DetectorWeights>(o.detector, 'detectron2-rcnn-fpn')
     ? o.detector
-    : loadDetectorWeights(o.detector as WeightSource, { onProgress: prog('detector') });
+    : loadDetectorWeights(o.detector as WeightSource, { onProgress: prog('detector'), label: 'detector' });
   const codec = isLoaded<CodecWeights>(o.codec, 'compressai-hyperprior')
     ? o.codec
-    : loadCodecWeights(o.codec as WeightSource, { onProgress: prog('codec') });
+    : loadCodecWeights(o.codec as WeightSource, { onProgress: prog('codec'), label: 'codec' });
   const [d, c] = await Promise.all([det, codec]);
   return { det: d, codec: c };
 }

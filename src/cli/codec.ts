@@ -24,7 +24,7 @@ function readFile(path: string, what: string): Uint8Array {
 }
 
 async function open(weights: string): Promise<{ ctx: GpuContext; codec: HyperpriorCodec<import('../gpu/tensor.ts').GpuTensor>; be: GpuCodecBackend }> {
-  const w = await loadCodecWeights(readFile(weights, 'weights'));
+  const w = await loadCodecWeights(readFile(weights, 'weights'), { label: `--weights ${weights}` });
   const ctx = await GpuContext.create();
   const be = new GpuCodecBackend(ctx);
   return { ctx, be, codec: await HyperpriorCodec.create(w, be) };
@@ -51,6 +51,8 @@ export async function compressCommand(o: { weights: string; input: string; outpu
   const shape = arr.shape.length === 4 ? arr.shape : arr.shape.length === 3 ? [1, ...arr.shape] : null;
   if (!shape || shape[0] !== 1) throw new CodecInputError(`${o.input}: expected a [1,C,H,W] tensor, got [${arr.shape.join(',')}]`);
   const [, C, H, W] = shape as [number, number, number, number];
+  const bad = arr.data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new CodecInputError(`${o.input}: value at [0, ${Math.floor(bad / (H * W))}, ${Math.floor(bad / W) % H}, ${bad % W}] is ${arr.data[bad]}; the codec codes finite values only`);
   const { ctx, codec } = await open(o.weights);
   try {
     const pad = computePadding(H, W);

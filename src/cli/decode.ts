@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { createDecoder } from '../api/index.ts';
 import { toCocoResults } from '../eval/coco-categories.ts';
 import { writeNpy } from '../io/npy.ts';
-import { DEFAULT_CODEC, DEFAULT_DETECTOR, posInt } from './defaults.ts';
+import { DEFAULT_CODEC, DEFAULT_DETECTOR, posInt, precisionArg } from './defaults.ts';
 import { detectionsToJson, imageIdFromName } from './detect.ts';
 import { formatTimedRuns, timedRuns } from './timings.ts';
 
@@ -19,14 +19,15 @@ export function register(program: Command): void {
     .option('--codec <ckpt>', 'codec checkpoint; default: bundled', DEFAULT_CODEC)
     .option('--min-size <n>', 'accepted for symmetry with encode/detect (sizes travel in the stream)', posInt)
     .option('--max-size <n>', 'accepted for symmetry with encode/detect (sizes travel in the stream)', posInt)
+    .option('--precision <p>', "f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16' (the codec stays f32)", precisionArg, 'f32')
     .option('--coco', 'write the COCO results list instead of boxes/scores/classes')
     .option('--image-id <n>', 'image_id for --coco (default: digits of the file name, else 0)', posInt)
     .option('--features <file>', 'also write the decoded feature map F̂ as float32 NCHW .npy')
     .option('--warmup', "compile every GPU pipeline for this stream's sizes before the timed decode (timed separately)")
     .option('--runs <n>', 'decode n times; the first and the last (warm) run are timed separately', posInt)
-    .action(async (file: string, o: { output: string; detector: string; codec: string; minSize?: number; maxSize?: number; coco?: boolean; imageId?: number; features?: string; warmup?: boolean; runs?: number }) => {
+    .action(async (file: string, o: { output: string; detector: string; codec: string; minSize?: number; maxSize?: number; coco?: boolean; imageId?: number; features?: string; warmup?: boolean; runs?: number; precision: 'f32' | 'f16' }) => {
       const bytes = new Uint8Array(readFileSync(file));
-      const dec = await createDecoder({ detector: o.detector, codec: o.codec, minSize: o.minSize, maxSize: o.maxSize });
+      const dec = await createDecoder({ detector: o.detector, codec: o.codec, minSize: o.minSize, maxSize: o.maxSize, precision: o.precision });
       try {
         const timed = await timedRuns(() => dec.decode(bytes, { returnFeatures: !!o.features }), o.runs ?? 1, o.warmup ? () => dec.warmup({ stream: bytes }) : undefined);
         const r = timed.first;

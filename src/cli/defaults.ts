@@ -13,6 +13,12 @@ export class UsageError extends Error {
   }
 }
 
+/** commander argument parser for `--precision` (f32 | f16), checked before any weights load. */
+export function precisionArg(v: string): 'f32' | 'f16' {
+  if (v !== 'f32' && v !== 'f16') throw new InvalidArgumentError("expected f32 or f16 (f16 needs an adapter with 'shader-f16'; docs/kernels.md)");
+  return v;
+}
+
 /** commander argument parser for positive integers. */
 export function posInt(v: string): number {
   const n = Number(v);

@@ -7,6 +7,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, resolve, sep } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { precisionArg } from './defaults.ts';
 import { ANCHOR_CODECS, DEFAULT_ANCHOR_QUALITIES, isAnchorCodec, type AnchorCodec } from '../eval/anchors.ts';
 import { CocoFormatError, evaluateBoxes } from '../eval/cocoeval.ts';
 
@@ -57,6 +58,7 @@ interface EvalCliOptions {
   maxSize?: number;
   progress?: string;
   resume?: boolean;
+  precision: 'f32' | 'f16';
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -140,6 +142,7 @@ export function register(program: Command): void {
     .option('--anchors <list>', `full mode: image-codec anchors, comma separated: ${ANCHOR_CODECS.join(', ')} or none`, 'none')
     .option('--anchor-q <list>', 'full mode: anchor qualities, e.g. 5,10,20,35,50,75 or jpeg=5,10,20;webp=5,10 (default per codec, docs/eval.md)')
     .option('--limit <n>', 'full mode: only the first N images (ascending id)', parseLimit)
+    .option('--precision <p>', "full mode: detector precision, f32 (default) or f16 (needs 'shader-f16'; the codec stays f32)", precisionArg, 'f32')
     .option('--out <dir>', 'full mode: write rd.csv, rd-images.csv, rd.svg, bd-rate.json, bd-rate.md, summary.json here', 'artifacts/eval')
     .option('--csv <file>', 'full mode: write the per-row CSV here instead of <out>/rd.csv')
     .option('--plot <file>', 'full mode: write the SVG RD plot here instead of <out>/rd.svg')
@@ -186,6 +189,7 @@ export function register(program: Command): void {
       const { createRdRunner } = await import('../eval/rd-runner.ts');
       const runner = await createRdRunner({
         detector, codecs, method2: methods.includes(2), mode: opts.mode as 'compat' | 'portable', minSize: opts.minSize, maxSize: opts.maxSize,
+        precision: opts.precision,
       });
       process.stderr.write(`eval: ${runner.detectorInfo}; class mapping ${runner.classNames ? 'by name' : 'COCO ids'}\n`);
       const uniq = codecLabels(codecs);

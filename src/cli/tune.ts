@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (o: { weights: string; size: string; rounds: number; cache: string; dryRun?: boolean; json?: boolean }) => {
       const [H, W] = size(o.size);
-      const w = await loadCodecWeights(new Uint8Array(readFileSync(o.weights)));
+      const w = await loadCodecWeights(o.weights, { label: '--weights' });
       const ctx = await GpuContext.create();
       const log = (s: string) => { if (!o.json) process.stderr.write(s + '\n'); };
       try {

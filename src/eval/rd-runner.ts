@@ -32,6 +32,8 @@ export interface RdRunnerOptions {
   minSize?: number;
   maxSize?: number;
   adapter?: AdapterChoice;
+  /** detector conv precision (the codec stays f32): 'f16' needs 'shader-f16' */
+  precision?: 'f32' | 'f16';
 }
 
 export class RdSetupError extends Error {
@@ -52,7 +54,14 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
   }
   const mode = o.mode ?? 'compat';
   const ctx = await GpuContext.create({ adapter: o.adapter });
-  const detOps = new GpuDetectorBackend(ctx);
+  const precision = o.precision ?? 'f32';
+  let detOps: GpuDetectorBackend;
+  try {
+    detOps = new GpuDetectorBackend(ctx, { precision });
+  } catch (e) {
+    ctx.dispose();
+    throw e;
+  }
   const codecOps = new GpuCodecBackend(ctx);
   const made: { dispose(): void }[] = [];
   let det1: Detector<GpuTensor>, det2: Detector<GpuTensor> | null = null;
@@ -97,7 +106,7 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     classNames: detW.classNames,
     settings: JSON.stringify({
       detector: toHex(detW.fingerprint), codecs: codecW.map((w) => toHex(w.fingerprint)), mode,
-      minSize: det1.cfg.minSize, maxSize: det1.cfg.maxSize,
+      minSize: det1.cfg.minSize, maxSize: det1.cfg.maxSize, ...(precision === 'f16' ? { precision } : {}),
     }),
     numClasses: detW.config.numClasses,
     detectorInfo: `${ctx.info.description ?? 'WebGPU'}; detector ${JSON.stringify(detW.config.stages.map((s) => s.out))} fpn ${detW.config.fpnOut}, ${detW.config.numClasses} classes`,

@@ -196,12 +196,25 @@ function withoutChunk(bytes: Uint8Array, type: string): Uint8Array {
   return out;
 }
 
+/**
+ * The decoder's own complaints ("SOI not found", "marker was not found", its memory limit) are kept; JavaScript
+ * faults inside it (TypeError/RangeError on corrupt tables: "Cannot set properties of undefined (setting
+ * 'huffmanTableDC')") say nothing to a user and are replaced by what they mean.
+ */
+function jpegProblem(e: unknown): string {
+  if (e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError) {
+    return 'corrupt or truncated data (its tables or scan data do not parse)';
+  }
+  const m = e instanceof Error ? e.message : String(e);
+  return m || 'the decoder failed without a message';
+}
+
 function decodeJpeg(bytes: Uint8Array): RgbImage {
   let img: { width: number; height: number; data: Uint8Array };
   try {
     img = jpegjs.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 1024 });
   } catch (e) {
-    throw new ImageFormatError(`invalid JPEG: ${(e as Error).message ?? String(e)}`);
+    throw new ImageFormatError(`invalid JPEG: ${jpegProblem(e)}`);
   }
   if (img.data.length !== img.width * img.height * 3) {
     throw new ImageFormatError(`JPEG decoder returned ${img.data.length} bytes for ${img.width}x${img.height} RGB`);

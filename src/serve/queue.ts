@@ -6,6 +6,8 @@
 
 export class QueueFullError extends Error {
   override name = 'QueueFullError';
+  /** Seconds after which a retry may be admitted (the estimated time until the queue has room or drains). */
+  constructor(message: string, readonly retryAfterS = 1) { super(message); }
 }
 export class DeadlineError extends Error {
   override name = 'DeadlineError';
@@ -26,6 +28,9 @@ export class WorkQueue {
   private idleWaiters: (() => void)[] = [];
   /** Seconds the device spent on jobs (their run() time). */
   busySeconds = 0;
+  /** Exponentially weighted mean of job run times, ms (0 until a job has run). Drives deadline-aware admission. */
+  ewmaMs = 0;
+  private startedAt = 0;
 
   constructor(readonly limit: number, private readonly onDepth?: (depth: number) => void) {
     if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`queue limit must be a non-negative integer, got ${limit}`);
@@ -35,9 +40,29 @@ export class WorkQueue {
   get depth(): number { return this.waiting.length; }
   get busy(): boolean { return this.running; }
 
-  /** Queue `run`; rejects with QueueFullError at once when `limit` jobs already wait, DeadlineError at the deadline. */
+  /**
+   * Estimated ms until a job submitted now would finish: the rest of the running job plus one mean run time for each
+   * waiting job and for the new one (0 while no run time has been measured yet).
+   */
+  estimateMs(now = performance.now()): number {
+    if (this.ewmaMs === 0) return 0;
+    const rest = this.running ? Math.max(0, this.ewmaMs - (now - this.startedAt)) : 0;
+    return rest + this.ewmaMs * (this.waiting.length + 1);
+  }
+
+  /**
+   * Queue `run`. Rejects at once with QueueFullError when `limit` jobs already wait, or when the estimated finish
+   * (estimateMs) lies beyond the deadline — overload is answered with an immediate 503 instead of a 504 after the
+   * client has waited out its deadline. A job whose deadline passes anyway rejects with DeadlineError.
+   */
   submit<T>(run: () => Promise<T>, deadlineMs: number): Promise<T> {
-    if (this.waiting.length >= this.limit && this.running) return Promise.reject(new QueueFullError(`the queue is full (${this.limit} waiting)`));
+    if (this.waiting.length >= this.limit && this.running) {
+      return Promise.reject(new QueueFullError(`the queue is full (${this.limit} waiting)`, this.retryAfterS()));
+    }
+    const est = this.estimateMs();
+    if (this.running && est > deadlineMs) {
+      return Promise.reject(new QueueFullError(`the queue would not reach this request before its deadline (about ${Math.round(est)} ms of work ahead, deadline ${deadlineMs} ms)`, this.retryAfterS()));
+    }
     return new Promise<T>((resolve, reject) => {
       const job: Job<T> = { run, deadline: performance.now() + deadlineMs, resolve, reject, settled: false, timer: null };
       job.timer = setTimeout(() => this.settle(job, new DeadlineError(`the request's deadline of ${deadlineMs} ms expired`)), deadlineMs);
@@ -65,14 +90,23 @@ export class WorkQueue {
     if (job.settled) { this.pump(); return; }
     this.running = true;
     const t0 = performance.now();
-    job.run().then(
-      (v) => this.settle(job, undefined, v),
-      (e) => this.settle(job, e ?? new Error('job failed')),
-    ).finally(() => {
-      this.busySeconds += (performance.now() - t0) / 1000;
+    this.startedAt = t0;
+    // run time is booked (and the device marked free) before the job settles, so whoever awaits it sees the new state
+    const book = () => {
+      const ms = performance.now() - t0;
+      this.busySeconds += ms / 1000;
+      this.ewmaMs = this.ewmaMs === 0 ? ms : 0.8 * this.ewmaMs + 0.2 * ms;
       this.running = false;
-      this.pump();
-    });
+    };
+    job.run().then(
+      (v) => { book(); this.settle(job, undefined, v); },
+      (e) => { book(); this.settle(job, e ?? new Error('job failed')); },
+    ).finally(() => this.pump());
+  }
+
+  /** Whole seconds until the work now queued should be done (at least 1). */
+  private retryAfterS(): number {
+    return Math.max(1, Math.ceil(this.estimateMs() / 1000));
   }
 
   /** Resolves when nothing runs and nothing waits. */

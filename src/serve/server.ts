@@ -49,6 +49,8 @@ export interface ServeOptions {
   maxPixels?: number;
   /** Image sizes [h, w] (and the encoders' resize settings) to compile pipelines for before /healthz is ready; default 480x640. */
   warmup?: { sizes?: [number, number][]; minSize?: number; maxSize?: number };
+  /** Detector precision after the split: 'f32' (default) or 'f16' (needs 'shader-f16'; the codec stays f32). */
+  precision?: 'f32' | 'f16';
   /** Skip the warm-up decode (tests of the not-ready state). */
   skipWarmup?: boolean;
   logger?: boolean;
@@ -152,7 +154,7 @@ export class VcmServer {
   async init(): Promise<void> {
     let device: GPUDevice | undefined;
     for (const c of this.opts.codecs) {
-      const decoder = await createDecoder({ detector: this.detectorWeights ?? this.opts.detector as never, codec: c as never, device, detectorConfig: this.opts.detectorConfig });
+      const decoder = await createDecoder({ detector: this.detectorWeights ?? this.opts.detector as never, codec: c as never, device, detectorConfig: this.opts.detectorConfig, precision: this.opts.precision });
       device ??= decoder.device;
       this.detectorWeights ??= decoder.detectorWeights;
       const fp = toHex(decoder.fingerprint);
@@ -268,7 +270,7 @@ export class VcmServer {
       };
     } catch (e) {
       if (e instanceof HttpProblem) throw e;
-      if (e instanceof QueueFullError) throw new HttpProblem(503, 'overloaded', 'Overloaded', e.message, {}, { 'retry-after': '1' });
+      if (e instanceof QueueFullError) throw new HttpProblem(503, 'overloaded', 'Overloaded', e.message, {}, { 'retry-after': String(e.retryAfterS) });
       if (e instanceof DeadlineError) throw new HttpProblem(504, 'deadline-exceeded', 'Deadline exceeded', e.message);
       const name = (e as Error)?.name ?? '';
       // Errors from parsing/decoding the stream's contents are the client's (400); anything else is ours (500),
@@ -334,7 +336,7 @@ export class VcmServer {
     app.get('/v1/models', async () => {
       const dw = this.detectorWeights!;
       return {
-        detector: { kind: dw.kind, fingerprint: toHex(dw.fingerprint), stemChannels: dw.config.stemOut },
+        detector: { kind: dw.kind, fingerprint: toHex(dw.fingerprint), stemChannels: dw.config.stemOut, precision: this.opts.precision ?? 'f32' },
         codecs: this.served.map((s) => ({ kind: 'compressai-hyperprior', fingerprint: s.fp, ...s.decoder.codecShape, methods: [1, 2], modes: ['compat', 'portable'] })),
         limits: { bodyLimit: this.opts.bodyLimit, maxPixels: this.opts.maxPixels, queueLimit: this.opts.queueLimit, deadlineMs: this.opts.deadlineMs, streamPending: this.opts.streamPending },
       };

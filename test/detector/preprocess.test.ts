@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DETECTOR_CONFIG } from '../../src/model/detector/types.ts';
 import {
-  DetectorInputError, imageSizes, normalizeAndPad, pillowCoeffs, pillowResizeBilinear, resizeForDetector, roundTo256, shortestEdgeSize,
+  DetectorInputError, MAX_RESIZED_PIXELS, imageSizes, normalizeAndPad, pillowCoeffs, pillowResizeBilinear, resizeForDetector, roundTo256, shortestEdgeSize,
 } from '../../src/model/detector/preprocess.ts';
 import { goldenNpy, npy } from './golden.ts';
 import { describeGolden } from '../helpers/golden.ts';
@@ -36,6 +36,17 @@ describe('Detectron2 test-time sizes', () => {
     expect(() => imageSizes(0, 20, DEFAULT_DETECTOR_CONFIG)).toThrow(DetectorInputError);
     expect(() => pillowResizeBilinear(new Uint8Array(5), 2, 2, 3, 4, 4)).toThrow(DetectorInputError);
     expect(() => resizeForDetector({ height: 2, width: 2, data: new Uint8Array(11) }, DEFAULT_DETECTOR_CONFIG)).toThrow(DetectorInputError);
+  });
+
+  it('refuses resize targets over the pixel budget by naming the options, before any allocation', () => {
+    const huge = { ...DEFAULT_DETECTOR_CONFIG, minSize: 100000, maxSize: 200000 };
+    expect(() => imageSizes(456, 320, huge)).toThrow(DetectorInputError);
+    expect(() => imageSizes(456, 320, huge)).toThrow(/megapixels.*--min-size \/ --max-size/);
+    // 4096×4096 is exactly the budget; method 2 rounds 4000 up to 4096 and stays inside it
+    expect(imageSizes(4096, 4096, { ...DEFAULT_DETECTOR_CONFIG, minSize: 4096, maxSize: 4096 }).resized).toEqual([4096, 4096]);
+    expect(4096 * 4096).toBe(MAX_RESIZED_PIXELS);
+    expect(imageSizes(4000, 4000, { ...DEFAULT_DETECTOR_CONFIG, minSize: 4000, maxSize: 4000, method2: true }).resized).toEqual([4096, 4096]);
+    expect(() => imageSizes(4097, 4096, { ...DEFAULT_DETECTOR_CONFIG, minSize: 4096, maxSize: 4097 })).toThrow(/budget/);
   });
 });
 

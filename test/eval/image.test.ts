@@ -98,6 +98,42 @@ describe('decodeImageFile', () => {
     expectFormatError(() => decodeImageFile(png.subarray(0, png.length >> 1)), /PNG/);
     expectFormatError(() => decodeImageFile(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 4, 1, 2])), /JPEG/);
   });
+
+  it('corrupt JPEGs (truncated, bit-flipped, tables removed) never show the decoder\'s internals', () => {
+    const w = 24, h = 16;
+    const data = new Uint8Array(w * h * 4).map((_, i) => (i * 37) & 255);
+    const jpg = new Uint8Array(jpegjs.encode({ data, width: w, height: h }, 90).data);
+    // drop every DHT segment: the scan then refers to Huffman tables that do not exist
+    // (jpeg-js: "Cannot set properties of undefined (setting 'huffmanTableDC')")
+    const parts: number[] = [0xff, 0xd8];
+    for (let o = 2; o + 4 <= jpg.length;) {
+      const m = jpg[o + 1]!, len = (jpg[o + 2]! << 8) | jpg[o + 3]!;
+      if (m === 0xda) { parts.push(...jpg.subarray(o)); break; }
+      if (m !== 0xc4) parts.push(...jpg.subarray(o, o + 2 + len));
+      o += 2 + len;
+    }
+    const variants: Uint8Array[] = [new Uint8Array(parts)];
+    let seed = 11;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (let k = 0; k < 150; k++) {
+      const v = jpg.slice();
+      for (let f = 0; f < 1 + (k % 4); f++) v[2 + Math.floor(rnd() * (v.length - 2))]! ^= 1 << Math.floor(rnd() * 8);
+      variants.push(v, jpg.subarray(0, 4 + Math.floor(rnd() * (jpg.length - 4))));
+    }
+    let refused = 0;
+    for (const v of variants) {
+      try {
+        decodeImageFile(v);
+      } catch (e) {
+        refused++;
+        expect(e).toBeInstanceOf(ImageFormatError);
+        expect((e as Error).message).toMatch(/JPEG|image/);
+        expect((e as Error).message).not.toMatch(/Cannot|undefined|null|properties|is not a function|Invalid typed array/);
+      }
+    }
+    expect(() => decodeImageFile(variants[0]!)).toThrow(/invalid JPEG: corrupt or truncated/);
+    expect(refused).toBeGreaterThan(10);
+  });
 });
 
 // A minimal PNG writer for the colour types pngjs cannot write (palette, 1/2/4/16-bit, tRNS, Adam7 off).

@@ -3,6 +3,10 @@
 // f16-rounded operands. Products of two f16 values are exact in f32, so the GPU and the reference differ only in the
 // order of the f32 sums: the f32 tolerance applies (atol 1e-4 + rtol 1e-4). The f32 run must differ from the f16 run
 // (the f16 path is really taken) by no more than the rounding of the operands explains.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { conv2dRef } from '../../src/cpu/conv.ts';
 import { CpuBackend, CpuTensor } from '../../src/cpu/backend.ts';
@@ -102,5 +106,27 @@ describeGpu('f16 conv kernel vs the CPU reference with f16 operands', () => {
     const fake = Object.create(ctx, { features: { value: [] } });
     expect(() => new GpuBackend(fake, { precision: 'f16' })).toThrow(GpuUnavailableError);
     expect(() => new GpuBackend(fake, { precision: 'f16' })).toThrow(/shader-f16[\s\S]*fix: precision: 'f32'/);
+  });
+});
+
+describeGpu('--precision on the CLI', () => {
+  it('encode and decode take --precision f16 (the stream decodes with either precision); other values are usage errors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'webvcm-f16-cli-'));
+    const cli = (...a: string[]) => spawnSync(process.execPath, ['bin/webvcm.js', ...a], { encoding: 'utf8', timeout: 240_000 });
+    const enc = cli('encode', 'weights/world/example.png', '-o', join(dir, 'h.vcm'), '--precision', 'f16', '--min-size', '128', '--max-size', '192', '--json');
+    expect(enc.status, enc.stderr).toBe(0);
+    expect((JSON.parse(enc.stdout) as { bytes: number }).bytes).toBeGreaterThan(100);
+    for (const p of ['f16', 'f32']) {
+      const dec = cli('decode', join(dir, 'h.vcm'), '-o', join(dir, `${p}.json`), '--precision', p);
+      expect(dec.status, dec.stderr).toBe(0);
+      expect(dec.stdout).toMatch(/detections/);
+    }
+    const a = JSON.parse(readFileSync(join(dir, 'f16.json'), 'utf8')) as { scores: number[] };
+    const b = JSON.parse(readFileSync(join(dir, 'f32.json'), 'utf8')) as { scores: number[] };
+    expect(a.scores.length).toBeGreaterThan(0);
+    expect(Math.abs(a.scores.length - b.scores.length)).toBeLessThanOrEqual(Math.max(2, b.scores.length * 0.2));
+    const bad = cli('encode', 'weights/world/example.png', '-o', join(dir, 'x.vcm'), '--precision', 'f64');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/--precision.*expected f32 or f16/);
   });
 });

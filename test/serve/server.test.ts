@@ -28,7 +28,7 @@ const expected: Detections[] = [];
 
 type WsLike = WebSocket;
 async function wsClass(): Promise<typeof WebSocket> {
-  const m = (await import('ws' as string)) as { WebSocket: typeof WebSocket };
+  const m = (await import('ws')) as unknown as { WebSocket: typeof WebSocket };
   return m.WebSocket;
 }
 
@@ -149,7 +149,7 @@ describeGpu('webvcm serve', () => {
     expect(codes.filter((c) => c === 503).length).toBeGreaterThan(0);
     expect(codes.every((c) => c === 200 || c === 503)).toBe(true);
     for (const r of rs) {
-      if (r.status === 503) { expect(r.headers.get('retry-after')).toBe('1'); expect(((await r.json()) as { type: string }).type).toMatch(/overloaded/); }
+      if (r.status === 503) { expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1); expect(((await r.json()) as { type: string }).type).toMatch(/overloaded/); }
       else sameDetections((await r.json()) as never, expected[0]!);
     }
   });

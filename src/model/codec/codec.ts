@@ -18,6 +18,21 @@ export class CodecInputError extends Error {
   override name = 'CodecInputError';
 }
 
+/**
+ * Entropy-code one latent; a symbol the coder cannot represent (|symbol| ≥ 2^27: an input far outside what the codec
+ * was trained on, e.g. 1e30, or non-finite values computed on the GPU) becomes a CodecInputError that says so.
+ */
+function entropyCode(f: () => Uint8Array, which: 'y' | 'z'): Uint8Array {
+  try {
+    return f();
+  } catch (e) {
+    if ((e as Error)?.name === 'RansEncodeError') {
+      throw new CodecInputError(`the input is out of the codec's range: a quantized ${which} latent is too large for the entropy coder (${(e as Error).message}). Codec inputs are features in the range the model was trained on (8-bit features map to [0, 1]); check for huge or non-finite values`, { cause: e });
+    }
+    throw e;
+  }
+}
+
 /** Anything that carries the checkpoint's tensors (the weight loader's CodecWeights, a raw checkpoint, a Map). */
 export type CodecWeightsLike = { tensors: ReadonlyMap<string, NamedTensor> } | ReadonlyMap<string, NamedTensor> | HyperpriorParams;
 
@@ -90,7 +105,14 @@ export class HyperpriorCodec<T extends Tensor> {
       const s = shape.length === 4 ? shape.slice(1) : shape;
       if (shape.length === 4 && shape[0] !== 1) throw new CodecInputError(`batch size ${shape[0]} is not supported (use 1)`);
       if (s.length !== 3) throw new CodecInputError(`input shape [${shape.join(',')}] is not [1,C,H,W] or [C,H,W]`);
-      return this.ops.fromCHW(x, s[0]!, s[1]!, s[2]!);
+      const [c, h, w] = s as [number, number, number];
+      if (x.length !== c * h * w) throw new CodecInputError(`input has ${x.length} values, shape [${s.join(',')}] needs ${c * h * w}`);
+      for (let i = 0; i < x.length; i++) {
+        if (!Number.isFinite(x[i]!)) {
+          throw new CodecInputError(`input value at [c=${Math.floor(i / (h * w))}, y=${Math.floor(i / w) % h}, x=${i % w}] is ${x[i]}: the codec codes finite values only`);
+        }
+      }
+      return this.ops.fromCHW(x, c, h, w);
     }
     return x;
   }
@@ -178,7 +200,7 @@ export class HyperpriorCodec<T extends Tensor> {
     this.ops.release(z);
     const zSymbols = await this.ops.toCHWInt(zSymT);
     await lap('quantize z');
-    const zString = encodeWithIndexes(zSymbols, zChannelIndexes(this.N, zh, zw), this.params.ebTables);
+    const zString = entropyCode(() => encodeWithIndexes(zSymbols, zChannelIndexes(this.N, zh, zw), this.params.ebTables), 'z');
     await lap('rANS z');
     t0 = performance.now();
     const yIndexes = await this.indexes(zSymbols, zSymT, [zh, zw], mode, time);
@@ -190,7 +212,7 @@ export class HyperpriorCodec<T extends Tensor> {
     const ySymbols = await this.ops.toCHWInt(ySymT);
     this.ops.release(ySymT);
     await lap('quantize y');
-    const yString = encodeWithIndexes(ySymbols, yIndexes, this.params.gcTables);
+    const yString = entropyCode(() => encodeWithIndexes(ySymbols, yIndexes, this.params.gcTables), 'y');
     await lap('rANS y');
     return { strings: [yString, zString], zShape: [zh, zw], mode, yShape, ySymbols, yIndexes, zSymbols };
   }

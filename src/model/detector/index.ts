@@ -2,7 +2,7 @@
 export * from './types.ts';
 export { resolveDetectorConfig } from './config.ts';
 export {
-  DetectorInputError, checkBgrImage, imageSizes, normalizeAndPad, pillowResizeBilinear, resizeForDetector, resizedSize, roundTo256, shortestEdgeSize,
+  DetectorInputError, MAX_RESIZED_PIXELS, checkBgrImage, imageSizes, normalizeAndPad, pillowResizeBilinear, resizeForDetector, resizedSize, roundTo256, shortestEdgeSize,
   type BgrImage,
 } from './preprocess.ts';
 export { DetectorWeightsError, FPN_LEVELS, prepareBackbone, releaseFpn, runFromStem, runStem, type BackboneHandles } from './backbone.ts';

@@ -50,13 +50,23 @@ export function roundTo256(x: number): number {
   return Math.max(256, x - r + (r >= 128 ? 256 : 0));
 }
 
-/** Resized (h, w) for an original (H, W) under `cfg` (normal or method 2). */
+/**
+ * Largest image the detector resizes to: 2^24 pixels (4096×4096; Detectron2's defaults give ≤ 1333×800 ≈ 1.1 M).
+ * Beyond it the buffers (≥ 200 MB per float feature map) fail in ways that name no option, so it is refused up front.
+ */
+export const MAX_RESIZED_PIXELS = 1 << 24;
+
+/** Resized (h, w) for an original (H, W) under `cfg` (normal or method 2); DetectorInputError over MAX_RESIZED_PIXELS. */
 export function resizedSize(H: number, W: number, cfg: Pick<DetectorConfig, 'minSize' | 'maxSize' | 'method2'>): [number, number] {
   if (!(cfg.minSize > 0) || !(cfg.maxSize > 0)) throw new DetectorInputError(`minSize/maxSize must be positive (got ${cfg.minSize}/${cfg.maxSize})`);
   if (!Number.isInteger(H) || !Number.isInteger(W) || H <= 0 || W <= 0) throw new DetectorInputError(`bad image size ${H}x${W}`);
   const [h, w] = shortestEdgeSize(H, W, cfg.minSize, cfg.maxSize);
   if (h <= 0 || w <= 0) throw new DetectorInputError(`a ${H}x${W} image resizes to ${h}x${w} (short side ${cfg.minSize}, long side ≤ ${cfg.maxSize}): aspect ratio too extreme`);
-  return cfg.method2 ? [roundTo256(h), roundTo256(w)] : [h, w];
+  const out: [number, number] = cfg.method2 ? [roundTo256(h), roundTo256(w)] : [h, w];
+  if (out[0] * out[1] > MAX_RESIZED_PIXELS) {
+    throw new DetectorInputError(`a ${H}x${W} image would be resized to ${out[0]}x${out[1]} = ${(out[0] * out[1] / 1e6).toFixed(1)} megapixels (short side ${cfg.minSize}, long side ≤ ${cfg.maxSize}), over the detector's budget of ${(MAX_RESIZED_PIXELS / 1e6).toFixed(1)}: lower --min-size / --max-size (minSize / maxSize)`);
+  }
+  return out;
 }
 
 export function imageSizes(H: number, W: number, cfg: Pick<DetectorConfig, 'minSize' | 'maxSize' | 'method2' | 'sizeDivisibility'>): ImageSizes {

@@ -76,20 +76,51 @@ export function detectorWeightsFromRaw(raw: RawCheckpoint, source?: Uint8Array):
   return { kind: 'detectron2-rcnn-fpn', config, tensors, fingerprint, ...(classNames ? { classNames } : {}), ...(inputSize ? { inputSize } : {}) };
 }
 
+/** How errors name a source: the option label and the path, URL or file name (bytes have none). */
+export function describeSource(source: WeightSource, label?: string): string {
+  let name = '';
+  if (typeof source === 'string') name = source;
+  else if (typeof URL !== 'undefined' && source instanceof URL) name = source.href;
+  else if (typeof (source as unknown as { name?: unknown }).name === 'string') name = (source as unknown as { name: string }).name;
+  return [label, name].filter(Boolean).join(' ');
+}
+
+/** Run a load step; a CheckpointError's message is prefixed with the source's name (its class and code are kept). */
+async function naming<T>(source: WeightSource, opts: LoadOptions, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    const full = describeSource(source, opts.label);
+    // a message that already names the file (e.g. "cannot read <path>: ENOENT") gets only the label
+    const name = describeSource(source);
+    const who = name && e instanceof Error && e.message.includes(name) ? (opts.label ?? '') : full;
+    if (e instanceof CheckpointError && who && !e.message.startsWith(who)) e.message = `${who}: ${e.message}`;
+    throw e;
+  }
+}
+
 /** Load any supported codec checkpoint (.pth.tar, converted .safetensors) from bytes, a Blob, a path or a URL. */
 export async function loadCodecWeights(source: WeightSource, opts: LoadOptions = {}): Promise<CodecWeights> {
-  const [bytes] = await Promise.all([readSource(source, opts), initHash()]);
-  return codecWeightsFromRaw(readCheckpoint(bytes));
+  return naming(source, opts, async () => {
+    const [bytes] = await Promise.all([readSource(source, opts), initHash()]);
+    return codecWeightsFromRaw(readCheckpoint(bytes));
+  });
 }
 
 /** Load any supported detector checkpoint (model-zoo .pkl, converted .safetensors). */
 export async function loadDetectorWeights(source: WeightSource, opts: LoadOptions = {}): Promise<DetectorWeights> {
-  const [bytes] = await Promise.all([readSource(source, opts), initHash()]);
-  return detectorWeightsFromRaw(readCheckpoint(bytes), bytes);
+  return naming(source, opts, async () => {
+    const [bytes] = await Promise.all([readSource(source, opts), initHash()]);
+    return detectorWeightsFromRaw(readCheckpoint(bytes), bytes);
+  });
 }
 
 /** Load whichever model the file holds. */
 export async function loadWeights(source: WeightSource, opts: LoadOptions = {}): Promise<ModelWeights> {
+  return naming(source, opts, () => loadAny(source, opts));
+}
+
+async function loadAny(source: WeightSource, opts: LoadOptions): Promise<ModelWeights> {
   const [bytes] = await Promise.all([readSource(source, opts), initHash()]);
   const raw = readCheckpoint(bytes);
   const kind = detectKind(raw);

@@ -66,7 +66,9 @@ export async function readSource(source: WeightSource, opts: LoadOptions = {}): 
       opts.onProgress?.(bytes.length, bytes.length);
       return bytes;
     } catch (e) {
-      throw new WeightSourceError(`cannot read ${s}: ${(e as Error).message}`);
+      const err = e as NodeJS.ErrnoException;
+      const why = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory' }[err.code ?? ''] ?? err.code ?? err.message;
+      throw new WeightSourceError(`cannot read ${s}: ${why}`);
     }
   }
   let res: Response;

@@ -24,6 +24,11 @@ export interface LoadOptions {
   onProgress?: (done: number, total: number | undefined) => void;
   /** Abort a download. */
   signal?: AbortSignal;
+  /**
+   * What errors call this source, e.g. `'--codec'` or `'codec'` (the option that named it). A CheckpointError's
+   * message then starts with it and the source (path, URL or file name): "--codec weights/x.safetensors: …".
+   */
+  label?: string;
 }
 
 export interface CodecConfig {
