@@ -7,6 +7,8 @@
  *   npm run bench:conv [-- --reps 3 --adapter lavapipe --cases stem,1x1 --variants 'auto;legacy;{"TM":8}' --no-ref]
  * --cases: comma-separated substrings of case names (default: all); --variants: ';'-separated names from VARIANTS below or inline JSON overrides
  * (default: auto = what conv2d selects); --no-ref: skip the naive-conv and matmul columns.
+ * The variants of a case run in interleaved rounds (A, B, C, A, B, C, ...), so on a shared, loaded box their ratios
+ * stay meaningful even when the absolute times drift; the table gives min (median) ms and GFLOP/s from the min.
  */
 import { GpuContext } from '../src/gpu/context.ts';
 import { conv2d, convOutputSize, prepareConv, type ConvVariant } from '../src/gpu/ops/conv.ts';
@@ -39,6 +41,24 @@ function arg(name: string, def: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
 }
 
+/**
+ * Interleaved timing of several variants of one case: after one warm-up each, `reps` rounds of A, B, C, ... so that
+ * load from other processes on a shared box hits every variant alike; per variant the minimum and the median.
+ */
+async function timeInterleaved(ctx: GpuContext, reps: number, fns: (() => void)[]): Promise<{ min: number; med: number }[]> {
+  for (const fn of fns) { fn(); await ctx.sync(); } // warm-up (pipeline compile)
+  const ts: number[][] = fns.map(() => []);
+  for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < fns.length; i++) {
+      const t0 = performance.now();
+      fns[i]!();
+      await ctx.sync();
+      ts[i]!.push(performance.now() - t0);
+    }
+  }
+  return ts.map((t) => { t.sort((a, b) => a - b); return { min: t[0]!, med: t[Math.floor(t.length / 2)]! }; });
+}
+
 async function time(ctx: GpuContext, reps: number, fn: () => void): Promise<number> {
   fn(); await ctx.sync(); // warm-up (pipeline compile)
   const ts: number[] = [];
@@ -59,7 +79,7 @@ async function main(): Promise<void> {
   const variants = arg('variants', 'auto').split(';').filter(Boolean);
   for (const v of variants) if (!(v in VARIANTS) && !v.startsWith('{')) throw new Error(`unknown variant ${v} (known: ${Object.keys(VARIANTS).join(', ')}, or inline JSON)`);
   const ctx = await GpuContext.create({ adapter: arg('adapter', 'auto') as AdapterChoice });
-  console.log(`adapter: ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}/${ctx.info.architecture})  reps=${reps} (median)`);
+  console.log(`adapter: ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}/${ctx.info.architecture})  reps=${reps} interleaved rounds; ms = min (median), GFLOP/s from the min`);
   const vcols = variants.map((v) => `${v} ms | ${v} GFLOP/s`).join(' | ');
   console.log(`| case | GFLOP | ${vcols} |${noRef ? '' : ' GEMM (conv 1×1 mode) GFLOP/s | conv ÷ GEMM | matmul.wgsl GFLOP/s | naive conv GFLOP/s |'}`);
   console.log(`|---|---|${variants.map(() => '---|---|').join('')}${noRef ? '' : '---|---|---|---|'}`);
@@ -72,14 +92,13 @@ async function main(): Promise<void> {
     const x = ctx.upload(Float32Array.from({ length: c.C * c.H * c.W }, (_, i) => Math.sin(i)), [c.C, c.H, c.W], { layout: 'hwc' });
     const wdata = Float32Array.from({ length: c.OC * Kdim }, (_, i) => Math.cos(i) * 0.01);
     const cw = prepareConv(ctx, wdata, [c.OC, c.C, c.K, c.K], null);
-    const cols: string[] = [];
-    let tFirst = NaN;
-    for (const v of variants) {
+    const runs = variants.map((v) => {
       const variant = v.startsWith('{') ? JSON.parse(v) as Partial<ConvVariant> : VARIANTS[v];
-      const t = await time(ctx, reps, () => conv2d(ctx, x, cw, { stride: c.S, pad: c.P, variant }).release());
-      if (Number.isNaN(tFirst)) tFirst = t;
-      cols.push(`${t.toFixed(1)} | ${g(t).toFixed(2)}`);
-    }
+      return () => conv2d(ctx, x, cw, { stride: c.S, pad: c.P, variant }).release();
+    });
+    const times = await timeInterleaved(ctx, reps, runs);
+    const tFirst = times[0]!.min;
+    const cols = times.map((t) => `${t.min.toFixed(1)} (${t.med.toFixed(1)}) | ${g(t.min).toFixed(2)}`);
     let refCols = '';
     if (!noRef) {
       const wn = ctx.upload(wdata, [c.OC * Kdim]);
