@@ -115,6 +115,21 @@ function checkSizes(method: number, orig: readonly number[], res: readonly numbe
   if (lo > hi * (1 + 1e-9)) throw bad('the resized size is not one uniform scale of the original');
 }
 
+/**
+ * The coded geometry (docs/bitstream.md): z is the padded feature map after the codec's six stride-2 convolutions
+ * (g_a 4, h_a 2), so z h = ceil((H + pad top + pad bottom) / 64) and likewise for w; at most 65535 channels.
+ * Anything else cannot decode and would only reach the GPU to fail there.
+ */
+function checkGeometry(feat: readonly number[], pad: readonly number[], zs: readonly number[]): void {
+  const [c, fh, fw] = feat as [number, number, number];
+  if (c > 65535) throw new ContainerError(`feature C = ${c} channels is not plausible (at most 65535)`);
+  const ph = fh + pad[0]! + pad[2]!, pw = fw + pad[1]! + pad[3]!;
+  const want = [Math.ceil(ph / 64), Math.ceil(pw / 64)];
+  if (zs[0] !== want[0] || zs[1] !== want[1]) {
+    throw new ContainerError(`z shape ${zs[0]}x${zs[1]} does not fit the padded feature map ${ph}x${pw} (the codec's z of it is ${want[0]}x${want[1]})`);
+  }
+}
+
 /** Serialize the fields; validates them with the same rules as {@link readContainer}. */
 export function writeContainer(f: ContainerFields): Uint8Array {
   if (f === null || typeof f !== 'object') throw new ContainerError('writeContainer expects a fields object');
@@ -130,6 +145,7 @@ export function writeContainer(f: ContainerFields): Uint8Array {
   const pad = checkTuple(f.padding, 4, 'padding').map((v, i) => checkU32(v, `padding[${i}]`, true));
   const zs = checkTuple(f.zShape, 2, 'zShape').map((v, i) => checkU32(v, `zShape[${i}]`, false));
   checkSizes(f.method, orig, res, feat);
+  checkGeometry(feat, pad, zs);
   checkRange(f.mn, f.mx);
   if (Math.fround(f.mn) !== f.mn) throw new ContainerError(`mn = ${f.mn} is not a float32 value (use Math.fround)`);
   if (Math.fround(f.mx) !== f.mx) throw new ContainerError(`mx = ${f.mx} is not a float32 value (use Math.fround)`);
@@ -212,6 +228,7 @@ export function readContainer(bytes: Uint8Array, options: ReadContainerOptions =
   const mx = dv.getFloat32(72, true);
   checkRange(mn, mx);
   const zShape: [number, number] = [nz(u(76), 'z h'), nz(u(80), 'z w')];
+  checkGeometry(featureShape, padding, zShape);
   const yLen = u(84);
   const zLen = u(88);
   const avail = bytes.length - CONTAINER_HEADER_BYTES;

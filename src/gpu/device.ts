@@ -63,6 +63,12 @@ export async function nodeIcdCandidates(choice: AdapterChoice, projectRoot: stri
   return out;
 }
 
+/** Whether an ICD list (VK_ICD_FILENAMES) should be opened asking for llvmpipe by name: lavapipe first of several. */
+export function preferLavapipeFor(icdList: string): boolean {
+  const list = icdList.split(':').filter(Boolean);
+  return list.length > 1 && /lvp_icd[^/]*\.json$/.test(list[0]!);
+}
+
 function projectRootFromHere(): string {
   const here = new URL('../../', import.meta.url);
   return decodeURIComponent(here.pathname).replace(/\/$/, '');
@@ -86,6 +92,10 @@ async function nodeGpu(opts: AcquireOptions): Promise<NodeGpu> {
       // back to the whole list if lavapipe cannot load on this machine.
       if (cands.length) icd = cands.map((c) => c.icd).join(':');
       preferLavapipe = cands.length > 1 && cands[0]!.name === 'lavapipe';
+    } else if (!icd && (choice === 'auto' || choice === 'lavapipe')) {
+      // A list set by a parent webvcm process (child processes inherit the env this function writes below): the
+      // loader would again hand Dawn SwiftShader first, so keep asking for llvmpipe when lavapipe leads the list.
+      preferLavapipe = preferLavapipeFor(process.env.VK_ICD_FILENAMES ?? '');
     }
     // The Vulkan loader reads these when Dawn creates its instance, i.e. inside create() below.
     if (icd) process.env.VK_ICD_FILENAMES = icd;

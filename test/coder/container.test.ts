@@ -63,7 +63,7 @@ describe('bitstream container', () => {
     expect(dv.getUint32(88, true)).toBe(8);
     const f = readContainer(good);
     expect(f).toEqual(fields());
-    const p = readContainer(writeContainer(fields({ mode: 'portable', method: Method.Resize, resizedSize: [768, 1280], featureShape: [64, 192, 320], padding: [0, 0, 0, 0], mn: -3.5, mx: -3.5 })));
+    const p = readContainer(writeContainer(fields({ mode: 'portable', method: Method.Resize, resizedSize: [768, 1280], featureShape: [64, 192, 320], padding: [0, 0, 0, 0], zShape: [3, 5], mn: -3.5, mx: -3.5 })));
     expect(p.mode).toBe('portable');
     expect(p.method).toBe(2);
     expect(p.resizedSize).toEqual([768, 1280]);
@@ -91,13 +91,27 @@ describe('bitstream container', () => {
     const m2 = { method: Method.Resize, padding: [0, 0, 0, 0] as [number, number, number, number] };
     expect(() => writeContainer(fields({ ...m2, resizedSize: [800, 1216] }))).toThrow(/multiples of 256/);
     expect(() => writeContainer(fields({ ...m2, resizedSize: [768, 1280], featureShape: [64, 200, 304] }))).toThrow(/quarter/);
-    expect(() => writeContainer(fields({ ...m2, originalSize: [100, 1216], resizedSize: [768, 1280], featureShape: [64, 192, 320] }))).toThrow(/uniform scale/);
-    expect(() => writeContainer(fields({ ...m2, originalSize: [40, 60], resizedSize: [256, 256], featureShape: [64, 64, 64] }))).not.toThrow();
+    expect(() => writeContainer(fields({ ...m2, originalSize: [100, 1216], resizedSize: [768, 1280], featureShape: [64, 192, 320], zShape: [3, 5] }))).toThrow(/uniform scale/);
+    expect(() => writeContainer(fields({ ...m2, originalSize: [40, 60], resizedSize: [256, 256], featureShape: [64, 64, 64], zShape: [1, 1] }))).not.toThrow();
+  });
+
+  it('rejects a z shape that does not fit the padded feature map, and implausible channel counts', () => {
+    expect(() => writeContainer(fields({ zShape: [4, 6] }))).toThrow(/z shape 4x6 does not fit the padded feature map 256x320 \(the codec's z of it is 4x5\)/);
+    expect(() => writeContainer(fields({ featureShape: [100000, 200, 304] }))).toThrow(/feature C = 100000/);
+    const good = writeContainer(fields());
+    for (const [off, v, msg] of [[76, 5, /z shape 5x5/], [80, 0xfffffff0, /z shape 4x4294967280/], [40, 0xfffffff0, /feature C/]] as const) {
+      const b = good.slice();
+      new DataView(b.buffer).setUint32(off, v, true);
+      reject(b, msg);
+    }
   });
 
   itGolden('carries real y/z strings that still decode', () => {
     const [y, z] = caseStreams('A');
-    const c = writeContainer(fields({ yString: y!.encoded, zString: z!.encoded, zShape: [2, 3] }));
+    const c = writeContainer(fields({
+      method: Method.Plain, originalSize: [128, 192], resizedSize: [128, 192], featureShape: [64, 128, 192], padding: [0, 0, 0, 0],
+      yString: y!.encoded, zString: z!.encoded, zShape: [2, 3],
+    }));
     const f = readContainer(c);
     expect(decodeWithIndexes(f.yString, y!.indexes, y!.rows, y!.cdfLengths, y!.offsets)).toEqual(y!.symbols);
     expect(decodeWithIndexes(f.zString, z!.indexes, z!.rows, z!.cdfLengths, z!.offsets)).toEqual(z!.symbols);
