@@ -85,8 +85,11 @@ describeGpuGolden('feature path (paper methods 1 and 2) vs the pipeline golden',
         const f = readContainer(enc.bytes);
         // a feature shape that does not fit the resized image is refused by the container itself
         expect(() => writeContainer({ ...f, featureShape: [C, Hf + 64, Wf] })).toThrow(ContainerError);
-        const wrongShape = writeContainer({ ...f, zShape: [f.zShape[0] + 1, f.zShape[1]] });
-        await expect(decodeFeatures(codec, wrongShape)).rejects.toThrow(/does not match z shape/);
+        // a z shape that does not fit the padded feature map: refused by the container on both sides
+        expect(() => writeContainer({ ...f, zShape: [f.zShape[0] + 1, f.zShape[1]] })).toThrow(/does not fit the padded feature map/);
+        const wrongShape = enc.bytes.slice();
+        new DataView(wrongShape.buffer).setUint32(76, f.zShape[0] + 1, true);
+        await expect(decodeFeatures(codec, wrongShape)).rejects.toThrow(/z shape \d+x\d+ does not fit/);
         codec.release();
       });
     });
