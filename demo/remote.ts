@@ -27,6 +27,13 @@ export type RemoteStillState =
   | { ok: true; bytes: number[]; detections: { boxes: number[]; scores: number[]; classes: number[] }; names: string[]; drawn: number; roundTripMs: number }
   | { ok: false; error: string };
 
+/** The webcam stream so far, for scripts and tests (window.__webvcmRemoteStream): replies received, the latest one. */
+export interface RemoteStreamState {
+  replies: number;
+  dropped: number;
+  last?: { id: number; bytes: number[]; detections: { boxes: number[]; scores: number[]; classes: number[] }; drawn: number; roundTripMs: number };
+}
+
 /** Draw the boxes with score >= DRAW_SCORE (at most 50); returns how many were drawn. */
 function drawBoxes(g: CanvasRenderingContext2D, boxes: Float32Array, scores: Float32Array, names: string[], sx = 1, sy = 1): number {
   g.lineWidth = 2;
@@ -111,22 +118,27 @@ export function mountRemote(h: RemoteHooks, parent: HTMLElement = document.body)
       frameCanvas.width = video.videoWidth; frameCanvas.height = video.videoHeight;
       h.view.width = video.videoWidth; h.view.height = video.videoHeight;
       const g = h.view.getContext('2d')!;
-      const sent = new Map<number, { bytes: number; bpp: number; frame: ImageBitmap }>();
+      const sent = new Map<number, { stream: Uint8Array; bpp: number; frame: ImageBitmap }>();
       const done: number[] = [];
       let running = true, id = 0, dropped = 0;
+      const state: RemoteStreamState = { replies: 0, dropped: 0 };
+      (window as unknown as { __webvcmRemoteStream: RemoteStreamState }).__webvcmRemoteStream = state;
       const s = await remote().stream({
         onMessage: (m: StreamMessage) => {
           const f = sent.get(m.id as number);
           if (m.id !== null) sent.delete(m.id);
-          if (m.type === 'dropped') { dropped++; f?.frame.close(); return; }
+          if (m.type === 'dropped') { state.dropped = ++dropped; f?.frame.close(); return; }
           if (m.type !== 'detections' || !f) { if (m.type === 'error') stats.textContent = String(m.problem.detail ?? m.problem.title); return; }
           g.drawImage(f.frame, 0, 0);
           f.frame.close();
-          drawBoxes(g, m.detections.boxes, m.detections.scores, m.names);
+          const drawn = drawBoxes(g, m.detections.boxes, m.detections.scores, m.names);
+          const d = m.detections;
+          state.replies++;
+          state.last = { id: m.id, bytes: Array.from(f.stream), detections: { boxes: Array.from(d.boxes), scores: Array.from(d.scores), classes: Array.from(d.classes) }, drawn, roundTripMs: m.roundTripMs };
           const now = performance.now();
           done.push(now);
           while (done.length && done[0]! < now - 2000) done.shift();
-          stats.textContent = `frame ${m.id}: ${f.bytes} B, ${f.bpp.toFixed(4)} bpp, round trip ${m.roundTripMs.toFixed(0)} ms, ${(done.length / 2).toFixed(1)} fps, ${dropped} dropped`;
+          stats.textContent = `frame ${m.id}: ${f.stream.length} B, ${d.scores.length} detections (${drawn} drawn), ${f.bpp.toFixed(4)} bpp, round trip ${m.roundTripMs.toFixed(0)} ms, ${(done.length / 2).toFixed(1)} fps, ${dropped} dropped`;
         },
         onClose: () => { running = false; },
       });
@@ -138,7 +150,7 @@ export function mountRemote(h: RemoteHooks, parent: HTMLElement = document.body)
         const blob = await new Promise<Blob>((r) => frameCanvas.toBlob((b) => r(b!), 'image/png'));
         const e = await enc.encode(new Uint8Array(await blob.arrayBuffer()));
         if (!running) { frame.close(); break; }
-        sent.set(id, { bytes: e.bytes.length, bpp: e.bpp.container, frame });
+        sent.set(id, { stream: e.bytes, bpp: e.bpp.container, frame });
         s.send(id++, e.bytes);
       }
     } catch (e) {

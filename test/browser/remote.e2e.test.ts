@@ -6,6 +6,7 @@
  *     WebSocket frame (stream().send).
  *  2. The demo's "detect on a server" mode (demo/remote.ts), still image: the page draws and lists the server's
  *     detections; the test reads its state (window.__webvcmRemote) and DOM (#remoteStats, #remoteDets), not pixels.
+ *  3. The same mode's webcam stream over the WebSocket, on Chromium's fake camera (640×480 test pattern).
  * Tolerance: none. The server decodes the page's bytes on the same kind of adapter as the local decode in Node (both
  * lavapipe, same code, same bytes), so boxes, scores and classes must be bit-identical. (Encoder and decoder adapters
  * differ — SwiftShader vs lavapipe — which is why the pages encode portable streams: exact across devices.)
@@ -18,7 +19,7 @@ import { createDecoder, type DecodeResult } from '../../src/api/index.ts';
 import { readContainer } from '../../src/coder/container.ts';
 import { createServer, type VcmServer } from '../../src/serve/server.ts';
 import { bgrFromFileBytes } from '../../src/model/detector/io.ts';
-import { DRAW_SCORE, type RemoteStillState } from '../../demo/remote.ts';
+import { DRAW_SCORE, type RemoteStillState, type RemoteStreamState } from '../../demo/remote.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { describeGpu } from '../helpers/gpu.ts';
 
@@ -78,9 +79,9 @@ describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader Web
     testOrigin = await origin(vite);
     demo = await createVite({ configFile: 'demo/vite.config.ts', logLevel: 'error', server: { port: 0, strictPort: false, hmr: false }, optimizeDeps: DEPS });
     demoOrigin = await origin(demo);
-    // warm up for the example image at the detector's trained resize (what both pages encode)
+    // warm up for the example image and the fake camera's 480×640 frames, at the detector's trained resize
     const img = bgrFromFileBytes(new Uint8Array(readFileSync(IMAGE)), IMAGE);
-    server = await createServer({ detector: DET, codecs: [COD], tokens: [TOKEN], cors: [testOrigin, demoOrigin], warmup: { sizes: [[img.height, img.width]] } });
+    server = await createServer({ detector: DET, codecs: [COD], tokens: [TOKEN], cors: [testOrigin, demoOrigin], warmup: { sizes: [[img.height, img.width], [480, 640]] } });
     api = await server.listen(0);
     await server.warmup();
   });
@@ -149,5 +150,37 @@ describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader Web
     expect(dom.items).toEqual(shown.map((i) => ({ cls: String(dets.classes[i]), score: String(dets.scores[i]), box: Array.from(dets.boxes.subarray(4 * i, 4 * i + 4)).join(',') })));
     expect(dom.stats).toContain(`${st.bytes.length} B`);
     expect(dom.stats).toContain(`${dets.scores.length} detections (${shown.length} drawn`);
+  }, 900_000);
+
+  it("the demo's webcam stream (fake camera) gets the server's detections over the WebSocket, identical to a local decode", async () => {
+    const { browser, close } = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
+    let st: RemoteStreamState;
+    let stats = '';
+    try {
+      const p = await browser.newPage();
+      const { logs, crashed } = watch(p);
+      await p.goto(`${demoOrigin}/`, { waitUntil: 'load', timeout: 120_000 });
+      await Promise.race([p.waitForFunction('window.__demoReady === true', { timeout: 120_000 }), crashed]);
+      await p.$eval('#remoteUrl', (el, v) => { (el as HTMLInputElement).value = v; }, api);
+      await p.$eval('#remoteToken', (el, v) => { (el as HTMLInputElement).value = v; }, TOKEN);
+      await p.click('#remoteCam');
+      await Promise.race([p.waitForFunction('(window.__webvcmRemoteStream?.replies ?? 0) >= 1', { timeout: PAGE_TIMEOUT_MS }), crashed]).catch(async (e: unknown) => {
+        throw new Error(`${String(e)}\nstats: ${await p.$eval('#remoteStats', (el) => el.textContent)}\n${logs.join('\n')}`);
+      });
+      // one evaluate: the state and the text of the same reply (both are set in one message handler)
+      ({ st, stats } = (await p.evaluate("({ st: window.__webvcmRemoteStream, stats: document.querySelector('#remoteStats').textContent })")) as { st: RemoteStreamState; stats: string });
+      await p.click('#remoteCam'); // stop
+      expect(await p.$eval('#remoteCam', (el) => el.textContent)).toBe('webcam stream');
+    } finally {
+      await close();
+    }
+    const last = st.last!;
+    expect(readContainer(Uint8Array.from(last.bytes)).mode).toBe('portable');
+    const { dets } = await localDecode(last.bytes);
+    expectIdentical(last.detections, dets, 'stream');
+    const shown = Array.from(dets.scores).filter((v) => v >= DRAW_SCORE).slice(0, 50).length;
+    console.log(`demo webcam stream: frame ${last.id}, ${last.bytes.length} B, ${dets.scores.length} detections, ${shown} drawn, round trip ${last.roundTripMs.toFixed(0)} ms, ${st.dropped} dropped; "${stats}"`);
+    expect(last.drawn).toBe(shown);
+    expect(stats).toMatch(new RegExp(`^frame ${last.id}: ${last.bytes.length} B, ${dets.scores.length} detections \\(${shown} drawn\\)`));
   }, 900_000);
 });
