@@ -1,6 +1,6 @@
 // `webvcm detect`: Detectron2 Faster R-CNN R50-FPN on WebGPU, on an uncompressed image.
 //   webvcm detect <image.png|.jpg|bgr.npy> -o <dets.json> [--detector <ckpt>] [--min-size N] [--max-size N] [--method 1|2]
-//                 [--coco] [--image-id N] [--json] [--dump <dir>] [--adapter auto|lavapipe|swiftshader|system]
+//                 [--precision f32|f16] [--coco] [--image-id N] [--json] [--dump <dir>] [--adapter auto|lavapipe|swiftshader|system]
 // The same conventions as `encode` and `decode`: the image is the positional argument (--input still accepted), -o/--output,
 // the bundled detector (weights/default) when none is given (--detector, or its older name --weights), the summary on
 // stdout (--json: as JSON), errors on stderr. JSON file: { boxes: [[x1,y1,x2,y2]...] (original pixels), scores, classes,
@@ -18,7 +18,7 @@ import { Detector, type DumpFn } from '../model/detector/detector.ts';
 import { bgrFromFileBytes } from '../model/detector/io.ts';
 import type { Detections } from '../model/detector/types.ts';
 import { loadDetectorWeights } from '../model/weights/index.ts';
-import { DEFAULT_DETECTOR, UsageError, nonNegInt, posInt } from './defaults.ts';
+import { DEFAULT_DETECTOR, UsageError, nonNegInt, posInt, precisionArg } from './defaults.ts';
 
 /** Bad `detect` usage (a UsageError, as the other sub-commands throw). */
 export class DetectUsageError extends UsageError {
@@ -38,6 +38,7 @@ interface DetectCliOptions {
   method?: string;
   method2?: boolean;
   json?: boolean;
+  precision: 'f32' | 'f16';
   coco?: boolean;
   imageId?: number;
   dump?: string;
@@ -84,6 +85,7 @@ export function register(program: Command): void {
     .option('--max-size <n>', 'long-side cap (INPUT.MAX_SIZE_TEST)', posInt)
     .option('--method <n>', "1: Detectron2's resize and padding; 2: resize each side to the nearest multiple of 256 (as encode --method 2)", '1')
     .option('--method2', 'the same as --method 2 (older form)')
+    .option('--precision <p>', "f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16'", precisionArg, 'f32')
     .option('--coco', 'write the COCO results list ([x,y,w,h], category ids) instead of boxes/scores/classes')
     .option('--image-id <n>', 'image_id for --coco (default: digits of the file name, else 0)', nonNegInt)
     .option('--json', 'print the summary as JSON')
@@ -107,7 +109,7 @@ export function register(program: Command): void {
       const weights = await loadDetectorWeights(opts.weights ?? opts.detector ?? DEFAULT_DETECTOR);
       const ctx = await GpuContext.create({ adapter: opts.adapter as AdapterChoice });
       try {
-        const ops = createGpuDetectorBackend(ctx);
+        const ops = createGpuDetectorBackend(ctx, { precision: opts.precision });
         const det = await Detector.create(weights, ops, {
           ...(weights.inputSize ?? {}),
           ...(opts.minSize !== undefined ? { minSize: opts.minSize } : {}),
@@ -136,7 +138,7 @@ export function register(program: Command): void {
         writeFileSync(opts.output, JSON.stringify(out) + '\n');
         const names = det.classNames;
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ output: opts.output, detections: detections.scores.length, sizes, method: method2 ? 2 : 1, coco: !!opts.coco }, null, 2) + '\n');
+          process.stdout.write(JSON.stringify({ output: opts.output, detections: detections.scores.length, sizes, method: method2 ? 2 : 1, precision: opts.precision, coco: !!opts.coco }, null, 2) + '\n');
         } else {
           process.stdout.write(`wrote ${opts.output}: ${detections.scores.length} detections (image ${sizes.original.join('x')} -> ${sizes.resized.join('x')}, input ${sizes.padded.join('x')})\n`);
           process.stdout.write(formatDetectionList(detections, names, opts.output));

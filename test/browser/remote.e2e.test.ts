@@ -81,7 +81,8 @@ describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader Web
     demoOrigin = await origin(demo);
     // warm up for the example image and the fake camera's 480×640 frames, at the detector's trained resize
     const img = bgrFromFileBytes(new Uint8Array(readFileSync(IMAGE)), IMAGE);
-    server = await createServer({ detector: DET, codecs: [COD], tokens: [TOKEN], cors: [testOrigin, demoOrigin], warmup: { sizes: [[img.height, img.width], [480, 640]] } });
+    // deadline far above the default 30 s: the server's own run-time estimate on a loaded CI box must not refuse the pages
+    server = await createServer({ detector: DET, codecs: [COD], tokens: [TOKEN], cors: [testOrigin, demoOrigin], deadlineMs: 600_000, warmup: { sizes: [[img.height, img.width], [480, 640]] } });
     api = await server.listen(0);
     await server.warmup();
   });

@@ -31,14 +31,14 @@ const SMALL = ['--min-size', '160', '--max-size', '272'];
 const BUNDLED_CLASSES = ['circle', 'triangle', 'square', 'star', 'ring', 'cross', 'hexagon', 'crescent'];
 
 describe('encode / decode / detect: the same options', () => {
-  it('--help: positional input, -o/--output, --detector, --min-size/--max-size, --json on all three; --method on encode and detect', async () => {
+  it('--help: positional input, -o/--output, --detector, --min-size/--max-size, --precision, --json on all three; --method on encode and detect', async () => {
     const help = Object.fromEntries(await Promise.all(['encode', 'decode', 'detect'].map(async (c) => [c, await webvcm(c, '--help')] as const)));
     expect(help.encode.stdout).toMatch(/Usage: webvcm encode \[options\] <image>/);
     expect(help.decode.stdout).toMatch(/Usage: webvcm decode \[options\] <file>/);
     expect(help.detect.stdout).toMatch(/Usage: webvcm detect \[options\] \[image\]/);
     for (const [cmd, r] of Object.entries(help)) {
       expect(r.status, cmd).toBe(0);
-      for (const flag of ['-o, --output <file>', '--detector <ckpt>', '--min-size <n>', '--max-size <n>', '--json']) expect(r.stdout, `${cmd} ${flag}`).toContain(flag);
+      for (const flag of ['-o, --output <file>', '--detector <ckpt>', '--min-size <n>', '--max-size <n>', '--precision <p>', '--json']) expect(r.stdout, `${cmd} ${flag}`).toContain(flag);
       expect(r.stdout, cmd).toMatch(/--detector <ckpt>\s+(?:(?!\n\s+-)[\s\S])*default: bundled/);
     }
     expect(help.encode.stdout).toContain('--method <n>');
@@ -57,6 +57,8 @@ describe('encode / decode / detect: the same options', () => {
       [['detect', IMAGE, '-o', join(dir, 'd.json'), '--method', '1', '--method2'], /--method 1 and --method2 contradict/],
       [['detect', IMAGE, '-o', join(dir, 'd.json'), '--detector', 'a.pkl', '--weights', 'b.pkl'], /give --detector or --weights/],
       [['detect', join(dir, 'nope.png'), '-o', join(dir, 'd.json')], /cannot read input .*nope\.png: ENOENT/],
+      [['detect', IMAGE, '-o', join(dir, 'd.json'), '--precision', 'f64'], /--precision.*expected f32 or f16/],
+      [['decode', join(dir, 'x.vcm'), '-o', join(dir, 'd.json'), '--precision', 'f64'], /--precision.*expected f32 or f16/],
     ];
     for (const [args, re] of cases) {
       const r = await webvcm(...args);
@@ -111,7 +113,7 @@ describeGpu('encode / decode / detect: bundled defaults, summary on stdout, --js
     expect(readFileSync(join(dir, 'det2.json'), 'utf8')).toBe(readFileSync(det, 'utf8'));
   }, 900_000);
 
-  it('detect: --weights / --input / --method2 (the older spellings) still work and mean the same', async () => {
+  it('detect: --weights / --input / --method2 (the older spellings) still work and mean the same; --precision f16', async () => {
     const a = join(dir, 'a.json'), b = join(dir, 'b.json');
     const ra = await webvcm('detect', IMAGE, '-o', a, ...SMALL, '--method', '2', '--detector', 'weights/default/detector.safetensors');
     const rb = await webvcm('detect', '--input', IMAGE, '--output', b, ...SMALL, '--method2', '--weights', 'weights/default/detector.safetensors');
@@ -120,6 +122,12 @@ describeGpu('encode / decode / detect: bundled defaults, summary on stdout, --js
     expect(readFileSync(b, 'utf8')).toBe(readFileSync(a, 'utf8'));
     const j = JSON.parse(readFileSync(a, 'utf8')) as { sizes: { resized: number[] } };
     expect(j.sizes.resized.every((s) => s % 256 === 0)).toBe(true); // method 2: sides resized to multiples of 256
+    // --precision as on encode/decode (lavapipe has 'shader-f16'); reported in the --json summary
+    const rf = await webvcm('detect', IMAGE, '-o', join(dir, 'f16.json'), ...SMALL, '--precision', 'f16', '--json');
+    expect(rf.status, rf.stderr).toBe(0);
+    const sf = JSON.parse(rf.stdout) as { precision: string; detections: number };
+    expect(sf.precision).toBe('f16');
+    expect(sf.detections).toBe((JSON.parse(readFileSync(join(dir, 'f16.json'), 'utf8')) as { scores: number[] }).scores.length);
   }, 900_000);
 
   it('eval names the CSV and the SVG it wrote', async () => {
