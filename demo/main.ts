@@ -1,6 +1,6 @@
 /** The webvcm demo: encode an image's stem features, decode them, finish detection, and show what happened. */
 import { checkImageBudget } from '../src/io/image.ts';
-import { mountRemote } from './remote.ts';
+import { DRAW_SCORE, mountRemote } from './remote.ts';
 import { createDecoder, createEncoder, type VcmDecoder, type VcmEncoder, type EncodeResult, type DecodeResult } from '../src/index.ts';
 import { channelRanges, featurePsnr, mostActiveChannels, renderChannel, renderMosaic, type ChannelRange, type RgbaImage } from './feature-view.ts';
 
@@ -29,7 +29,9 @@ function progressBar(name: string): (p: { loaded: number; total?: number }) => v
   };
 }
 
-async function ensureModels(): Promise<void> {
+/** Load (or reuse) the encoder and decoder for the current settings; `portable` switches the mode select first. */
+async function ensureModels(portable = false): Promise<void> {
+  if (portable) $<HTMLSelectElement>('mode').value = 'portable';
   const detFile = $<HTMLInputElement>('detFile').files?.[0];
   const codecFile = $<HTMLInputElement>('codecFile').files?.[0];
   const method = Number($<HTMLSelectElement>('method').value) as 1 | 2;
@@ -59,8 +61,8 @@ async function loadImageBytes(bytes: Uint8Array): Promise<void> {
   setStatus(`image ${image.width}×${image.height} ready`);
 }
 
-/** Boxes below this score are not drawn (Detectron2's visualizer uses 0.5; the small shapes-world model scores lower). */
-const DRAW_SCORE = 0.25;
+// Boxes below DRAW_SCORE (remote.ts, shared by both modes) are not drawn: Detectron2's visualizer uses 0.5, the small
+// shapes-world model scores lower.
 
 function drawDetections(res: DecodeResult): void {
   const g = view.getContext('2d')!;
@@ -222,4 +224,4 @@ $('fview').addEventListener('change', showFeatures);
 })();
 
 // "Detect on a server" mode (demo/remote.ts): the page encodes, a `webvcm serve` server detects.
-mountRemote({ getEncoder: async () => { await ensureModels(); return encoder!; }, getImageBytes: () => imageBytes, view });
+mountRemote({ getEncoder: async () => { await ensureModels(true); return encoder!; }, getImageBytes: () => imageBytes, getImage: () => image, view });

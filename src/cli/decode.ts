@@ -5,8 +5,8 @@ import type { Command } from 'commander';
 import { createDecoder } from '../api/index.ts';
 import { toCocoResults } from '../eval/coco-categories.ts';
 import { writeNpy } from '../io/npy.ts';
-import { DEFAULT_CODEC, DEFAULT_DETECTOR, posInt, precisionArg } from './defaults.ts';
-import { detectionsToJson, imageIdFromName } from './detect.ts';
+import { DEFAULT_CODEC, DEFAULT_DETECTOR, nonNegInt, posInt, precisionArg } from './defaults.ts';
+import { detectionsToJson, formatDetectionList, imageIdFromName } from './detect.ts';
 import { formatTimedRuns, timedRuns } from './timings.ts';
 
 export function register(program: Command): void {
@@ -21,11 +21,12 @@ export function register(program: Command): void {
     .option('--max-size <n>', 'accepted for symmetry with encode/detect (sizes travel in the stream)', posInt)
     .option('--precision <p>', "f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16' (the codec stays f32)", precisionArg, 'f32')
     .option('--coco', 'write the COCO results list instead of boxes/scores/classes')
-    .option('--image-id <n>', 'image_id for --coco (default: digits of the file name, else 0)', posInt)
+    .option('--image-id <n>', 'image_id for --coco (default: digits of the file name, else 0)', nonNegInt)
+    .option('--json', 'print the summary as JSON')
     .option('--features <file>', 'also write the decoded feature map F̂ as float32 NCHW .npy')
     .option('--warmup', "compile every GPU pipeline for this stream's sizes before the timed decode (timed separately)")
     .option('--runs <n>', 'decode n times; the first and the last (warm) run are timed separately', posInt)
-    .action(async (file: string, o: { output: string; detector: string; codec: string; minSize?: number; maxSize?: number; coco?: boolean; imageId?: number; features?: string; warmup?: boolean; runs?: number; precision: 'f32' | 'f16' }) => {
+    .action(async (file: string, o: { output: string; detector: string; codec: string; minSize?: number; maxSize?: number; coco?: boolean; imageId?: number; json?: boolean; features?: string; warmup?: boolean; runs?: number; precision: 'f32' | 'f16' }) => {
       const bytes = new Uint8Array(readFileSync(file));
       const dec = await createDecoder({ detector: o.detector, codec: o.codec, minSize: o.minSize, maxSize: o.maxSize, precision: o.precision });
       try {
@@ -37,14 +38,13 @@ export function register(program: Command): void {
           : { ...detectionsToJson(d, dec.classNames), sizes: r.sizes };
         writeFileSync(o.output, JSON.stringify(json) + '\n');
         if (o.features && r.features) writeFileSync(o.features, writeNpy(r.features.data, [1, ...r.features.shape]));
-        process.stdout.write(`wrote ${o.output}: ${d.scores.length} detections (image ${r.sizes.original.join('x')})\n`);
-        const names = dec.classNames;
-        for (let i = 0; i < Math.min(d.scores.length, 10); i++) {
-          const b = Array.from(d.boxes.subarray(4 * i, 4 * i + 4), (v) => v.toFixed(1)).join(', ');
-          process.stdout.write(`  ${(names[d.classes[i]!] ?? `class_${d.classes[i]}`).padEnd(14)} ${d.scores[i]!.toFixed(3)}  [${b}]\n`);
+        if (o.json) {
+          process.stdout.write(JSON.stringify({ output: o.output, detections: d.scores.length, sizes: r.sizes, coco: !!o.coco, ...(o.features ? { features: o.features } : {}), timingsMs: r.timings, ...timed.summary }, null, 2) + '\n');
+        } else {
+          process.stdout.write(`wrote ${o.output}: ${d.scores.length} detections (image ${r.sizes.original.join('x')})\n`);
+          process.stdout.write(formatDetectionList(d, dec.classNames, o.output));
+          process.stdout.write(formatTimedRuns(timed));
         }
-        if (d.scores.length > 10) process.stdout.write(`  … ${d.scores.length - 10} more in ${o.output}\n`);
-        process.stdout.write(formatTimedRuns(timed));
       } finally {
         dec.dispose();
       }

@@ -1,11 +1,14 @@
-// `webvcm detect`: Detectron2 Faster R-CNN R50-FPN on WebGPU.
-//   webvcm detect --weights <ckpt> --input <image.png|.jpg|bgr.npy> [--min-size N] [--max-size N] [--method2]
-//                 --output <dets.json> [--coco] [--image-id N] [--dump <dir>] [--adapter auto|lavapipe|swiftshader|system]
-// JSON: { boxes: [[x1,y1,x2,y2]...] (original pixels), scores, classes (0..79), sizes } or, with --coco, the COCO
-// results list ([x,y,w,h], COCO category ids). --dump writes intermediates as float32 .npy under the golden names.
+// `webvcm detect`: Detectron2 Faster R-CNN R50-FPN on WebGPU, on an uncompressed image.
+//   webvcm detect <image.png|.jpg|bgr.npy> -o <dets.json> [--detector <ckpt>] [--min-size N] [--max-size N] [--method 1|2]
+//                 [--precision f32|f16] [--coco] [--image-id N] [--json] [--dump <dir>] [--adapter auto|lavapipe|swiftshader|system]
+// The same conventions as `encode` and `decode`: the image is the positional argument (--input still accepted), -o/--output,
+// the bundled detector (weights/default) when none is given (--detector, or its older name --weights), the summary on
+// stdout (--json: as JSON), errors on stderr. JSON file: { boxes: [[x1,y1,x2,y2]...] (original pixels), scores, classes,
+// labels, sizes } — the same as `decode` writes — or, with --coco, the COCO results list ([x,y,w,h], COCO category ids).
+// --dump writes intermediates as float32 .npy under the golden names.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { toCocoResults } from '../eval/coco-categories.ts';
 import { writeNpy } from '../io/npy.ts';
 import { GpuContext } from '../gpu/context.ts';
@@ -15,9 +18,10 @@ import { Detector, type DumpFn } from '../model/detector/detector.ts';
 import { bgrFromFileBytes } from '../model/detector/io.ts';
 import type { Detections } from '../model/detector/types.ts';
 import { loadDetectorWeights } from '../model/weights/index.ts';
-import { DEFAULT_DETECTOR, posInt } from './defaults.ts';
+import { DEFAULT_DETECTOR, UsageError, nonNegInt, posInt, precisionArg } from './defaults.ts';
 
-export class DetectUsageError extends Error {
+/** Bad `detect` usage (a UsageError, as the other sub-commands throw). */
+export class DetectUsageError extends UsageError {
   constructor(message: string) {
     super(message);
     this.name = 'DetectUsageError';
@@ -27,22 +31,20 @@ export class DetectUsageError extends Error {
 interface DetectCliOptions {
   weights?: string;
   detector?: string;
-  input: string;
+  input?: string;
   output: string;
   minSize?: number;
   maxSize?: number;
+  method?: string;
   method2?: boolean;
+  json?: boolean;
+  precision: 'f32' | 'f16';
   coco?: boolean;
   imageId?: number;
   dump?: string;
   adapter: string;
 }
 
-function nonNegInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return n;
-}
 
 /** Plain JSON form of detections; `labels[i]` is the name of `classes[i]` (the detector's class names). */
 export function detectionsToJson(d: Detections, classNames?: readonly string[]): { boxes: number[][]; scores: number[]; classes: number[]; labels?: string[] } {
@@ -51,6 +53,17 @@ export function detectionsToJson(d: Detections, classNames?: readonly string[]):
   for (let i = 0; i < n; i++) boxes.push(Array.from(d.boxes.subarray(4 * i, 4 * i + 4)));
   const classes = Array.from(d.classes);
   return { boxes, scores: Array.from(d.scores), classes, ...(classNames ? { labels: classes.map((k) => classNames[k] ?? `class_${k}`) } : {}) };
+}
+
+/** The first `max` detections, one line each (name, score, box), as `decode` lists them; "… N more in <file>" after. */
+export function formatDetectionList(d: Detections, names: readonly string[], file: string, max = 10): string {
+  let s = '';
+  for (let i = 0; i < Math.min(d.scores.length, max); i++) {
+    const b = Array.from(d.boxes.subarray(4 * i, 4 * i + 4), (v) => v.toFixed(1)).join(', ');
+    s += `  ${(names[d.classes[i]!] ?? `class_${d.classes[i]}`).padEnd(14)} ${d.scores[i]!.toFixed(3)}  [${b}]\n`;
+  }
+  if (d.scores.length > max) s += `  … ${d.scores.length - max} more in ${file}\n`;
+  return s;
 }
 
 /** COCO image id from a file name like 000000397133.jpg (digits only), else 0. */
@@ -63,35 +76,45 @@ export function register(program: Command): void {
   program
     .command('detect')
     .description('run Detectron2 Faster R-CNN R50-FPN on an image (PNG/JPEG, or H×W×3 uint8 BGR .npy) on WebGPU')
-    .option('--weights <ckpt>', 'detector checkpoint (model-zoo .pkl, torch .pth, or converted .safetensors); default: bundled')
-    .option('--detector <ckpt>', 'the same as --weights (the name encode/decode use)')
-    .requiredOption('--input <file>', 'PNG/JPEG image, or raw H×W×3 uint8 BGR .npy')
-    .requiredOption('--output <file>', 'detections JSON to write')
+    .argument('[image]', 'input image (PNG/JPEG, or raw H×W×3 uint8 BGR .npy)')
+    .requiredOption('-o, --output <file>', 'detections JSON to write')
+    .option('--detector <ckpt>', 'detector checkpoint (model-zoo .pkl, torch .pth, or converted .safetensors); default: bundled')
+    .option('--weights <ckpt>', 'the same as --detector (older name)')
+    .option('--input <file>', 'the same as the image argument (older form)')
     .option('--min-size <n>', 'short side after resizing (INPUT.MIN_SIZE_TEST)', posInt)
     .option('--max-size <n>', 'long-side cap (INPUT.MAX_SIZE_TEST)', posInt)
-    .option('--method2', 'resize each side to the nearest multiple of 256 (no padding)')
+    .option('--method <n>', "1: Detectron2's resize and padding; 2: resize each side to the nearest multiple of 256 (as encode --method 2)", '1')
+    .option('--method2', 'the same as --method 2 (older form)')
+    .option('--precision <p>', "f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16'", precisionArg, 'f32')
     .option('--coco', 'write the COCO results list ([x,y,w,h], category ids) instead of boxes/scores/classes')
     .option('--image-id <n>', 'image_id for --coco (default: digits of the file name, else 0)', nonNegInt)
+    .option('--json', 'print the summary as JSON')
     .option('--dump <dir>', 'write intermediates as float32 .npy (golden manifest names)')
     .option('--adapter <name>', 'auto | lavapipe | swiftshader | system', 'auto')
-    .action(async (opts: DetectCliOptions) => {
+    .action(async (imageArg: string | undefined, opts: DetectCliOptions, cmd: Command) => {
+      if (imageArg !== undefined && opts.input !== undefined && imageArg !== opts.input) throw new DetectUsageError('give the image once: as the argument or with --input, not both');
+      const input = imageArg ?? opts.input;
+      if (input === undefined) throw new DetectUsageError('missing the input image: webvcm detect <image> -o <dets.json>');
+      if (opts.method !== '1' && opts.method !== '2') throw new DetectUsageError(`--method must be 1 or 2, got '${opts.method}'`);
+      if (opts.method2 && opts.method === '1' && cmd.getOptionValueSource('method') === 'cli') throw new DetectUsageError('--method 1 and --method2 contradict each other');
+      const method2 = opts.method === '2' || !!opts.method2;
       let inputBytes: Uint8Array;
       try {
-        inputBytes = new Uint8Array(readFileSync(opts.input));
+        inputBytes = new Uint8Array(readFileSync(input));
       } catch (e) {
-        throw new DetectUsageError(`cannot read input ${opts.input}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new DetectUsageError(`cannot read input ${input}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
-      const image = bgrFromFileBytes(inputBytes, opts.input);
-      if (opts.weights && opts.detector && opts.weights !== opts.detector) throw new DetectUsageError('give --weights or --detector, not both');
+      const image = bgrFromFileBytes(inputBytes, input);
+      if (opts.weights && opts.detector && opts.weights !== opts.detector) throw new DetectUsageError('give --detector or --weights (the same option), not both');
       const weights = await loadDetectorWeights(opts.weights ?? opts.detector ?? DEFAULT_DETECTOR);
       const ctx = await GpuContext.create({ adapter: opts.adapter as AdapterChoice });
       try {
-        const ops = createGpuDetectorBackend(ctx);
+        const ops = createGpuDetectorBackend(ctx, { precision: opts.precision });
         const det = await Detector.create(weights, ops, {
           ...(weights.inputSize ?? {}),
           ...(opts.minSize !== undefined ? { minSize: opts.minSize } : {}),
           ...(opts.maxSize !== undefined ? { maxSize: opts.maxSize } : {}),
-          method2: !!opts.method2,
+          method2,
         });
         let dump: DumpFn | undefined;
         if (opts.dump) {
@@ -110,10 +133,16 @@ export function register(program: Command): void {
         }
         det.dispose();
         const out = opts.coco
-          ? toCocoResults(opts.imageId ?? imageIdFromName(opts.input), detections.boxes, detections.scores, detections.classes)
+          ? toCocoResults(opts.imageId ?? imageIdFromName(input), detections.boxes, detections.scores, detections.classes)
           : { ...detectionsToJson(detections, det.classNames), sizes };
-        writeFileSync(opts.output, JSON.stringify(out));
-        process.stdout.write(`${detections.scores.length} detections (${sizes.original.join('x')} → ${sizes.resized.join('x')}, input ${sizes.padded.join('x')}) → ${opts.output}\n`);
+        writeFileSync(opts.output, JSON.stringify(out) + '\n');
+        const names = det.classNames;
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ output: opts.output, detections: detections.scores.length, sizes, method: method2 ? 2 : 1, precision: opts.precision, coco: !!opts.coco }, null, 2) + '\n');
+        } else {
+          process.stdout.write(`wrote ${opts.output}: ${detections.scores.length} detections (image ${sizes.original.join('x')} -> ${sizes.resized.join('x')}, input ${sizes.padded.join('x')})\n`);
+          process.stdout.write(formatDetectionList(detections, names, opts.output));
+        }
       } finally {
         ctx.dispose();
       }

@@ -9,7 +9,8 @@ import puppeteer, { type Browser } from 'puppeteer-core';
 
 export const CHROMIUM = process.env.WEBVCM_CHROMIUM ?? '/usr/bin/chromium';
 
-export async function launchChromium(): Promise<{ browser: Browser; close: () => Promise<void> }> {
+/** `extraArgs`: more Chromium switches (e.g. a fake camera). */
+export async function launchChromium(extraArgs: string[] = []): Promise<{ browser: Browser; close: () => Promise<void> }> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: run npm run setup (apt-get install chromium)`);
   const userDataDir = mkdtempSync(join(tmpdir(), 'webvcm-chromium-'));
   const browser = await puppeteer.launch({
@@ -19,7 +20,7 @@ export async function launchChromium(): Promise<{ browser: Browser; close: () =>
     args: [
       '--headless=new', '--no-sandbox', '--disable-gpu-sandbox', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage', '--enable-unsafe-webgpu',
-      '--enable-dawn-features=disable_robustness', `--user-data-dir=${userDataDir}`,
+      '--enable-dawn-features=disable_robustness', `--user-data-dir=${userDataDir}`, ...extraArgs,
     ],
   });
   return {
