@@ -11,7 +11,7 @@ import { readContainer, writeContainer, Method } from '../coder/index.ts';
 import { GpuContext } from '../gpu/context.ts';
 import { GpuCodecBackend } from '../gpu/codec-backend.ts';
 import { readNpy, writeNpy } from '../io/npy.ts';
-import { HyperpriorCodec, CodecInputError, type CodecMode } from '../model/codec/codec.ts';
+import { HyperpriorCodec, CodecInputError, nonFiniteProblem, type CodecMode } from '../model/codec/codec.ts';
 import { computePadding } from '../model/codec/features.ts';
 import { loadCodecWeights } from '../model/weights/load.ts';
 
@@ -51,8 +51,8 @@ export async function compressCommand(o: { weights: string; input: string; outpu
   const shape = arr.shape.length === 4 ? arr.shape : arr.shape.length === 3 ? [1, ...arr.shape] : null;
   if (!shape || shape[0] !== 1) throw new CodecInputError(`${o.input}: expected a [1,C,H,W] tensor, got [${arr.shape.join(',')}]`);
   const [, C, H, W] = shape as [number, number, number, number];
-  const bad = arr.data.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new CodecInputError(`${o.input}: value at [0, ${Math.floor(bad / (H * W))}, ${Math.floor(bad / W) % H}, ${bad % W}] is ${arr.data[bad]}; the codec codes finite values only`);
+  const bad = nonFiniteProblem(arr.data, H, W, [0]);
+  if (bad) throw new CodecInputError(`${o.input}: ${bad}`);
   const { ctx, codec } = await open(o.weights);
   try {
     const pad = computePadding(H, W);

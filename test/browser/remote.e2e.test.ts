@@ -115,6 +115,14 @@ describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader Web
     expectIdentical(r.stream, dets, 'WebSocket');
   }, 900_000);
 
+  /** Load the demo, wait until it is ready and point its server mode at the test server (URL and token). */
+  async function openDemoForServer(p: Page, crashed: Promise<never>): Promise<void> {
+    await p.goto(`${demoOrigin}/`, { waitUntil: 'load', timeout: 120_000 });
+    await Promise.race([p.waitForFunction('window.__demoReady === true', { timeout: 120_000 }), crashed]);
+    await p.$eval('#remoteUrl', (el, v) => { (el as HTMLInputElement).value = v; }, api);
+    await p.$eval('#remoteToken', (el, v) => { (el as HTMLInputElement).value = v; }, TOKEN);
+  }
+
   it("the demo's 'detect on a server' mode (still image) draws and lists the server's detections of the page's stream", async () => {
     const { browser, close } = await launchChromium();
     let st: RemoteStillState;
@@ -122,10 +130,7 @@ describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader Web
     try {
       const p = await browser.newPage();
       const { logs, crashed } = watch(p);
-      await p.goto(`${demoOrigin}/`, { waitUntil: 'load', timeout: 120_000 });
-      await Promise.race([p.waitForFunction('window.__demoReady === true', { timeout: 120_000 }), crashed]);
-      await p.$eval('#remoteUrl', (el, v) => { (el as HTMLInputElement).value = v; }, api);
-      await p.$eval('#remoteToken', (el, v) => { (el as HTMLInputElement).value = v; }, TOKEN);
+      await openDemoForServer(p, crashed);
       await p.click('#remoteStill');
       await Promise.race([p.waitForFunction("['done', 'error'].includes(document.querySelector('#remote')?.dataset.state)", { timeout: PAGE_TIMEOUT_MS }), crashed]);
       st = (await p.evaluate('window.__webvcmRemote')) as RemoteStillState;
@@ -160,10 +165,7 @@ describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader Web
     try {
       const p = await browser.newPage();
       const { logs, crashed } = watch(p);
-      await p.goto(`${demoOrigin}/`, { waitUntil: 'load', timeout: 120_000 });
-      await Promise.race([p.waitForFunction('window.__demoReady === true', { timeout: 120_000 }), crashed]);
-      await p.$eval('#remoteUrl', (el, v) => { (el as HTMLInputElement).value = v; }, api);
-      await p.$eval('#remoteToken', (el, v) => { (el as HTMLInputElement).value = v; }, TOKEN);
+      await openDemoForServer(p, crashed);
       await p.click('#remoteCam');
       await Promise.race([p.waitForFunction('(window.__webvcmRemoteStream?.replies ?? 0) >= 1', { timeout: PAGE_TIMEOUT_MS }), crashed]).catch(async (e: unknown) => {
         throw new Error(`${String(e)}\nstats: ${await p.$eval('#remoteStats', (el) => el.textContent)}\n${logs.join('\n')}`);

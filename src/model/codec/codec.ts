@@ -19,6 +19,17 @@ export class CodecInputError extends Error {
 }
 
 /**
+ * Where a CHW tensor first holds a non-finite value, as "value at [c, y, x] is NaN; …", or null (pure). Shared by the
+ * codec (its Float32Array inputs) and `codec compress` (which reports it in the file's own coordinates).
+ */
+export function nonFiniteProblem(x: Float32Array, h: number, w: number, prefix: readonly number[] = []): string | null {
+  const i = x.findIndex((v) => !Number.isFinite(v));
+  if (i < 0) return null;
+  const at = [...prefix, Math.floor(i / (h * w)), Math.floor(i / w) % h, i % w];
+  return `value at [${at.join(', ')}] is ${x[i]}; the codec codes finite values only`;
+}
+
+/**
  * Entropy-code one latent; a symbol the coder cannot represent (|symbol| ≥ 2^27: an input far outside what the codec
  * was trained on, e.g. 1e30, or non-finite values computed on the GPU) becomes a CodecInputError that says so.
  */
@@ -107,11 +118,8 @@ export class HyperpriorCodec<T extends Tensor> {
       if (s.length !== 3) throw new CodecInputError(`input shape [${shape.join(',')}] is not [1,C,H,W] or [C,H,W]`);
       const [c, h, w] = s as [number, number, number];
       if (x.length !== c * h * w) throw new CodecInputError(`input has ${x.length} values, shape [${s.join(',')}] needs ${c * h * w}`);
-      for (let i = 0; i < x.length; i++) {
-        if (!Number.isFinite(x[i]!)) {
-          throw new CodecInputError(`input value at [c=${Math.floor(i / (h * w))}, y=${Math.floor(i / w) % h}, x=${i % w}] is ${x[i]}: the codec codes finite values only`);
-        }
-      }
+      const bad = nonFiniteProblem(x, h, w);
+      if (bad) throw new CodecInputError(`input ${bad}`);
       return this.ops.fromCHW(x, c, h, w);
     }
     return x;
