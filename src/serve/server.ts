@@ -297,6 +297,9 @@ export class VcmServer {
       await app.register(cors, { origin: this.opts.cors === true ? true : this.opts.cors, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['authorization', 'content-type'], exposedHeaders: ['retry-after'], maxAge: 600 });
     }
     await app.register(websocket, { options: { maxPayload: this.opts.bodyLimit + 4 } });
+    // Only .vcm bodies are parsed: without Fastify's default JSON/text parsers, every other media type (a JSON body that
+    // does not even parse included) is one 415, before any of it is read.
+    app.removeAllContentTypeParsers();
     for (const ct of ['application/octet-stream', 'application/vnd.webvcm']) {
       app.addContentTypeParser(ct, { parseAs: 'buffer', bodyLimit: this.opts.bodyLimit }, (_req, body, done) => done(null, body));
     }

@@ -131,6 +131,12 @@ describeGpu('webvcm serve', () => {
     const ct = await post(streams[0]!, { 'content-type': 'text/plain' });
     expect(ct.status).toBe(415);
     expect(ct.headers.get('content-type')).toMatch(/problem\+json/);
+    // JSON, parseable or not, and multipart are the same 415 (not a 400 from a JSON parser)
+    for (const [type, body] of [['application/json', streams[0]!], ['application/json', '{"a":1}'], ['multipart/form-data; boundary=x', streams[0]!]] as const) {
+      const r = await post(body, { 'content-type': type });
+      expect(r.status, type).toBe(415);
+      expect(((await r.json()) as { type: string }).type).toMatch(/unsupported-media-type/);
+    }
     expect((await post(streams[0]!, { 'x-webvcm-deadline-ms': 'soon' })).status).toBe(400);
   });
 
