@@ -4,7 +4,9 @@
 //   3. hostile: random / truncated / bit-flipped streams, absurd header sizes, oversize bodies, wrong content types,
 //      slow-drip bodies, garbage WebSocket frames and frames after close, with valid requests interleaved and checked.
 //   npx tsx bench/serve.ts [--per-conn 4] [--soak 200] [--soak-minutes 60] [--hostile 10000] [--port 18900] [--queue 4]
-// The stream is the bundled example (weights/world/example.png) at the bundled detector's own input size.
+//     [--skip-load] [--skip-hostile] [--min-size N --max-size M]
+// The stream is the bundled example (weights/world/example.png) at the bundled detector's own input size, or resized
+// to --min-size/--max-size (a smaller frame decodes faster: how a 10^4-request soak fits in an hour on a CPU).
 // Only 127.0.0.1 traffic. Every phase is bounded by a count or a duration.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -23,13 +25,18 @@ const PORT = arg('port', 18900);
 const SOAK_MINUTES = arg('soak-minutes', 60); // the soak also stops after this long (the count reached is printed)
 const QUEUE = arg('queue', 4);
 const SKIP_LOAD = process.argv.includes('--skip-load');
+const SKIP_HOSTILE = process.argv.includes('--skip-hostile');
+const MIN_SIZE = arg('min-size', 0); // 0: the detector's own sizes
+const MAX_SIZE = arg('max-size', 0);
+const sizeArgs = [...(MIN_SIZE ? ['--min-size', String(MIN_SIZE)] : []), ...(MAX_SIZE ? ['--max-size', String(MAX_SIZE)] : [])];
 const VALID_EVERY = arg('valid-every', 200); // hostile run: one checked valid request every N
 const PAYLOAD_FLIPS = arg('payload-flips', 1); // 0: bit flips only in the header (flipped payloads decode on the GPU)
 const BODY_LIMIT = 1 << 20;
 const BASE = `http://127.0.0.1:${PORT}`;
 
+let WARMUP_SIZE = '320x456';
 async function startServer(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['bin/webvcm.js', 'serve', '--port', String(PORT), '--queue', String(QUEUE), '--body-limit', String(BODY_LIMIT), '--request-timeout-ms', '3000', '--stream-pending', '1', '--warmup-size', '456x320'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['bin/webvcm.js', 'serve', '--port', String(PORT), '--queue', String(QUEUE), '--body-limit', String(BODY_LIMIT), '--request-timeout-ms', '3000', '--stream-pending', '1', '--warmup-size', WARMUP_SIZE, ...sizeArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout!.on('data', (d: Buffer) => process.stderr.write(`[server] ${d}`));
   const t0 = performance.now();
   for (;;) {
@@ -99,15 +106,19 @@ async function main(): Promise<void> {
   // Encoded by the CLI in a child process: a Dawn instance left in this process keeps a core busy polling (seen: the
   // bench at 86 % CPU), which halved the server's share of a 2-core box and turned every decode into a 504.
   const tmp = mkdtempSync(join(tmpdir(), 'webvcm-bench-serve-'));
-  const encRun = spawnSync(process.execPath, ['bin/webvcm.js', 'encode', 'weights/world/example.png', '-o', join(tmp, 'example.vcm'), '--mode', 'portable'], { encoding: 'utf8' });
+  const encRun = spawnSync(process.execPath, ['bin/webvcm.js', 'encode', 'weights/world/example.png', '-o', join(tmp, 'example.vcm'), '--mode', 'portable', ...sizeArgs, '--json'], { encoding: 'utf8' });
   if (encRun.status !== 0) throw new Error(`encode failed: ${encRun.stderr}`);
   const valid = new Uint8Array(readFileSync(join(tmp, 'example.vcm')));
+  // the server compiles its pipelines for this image (H×W) at the same resize before it reports ready
+  const sizes = (JSON.parse(encRun.stdout) as { sizes: { original: [number, number]; resized: [number, number] } }).sizes;
+  WARMUP_SIZE = `${sizes.original[1]}x${sizes.original[0]}`;
+  const RESIZED = `${sizes.resized[1]}x${sizes.resized[0]}`;
   const server = await startServer();
   try {
     const first = await post(valid);
     if (first.status !== 200) throw new Error(`the reference request failed: ${first.status} ${await first.text()}`);
     const ref = JSON.stringify(((await first.json()) as { scores: number[] }).scores);
-    console.log(`adapter: server process (webvcm serve, bundled weights); stream ${valid.length} bytes`);
+    console.log(`adapter: server process (webvcm serve, bundled weights); stream ${valid.length} bytes, image ${WARMUP_SIZE} resized to ${RESIZED} (H×W)`);
 
     console.log(`\n## load (${PER_CONN} requests per connection)`);
     const rows = [];
@@ -138,6 +149,7 @@ async function main(): Promise<void> {
     console.table(samples);
     console.log(`soak: ${n} requests in ${minutes()} min: ${ok} correct 200s, ${r503} designed 503s, ${bad} wrong or failed answers`);
 
+    if (SKIP_HOSTILE) return;
     console.log(`\n## hostile: ${HOSTILE} requests, a valid one every ${VALID_EVERY}th (checked)`);
     const r = rng(7);
     const kinds: Record<string, Record<string, number>> = {};
