@@ -34,9 +34,9 @@ const PAYLOAD_FLIPS = arg('payload-flips', 1); // 0: bit flips only in the heade
 const BODY_LIMIT = 1 << 20;
 const BASE = `http://127.0.0.1:${PORT}`;
 
-let WARMUP_SIZE = '320x456';
-async function startServer(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['bin/webvcm.js', 'serve', '--port', String(PORT), '--queue', String(QUEUE), '--body-limit', String(BODY_LIMIT), '--request-timeout-ms', '3000', '--stream-pending', '1', '--warmup-size', WARMUP_SIZE, ...sizeArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Start `webvcm serve`; it compiles its pipelines for a warmUp (H×W) image at the same resize before it reports ready. */
+async function startServer(warmUp: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['bin/webvcm.js', 'serve', '--port', String(PORT), '--queue', String(QUEUE), '--body-limit', String(BODY_LIMIT), '--request-timeout-ms', '3000', '--stream-pending', '1', '--warmup-size', warmUp, ...sizeArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout!.on('data', (d: Buffer) => process.stderr.write(`[server] ${d}`));
   const t0 = performance.now();
   for (;;) {
@@ -109,16 +109,14 @@ async function main(): Promise<void> {
   const encRun = spawnSync(process.execPath, ['bin/webvcm.js', 'encode', 'weights/world/example.png', '-o', join(tmp, 'example.vcm'), '--mode', 'portable', ...sizeArgs, '--json'], { encoding: 'utf8' });
   if (encRun.status !== 0) throw new Error(`encode failed: ${encRun.stderr}`);
   const valid = new Uint8Array(readFileSync(join(tmp, 'example.vcm')));
-  // the server compiles its pipelines for this image (H×W) at the same resize before it reports ready
   const sizes = (JSON.parse(encRun.stdout) as { sizes: { original: [number, number]; resized: [number, number] } }).sizes;
-  WARMUP_SIZE = `${sizes.original[1]}x${sizes.original[0]}`;
-  const RESIZED = `${sizes.resized[1]}x${sizes.resized[0]}`;
-  const server = await startServer();
+  const hxw = ([w, h]: [number, number]) => `${h}x${w}`; // the CLI reports [W, H]; the server takes H×W
+  const server = await startServer(hxw(sizes.original));
   try {
     const first = await post(valid);
     if (first.status !== 200) throw new Error(`the reference request failed: ${first.status} ${await first.text()}`);
     const ref = JSON.stringify(((await first.json()) as { scores: number[] }).scores);
-    console.log(`adapter: server process (webvcm serve, bundled weights); stream ${valid.length} bytes, image ${WARMUP_SIZE} resized to ${RESIZED} (H×W)`);
+    console.log(`adapter: server process (webvcm serve, bundled weights); stream ${valid.length} bytes, image ${hxw(sizes.original)} resized to ${hxw(sizes.resized)} (H×W)`);
 
     console.log(`\n## load (${PER_CONN} requests per connection)`);
     const rows = [];

@@ -98,6 +98,10 @@ export function tokenMatches(presented: string, tokens: readonly Buffer[]): bool
   return ok;
 }
 
+/** The only media types /v1/detect parses; every other one is a 415 with this hint. */
+const VCM_MEDIA_TYPES = ['application/octet-stream', 'application/vnd.webvcm'] as const;
+const VCM_MEDIA_HINT = `send the .vcm stream as ${VCM_MEDIA_TYPES[0]} (or ${VCM_MEDIA_TYPES[1]})`;
+
 export class VcmServer {
   readonly app: FastifyInstance;
   readonly registry = new Registry();
@@ -300,7 +304,7 @@ export class VcmServer {
     // Only .vcm bodies are parsed: without Fastify's default JSON/text parsers, every other media type (a JSON body that
     // does not even parse included) is one 415, before any of it is read.
     app.removeAllContentTypeParsers();
-    for (const ct of ['application/octet-stream', 'application/vnd.webvcm']) {
+    for (const ct of VCM_MEDIA_TYPES) {
       app.addContentTypeParser(ct, { parseAs: 'buffer', bodyLimit: this.opts.bodyLimit }, (_req, body, done) => done(null, body));
     }
     app.addHook('onRequest', async (req) => { (req as unknown as { t0: number }).t0 = performance.now(); this.auth(req); });
@@ -317,7 +321,7 @@ export class VcmServer {
         : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported-media-type'
           : status === 500 ? 'internal' : 'bad-request';
       const detail = e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `the body exceeds the limit of ${this.opts.bodyLimit} bytes`
-        : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'send the .vcm stream as application/octet-stream (or application/vnd.webvcm)'
+        : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? VCM_MEDIA_HINT
           : status === 500 ? 'internal error' : e.message;
       if (status === 500) app.log.error(err);
       return this.sendProblem(reply, new HttpProblem(status, slug, status === 413 ? 'Payload too large' : status === 415 ? 'Unsupported media type' : status === 500 ? 'Internal error' : 'Bad request', detail));
@@ -354,7 +358,7 @@ export class VcmServer {
         if (!Number.isInteger(v) || v <= 0) throw new HttpProblem(400, 'bad-request', 'Bad request', `X-Webvcm-Deadline-Ms must be a positive integer, got ${JSON.stringify(hd)}`);
         deadline = Math.min(v, deadline);
       }
-      if (!(body instanceof Uint8Array)) throw new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', 'send the .vcm stream as application/octet-stream (or application/vnd.webvcm)');
+      if (!(body instanceof Uint8Array)) throw new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', VCM_MEDIA_HINT);
       return this.detect(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), deadline);
     });
     app.get('/v1/stream', { websocket: true }, (socket, req) => {
