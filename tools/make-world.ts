@@ -2,21 +2,22 @@
  * Writes a split of the shapes world (src/world/generate.ts) as PNG files + COCO instances.json.
  *   npx tsx tools/make-world.ts --split val [--count 200] [--out artifacts/world-val]
  *   npx tsx tools/make-world.ts --split train --count 4000 --out .cache/world-train
+ *   npx tsx tools/make-world.ts --split test [--count 200] [--out artifacts/world-test]   (held-out: reporting only)
  * The images are a pure function of (split seed, index); tests regenerate the val split and compare hashes.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
-import { generateWorldImage, worldCocoJson, worldFileName, WORLD_SEEDS, WORLD_VAL_SIZE } from '../src/world/generate.js';
+import { generateWorldImage, worldCocoJson, worldFileName, WORLD_SEEDS, WORLD_TEST_SIZE, WORLD_VAL_SIZE } from '../src/world/generate.js';
 
 function arg(name: string, dflt?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : dflt;
 }
 const split = arg('split', 'val')!;
-if (split !== 'train' && split !== 'val') throw new Error(`--split must be train or val, got ${split}`);
+if (split !== 'train' && split !== 'val' && split !== 'test') throw new Error(`--split must be train, val or test, got ${split}`);
 const seed = WORLD_SEEDS[split];
-const count = Number(arg('count', split === 'val' ? String(WORLD_VAL_SIZE) : '4000'));
+const count = Number(arg('count', split === 'val' ? String(WORLD_VAL_SIZE) : split === 'test' ? String(WORLD_TEST_SIZE) : '4000'));
 const start = Number(arg('start', '0'));
 const out = arg('out', `artifacts/world-${split}`)!;
 mkdirSync(out, { recursive: true });
