@@ -30,6 +30,7 @@ import { imageSizes } from '../model/detector/preprocess.ts';
 import { readContainer } from '../coder/container.ts';
 import type { BgrImage } from '../model/detector/preprocess.ts';
 import { parsePrecision, type Precision } from '../util/f16.ts';
+import { VcmError } from '../util/errors.ts';
 
 export type { ImageInput } from './image-input.ts';
 
@@ -151,7 +152,7 @@ abstract class Base {
     const s = this.rt.ctx.pool.statistics;
     return { live: s.live, free: s.free, liveBytes: s.liveBytes, freeBytes: s.freeBytes, created: s.created };
   }
-  protected check(): void { if (this.disposed) throw new Error(`${this.constructor.name} used after dispose()`); }
+  protected check(): void { if (this.disposed) throw new VcmError('input', `${this.constructor.name} used after dispose()`); }
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -165,7 +166,7 @@ async function build(o: CommonOptions, method2: boolean): Promise<[Runtime, Dete
   const precision = parsePrecision(o.precision, 'precision');   // before any loading: a typo fails at once
   const { det, codec } = await loadBoth(o);
   if (codec.C !== det.config.stemOut) {
-    throw new Error(`the codec codes ${codec.C} channels but the detector's stem has ${det.config.stemOut}`);
+    throw new VcmError('input', `the codec codes ${codec.C} channels but the detector's stem has ${det.config.stemOut}`);
   }
   const rt = await Runtime.create(o.device, precision);
   try {
@@ -189,9 +190,9 @@ export class VcmEncoder extends Base {
 
   static async create(o: EncoderOptions): Promise<VcmEncoder> {
     const method = o.method ?? 1;
-    if (method !== 1 && method !== 2) throw new Error(`method must be 1 or 2, got ${String(method)}`);
+    if (method !== 1 && method !== 2) throw new VcmError('input', `method must be 1 or 2, got ${String(method)}`);
     const mode = o.mode ?? 'compat';
-    if (mode !== 'compat' && mode !== 'portable') throw new Error(`mode must be compat or portable, got ${String(mode)}`);
+    if (mode !== 'compat' && mode !== 'portable') throw new VcmError('input', `mode must be compat or portable, got ${String(mode)}`);
     const parts = await build(o, method === 2);
     return new VcmEncoder(...parts, method, mode);
   }
@@ -347,7 +348,7 @@ export class VcmDecoder extends Base {
 
 function checkWarmSize(o: WarmupOptions): { height: number; width: number } {
   const ok = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0 && (v as number) <= 16384;
-  if (!o || !ok(o.height) || !ok(o.width)) throw new Error(`warmup needs an integer { height, width } in 1..16384 (got ${o?.height}x${o?.width})`);
+  if (!o || !ok(o.height) || !ok(o.width)) throw new VcmError('input', `warmup needs an integer { height, width } in 1..16384 (got ${o?.height}x${o?.width})`);
   return { height: o.height, width: o.width };
 }
 

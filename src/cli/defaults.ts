@@ -1,14 +1,15 @@
 /** Paths of the bundled default weights (weights/default), used when the CLI is given no checkpoint. */
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from 'commander';
+import { VcmError } from '../util/errors.ts';
 
 export const DEFAULT_DETECTOR = fileURLToPath(new URL('../../weights/default/detector.safetensors', import.meta.url));
 export const DEFAULT_CODEC = fileURLToPath(new URL('../../weights/default/codec.safetensors', import.meta.url));
 
 /** Bad command-line usage detected inside an action (commander only reports what it parses itself). */
-export class UsageError extends Error {
+export class UsageError extends VcmError {
   constructor(message: string) {
-    super(message);
+    super('input', message);
     this.name = 'UsageError';
   }
 }

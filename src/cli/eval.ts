@@ -10,10 +10,11 @@ import { Command, InvalidArgumentError } from 'commander';
 import { precisionArg } from './defaults.ts';
 import { ANCHOR_CODECS, DEFAULT_ANCHOR_QUALITIES, isAnchorCodec, type AnchorCodec } from '../eval/anchors.ts';
 import { CocoFormatError, evaluateBoxes } from '../eval/cocoeval.ts';
+import { VcmError } from '../util/errors.ts';
 
-export class EvalUsageError extends Error {
+export class EvalUsageError extends VcmError {
   constructor(message: string) {
-    super(message);
+    super('input', message);
     this.name = 'EvalUsageError';
   }
 }

@@ -7,12 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Help } from 'commander';
 import { CONTAINER_VERSION } from '../coder/container.ts';
+import { VcmError } from '../util/errors.ts';
 
 const SUBCOMMANDS = ['doctor', 'convert', 'inspect', 'codec', 'detect', 'encode', 'decode', 'eval', 'serve', 'tune'] as const;
 
-export class CliError extends Error {
+export class CliError extends VcmError {
   constructor(message: string, readonly exitCode = 1) {
-    super(message);
+    super('input', message);
     this.name = 'CliError';
   }
 }

@@ -7,6 +7,7 @@
  *   const s = await remote.stream({ onMessage: (m) => … });  s.send(frameId, bytes);
  */
 import type { Detections, ImageSizes } from '../model/detector/types.ts';
+import { VcmError, type VcmErrorKind } from '../util/errors.ts';
 
 export interface RemoteDecodeResult {
   detections: Detections;
@@ -21,11 +22,21 @@ export interface RemoteDecodeResult {
   fingerprint: string;
 }
 
+/**
+ * The kind of a server's answer: 4xx is the caller's (input; 413 and 429 are limits: resource), 500 is the server's
+ * bug (internal), other 5xx and transport failures (status 0) are transient (resource).
+ */
+export function remoteErrorKind(status: number): VcmErrorKind {
+  if (status === 413 || status === 429) return 'resource';
+  if (status >= 400 && status < 500) return 'input';
+  return status === 500 ? 'internal' : 'resource';
+}
+
 /** A problem+json error from the server (or a transport failure, status 0). */
-export class RemoteError extends Error {
+export class RemoteError extends VcmError {
   override name = 'RemoteError';
-  constructor(readonly status: number, readonly problemType: string, message: string, readonly problem: Record<string, unknown> = {}, readonly retryAfterS?: number) {
-    super(message);
+  constructor(readonly status: number, readonly problemType: string, message: string, readonly problem: Record<string, unknown> = {}, readonly retryAfterS?: number, kind: VcmErrorKind = remoteErrorKind(status)) {
+    super(kind, message);
   }
 }
 
@@ -72,11 +83,11 @@ export class RemoteDecoder {
   private readonly f: typeof fetch;
   constructor(private readonly o: RemoteDecoderOptions) {
     let u: URL;
-    try { u = new URL(o.url); } catch { throw new RemoteError(0, 'bad-url', `not a URL: ${JSON.stringify(o.url)}`); }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new RemoteError(0, 'bad-url', `the server URL must be http(s), got ${u.protocol}`);
+    try { u = new URL(o.url); } catch { throw new RemoteError(0, 'bad-url', `not a URL: ${JSON.stringify(o.url)}`, {}, undefined, 'input'); }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new RemoteError(0, 'bad-url', `the server URL must be http(s), got ${u.protocol}`, {}, undefined, 'input');
     this.base = u.href.replace(/\/+$/, '');
     const f = o.fetch ?? globalThis.fetch;
-    if (!f) throw new RemoteError(0, 'no-fetch', 'fetch is not available in this environment');
+    if (!f) throw new RemoteError(0, 'no-fetch', 'fetch is not available in this environment', {}, undefined, 'unsupported');
     this.f = f.bind(globalThis);
   }
 
@@ -125,7 +136,7 @@ export class RemoteDecoder {
   /** Open the WebSocket stream; resolves once it is open. */
   stream(handlers: { onMessage: (m: StreamMessage) => void; onClose?: () => void }): Promise<RemoteStream> {
     const WS = this.o.WebSocket ?? globalThis.WebSocket;
-    if (!WS) return Promise.reject(new RemoteError(0, 'no-websocket', 'WebSocket is not available (pass options.WebSocket)'));
+    if (!WS) return Promise.reject(new RemoteError(0, 'no-websocket', 'WebSocket is not available (pass options.WebSocket)', {}, undefined, 'unsupported'));
     const u = new URL(this.base + '/v1/stream');
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     if (this.o.token) u.searchParams.set('access_token', this.o.token);

@@ -13,9 +13,13 @@
  *  32   8  resized h, w (2 x u32)    92  .. y string, then z string
  *  40   8  feature C, H (2 x u32)
  */
+import { VcmError } from '../util/errors.ts';
 
-export class ContainerError extends Error {
+export class ContainerError extends VcmError {
   override name = 'ContainerError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('input', message, options);
+  }
 }
 
 export const CONTAINER_MAGIC = 'WVCM';

@@ -1,4 +1,5 @@
 /** Typed errors of the entropy-coding layer. Every failure of the coder is a {@link RansError} subclass. */
+import { VcmError } from '../util/errors.ts';
 
 export type RansErrorCode =
   | 'bad-table' // CDF table not usable (not starting at 0, not strictly increasing, not ending at 65536, ...)
@@ -7,11 +8,12 @@ export type RansErrorCode =
   | 'bad-stream' // corrupt stream (bad initial state, invalid escape, wrong final state, trailing words)
   | 'truncated'; // the stream ends before all symbols are decoded
 
-export class RansError extends Error {
+/** `kind` input (a bad table, an unencodable value, a corrupt stream), internal for 'bad-argument' (a caller's bug). */
+export class RansError extends VcmError {
   override name = 'RansError';
   readonly code: RansErrorCode;
   constructor(code: RansErrorCode, message: string) {
-    super(message);
+    super(code === 'bad-argument' ? 'internal' : 'input', message);
     this.code = code;
   }
 }

@@ -6,14 +6,18 @@
 import type { ChannelVec, CodecOps, GdnHandle, IntAcc, IntConvHandle, ScaleTableHandle } from '../model/codec/ops.ts';
 import { rne, ACT_MAX, MAX_TERMS } from '../model/codec/portable.ts';
 import { CpuBackend, CpuTensor } from './backend.ts';
+import { VcmError } from '../util/errors.ts';
 
 interface CpuGdn extends GdnHandle { beta: Float32Array; gamma: Float32Array }
 interface CpuVec extends ChannelVec { data: Float32Array }
 interface CpuTable extends ScaleTableHandle { table: Float32Array; bound: number }
 interface CpuIntConv extends IntConvHandle { wq: Int32Array; shape: readonly number[] }
 
-export class CodecShapeError extends Error {
+export class CodecShapeError extends VcmError {
   override name = 'CodecShapeError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('internal', message, options);
+  }
 }
 
 const noop = (): void => {};

@@ -5,6 +5,7 @@
  * loaded lazily so that browser bundles never see it.
  */
 import type { BgrImage } from '../model/detector/preprocess.ts';
+import { VcmError } from '../util/errors.ts';
 
 export const ANCHOR_CODECS = ['jpeg', 'webp', 'avif'] as const;
 export type AnchorCodec = (typeof ANCHOR_CODECS)[number];
@@ -18,8 +19,12 @@ export const DEFAULT_ANCHOR_QUALITIES: Readonly<Record<AnchorCodec, readonly num
 
 export const ANCHOR_LABELS: Readonly<Record<AnchorCodec, string>> = Object.freeze({ jpeg: 'JPEG', webp: 'WebP', avif: 'AVIF' });
 
-export class AnchorError extends Error {
+/** Anchor codecs unavailable (no sharp, a build without the format: 'unsupported') or asked wrongly ('input'). */
+export class AnchorError extends VcmError {
   override name = 'AnchorError';
+  constructor(message: string, kind: 'unsupported' | 'input' | 'internal' = 'unsupported') {
+    super(kind, message);
+  }
 }
 
 export function isAnchorCodec(s: string): s is AnchorCodec {
@@ -55,7 +60,7 @@ export interface AnchorCoded {
 
 /** Encode a BGR image with `codec` at `quality` (1..100) and decode it again. */
 export async function codeWithAnchor(image: BgrImage, codec: AnchorCodec, quality: number): Promise<AnchorCoded> {
-  if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new AnchorError(`quality must be an integer 1..100, got ${quality}`);
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new AnchorError(`quality must be an integer 1..100, got ${quality}`, 'input');
   const sharp = await loadSharp();
   const { width, height } = image;
   const rgb = Buffer.allocUnsafe(width * height * 3);
@@ -72,7 +77,7 @@ export async function codeWithAnchor(image: BgrImage, codec: AnchorCodec, qualit
     : await input.avif({ quality }).toBuffer();
   const { data, info } = await sharp(encoded).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   if (info.width !== width || info.height !== height || info.channels !== 3) {
-    throw new AnchorError(`${codec} round trip changed the image: ${width}x${height}x3 -> ${info.width}x${info.height}x${info.channels}`);
+    throw new AnchorError(`${codec} round trip changed the image: ${width}x${height}x3 -> ${info.width}x${info.height}x${info.channels}`, 'internal');
   }
   const bgr = new Uint8Array(width * height * 3);
   for (let i = 0; i < width * height; i++) {

@@ -2,6 +2,7 @@
 // (detectron2 data/datasets/builtin_meta.py; detectron2-reference §11), plus the conversion of a detector's
 // output (XYXY boxes in original-image pixels) to a COCO results list.
 import type { CocoCategory, CocoResult } from './cocoeval.ts';
+import { VcmError } from '../util/errors.ts';
 
 /** [COCO id, name, supercategory], contiguous order. */
 const TABLE: readonly (readonly [number, string, string])[] = [
@@ -39,9 +40,9 @@ export const COCO_CATEGORIES: readonly CocoCategory[] = Object.freeze(
 
 const ID_TO_CONTIGUOUS = new Map(COCO_CATEGORY_IDS.map((id, k) => [id, k]));
 
-export class CategoryMappingError extends Error {
+export class CategoryMappingError extends VcmError {
   constructor(message: string) {
-    super(message);
+    super('input', message);
     this.name = 'CategoryMappingError';
   }
 }

@@ -14,10 +14,11 @@
 // Departures (all for bad input, where pycocotools crashes or silently mis-scores): malformed JSON, duplicate ids,
 // GT annotations pointing at unknown images/categories and results for images not in the GT raise CocoFormatError;
 // an empty results list is scored (AP 0) instead of crashing in loadRes.
+import { VcmError } from '../util/errors.ts';
 
-export class CocoFormatError extends Error {
+export class CocoFormatError extends VcmError {
   constructor(message: string) {
-    super(message);
+    super('input', message);
     this.name = 'CocoFormatError';
   }
 }

@@ -19,6 +19,7 @@ import { bdQuality, bdRate, type BdInterpolation, type BdResult, type RdPoint } 
 import { categoryMappingByName, cocoCategoryMapping, toCocoResults, type CategoryMapping } from './coco-categories.ts';
 import { COCO, CocoFormatError, evaluateBoxes, STAT_NAMES, type CocoResult, type CocoStats } from './cocoeval.ts';
 import { renderRatePlot, type RatePoint } from './pipeline.ts';
+import { VcmError } from '../util/errors.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Rows
@@ -170,10 +171,10 @@ export interface ExperimentResult {
   seconds: number;
 }
 
-export class EvalImageError extends Error {
+export class EvalImageError extends VcmError {
   override name = 'EvalImageError';
   constructor(readonly fileName: string, readonly imageId: number, cause: unknown) {
-    super(`image ${imageId} (${fileName}): ${(cause as Error)?.name ?? 'Error'}: ${(cause as Error)?.message ?? String(cause)} (use --on-error skip to skip unreadable images)`);
+    super('input', `image ${imageId} (${fileName}): ${(cause as Error)?.name ?? 'Error'}: ${(cause as Error)?.message ?? String(cause)} (use --on-error skip to skip unreadable images)`);
   }
 }
 

@@ -21,6 +21,7 @@ import { toHex } from '../model/weights/hash.ts';
 import { loadCodecWeights, loadDetectorWeights } from '../model/weights/load.ts';
 import { codeWithAnchor } from './anchors.ts';
 import type { ExperimentRunner, ImageJob, RowOutput, RowSpec } from './experiment.ts';
+import { VcmError } from '../util/errors.ts';
 
 export interface RdRunnerOptions {
   detector: string;
@@ -36,8 +37,11 @@ export interface RdRunnerOptions {
   precision?: 'f32' | 'f16';
 }
 
-export class RdSetupError extends Error {
+export class RdSetupError extends VcmError {
   override name = 'RdSetupError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('input', message, options);
+  }
 }
 
 export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunner & { detectorInfo: string }> {

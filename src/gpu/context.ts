@@ -108,7 +108,7 @@ export class GpuContext {
     const n = shape.reduce((a, b) => a * b, 1);
     if (!Number.isInteger(n) || n <= 0) throw new GpuShapeError(`bad tensor shape [${shape.join(',')}]`);
     if (n * 4 > this.limits.maxStorageBufferBindingSize) {
-      throw new GpuShapeError(`tensor [${shape.join('x')}] (${n * 4} bytes) exceeds maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize}`);
+      throw new GpuShapeError(`tensor [${shape.join('x')}] (${n * 4} bytes) exceeds maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize}`, 'resource');
     }
     return new GpuTensor(this, this.pool.acquire(n * 4, label), shape, dtype, layout);
   }
@@ -350,7 +350,7 @@ export class GpuContext {
     const lim = this.limits.maxComputeWorkgroupsPerDimension;
     if (x <= lim) pass.dispatchWorkgroups(x, y, z);
     else {
-      if (y !== 1) throw new GpuShapeError(`dispatch ${label}: ${x}x${y} workgroups exceed the per-dimension limit ${lim}`);
+      if (y !== 1) throw new GpuShapeError(`dispatch ${label}: ${x}x${y} workgroups exceed the per-dimension limit ${lim}`, 'resource');
       pass.dispatchWorkgroups(lim, Math.ceil(x / lim), z);
     }
     pass.end();

@@ -1,7 +1,10 @@
 /** Typed errors of the GPU layer. Every failure surfaces as one of these, with a message that says what to do. */
-export class GpuError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+import { VcmError, type VcmErrorKind } from '../util/errors.ts';
+
+/** A failure in the GPU layer; `kind` internal unless a subclass (or the thrower) says otherwise. */
+export class GpuError extends VcmError {
+  constructor(message: string, options?: { cause?: unknown }, kind: VcmErrorKind = 'internal') {
+    super(kind, message, options);
     this.name = 'GpuError';
   }
 }
@@ -9,7 +12,7 @@ export class GpuError extends Error {
 /** No WebGPU implementation or no adapter. `fix` holds the command or step that fixes it. */
 export class GpuUnavailableError extends GpuError {
   constructor(message: string, readonly fix: string) {
-    super(`${message}\n  fix: ${fix}`);
+    super(`${message}\n  fix: ${fix}`, undefined, 'unsupported');
     this.name = 'GpuUnavailableError';
   }
 }
@@ -17,7 +20,7 @@ export class GpuUnavailableError extends GpuError {
 /** A WebGPU validation / out-of-memory / internal error caught by an error scope. */
 export class GpuValidationError extends GpuError {
   constructor(readonly scope: GPUErrorFilter, readonly label: string, readonly gpuMessage: string) {
-    super(`WebGPU ${scope} error in ${label}: ${gpuMessage}`);
+    super(`WebGPU ${scope} error in ${label}: ${gpuMessage}`, undefined, scope === 'out-of-memory' ? 'resource' : 'internal');
     this.name = 'GpuValidationError';
   }
 }
@@ -25,15 +28,18 @@ export class GpuValidationError extends GpuError {
 /** The device was lost (driver reset, destroy(), out of memory on some drivers). */
 export class GpuDeviceLostError extends GpuError {
   constructor(readonly reason: string, detail: string) {
-    super(`WebGPU device lost (${reason}): ${detail}`);
+    super(`WebGPU device lost (${reason}): ${detail}`, undefined, 'resource');
     this.name = 'GpuDeviceLostError';
   }
 }
 
-/** A tensor or op argument is unusable (wrong shape, released tensor, too large for the device's limits). */
+/**
+ * A tensor or op argument is unusable: a wrong shape or a released tensor (internal: the graph above should never
+ * ask for it), or too large for the device's limits (`kind` 'resource', passed by the thrower).
+ */
 export class GpuShapeError extends GpuError {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, kind: 'internal' | 'resource' = 'internal') {
+    super(message, undefined, kind);
     this.name = 'GpuShapeError';
   }
 }

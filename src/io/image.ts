@@ -10,10 +10,11 @@
 //    _apply_exif_orientation.
 import { decode as decodePngFile } from 'fast-png';
 import jpegjs from 'jpeg-js';
+import { VcmError } from '../util/errors.ts';
 
-export class ImageFormatError extends Error {
+export class ImageFormatError extends VcmError {
   constructor(message: string) {
-    super(message);
+    super('input', message);
     this.name = 'ImageFormatError';
   }
 }
@@ -46,6 +47,7 @@ function describeMagic(bytes: Uint8Array): string {
 
 /** A decoded image would exceed the pixel budget (checked from the file header, before decoding). */
 export class ImageTooLargeError extends ImageFormatError {
+  override readonly kind = 'resource';
   constructor(message: string) {
     super(message);
     this.name = 'ImageTooLargeError';

@@ -5,11 +5,12 @@
  * `|b1`, and `<i8`/`<u8` which are narrowed to Int32Array/Uint32Array when every value fits (otherwise an error).
  * Only C-order arrays are accepted. Every malformed input raises an {@link NpyError}.
  */
+import { VcmError } from '../util/errors.ts';
 
-export class NpyError extends Error {
+export class NpyError extends VcmError {
   override name = 'NpyError';
   constructor(message: string) {
-    super(message);
+    super('input', message);
   }
 }
 

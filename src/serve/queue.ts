@@ -3,14 +3,18 @@
  * A job whose deadline passes while it waits is never started; one whose deadline passes while it runs is answered
  * with a deadline error at once (its GPU work finishes in the background and its result is dropped).
  */
+import { VcmError } from '../util/errors.ts';
 
-export class QueueFullError extends Error {
+export class QueueFullError extends VcmError {
   override name = 'QueueFullError';
   /** Seconds after which a retry may be admitted (the estimated time until the queue has room or drains). */
-  constructor(message: string, readonly retryAfterS = 1) { super(message); }
+  constructor(message: string, readonly retryAfterS = 1) { super('resource', message); }
 }
-export class DeadlineError extends Error {
+export class DeadlineError extends VcmError {
   override name = 'DeadlineError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('resource', message, options);
+  }
 }
 
 interface Job<T> {

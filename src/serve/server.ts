@@ -23,6 +23,7 @@ import { toHex } from '../model/weights/hash.ts';
 import type { CodecWeights, DetectorWeights } from '../model/weights/types.ts';
 import type { DetectorConfig } from '../model/detector/types.ts';
 import { DeadlineError, QueueFullError, WorkQueue } from './queue.ts';
+import { errorKind } from '../util/errors.ts';
 
 export interface ServeOptions {
   /** Detector weights (path/URL/bytes or loaded). */
@@ -68,6 +69,27 @@ export class HttpProblem extends Error {
 }
 
 interface Served { fp: string; decoder: VcmDecoder }
+
+/**
+ * The problem a failed decode answers with, by the error's class and `kind` (never its name): the queue's own
+ * errors are 503 / 504; `input` and `unsupported` errors are the stream's fault (400, with the message); `resource`
+ * errors (device lost, out of memory) are 503; everything else, a non-VcmError included, is ours: 500 with a generic
+ * message (the caller logs the detail).
+ */
+export function problemForError(e: unknown): HttpProblem {
+  if (e instanceof HttpProblem) return e;
+  if (e instanceof QueueFullError) return new HttpProblem(503, 'overloaded', 'Overloaded', e.message, {}, { 'retry-after': String(e.retryAfterS) });
+  if (e instanceof DeadlineError) return new HttpProblem(504, 'deadline-exceeded', 'Deadline exceeded', e.message);
+  switch (errorKind(e)) {
+    case 'input':
+    case 'unsupported':
+      return new HttpProblem(400, 'invalid-stream', 'Invalid stream', (e as Error).message);
+    case 'resource':
+      return new HttpProblem(503, 'unavailable', 'Temporarily unavailable', 'the server ran out of a GPU resource decoding this stream; retry later', {}, { 'retry-after': '1' });
+    default:
+      return new HttpProblem(500, 'internal', 'Internal error', 'the server failed to decode this stream; the failure was logged');
+  }
+}
 
 /** What the stream handler uses of a `ws` WebSocket. */
 interface StreamSocket {
@@ -273,17 +295,9 @@ export class VcmServer {
         timings: { ...r.timings, 'queue wait': started - t0, 'server total': end - t0 },
       };
     } catch (e) {
-      if (e instanceof HttpProblem) throw e;
-      if (e instanceof QueueFullError) throw new HttpProblem(503, 'overloaded', 'Overloaded', e.message, {}, { 'retry-after': String(e.retryAfterS) });
-      if (e instanceof DeadlineError) throw new HttpProblem(504, 'deadline-exceeded', 'Deadline exceeded', e.message);
-      const name = (e as Error)?.name ?? '';
-      // Errors from parsing/decoding the stream's contents are the client's (400); anything else is ours (500),
-      // reported without internal detail.
-      if (e instanceof ContainerError || /Container|Rans|Codec|Input|Shape/.test(name)) {
-        throw new HttpProblem(400, 'invalid-stream', 'Invalid stream', (e as Error).message);
-      }
-      this.app.log.error(e);
-      throw new HttpProblem(500, 'internal', 'Internal error', 'the server failed to decode this stream; the failure was logged');
+      const p = problemForError(e);
+      if (p.slug === 'internal' || p.slug === 'unavailable') this.app.log.error({ err: e, fingerprint: s.fp }, `decode failed (${errorKind(e)}): ${(e as Error)?.message ?? String(e)}`);
+      throw p;
     } finally {
       this.m.buffers.set({ state: 'live' }, this.gpuBuffers().live);
       this.m.buffers.set({ state: 'free' }, this.gpuBuffers().free);

@@ -4,11 +4,12 @@
  * (30 frames in order; a slow consumer sees the keep-newest drop policy), metrics, the remote client, drain on close.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { createDecoder, createEncoder } from '../../src/api/index.ts';
 import { createRemoteDecoder, RemoteError, type StreamMessage } from '../../src/client/remote.ts';
 import { inspectFile } from '../../src/cli/inspect.ts';
 import type { Detections } from '../../src/model/detector/types.ts';
+import { GpuDeviceLostError, GpuShapeError } from '../../src/gpu/errors.ts';
 import { createServer, type VcmServer } from '../../src/serve/server.ts';
 import { describeGpu } from '../helpers/gpu.ts';
 
@@ -176,6 +177,30 @@ describeGpu('webvcm serve', () => {
     expect(ok.status).toBe(200);
     sameDetections((await ok.json()) as never, expected[0]!);
     expect(server.gpuBuffers().live).toBe(0);
+  });
+
+  it('an internal error gives 500 with a generic message and a log line with the detail; a resource error 503', async () => {
+    const decoder = (server as unknown as { served: { decoder: { decode: (b: Uint8Array) => Promise<unknown> } }[] }).served[0]!.decoder;
+    const log = vi.spyOn(server.app.log, 'error');
+    const decode = vi.spyOn(decoder, 'decode').mockRejectedValueOnce(new GpuShapeError('secret internal detail: conv2d expects an HWC feature map'));
+    try {
+      const r = await post(streams[0]!);
+      expect(r.status).toBe(500);
+      const p = (await r.json()) as { type: string; detail: string };
+      expect(p.type).toMatch(/internal$/);
+      expect(p.detail).not.toMatch(/secret|conv2d/);
+      expect(log).toHaveBeenCalledTimes(1);
+      expect(String(log.mock.calls[0]![1])).toMatch(/internal.*secret internal detail/);
+      decode.mockRejectedValueOnce(new GpuDeviceLostError('unknown', 'test'));
+      const r2 = await post(streams[0]!);
+      expect(r2.status).toBe(503);
+      expect(r2.headers.get('retry-after')).toBe('1');
+      const ok = await post(streams[0]!);
+      expect(ok.status).toBe(200);
+    } finally {
+      decode.mockRestore();
+      log.mockRestore();
+    }
   });
 
   it('/metrics: Prometheus text with requests by status, latency histogram, queue depth, GPU time, buffers', async () => {

@@ -22,8 +22,8 @@ export function nmsWords(maxSegLen: number): number {
 export function segmentedNms(ctx: GpuContext, entries: GpuTensor, m: number, boxes: GpuTensor, numSegs: number, maxSegLen: number, thresh: number): GpuTensor {
   if (m <= 0) throw new GpuShapeError('segmentedNms needs at least one entry');
   const W = nmsWords(maxSegLen);
-  if (W * 4 > ctx.limits.maxComputeWorkgroupStorageSize) throw new GpuShapeError(`NMS segment of ${maxSegLen} boxes exceeds workgroup memory`);
-  if (numSegs > ctx.limits.maxComputeWorkgroupsPerDimension) throw new GpuShapeError(`too many NMS segments (${numSegs})`);
+  if (W * 4 > ctx.limits.maxComputeWorkgroupStorageSize) throw new GpuShapeError(`NMS segment of ${maxSegLen} boxes exceeds workgroup memory`, 'resource');
+  if (numSegs > ctx.limits.maxComputeWorkgroupsPerDimension) throw new GpuShapeError(`too many NMS segments (${numSegs})`, 'resource');
   const u = ctx.uniform([m, W, 0, 0, fbits(thresh), 0, 0, 0]);
   const bounds = ctx.upload(new Uint32Array(numSegs * 2), [numSegs * 2]);
   ctx.dispatch1d(ctx.pipeline('nms', { ...kernelDefines(KERNELS, 'BOUNDS'), MAXW: 1 }), [u, entries, bounds], m, 'nms_bounds');

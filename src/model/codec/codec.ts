@@ -6,16 +6,20 @@
  * - 'portable': h_s → indexes in exact integer arithmetic (src/model/codec/portable.ts), identical on every device.
  */
 import type { Tensor, WarmupReport } from '../backend.ts';
-import { decodeWithIndexes, encodeWithIndexes, fingerprint as sha16 } from '../../coder/index.ts';
+import { RansEncodeError, decodeWithIndexes, encodeWithIndexes, fingerprint as sha16 } from '../../coder/index.ts';
 import { gA, gS, hA, hS, hSPortableIndexes, prepareLayers, type CodecLayers, type PortableTrace } from './graph.ts';
 import type { ChannelVec, CodecOps, ScaleTableHandle } from './ops.ts';
 import { hyperpriorParams, paramsDigestInput, type HyperpriorParams, type NamedTensor } from './params.ts';
 import { portableInput } from './portable.ts';
+import { VcmError } from '../../util/errors.ts';
 
 export type CodecMode = 'compat' | 'portable';
 
-export class CodecInputError extends Error {
+export class CodecInputError extends VcmError {
   override name = 'CodecInputError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('input', message, options);
+  }
 }
 
 /**
@@ -37,7 +41,7 @@ function entropyCode(f: () => Uint8Array, which: 'y' | 'z'): Uint8Array {
   try {
     return f();
   } catch (e) {
-    if ((e as Error)?.name === 'RansEncodeError') {
+    if (e instanceof RansEncodeError) {
       throw new CodecInputError(`the input is out of the codec's range: a quantized ${which} latent is too large for the entropy coder (${(e as Error).message}). Codec inputs are features in the range the model was trained on (8-bit features map to [0, 1]); check for huge or non-finite values`, { cause: e });
     }
     throw e;

@@ -15,10 +15,14 @@
  *   `lower_bound_scale.bound` (default f32(0.11)).
  */
 import { CdfTables } from '../../coder/index.ts';
+import { VcmError } from '../../util/errors.ts';
 import { gdnEffective } from '../weights/codec.ts'; // CompressAI's NonNegativeParametrizer in float32 (shared with the loader)
 
-export class CodecWeightsError extends Error {
+export class CodecWeightsError extends VcmError {
   override name = 'CodecWeightsError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('input', message, options);
+  }
 }
 
 export interface NamedTensor {

@@ -9,10 +9,11 @@ import type { ConvHandle, Tensor } from '../backend.ts';
 import type { DetectorArch, DetectorWeights, HostTensor } from '../weights/types.ts';
 import type { DetectorOps } from './ops.ts';
 import type { FpnOutputs } from './types.ts';
+import { VcmError } from '../../util/errors.ts';
 
-export class DetectorWeightsError extends Error {
+export class DetectorWeightsError extends VcmError {
   constructor(message: string) {
-    super(message);
+    super('input', message);
     this.name = 'DetectorWeightsError';
   }
 }

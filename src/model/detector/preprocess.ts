@@ -8,10 +8,11 @@
  * Images are H×W×3 uint8, BGR, row-major (what detectron2's `read_image(format="BGR")` returns).
  */
 import type { DetectorConfig, ImageSizes } from './types.ts';
+import { VcmError } from '../../util/errors.ts';
 
-export class DetectorInputError extends Error {
+export class DetectorInputError extends VcmError {
   constructor(message: string) {
-    super(message);
+    super('input', message);
     this.name = 'DetectorInputError';
   }
 }

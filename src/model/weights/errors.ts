@@ -1,5 +1,6 @@
 // Typed errors of the weight loader. Every failure of reading, converting or validating a checkpoint is a
-// CheckpointError (or a subclass) with a stable `code`, so callers and tests can branch on it.
+// CheckpointError (or a subclass) with a stable `code`, so callers and tests can branch on it. All are VcmErrors of kind 'input'.
+import { VcmError } from '../../util/errors.ts';
 
 export type CheckpointErrorCode =
   | 'TRUNCATED' // the file ends before a structure it announces
@@ -18,12 +19,12 @@ export type CheckpointErrorCode =
   | 'INPUT_SIZE' // stored input_min_size / input_max_size that are not two positive integers, min ≤ max
   | 'SOURCE'; // the weight source could not be read (HTTP error, missing file)
 
-export class CheckpointError extends Error {
+export class CheckpointError extends VcmError {
   constructor(
     readonly code: CheckpointErrorCode,
     message: string,
   ) {
-    super(message);
+    super('input', message);
     this.name = 'CheckpointError';
   }
 }

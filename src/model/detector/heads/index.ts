@@ -9,6 +9,7 @@ import type { Detections, DetectorConfig, FpnOutputs, ImageSizes } from '../type
 import { assignLevels, cellAnchors, detectorPostprocess } from './geometry.ts';
 import type { Tensor } from '../../backend.ts';
 import type { HeadOps } from './ops.ts';
+import { VcmError } from '../../../util/errors.ts';
 
 export type { BoxInferenceSpec, HeadOps, Proposals, RawDetections, RoiAlignSpec, RpnSpec, RpnLevelSpec } from './ops.ts';
 export { assignLevels, cellAnchors, detectorPostprocess } from './geometry.ts';
@@ -18,9 +19,9 @@ export const FPN_STRIDES = [4, 8, 16, 32, 64] as const;
 /** Box2BoxTransform scale clamp: log(1000/16). */
 export const SCALE_CLAMP = Math.log(1000 / 16);
 
-export class HeadsError extends Error {
+export class HeadsError extends VcmError {
   constructor(message: string) {
-    super(message);
+    super('input', message);
     this.name = 'HeadsError';
   }
 }
