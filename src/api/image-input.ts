@@ -4,8 +4,8 @@
  * browser so both give identical pixels), uint8 H×W×3 BGR .npy bytes, a BgrImage, browser sources (ImageBitmap,
  * canvas, OffscreenCanvas, <img>, <video>, VideoFrame, ImageData), or a GPUTexture (rgba8unorm / bgra8unorm).
  */
-import { bgrFromFileBytes } from '../model/detector/io.ts';
-import { bgrFromImageSource, type BrowserImageSource } from '../model/detector/browser.ts';
+import { bgrFromFileBytes } from '../io/image-file.ts';
+import { bgrFromImageSource, type BrowserImageSource } from '../io/browser.ts';
 import { DetectorInputError, checkBgrImage, type BgrImage } from '../model/detector/preprocess.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { gpuWait } from '../gpu/device.ts';

@@ -28,7 +28,7 @@ import { warmupContext } from '../gpu/backend.ts';
 import type { WarmupReport } from '../model/backend.ts';
 import { imageSizes } from '../model/detector/preprocess.ts';
 import { readContainer } from '../coder/container.ts';
-import type { BgrImage } from '../model/detector/preprocess.ts';
+import type { BgrImage } from '../io/bgr.ts';
 import { parsePrecision, type Precision } from '../util/f16.ts';
 import { VcmError } from '../util/errors.ts';
 

@@ -15,7 +15,7 @@ import { GpuContext } from '../gpu/context.ts';
 import type { AdapterChoice } from '../gpu/device.ts';
 import { createGpuDetectorBackend } from '../gpu/detector-backend.ts';
 import { Detector, type DumpFn } from '../model/detector/detector.ts';
-import { bgrFromFileBytes } from '../model/detector/io.ts';
+import { bgrFromFileBytes } from '../io/image-file.ts';
 import type { Detections } from '../model/detector/types.ts';
 import { loadDetectorWeights } from '../model/weights/index.ts';
 import { DEFAULT_DETECTOR, UsageError, nonNegInt, posInt, precisionArg } from './defaults.ts';

@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createEncoder } from '../api/index.ts';
-import { bgrFromFileBytes } from '../model/detector/io.ts';
+import { bgrFromFileBytes } from '../io/image-file.ts';
 import { createRemoteDecoder } from '../client/remote.ts';
 import { detectionsToJson } from './detect.ts';
 import { DEFAULT_CODEC, DEFAULT_DETECTOR, UsageError, posInt, precisionArg } from './defaults.ts';

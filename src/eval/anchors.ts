@@ -4,7 +4,7 @@
  * Encoding and decoding use sharp (libvips: mozjpeg's libjpeg-turbo API for JPEG, libwebp, libheif + aom for AVIF),
  * loaded lazily so that browser bundles never see it.
  */
-import type { BgrImage } from '../model/detector/preprocess.ts';
+import type { BgrImage } from '../io/bgr.ts';
 import { VcmError } from '../util/errors.ts';
 
 export const ANCHOR_CODECS = ['jpeg', 'webp', 'avif'] as const;

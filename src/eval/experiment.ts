@@ -18,7 +18,7 @@ import { ANCHOR_LABELS, type AnchorCodec } from './anchors.ts';
 import { bdQuality, bdRate, type BdInterpolation, type BdResult, type RdPoint } from './bdrate.ts';
 import { categoryMappingByName, cocoCategoryMapping, toCocoResults, type CategoryMapping } from './coco-categories.ts';
 import { COCO, CocoFormatError, evaluateBoxes, STAT_NAMES, type CocoResult, type CocoStats } from './cocoeval.ts';
-import { renderRatePlot, type RatePoint } from './pipeline.ts';
+import { renderRatePlot, type RatePoint } from './plot.ts';
 import { VcmError } from '../util/errors.ts';
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import { HyperpriorCodec, type CodecMode } from '../model/codec/codec.ts';
 import { decodeFeatures, encodeFeatures } from '../model/codec/features.ts';
 import { Detector } from '../model/detector/detector.ts';
 import { defaultHeads } from '../model/detector/heads-adapter.ts';
-import { bgrFromFileBytes } from '../model/detector/io.ts';
+import { bgrFromFileBytes } from '../io/image-file.ts';
 import type { Detections, DetectorConfig, ImageSizes } from '../model/detector/types.ts';
 import { toHex } from '../model/weights/hash.ts';
 import { loadCodecWeights, loadDetectorWeights } from '../model/weights/load.ts';

@@ -7,7 +7,7 @@
 import type { GpuContext } from './context.ts';
 import { EXAMPLE_ADAPTERS, type AdapterDescription } from './adapter-class.ts';
 import type { AdapterSummary } from './device.ts';
-import { convVariantProblem, selectConvVariant, type ConvGeometry, type ConvReplay, type ConvVariant } from './ops/conv.ts';
+import { convVariantProblem, selectConvVariant, type ConvGeometry, type ConvReplay, type ConvVariant } from './ops/conv-select.ts';
 
 export const TUNE_CACHE_VERSION = 1;
 

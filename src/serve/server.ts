@@ -16,7 +16,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { createDecoder, createEncoder, type VcmDecoder } from '../api/index.ts';
+import { createDecoder, type VcmDecoder } from '../api/index.ts';
 import { CONTAINER_HEADER_BYTES, ContainerError, readContainer } from '../coder/container.ts';
 import { COCO_CLASS_NAMES } from '../eval/coco-categories.ts';
 import { toHex } from '../model/weights/hash.ts';
@@ -195,21 +195,8 @@ export class VcmServer {
     if (this.opts.skipWarmup) return;
     const w = this.opts.warmup ?? {};
     for (const s of this.served) {
-      if (typeof s.decoder.warmup === 'function') {
-        for (const [height, width] of w.sizes ?? [[480, 640]]) {
-          for (const method of [1, 2] as const) await s.decoder.warmup({ height, width, method, minSize: w.minSize, maxSize: w.maxSize });
-        }
-        continue;
-      }
-      // fallback without warmup(): decode one stream the server encodes itself
-      const enc = await createEncoder({ detector: s.decoder.detectorWeights, codec: s.decoder.codecWeights, device: s.decoder.device, minSize: 128, maxSize: 192, mode: 'portable' });
-      try {
-        const h = 96, w2 = 128, data = new Uint8Array(h * w2 * 3);
-        for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
-        const { bytes } = await enc.encode({ height: h, width: w2, data });
-        await s.decoder.decode(bytes);
-      } finally {
-        enc.dispose();
+      for (const [height, width] of w.sizes ?? [[480, 640]]) {
+        for (const method of [1, 2] as const) await s.decoder.warmup({ height, width, method, minSize: w.minSize, maxSize: w.maxSize });
       }
     }
     this.ready = true;

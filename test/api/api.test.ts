@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { createDecoder, createEncoder, toBgrImage } from '../../src/index.ts';
 import { GpuContext } from '../../src/gpu/context.ts';
-import { bgrFromFileBytes } from '../../src/model/detector/io.ts';
+import { bgrFromFileBytes } from '../../src/io/image-file.ts';
 import { describeGpu } from '../helpers/gpu.ts';
 
 const DET = 'weights/random/detector.safetensors';

@@ -18,7 +18,7 @@ import type { Page } from 'puppeteer-core';
 import { createDecoder, type DecodeResult } from '../../src/api/index.ts';
 import { readContainer } from '../../src/coder/container.ts';
 import { createServer, type VcmServer } from '../../src/serve/server.ts';
-import { bgrFromFileBytes } from '../../src/model/detector/io.ts';
+import { bgrFromFileBytes } from '../../src/io/image-file.ts';
 import { DRAW_SCORE, type RemoteStillState, type RemoteStreamState } from '../../demo/remote.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { describeGpu } from '../helpers/gpu.ts';

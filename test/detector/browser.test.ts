@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from 'vitest';
-import { bgrFromImageSource } from '../../src/model/detector/browser.ts';
-import { DetectorInputError } from '../../src/model/detector/preprocess.ts';
+import { bgrFromImageSource } from '../../src/io/browser.ts';
+import { ImageFormatError } from '../../src/io/image.ts';
 
 // Node has no ImageData/OffscreenCanvas: a minimal ImageData stand-in exercises the RGBA → BGR path; without
 // OffscreenCanvas other sources must fail with a typed error (the canvas path itself runs only in browsers).
@@ -16,5 +16,5 @@ it('ImageData RGBA → H×W×3 BGR, alpha dropped', () => {
 });
 
 it('non-ImageData sources need OffscreenCanvas', () => {
-  expect(() => bgrFromImageSource({ width: 2, height: 2 } as unknown as ImageBitmap)).toThrow(DetectorInputError);
+  expect(() => bgrFromImageSource({ width: 2, height: 2 } as unknown as ImageBitmap)).toThrow(ImageFormatError);
 });

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuDetectorBackend } from '../../src/cpu/detector-backend.ts';
 import type { Tensor } from '../../src/model/backend.ts';
 import { GpuDetectorBackend } from '../../src/gpu/detector-backend.ts';
-import { Detector, dequantizeStem, type HeadsFn } from '../../src/model/detector/detector.ts';
+import { Detector, dequantizeStem, type DetectorBackend, type HeadsFn } from '../../src/model/detector/detector.ts';
 import { resolveDetectorConfig } from '../../src/model/detector/config.ts';
 import type { DetectorOps } from '../../src/model/detector/ops.ts';
 import { DetectorInputError, type BgrImage } from '../../src/model/detector/preprocess.ts';
@@ -32,7 +32,7 @@ function recordingHeads<T extends Tensor>(): HeadsFn<T> {
   };
 }
 
-async function runAll<T extends Tensor>(ops: DetectorOps<T>): Promise<{ unsplit: Float32Array; split: Float32Array; stem: Float32Array; dumps: Map<string, number[]> }> {
+async function runAll<T extends Tensor>(ops: DetectorBackend<T>): Promise<{ unsplit: Float32Array; split: Float32Array; stem: Float32Array; dumps: Map<string, number[]> }> {
   const det = await Detector.create(weights, ops, cfg, { heads: recordingHeads<T>() });
   const dumps = new Map<string, number[]>();
   const { detections, sizes } = await det.detect(image, { dump: (n, _d, s) => { dumps.set(n, s); } });

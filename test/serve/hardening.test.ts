@@ -1,7 +1,7 @@
 /** Hardening made urgent by the service: the pixel budget checked from image headers before decoding. */
 import { deflateSync } from 'node:zlib';
 import { expect, it } from 'vitest';
-import { bgrFromFileBytes } from '../../src/model/detector/io.ts';
+import { bgrFromFileBytes } from '../../src/io/image-file.ts';
 import { checkImageBudget, decodeImageFile, DEFAULT_MAX_IMAGE_PIXELS, imageHeaderSize, ImageTooLargeError } from '../../src/io/image.ts';
 
 function crc32(b: Uint8Array): number {

@@ -12,7 +12,7 @@ import { readNpy } from '../../src/io/npy.ts';
 import { HyperpriorCodec } from '../../src/model/codec/codec.ts';
 import { hyperpriorParams } from '../../src/model/codec/params.ts';
 import { Detector } from '../../src/model/detector/detector.ts';
-import { bgrFromFileBytes } from '../../src/model/detector/io.ts';
+import { bgrFromFileBytes } from '../../src/io/image-file.ts';
 import { readCheckpoint } from '../../src/model/weights/checkpoint.ts';
 import { loadDetectorWeights } from '../../src/model/weights/load.ts';
 import { mulberry32 } from '../../src/util/random.ts';

@@ -11,26 +11,13 @@ import { classNamesOf } from '../weights/class-names.ts';
 import type { DetectorWeights } from '../weights/types.ts';
 import { FPN_LEVELS, prepareBackbone, releaseFpn, runFromStem, runStem, type BackboneHandles, type DenseOutputs } from './backbone.ts';
 import { resolveDetectorConfig } from './config.ts';
-import { defaultHeads } from './heads-adapter.ts';
-import type { DetectorOps, DeviceImage } from './ops.ts';
+import { defaultHeads, type DetectorBackend, type HeadsFn } from './heads-adapter.ts';
+import type { DeviceImage } from './ops.ts';
 import { DetectorInputError, checkBgrImage, imageSizes, resizeForDetector, type BgrImage } from './preprocess.ts';
-import type { Detections, DetectorConfig, FpnOutputs, ImageSizes } from './types.ts';
+import type { Detections, DetectorConfig, DumpFn, FpnOutputs, ImageSizes } from './types.ts';
 
-/** Receives an intermediate (float32 NCHW with a leading batch 1 where Detectron2 has one), named as in the golden manifest. */
-export type DumpFn = (name: string, data: Float32Array | Int32Array, shape: number[]) => void | Promise<void>;
-
-export interface HeadsResult {
-  detections: Detections;
-  /** Proposals (N×4, resized-image coordinates), when the heads report them. */
-  proposals?: Float32Array;
-}
-
-/** The sparse half: src/model/detector/heads (runHeads). `ops` is the same backend object. */
-export interface HeadsFn<T extends Tensor> {
-  (ops: DetectorOps<T>, fpn: FpnOutputs<T>, sizes: ImageSizes, weights: DetectorWeights, cfg: DetectorConfig, opts?: { dump?: DumpFn }): Promise<HeadsResult>;
-  /** Free what the heads uploaded for (ops, weights). */
-  dispose?: (ops: DetectorOps<T>, weights: DetectorWeights) => void;
-}
+export type { DetectorBackend, HeadsFn, HeadsResult } from './heads-adapter.ts';
+export type { DumpFn } from './types.ts';
 
 export interface DetectOptions {
   dump?: DumpFn;
@@ -40,7 +27,7 @@ export interface DetectOptions {
 
 export class Detector<T extends Tensor> {
   private constructor(
-    readonly ops: DetectorOps<T>,
+    readonly ops: DetectorBackend<T>,
     readonly weights: DetectorWeights,
     readonly cfg: DetectorConfig,
     private bb: BackboneHandles | null,
@@ -48,10 +35,10 @@ export class Detector<T extends Tensor> {
   ) {}
 
   /**
-   * Upload the dense weights; the heads (./heads, or `opts.heads`) upload theirs on first use. `backend` must
-   * implement DetectorOps and, for the default heads, HeadOps (GpuDetectorBackend / CpuDetectorBackend).
+   * Upload the dense weights; the heads (./heads, or `opts.heads`) upload theirs on first use. `backend` implements
+   * DetectorOps and HeadOps (GpuDetectorBackend / CpuDetectorBackend).
    */
-  static async create<T extends Tensor>(weights: DetectorWeights, backend: DetectorOps<T>, cfg: Partial<DetectorConfig> = {}, opts: { heads?: HeadsFn<T> } = {}): Promise<Detector<T>> {
+  static async create<T extends Tensor>(weights: DetectorWeights, backend: DetectorBackend<T>, cfg: Partial<DetectorConfig> = {}, opts: { heads?: HeadsFn<T> } = {}): Promise<Detector<T>> {
     const c = resolveDetectorConfig(cfg);
     const bb = prepareBackbone(backend, weights);
     return new Detector(backend, weights, c, bb, opts.heads ?? defaultHeads<T>());

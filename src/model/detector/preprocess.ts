@@ -7,6 +7,7 @@
  *  - mean subtraction in float32 (std 1) and zero padding (after normalisation) to a multiple of sizeDivisibility.
  * Images are H×W×3 uint8, BGR, row-major (what detectron2's `read_image(format="BGR")` returns).
  */
+import type { BgrImage } from '../../io/bgr.ts';
 import type { DetectorConfig, ImageSizes } from './types.ts';
 import { VcmError } from '../../util/errors.ts';
 
@@ -17,12 +18,7 @@ export class DetectorInputError extends VcmError {
   }
 }
 
-/** An 8-bit BGR image, H×W×3 row-major. */
-export interface BgrImage {
-  height: number;
-  width: number;
-  data: Uint8Array;
-}
+export type { BgrImage } from '../../io/bgr.ts';
 
 export function checkBgrImage(img: BgrImage, what = 'image'): void {
   if (!img || !(img.data instanceof Uint8Array)) throw new DetectorInputError(`${what}: expected { height, width, data: Uint8Array }`);

@@ -91,3 +91,6 @@ export interface FpnOutputs<T> {
   /** Per level p2..p6: [A*4, Hi, Wi]. */
   rpnDeltas: T[];
 }
+
+/** Receives an intermediate (float32 NCHW with a leading batch 1 where Detectron2 has one), named as in the golden manifest. */
+export type DumpFn = (name: string, data: Float32Array | Int32Array, shape: number[]) => void | Promise<void>;

@@ -1,7 +1,7 @@
 // Class names of a detector checkpoint. A Detectron2-style pickle carries them as a top-level list
 // (`"class_names": [...]`, also accepted: `"thing_classes"`); a converted .safetensors stores the same list as the
 // JSON-array string `__metadata__.class_names`. Without names: the COCO names for an 80-class detector, else class_<k>.
-import { COCO_CLASS_NAMES } from '../../eval/coco-categories.ts';
+import { COCO_CLASS_NAMES } from '../coco-classes.ts';
 import { CheckpointError } from './errors.ts';
 import type { DetectorWeights } from './types.ts';
 

@@ -125,11 +125,6 @@ function checkConfig(cfg: DetectorConfig, numLevels: number): void {
  */
 export async function runHeads<T extends Tensor>(ops: HeadOps<T>, fpn: FpnOutputs<T>, sizes: ImageSizes, heads: HeadsHandle | DetectorWeights,
   cfg: DetectorConfig, opts: HeadsOptions = {}): Promise<HeadsResult> {
-  for (const k of ['rpnProposals', 'roiAlign', 'softmaxRows', 'boxDetections'] as const) {
-    if (typeof (ops as unknown as Record<string, unknown>)[k] !== 'function') {
-      throw new HeadsError(`the backend lacks the heads op '${k}': use GpuHeadsBackend / CpuHeadsBackend (or a backend that includes them)`);
-    }
-  }
   const h = 'tensors' in heads ? cachedHeads(ops, heads) : heads;
   return run(ops, fpn, sizes, h, cfg, opts);
 }

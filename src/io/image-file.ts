@@ -1,13 +1,13 @@
-/** Node-side image input for the detector: PNG/JPEG files (decoded, EXIF applied) or raw H×W×3 uint8 BGR .npy. */
-import { decodeImageFile, toBgrHwc } from '../../io/image.ts';
-import { readNpy } from '../../io/npy.ts';
-import { DetectorInputError, type BgrImage } from './preprocess.ts';
+/** Node-side image input: PNG/JPEG files (decoded, EXIF applied) or raw H×W×3 uint8 BGR .npy. */
+import type { BgrImage } from './bgr.ts';
+import { ImageFormatError, decodeImageFile, toBgrHwc } from './image.ts';
+import { readNpy } from './npy.ts';
 
 export function bgrFromNpy(bytes: Uint8Array, what = 'input'): BgrImage {
   const a = readNpy(bytes);
-  if (!(a.data instanceof Uint8Array) || a.dtype !== '|u1') throw new DetectorInputError(`${what}: .npy must be uint8 (got ${a.dtype})`);
+  if (!(a.data instanceof Uint8Array) || a.dtype !== '|u1') throw new ImageFormatError(`${what}: .npy must be uint8 (got ${a.dtype})`);
   const s = a.shape;
-  if (s.length !== 3 || s[2] !== 3 || s[0]! <= 0 || s[1]! <= 0) throw new DetectorInputError(`${what}: .npy must be H×W×3 BGR, got shape [${s.join(',')}]`);
+  if (s.length !== 3 || s[2] !== 3 || s[0]! <= 0 || s[1]! <= 0) throw new ImageFormatError(`${what}: .npy must be H×W×3 BGR, got shape [${s.join(',')}]`);
   return { height: s[0]!, width: s[1]!, data: a.data };
 }
 

@@ -2,7 +2,8 @@
  * Browser-only input: ImageBitmap / canvas / video frame / ImageData → H×W×3 uint8 BGR through an OffscreenCanvas
  * (getImageData gives non-premultiplied RGBA; alpha is dropped like PIL's convert('RGB')).
  */
-import { DetectorInputError, type BgrImage } from './preprocess.ts';
+import type { BgrImage } from './bgr.ts';
+import { ImageFormatError } from './image.ts';
 
 export type BrowserImageSource = ImageBitmap | HTMLCanvasElement | OffscreenCanvas | HTMLVideoElement | HTMLImageElement | VideoFrame | ImageData;
 
@@ -10,14 +11,14 @@ export function bgrFromImageSource(src: BrowserImageSource): BgrImage {
   let data: ImageData;
   if (typeof ImageData !== 'undefined' && src instanceof ImageData) data = src;
   else {
-    if (typeof OffscreenCanvas === 'undefined') throw new DetectorInputError('bgrFromImageSource needs OffscreenCanvas (browser only)');
+    if (typeof OffscreenCanvas === 'undefined') throw new ImageFormatError('bgrFromImageSource needs OffscreenCanvas (browser only)');
     const s = src as Exclude<BrowserImageSource, ImageData>;
     const w = 'displayWidth' in s ? s.displayWidth : 'videoWidth' in s ? s.videoWidth : 'naturalWidth' in s ? s.naturalWidth : s.width;
     const h = 'displayHeight' in s ? s.displayHeight : 'videoHeight' in s ? s.videoHeight : 'naturalHeight' in s ? s.naturalHeight : s.height;
-    if (!w || !h) throw new DetectorInputError(`image source has no pixels (${w}x${h})`);
+    if (!w || !h) throw new ImageFormatError(`image source has no pixels (${w}x${h})`);
     const canvas = new OffscreenCanvas(w, h);
     const g = canvas.getContext('2d', { willReadFrequently: true });
-    if (!g) throw new DetectorInputError('OffscreenCanvas 2d context unavailable');
+    if (!g) throw new ImageFormatError('OffscreenCanvas 2d context unavailable');
     g.drawImage(s as CanvasImageSource, 0, 0);
     data = g.getImageData(0, 0, w, h);
   }
