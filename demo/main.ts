@@ -1,7 +1,7 @@
 /** The webvcm demo: encode an image's stem features, decode them, finish detection, and show what happened. */
 import { checkImageBudget } from '../src/io/image.ts';
 import { DRAW_SCORE, mountRemote } from './remote.ts';
-import { createDecoder, createEncoder, type VcmDecoder, type VcmEncoder, type EncodeResult, type DecodeResult } from '../src/index.ts';
+import { createDecoder, createEncoder, createRuntime, type VcmDecoder, type VcmEncoder, type VcmRuntime, type EncodeResult, type DecodeResult } from '../src/index.ts';
 import { channelRanges, featurePsnr, mostActiveChannels, renderChannel, renderMosaic, type ChannelRange, type RgbaImage } from './feature-view.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -9,6 +9,7 @@ const status = $('status'), runBtn = $<HTMLButtonElement>('run'), view = $<HTMLC
 let image: ImageBitmap | null = null;
 let imageBytes: Uint8Array | null = null;
 let encoder: VcmEncoder | null = null, decoder: VcmDecoder | null = null;
+let runtime: VcmRuntime | null = null;
 let modelsKey = '';
 let last: { enc: EncodeResult; dec: DecodeResult } | null = null;
 
@@ -46,8 +47,10 @@ async function ensureModels(portable = false): Promise<void> {
   const codec = codecFile ?? new URL('./default/codec.safetensors', document.baseURI).href;
   setStatus('loading weights…');
   const bars = { detector: progressBar('detector weights'), codec: progressBar('codec weights') };
-  encoder = await createEncoder({ detector, codec, method, mode, minSize, maxSize, onProgress: (p) => bars[p.file](p) });
-  decoder = await createDecoder({ detector: encoder.detectorWeights, codec: encoder.codecWeights, device: encoder.device, minSize, maxSize });
+  // one runtime for the page (one device, one pipeline cache), shared by every encoder/decoder it makes
+  runtime ??= await createRuntime();
+  encoder = await createEncoder({ detector, codec, method, mode, minSize, maxSize, runtime, onProgress: (p) => bars[p.file](p) });
+  decoder = await createDecoder({ detector: encoder.detectorWeights, codec: encoder.codecWeights, runtime, minSize, maxSize });
   modelsKey = key;
 }
 

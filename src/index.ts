@@ -3,7 +3,13 @@
  * webvcm — feature coding for machines on WebGPU. Main entry: the library API plus the building blocks
  * (GPU runtime, rANS coder and container, weight loading, models, COCO evaluation).
  */
-export { createEncoder, createDecoder, VcmEncoder, VcmDecoder, type EncoderOptions, type DecoderOptions, type EncodeResult, type DecodeResult, type LoadProgress, type ImageInput } from './api/index.ts';
+export {
+  createEncoder, createDecoder, VcmEncoder, VcmDecoder, type EncoderOptions, type DecoderOptions, type EncodeResult, type DecodeResult, type LoadProgress, type ImageInput,
+  createRuntime, VcmRuntime, type RuntimeOptions, type AdapterChoice, type GpuBufferStats,
+  inspectStream, isVcmStream, type StreamReport,
+  detectionsToJson, detectionsFromJson, DetectionsJsonError, DETECTIONS_FORMAT, DETECTIONS_VERSION, type DetectionsJson,
+} from './api/index.ts';
+export { VcmError, errorKind, type VcmErrorKind } from './util/errors.ts';
 export { toBgrImage } from './api/image-input.ts';
 
 export * from './coder/index.ts';

@@ -10,9 +10,8 @@
  * Both run on the caller's GPUDevice when given one (`device`), keep no global state, and `dispose()` frees every
  * GPU resource they made (a caller's device is left alive).
  */
-import { GpuContext } from '../gpu/context.ts';
-import { GpuCodecBackend } from '../gpu/codec-backend.ts';
-import { GpuDetectorBackend } from '../gpu/detector-backend.ts';
+import type { GpuCodecBackend } from '../gpu/codec-backend.ts';
+import type { GpuDetectorBackend } from '../gpu/detector-backend.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { HyperpriorCodec, type CodecMode } from '../model/codec/codec.ts';
 import { encodeFeatures, decodeFeatures } from '../model/codec/features.ts';
@@ -32,7 +31,12 @@ import type { BgrImage } from '../io/bgr.ts';
 import { parsePrecision, type Precision } from '../util/f16.ts';
 import { VcmError } from '../util/errors.ts';
 
+import { createRuntime, type AdapterChoice, type GpuBufferStats, type VcmRuntime } from './runtime.ts';
+
 export type { ImageInput } from './image-input.ts';
+export { inspectStream, isVcmStream, type StreamReport } from './inspect-stream.ts';
+export { detectionsToJson, detectionsFromJson, DetectionsJsonError, DETECTIONS_FORMAT, DETECTIONS_VERSION, type DetectionsJson } from './detections-json.ts';
+export { createRuntime, VcmRuntime, type AdapterChoice, type GpuBufferStats, type RuntimeOptions } from './runtime.ts';
 
 export interface LoadProgress { file: 'detector' | 'codec'; loaded: number; total?: number }
 
@@ -41,8 +45,15 @@ interface CommonOptions {
   detector: WeightSource | DetectorWeights;
   /** Codec weights: CompressAI .pth.tar state dict or converted .safetensors, or loaded weights. */
   codec: WeightSource | CodecWeights;
-  /** Run on this device (embedding); otherwise one is acquired (navigator.gpu, or Dawn in Node). */
+  /**
+   * Run on this runtime (createRuntime), shared with other encoders/decoders: one device, one pipeline cache, one
+   * buffer pool. The instance never disposes it. Without it the instance makes and owns its own runtime.
+   */
+  runtime?: VcmRuntime;
+  /** Run on this device (embedding; left alive by dispose()); otherwise one is acquired (navigator.gpu, or Dawn in Node). */
   device?: GPUDevice;
+  /** Which adapter to acquire when neither `runtime` nor `device` is given (Node: lavapipe | swiftshader | system); default 'auto'. */
+  adapter?: AdapterChoice;
   /** Detector resize (Detectron2 INPUT.MIN_SIZE_TEST / MAX_SIZE_TEST); defaults 800 / 1333. */
   minSize?: number;
   maxSize?: number;
@@ -113,17 +124,18 @@ async function loadBoth(o: CommonOptions): Promise<{ det: DetectorWeights; codec
   return { det: d, codec: c };
 }
 
-/** GPU context + the two model backends over it. */
-class Runtime {
-  private constructor(readonly ctx: GpuContext, readonly det: GpuDetectorBackend, readonly codec: GpuCodecBackend) {}
-  static async create(device?: GPUDevice, precision: Precision = 'f32'): Promise<Runtime> {
-    const ctx = await GpuContext.create({ device });
-    try {
-      return new Runtime(ctx, new GpuDetectorBackend(ctx, { precision }), new GpuCodecBackend(ctx));
-    } catch (e) {
-      ctx.dispose();
-      throw e;
-    }
+/** The runtime an instance runs on (its own, or a shared one it must not dispose) + the two model backends over it. */
+interface Runtime { runtime: VcmRuntime; owned: boolean; det: GpuDetectorBackend; codec: GpuCodecBackend }
+
+async function openRuntime(o: CommonOptions, precision: Precision): Promise<Runtime> {
+  if (o.runtime && o.device) throw new VcmError('input', 'give runtime or device, not both (a runtime already has its device)');
+  if (o.runtime?.isDisposed) throw new VcmError('input', 'the runtime was disposed');
+  const runtime = o.runtime ?? await createRuntime({ device: o.device, adapter: o.adapter });
+  try {
+    return { runtime, owned: !o.runtime, det: runtime.detectorBackend(precision), codec: runtime.codecBackend() };
+  } catch (e) {
+    if (!o.runtime) runtime.dispose();
+    throw e;
   }
 }
 
@@ -136,29 +148,28 @@ abstract class Base {
     readonly detectorWeights: DetectorWeights,
     readonly codecWeights: CodecWeights,
   ) {}
-  /** The GPUDevice this instance runs on (pass it to another encoder/decoder to share it). */
-  get device(): GPUDevice { return this.rt.ctx.device; }
-  get adapter(): GpuContext['info'] { return this.rt.ctx.info; }
+  /** The runtime this instance runs on (pass it as `runtime` to another encoder/decoder to share it). */
+  get runtime(): VcmRuntime { return this.rt.runtime; }
+  /** The GPUDevice this instance runs on. */
+  get device(): GPUDevice { return this.rt.runtime.device; }
+  get adapter(): VcmRuntime['adapterInfo'] { return this.rt.runtime.adapterInfo; }
   /** Class names, index = the contiguous class id in `detections.classes` (from the checkpoint, else COCO / class_<k>). */
   get classNames(): string[] { return classNamesOf(this.detectorWeights); }
   /** Distinct GPU pipelines compiled so far (a warm-up makes the first run add none). */
-  get pipelineCount(): number { return this.rt.ctx.pipelineCount; }
+  get pipelineCount(): number { return this.rt.runtime.pipelineCount; }
   /** The codec's stream fingerprint: what `.vcm` containers carry and `webvcm inspect` prints (16 bytes). */
   get fingerprint(): Uint8Array { return this.codec.fingerprint; }
   /** The codec's sizes, for reports such as the server's /v1/models. */
   get codecShape(): { C: number; N: number; M: number } { return { C: this.codec.C, N: this.codec.N, M: this.codec.M }; }
-  /** GPU buffer pool counters (live/free buffers and bytes): flat over many calls when nothing leaks. */
-  gpuBuffers(): { live: number; free: number; liveBytes: number; freeBytes: number; created: number } {
-    const s = this.rt.ctx.pool.statistics;
-    return { live: s.live, free: s.free, liveBytes: s.liveBytes, freeBytes: s.freeBytes, created: s.created };
-  }
+  /** GPU buffer pool counters of the runtime (shared by every instance on it): flat over many calls when nothing leaks. */
+  gpuBuffers(): GpuBufferStats { return this.rt.runtime.gpuBuffers(); }
   protected check(): void { if (this.disposed) throw new VcmError('input', `${this.constructor.name} used after dispose()`); }
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.detector.dispose();
     this.codec.release();
-    this.rt.ctx.dispose();
+    if (this.rt.owned) this.rt.runtime.dispose();
   }
 }
 
@@ -168,17 +179,21 @@ async function build(o: CommonOptions, method2: boolean): Promise<[Runtime, Dete
   if (codec.C !== det.config.stemOut) {
     throw new VcmError('input', `the codec codes ${codec.C} channels but the detector's stem has ${det.config.stemOut}`);
   }
-  const rt = await Runtime.create(o.device, precision);
+  const rt = await openRuntime(o, precision);
   try {
     const cfg: Partial<DetectorConfig> = { ...o.detectorConfig, method2 };
     const trained = det.inputSize;
     if (o.minSize !== undefined || trained) cfg.minSize = o.minSize ?? trained!.minSize;
     if (o.maxSize !== undefined || trained) cfg.maxSize = o.maxSize ?? trained!.maxSize;
     const detector = await Detector.create(det, rt.det, cfg, { heads: defaultHeads() });
-    const hc = await HyperpriorCodec.create(codec, rt.codec);
-    return [rt, detector, hc, det, codec];
+    try {
+      return [rt, detector, await HyperpriorCodec.create(codec, rt.codec), det, codec];
+    } catch (e) {
+      detector.dispose(); // on a shared runtime nothing else would free its weights
+      throw e;
+    }
   } catch (e) {
-    rt.ctx.dispose();
+    if (rt.owned) rt.runtime.dispose();
     throw e;
   }
 }
@@ -205,7 +220,7 @@ export class VcmEncoder extends Base {
   async warmup(o: WarmupOptions): Promise<WarmupReport> {
     this.check();
     const { height, width } = checkWarmSize(o);
-    const ctx = this.rt.ctx;
+    const ctx = this.rt.runtime.ctx;
     return warmupContext(ctx, async () => {
       if (o.gpuInput) {
         const sizes = imageSizes(height, width, this.detector.cfg);
@@ -221,7 +236,7 @@ export class VcmEncoder extends Base {
   /** The uncompressed reference: the whole detector on the image (no quantization, no codec). */
   async detectUncompressed(image: ImageInput): Promise<Detections> {
     this.check();
-    const img = await toDetectorImage(image, this.rt.ctx);
+    const img = await toDetectorImage(image, this.rt.runtime.ctx);
     try {
       return (await this.detector.detect(img)).detections;
     } finally {
@@ -233,7 +248,7 @@ export class VcmEncoder extends Base {
     this.check();
     const timings: Record<string, number> = {};
     let t0 = performance.now();
-    const img = await toDetectorImage(image, this.rt.ctx);
+    const img = await toDetectorImage(image, this.rt.runtime.ctx);
     timings['image input'] = performance.now() - t0;
     const tm = new Map<string, number>();
     let stemOut;
@@ -297,7 +312,7 @@ export class VcmDecoder extends Base {
     }
     const [height, width] = sizes.original;
     const [c, h, w] = this.detector.stemShape(sizes);
-    const codec = await warmupContext(this.rt.ctx, async (unrecorded) => {
+    const codec = await warmupContext(this.rt.runtime.ctx, async (unrecorded) => {
       for (const mode of ['compat', 'portable'] as const) {
         // a stream of this size to plan the decoder with (its encoder-side pipelines are not compiled)
         const bytes = await unrecorded(async () => {

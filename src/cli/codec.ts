@@ -8,8 +8,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readContainer, writeContainer, Method } from '../coder/index.ts';
-import { GpuContext } from '../gpu/context.ts';
-import { GpuCodecBackend } from '../gpu/codec-backend.ts';
+import { createRuntime, type VcmRuntime } from '../api/runtime.ts';
+import type { GpuCodecBackend } from '../gpu/codec-backend.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 import { readNpy, writeNpy } from '../io/npy.ts';
 import { HyperpriorCodec, CodecInputError, nonFiniteProblem, type CodecMode } from '../model/codec/codec.ts';
 import { computePadding } from '../model/codec/features.ts';
@@ -23,11 +24,16 @@ function readFile(path: string, what: string): Uint8Array {
   }
 }
 
-async function open(weights: string): Promise<{ ctx: GpuContext; codec: HyperpriorCodec<import('../gpu/tensor.ts').GpuTensor>; be: GpuCodecBackend }> {
+async function open(weights: string): Promise<{ runtime: VcmRuntime; codec: HyperpriorCodec<GpuTensor>; be: GpuCodecBackend }> {
   const w = await loadCodecWeights(readFile(weights, 'weights'), { label: `--weights ${weights}` });
-  const ctx = await GpuContext.create();
-  const be = new GpuCodecBackend(ctx);
-  return { ctx, be, codec: await HyperpriorCodec.create(w, be) };
+  const runtime = await createRuntime();
+  try {
+    const be = runtime.codecBackend();
+    return { runtime, be, codec: await HyperpriorCodec.create(w, be) };
+  } catch (e) {
+    runtime.dispose();
+    throw e;
+  }
 }
 
 /** Zero-pad an NCHW (batch 1) array. */
@@ -53,7 +59,7 @@ export async function compressCommand(o: { weights: string; input: string; outpu
   const [, C, H, W] = shape as [number, number, number, number];
   const bad = nonFiniteProblem(arr.data, H, W, [0]);
   if (bad) throw new CodecInputError(`${o.input}: ${bad}`);
-  const { ctx, codec } = await open(o.weights);
+  const { runtime, codec } = await open(o.weights);
   try {
     const pad = computePadding(H, W);
     const x = pad.some((v) => v) ? padCHW(arr.data, C, H, W, pad) : arr.data;
@@ -71,27 +77,27 @@ export async function compressCommand(o: { weights: string; input: string; outpu
       writeFileSync(join(o.stringsOut, 'z_string.bin'), r.strings[1]);
     }
     const bits = 8 * (r.strings[0].length + r.strings[1].length);
-    process.stdout.write(`${o.mode}: y ${r.strings[0].length} B, z ${r.strings[1].length} B, z shape ${r.zShape.join('x')}, ${(bits / (H * W)).toFixed(5)} bits per input position (${(bits / (H * W * 16)).toFixed(5)} bpp if stride-4 features); container ${bytes.length} B; ${ms.toFixed(0)} ms on ${ctx.info.description}\n`);
+    process.stdout.write(`${o.mode}: y ${r.strings[0].length} B, z ${r.strings[1].length} B, z shape ${r.zShape.join('x')}, ${(bits / (H * W)).toFixed(5)} bits per input position (${(bits / (H * W * 16)).toFixed(5)} bpp if stride-4 features); container ${bytes.length} B; ${ms.toFixed(0)} ms on ${runtime.adapterInfo.description}\n`);
   } finally {
     codec.release();
-    ctx.dispose();
+    runtime.dispose();
   }
 }
 
 /** Decode CompressAI's raw strings (y_string.bin, z_string.bin in `dir`) given z's shape: no container. */
 export async function decompressRawCommand(o: { weights: string; stringsIn: string; zShape: [number, number]; output: string; mode: CodecMode }): Promise<void> {
   const y = readFile(join(o.stringsIn, 'y_string.bin'), 'y string'), z = readFile(join(o.stringsIn, 'z_string.bin'), 'z string');
-  const { ctx, be, codec } = await open(o.weights);
+  const { runtime, be, codec } = await open(o.weights);
   try {
     const d = await codec.decompress([y, z], o.zShape, { mode: o.mode });
     let x = await be.toCHW(d.xHat);
     be.release(d.xHat);
     if (codec.C === 3) x = x.map((v) => Math.min(1, Math.max(0, v)));
     writeFileSync(o.output, writeNpy(x, [1, codec.C, o.zShape[0] * 64, o.zShape[1] * 64], '<f4'));
-    process.stdout.write(`${o.mode}: decoded raw strings to [1,${codec.C},${o.zShape[0] * 64},${o.zShape[1] * 64}] on ${ctx.info.description}\n`);
+    process.stdout.write(`${o.mode}: decoded raw strings to [1,${codec.C},${o.zShape[0] * 64},${o.zShape[1] * 64}] on ${runtime.adapterInfo.description}\n`);
   } finally {
     codec.release();
-    ctx.dispose();
+    runtime.dispose();
   }
 }
 
@@ -103,7 +109,7 @@ export async function decompressCommand(o: { weights: string; input?: string; ou
   if (!o.input) throw new CodecInputError('decompress needs --input <file> (or --strings-in <dir> --z-shape h,w)');
   const input = o.input;
   const f = readContainer(readFile(input, 'stream'));
-  const { ctx, be, codec } = await open(o.weights);
+  const { runtime, be, codec } = await open(o.weights);
   try {
     readContainer(readFile(input, 'stream'), { expectFingerprint: codec.fingerprint });
     const [C, H, W] = f.featureShape;
@@ -121,10 +127,10 @@ export async function decompressCommand(o: { weights: string; input?: string; ou
       x = x.map((v) => Math.fround(Math.fround(Math.min(1, Math.max(0, v)) * range) + f.mn));
     }
     writeFileSync(o.output, writeNpy(x, [1, C, H, W], '<f4'));
-    process.stdout.write(`${f.mode}: decoded [1,${C},${H},${W}] in ${ms.toFixed(0)} ms on ${ctx.info.description}\n`);
+    process.stdout.write(`${f.mode}: decoded [1,${C},${H},${W}] in ${ms.toFixed(0)} ms on ${runtime.adapterInfo.description}\n`);
   } finally {
     codec.release();
-    ctx.dispose();
+    runtime.dispose();
   }
 }
 

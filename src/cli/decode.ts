@@ -1,12 +1,14 @@
 // `webvcm decode <file.vcm> -o <dets.json> [--detector <ckpt>] [--codec <ckpt>] [--coco] [--features <x.npy>]`
-// Receiver side: container → features → res2…ROI heads → detections (the same JSON as `webvcm detect`).
+// Receiver side: container → features → res2…ROI heads → detections (the detections JSON, as `webvcm detect` and the server).
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createDecoder } from '../api/index.ts';
 import { toCocoResults } from '../eval/coco-categories.ts';
 import { writeNpy } from '../io/npy.ts';
-import { DEFAULT_CODEC, DEFAULT_DETECTOR, nonNegInt, posInt, precisionArg } from './defaults.ts';
-import { detectionsToJson, formatDetectionList, imageIdFromName } from './detect.ts';
+import { DEFAULT_CODEC, DEFAULT_DETECTOR, adapterArg, nonNegInt, posInt, precisionArg } from './defaults.ts';
+import type { AdapterChoice } from '../api/runtime.ts';
+import { formatDetectionList, imageIdFromName } from './detect.ts';
+import { detectionsToJson } from '../api/detections-json.ts';
 import { formatTimedRuns, timedRuns } from './timings.ts';
 
 export function register(program: Command): void {
@@ -22,20 +24,21 @@ export function register(program: Command): void {
     .option('--precision <p>', "f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16' (the codec stays f32)", precisionArg, 'f32')
     .option('--coco', 'write the COCO results list instead of boxes/scores/classes')
     .option('--image-id <n>', 'image_id for --coco (default: digits of the file name, else 0)', nonNegInt)
+    .option('--adapter <name>', 'auto | lavapipe | swiftshader | system', adapterArg, 'auto')
     .option('--json', 'print the summary as JSON')
     .option('--features <file>', 'also write the decoded feature map F̂ as float32 NCHW .npy')
     .option('--warmup', "compile every GPU pipeline for this stream's sizes before the timed decode (timed separately)")
     .option('--runs <n>', 'decode n times; the first and the last (warm) run are timed separately', posInt)
-    .action(async (file: string, o: { output: string; detector: string; codec: string; minSize?: number; maxSize?: number; coco?: boolean; imageId?: number; json?: boolean; features?: string; warmup?: boolean; runs?: number; precision: 'f32' | 'f16' }) => {
+    .action(async (file: string, o: { output: string; detector: string; codec: string; minSize?: number; maxSize?: number; coco?: boolean; imageId?: number; json?: boolean; features?: string; warmup?: boolean; runs?: number; precision: 'f32' | 'f16'; adapter: AdapterChoice }) => {
       const bytes = new Uint8Array(readFileSync(file));
-      const dec = await createDecoder({ detector: o.detector, codec: o.codec, minSize: o.minSize, maxSize: o.maxSize, precision: o.precision });
+      const dec = await createDecoder({ detector: o.detector, codec: o.codec, minSize: o.minSize, maxSize: o.maxSize, precision: o.precision, adapter: o.adapter });
       try {
         const timed = await timedRuns(() => dec.decode(bytes, { returnFeatures: !!o.features }), o.runs ?? 1, o.warmup ? () => dec.warmup({ stream: bytes }) : undefined);
         const r = timed.first;
         const d = r.detections;
         const json = o.coco
           ? toCocoResults(o.imageId ?? imageIdFromName(file.replace(/\.vcm$/, '.png')), d.boxes, d.scores, d.classes)
-          : { ...detectionsToJson(d, dec.classNames), sizes: r.sizes };
+          : detectionsToJson(d, dec.classNames, r.sizes);
         writeFileSync(o.output, JSON.stringify(json) + '\n');
         if (o.features && r.features) writeFileSync(o.features, writeNpy(r.features.data, [1, ...r.features.shape]));
         if (o.json) {

@@ -1,6 +1,7 @@
 /** Paths of the bundled default weights (weights/default), used when the CLI is given no checkpoint. */
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from 'commander';
+import { ADAPTER_CHOICES, type AdapterChoice } from '../api/runtime.ts';
 import { VcmError } from '../util/errors.ts';
 
 export const DEFAULT_DETECTOR = fileURLToPath(new URL('../../weights/default/detector.safetensors', import.meta.url));
@@ -18,6 +19,12 @@ export class UsageError extends VcmError {
 export function precisionArg(v: string): 'f32' | 'f16' {
   if (v !== 'f32' && v !== 'f16') throw new InvalidArgumentError("expected f32 or f16 (f16 needs an adapter with 'shader-f16'; docs/kernels.md)");
   return v;
+}
+
+/** commander argument parser for `--adapter` (auto | lavapipe | swiftshader | system). */
+export function adapterArg(v: string): AdapterChoice {
+  if (!(ADAPTER_CHOICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected ${ADAPTER_CHOICES.join(' | ')}`);
+  return v as AdapterChoice;
 }
 
 /** commander argument parser for positive integers. */

@@ -3,22 +3,22 @@
 //                 [--precision f32|f16] [--coco] [--image-id N] [--json] [--dump <dir>] [--adapter auto|lavapipe|swiftshader|system]
 // The same conventions as `encode` and `decode`: the image is the positional argument (--input still accepted), -o/--output,
 // the bundled detector (weights/default) when none is given (--detector, or its older name --weights), the summary on
-// stdout (--json: as JSON), errors on stderr. JSON file: { boxes: [[x1,y1,x2,y2]...] (original pixels), scores, classes,
-// labels, sizes } — the same as `decode` writes — or, with --coco, the COCO results list ([x,y,w,h], COCO category ids).
+// stdout (--json: as JSON), errors on stderr. JSON file: the detections JSON (docs/detections-json.md) — the same as
+// `decode` writes — or, with --coco, the COCO results list ([x,y,w,h], COCO category ids).
 // --dump writes intermediates as float32 .npy under the golden names.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { toCocoResults } from '../eval/coco-categories.ts';
 import { writeNpy } from '../io/npy.ts';
-import { GpuContext } from '../gpu/context.ts';
-import type { AdapterChoice } from '../gpu/device.ts';
-import { createGpuDetectorBackend } from '../gpu/detector-backend.ts';
+import { classLabel, detectionsToJson } from '../api/detections-json.ts';
+import { createRuntime } from '../api/runtime.ts';
 import { Detector, type DumpFn } from '../model/detector/detector.ts';
 import { bgrFromFileBytes } from '../io/image-file.ts';
 import type { Detections } from '../model/detector/types.ts';
 import { loadDetectorWeights } from '../model/weights/index.ts';
-import { DEFAULT_DETECTOR, UsageError, nonNegInt, posInt, precisionArg } from './defaults.ts';
+import { DEFAULT_DETECTOR, UsageError, adapterArg, nonNegInt, posInt, precisionArg } from './defaults.ts';
+import type { AdapterChoice } from '../api/runtime.ts';
 
 /** Bad `detect` usage (a UsageError, as the other sub-commands throw). */
 export class DetectUsageError extends UsageError {
@@ -42,25 +42,16 @@ interface DetectCliOptions {
   coco?: boolean;
   imageId?: number;
   dump?: string;
-  adapter: string;
+  adapter: AdapterChoice;
 }
 
-
-/** Plain JSON form of detections; `labels[i]` is the name of `classes[i]` (the detector's class names). */
-export function detectionsToJson(d: Detections, classNames?: readonly string[]): { boxes: number[][]; scores: number[]; classes: number[]; labels?: string[] } {
-  const n = d.scores.length;
-  const boxes: number[][] = [];
-  for (let i = 0; i < n; i++) boxes.push(Array.from(d.boxes.subarray(4 * i, 4 * i + 4)));
-  const classes = Array.from(d.classes);
-  return { boxes, scores: Array.from(d.scores), classes, ...(classNames ? { labels: classes.map((k) => classNames[k] ?? `class_${k}`) } : {}) };
-}
 
 /** The first `max` detections, one line each (name, score, box), as `decode` lists them; "… N more in <file>" after. */
 export function formatDetectionList(d: Detections, names: readonly string[], file: string, max = 10): string {
   let s = '';
   for (let i = 0; i < Math.min(d.scores.length, max); i++) {
     const b = Array.from(d.boxes.subarray(4 * i, 4 * i + 4), (v) => v.toFixed(1)).join(', ');
-    s += `  ${(names[d.classes[i]!] ?? `class_${d.classes[i]}`).padEnd(14)} ${d.scores[i]!.toFixed(3)}  [${b}]\n`;
+    s += `  ${classLabel(names, d.classes[i]!).padEnd(14)} ${d.scores[i]!.toFixed(3)}  [${b}]\n`;
   }
   if (d.scores.length > max) s += `  … ${d.scores.length - max} more in ${file}\n`;
   return s;
@@ -90,7 +81,7 @@ export function register(program: Command): void {
     .option('--image-id <n>', 'image_id for --coco (default: digits of the file name, else 0)', nonNegInt)
     .option('--json', 'print the summary as JSON')
     .option('--dump <dir>', 'write intermediates as float32 .npy (golden manifest names)')
-    .option('--adapter <name>', 'auto | lavapipe | swiftshader | system', 'auto')
+    .option('--adapter <name>', 'auto | lavapipe | swiftshader | system', adapterArg, 'auto')
     .action(async (imageArg: string | undefined, opts: DetectCliOptions, cmd: Command) => {
       if (imageArg !== undefined && opts.input !== undefined && imageArg !== opts.input) throw new DetectUsageError('give the image once: as the argument or with --input, not both');
       const input = imageArg ?? opts.input;
@@ -107,9 +98,9 @@ export function register(program: Command): void {
       const image = bgrFromFileBytes(inputBytes, input);
       if (opts.weights && opts.detector && opts.weights !== opts.detector) throw new DetectUsageError('give --detector or --weights (the same option), not both');
       const weights = await loadDetectorWeights(opts.weights ?? opts.detector ?? DEFAULT_DETECTOR);
-      const ctx = await GpuContext.create({ adapter: opts.adapter as AdapterChoice });
+      const runtime = await createRuntime({ adapter: opts.adapter });
       try {
-        const ops = createGpuDetectorBackend(ctx, { precision: opts.precision });
+        const ops = runtime.detectorBackend(opts.precision);
         const det = await Detector.create(weights, ops, {
           ...(weights.inputSize ?? {}),
           ...(opts.minSize !== undefined ? { minSize: opts.minSize } : {}),
@@ -134,7 +125,7 @@ export function register(program: Command): void {
         det.dispose();
         const out = opts.coco
           ? toCocoResults(opts.imageId ?? imageIdFromName(input), detections.boxes, detections.scores, detections.classes)
-          : { ...detectionsToJson(detections, det.classNames), sizes };
+          : detectionsToJson(detections, det.classNames, sizes);
         writeFileSync(opts.output, JSON.stringify(out) + '\n');
         const names = det.classNames;
         if (opts.json) {
@@ -144,7 +135,7 @@ export function register(program: Command): void {
           process.stdout.write(formatDetectionList(detections, names, opts.output));
         }
       } finally {
-        ctx.dispose();
+        runtime.dispose();
       }
     });
 }

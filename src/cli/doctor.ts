@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { GpuContext } from '../gpu/context.ts';
+import { createRuntime } from '../api/runtime.ts';
+import type { GpuContext } from '../gpu/context.ts';
 import { GpuUnavailableError } from '../gpu/errors.ts';
 import { convSelfTest } from '../gpu/selftest.ts';
 import type { AdapterChoice } from '../gpu/device.ts';
@@ -18,7 +19,7 @@ export function register(program: Command): void {
     .action(async (opts: { json?: boolean; adapter?: AdapterChoice }) => {
       let ctx: GpuContext;
       try {
-        ctx = await GpuContext.create({ adapter: opts.adapter });
+        ctx = (await createRuntime({ adapter: opts.adapter })).ctx;
       } catch (e) {
         const fix = e instanceof GpuUnavailableError ? e.fix : 'npm run setup';
         if (opts.json) process.stdout.write(JSON.stringify({ adapter: null, error: (e as Error).message, fix }, null, 2) + '\n');

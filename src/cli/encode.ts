@@ -5,8 +5,8 @@ import type { Command } from 'commander';
 import { createEncoder } from '../api/index.ts';
 import { bgrFromFileBytes } from '../io/image-file.ts';
 import { createRemoteDecoder } from '../client/remote.ts';
-import { detectionsToJson } from './detect.ts';
-import { DEFAULT_CODEC, DEFAULT_DETECTOR, UsageError, posInt, precisionArg } from './defaults.ts';
+import { DEFAULT_CODEC, DEFAULT_DETECTOR, UsageError, adapterArg, posInt, precisionArg } from './defaults.ts';
+import type { AdapterChoice } from '../api/runtime.ts';
 import { formatTimedRuns, timedRuns } from './timings.ts';
 
 export function register(program: Command): void {
@@ -22,27 +22,28 @@ export function register(program: Command): void {
     .option('--min-size <n>', 'short side after resizing', posInt)
     .option('--max-size <n>', 'long-side cap', posInt)
     .option('--precision <p>', "f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16' (the codec stays f32)", precisionArg, 'f32')
+    .option('--adapter <name>', 'auto | lavapipe | swiftshader | system', adapterArg, 'auto')
     .option('--json', 'print the result as JSON')
     .option('--warmup', 'compile every GPU pipeline for this image size before the timed encode (timed separately)')
     .option('--runs <n>', 'encode n times; the first and the last (warm) run are timed separately', posInt)
     .option('--send <url>', 'also send the stream to a `webvcm serve` server (e.g. http://127.0.0.1:8787) and print its detections')
     .option('--token <token>', 'bearer token for --send (default: $WEBVCM_TOKEN)')
     .option('--detections <file>', 'with --send: write the server\'s detections JSON here')
-    .action(async (image: string, o: { output?: string; method: string; mode: string; detector: string; codec: string; minSize?: number; maxSize?: number; json?: boolean; warmup?: boolean; runs?: number; send?: string; token?: string; detections?: string; precision: 'f32' | 'f16' }) => {
+    .action(async (image: string, o: { output?: string; method: string; mode: string; detector: string; codec: string; minSize?: number; maxSize?: number; json?: boolean; warmup?: boolean; runs?: number; send?: string; token?: string; detections?: string; precision: 'f32' | 'f16'; adapter: AdapterChoice }) => {
       if (!o.output && !o.send) throw new UsageError('give -o <file.vcm>, --send <url>, or both');
       if (o.detections && !o.send) throw new UsageError('--detections needs --send');
       const remote = o.send ? createRemoteDecoder({ url: o.send, token: o.token ?? process.env.WEBVCM_TOKEN }) : null;
       if (o.method !== '1' && o.method !== '2') throw new UsageError(`--method must be 1 or 2, got '${o.method}'`);
       if (o.mode !== 'compat' && o.mode !== 'portable') throw new UsageError(`--mode must be compat or portable, got '${o.mode}'`);
       const img = bgrFromFileBytes(new Uint8Array(readFileSync(image)), image);
-      const enc = await createEncoder({ detector: o.detector, codec: o.codec, method: Number(o.method) as 1 | 2, mode: o.mode, minSize: o.minSize, maxSize: o.maxSize, precision: o.precision });
+      const enc = await createEncoder({ detector: o.detector, codec: o.codec, method: Number(o.method) as 1 | 2, mode: o.mode, minSize: o.minSize, maxSize: o.maxSize, precision: o.precision, adapter: o.adapter });
       try {
         const timed = await timedRuns(() => enc.encode(img), o.runs ?? 1, o.warmup ? () => enc.warmup({ height: img.height, width: img.width }) : undefined);
         const r = timed.first;
         if (o.output) writeFileSync(o.output, r.bytes);
         const sent = remote ? await remote.decode(r.bytes) : null;
         if (sent && o.detections) {
-          writeFileSync(o.detections, JSON.stringify({ ...detectionsToJson(sent.detections), names: sent.names, sizes: sent.sizes, timings: sent.timings }) + '\n');
+          writeFileSync(o.detections, JSON.stringify({ ...sent.json, fingerprint: sent.fingerprint, timings: sent.timings }) + '\n');
         }
         const summary = {
           output: o.output, bytes: r.bytes.length, yBytes: r.stringBytes.y, zBytes: r.stringBytes.z,

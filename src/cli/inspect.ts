@@ -1,5 +1,7 @@
-// `webvcm inspect <file>`: tensors, shapes, dtypes and the inferred model config of any supported checkpoint.
+// `webvcm inspect <file>`: tensors, shapes, dtypes and the inferred model config of any supported checkpoint, or the
+// header, model, sizes and rate of a .vcm stream (inspectStream).
 import { readFile } from 'node:fs/promises';
+import { inspectStream, isVcmStream, type StreamReport } from '../api/inspect-stream.ts';
 import type { Command } from 'commander';
 import { readCheckpoint } from '../model/weights/checkpoint.ts';
 import { CheckpointError } from '../model/weights/errors.ts';
@@ -28,8 +30,11 @@ export interface InspectReport {
 }
 
 export async function inspectFile(file: string): Promise<InspectReport> {
+  return inspectCheckpoint(file, new Uint8Array(await readFile(file)));
+}
+
+async function inspectCheckpoint(file: string, bytes: Uint8Array): Promise<InspectReport> {
   await initHash();
-  const bytes = new Uint8Array(await readFile(file));
   const raw = readCheckpoint(bytes);
   const kind = detectKind(raw) ?? null;
   let config: object | null = null;
@@ -56,11 +61,17 @@ export async function inspectFile(file: string): Promise<InspectReport> {
 export function register(program: Command): void {
   program
     .command('inspect')
-    .description('list the tensors, shapes, dtypes and inferred model config of a .pth.tar, .pkl or .safetensors file')
-    .argument('<file>', 'checkpoint file')
+    .description('list the tensors, shapes, dtypes and inferred model config of a .pth.tar, .pkl or .safetensors file, or the header, sizes and rate of a .vcm stream')
+    .argument('<file>', 'checkpoint file or .vcm stream')
     .option('--json', 'machine-readable output')
     .action(async (file: string, opts: { json?: boolean }) => {
-      const r = await inspectFile(file);
+      const bytes = new Uint8Array(await readFile(file));
+      if (isVcmStream(bytes)) {
+        const s = inspectStream(bytes);
+        process.stdout.write(opts.json ? JSON.stringify({ file, ...s }, null, 2) + '\n' : formatStreamReport(file, s));
+        return;
+      }
+      const r = await inspectCheckpoint(file, bytes);
       if (opts.json) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       } else {
@@ -79,4 +90,22 @@ export function register(program: Command): void {
       }
       if (r.error) process.exitCode = 1;
     });
+}
+
+/** The text `webvcm inspect file.vcm` prints. */
+export function formatStreamReport(file: string, s: StreamReport): string {
+  const z = s.sizes;
+  return [
+    `file         ${file}`,
+    `format       ${s.format} version ${s.version}`,
+    `model        ${s.model.kind}, ${s.model.channels} channels`,
+    `fingerprint  ${s.model.fingerprint}  (the codec weights it needs)`,
+    `mode         ${s.mode}`,
+    `method       ${s.method} (${s.methodName})`,
+    `image        ${z.original.join('x')} -> resized ${z.resized.join('x')}${z.padded ? `, detector input ${z.padded.join('x')}` : ''}`,
+    `features     ${z.features.join('x')} padded by ${z.padding.join(',')} (top,left,bottom,right); z ${z.z.join('x')}`,
+    `quant        [${s.quant.min}, ${s.quant.max}]`,
+    `bytes        ${s.bytes.total} (header ${s.bytes.header}, y ${s.bytes.y}, z ${s.bytes.z})`,
+    `rate         ${s.bpp.container.toFixed(4)} bpp (container), ${s.bpp.strings.toFixed(4)} bpp (strings)`,
+  ].join('\n') + '\n';
 }

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createServer } from '../serve/server.ts';
-import { DEFAULT_CODEC, DEFAULT_DETECTOR, UsageError, posInt, precisionArg } from './defaults.ts';
+import type { AdapterChoice } from '../api/runtime.ts';
+import { DEFAULT_CODEC, DEFAULT_DETECTOR, UsageError, adapterArg, posInt, precisionArg } from './defaults.ts';
 
 function collect(v: string, prev: string[] | undefined): string[] { return [...(prev ?? []), v]; }
 function nonNeg(v: string): number {
@@ -16,7 +17,7 @@ function nonNeg(v: string): number {
 export interface ServeCliOptions {
   port: number; host: string; detector: string; codec?: string[]; cors?: string; tokensFile?: string; tokensEnv: string;
   warmupSize?: string[]; minSize?: number; maxSize?: number;
-  bodyLimit: number; queue: number; deadlineMs: number; requestTimeoutMs: number; streamPending: number; precision: 'f32' | 'f16';
+  bodyLimit: number; queue: number; deadlineMs: number; requestTimeoutMs: number; streamPending: number; precision: 'f32' | 'f16'; adapter: AdapterChoice;
 }
 
 export function readTokens(o: Pick<ServeCliOptions, 'tokensFile' | 'tokensEnv'>): string[] {
@@ -51,6 +52,7 @@ export function register(program: Command): void {
     .option('--min-size <n>', "the encoders' short-side resize, for the warm-up", posInt)
     .option('--max-size <n>', "the encoders' long-side cap, for the warm-up", posInt)
     .option('--stream-pending <n>', 'WebSocket frames that may wait per connection before the oldest is dropped', nonNeg, 1)
+    .option('--adapter <name>', 'auto | lavapipe | swiftshader | system', adapterArg, 'auto')
     .option('--precision <p>', "detector precision: f32 (default) or f16 (needs 'shader-f16'; the codec stays f32)", precisionArg, 'f32')
     .action(async (o: ServeCliOptions) => {
       const tokens = readTokens(o);
@@ -63,7 +65,7 @@ export function register(program: Command): void {
       const t0 = performance.now();
       const server = await createServer({
         detector: o.detector, codecs: o.codec?.length ? o.codec : [DEFAULT_CODEC], bodyLimit: o.bodyLimit, queueLimit: o.queue,
-        deadlineMs: o.deadlineMs, requestTimeoutMs: o.requestTimeoutMs, tokens, cors: corsOpt, streamPending: o.streamPending, precision: o.precision,
+        deadlineMs: o.deadlineMs, requestTimeoutMs: o.requestTimeoutMs, tokens, cors: corsOpt, streamPending: o.streamPending, precision: o.precision, adapter: o.adapter,
         warmup: { sizes: sizes.length ? sizes : undefined, minSize: o.minSize, maxSize: o.maxSize },
       });
       const address = await server.listen(o.port, o.host);

@@ -4,8 +4,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { adapterOf, convReplay, type ConvVariant } from '../gpu/ops/conv.ts';
-import { GpuContext } from '../gpu/context.ts';
-import { GpuCodecBackend } from '../gpu/codec-backend.ts';
+import { createRuntime } from '../api/runtime.ts';
 import { convCandidates, pickWinner, recordConvGeometries, stopRecording } from '../gpu/tuning.ts';
 import { defaultTuneCachePath, saveTuneTable } from '../gpu/tuning-node.ts';
 import { HyperpriorCodec } from '../model/codec/codec.ts';
@@ -31,10 +30,11 @@ export function register(program: Command): void {
     .action(async (o: { weights: string; size: string; rounds: number; cache: string; dryRun?: boolean; json?: boolean }) => {
       const [H, W] = size(o.size);
       const w = await loadCodecWeights(o.weights, { label: '--weights' });
-      const ctx = await GpuContext.create();
+      const runtime = await createRuntime();
+      const ctx = runtime.ctx;
       const log = (s: string) => { if (!o.json) process.stderr.write(s + '\n'); };
       try {
-        const be = new GpuCodecBackend(ctx);
+        const be = runtime.codecBackend();
         const codec = await HyperpriorCodec.create(w, be);
         const rec = recordConvGeometries(ctx);
         const x = new Float32Array(codec.C * H * W).map((_, i) => Math.sin(i * 0.37));
@@ -70,7 +70,7 @@ export function register(program: Command): void {
         if (o.json) process.stdout.write(JSON.stringify({ adapter: ctx.info, class: adapter.class, cache: o.dryRun ? null : o.cache, rows }, null, 2) + '\n');
         else log(o.dryRun ? 'tune: dry run, cache not written' : `tune: wrote ${rows.length} entries to ${o.cache}`);
       } finally {
-        ctx.dispose();
+        runtime.dispose();
       }
     });
 }

@@ -6,6 +6,7 @@
  *   const { detections } = await remote.decode(encodeResult.bytes);
  *   const s = await remote.stream({ onMessage: (m) => … });  s.send(frameId, bytes);
  */
+import { detectionsFromJson, type DetectionsJson } from '../api/detections-json.ts';
 import type { Detections, ImageSizes } from '../model/detector/types.ts';
 import { VcmError, type VcmErrorKind } from '../util/errors.ts';
 
@@ -16,8 +17,12 @@ export interface RemoteDecodeResult {
   timings: Record<string, number>;
   /** Client-side round trip (ms). */
   roundTripMs: number;
-  /** COCO class names of detections.classes. */
+  /** The class name of each detection (the served detector's names). */
+  labels: string[];
+  /** The same as `labels` (the older name). */
   names: string[];
+  /** The detections JSON the server sent (docs/detections-json.md), checked, without the server's extra keys. */
+  json: DetectionsJson;
   /** The codec fingerprint the server decoded with. */
   fingerprint: string;
 }
@@ -63,18 +68,14 @@ export interface RemoteStream {
   readonly socket: WebSocket;
 }
 
-interface WireDetect {
-  boxes: number[][]; scores: number[]; classes: number[]; names: string[];
-  sizes: ImageSizes; timings: Record<string, number>; fingerprint: string;
-}
+/** What the server sends for one stream: the detections JSON + its fingerprint and timings. */
+interface WireDetect { timings?: Record<string, number>; fingerprint?: string }
 
 function toResult(j: WireDetect, roundTripMs: number): RemoteDecodeResult {
-  const n = j.scores.length;
-  const boxes = new Float32Array(4 * n);
-  j.boxes.forEach((b, i) => boxes.set(b, 4 * i));
+  const { json, detections } = detectionsFromJson(j);
   return {
-    detections: { boxes, scores: Float32Array.from(j.scores), classes: Int32Array.from(j.classes) },
-    sizes: j.sizes, timings: j.timings, roundTripMs, names: j.names, fingerprint: j.fingerprint,
+    detections, sizes: json.sizes, timings: j.timings ?? {}, roundTripMs, labels: json.labels, names: json.labels,
+    json, fingerprint: String(j.fingerprint ?? ''),
   };
 }
 
@@ -172,7 +173,14 @@ export class RemoteDecoder {
           const id = m.id as number;
           const t = sent.get(id);
           sent.delete(id);
-          handlers.onMessage({ type: 'detections', id, ...toResult(m as unknown as WireDetect, t === undefined ? NaN : performance.now() - t) });
+          let r: RemoteDecodeResult;
+          try {
+            r = toResult(m, t === undefined ? NaN : performance.now() - t);
+          } catch (e) {
+            handlers.onMessage({ type: 'error', id, problem: { type: 'bad-reply', title: 'Bad reply', detail: (e as Error).message } });
+            return;
+          }
+          handlers.onMessage({ type: 'detections', id, ...r });
         } else {
           if (typeof m.id === 'number') sent.delete(m.id);
           handlers.onMessage(m as unknown as StreamMessage);

@@ -6,10 +6,8 @@
  * with the sizes from the container), and the decoded image of an anchor goes through the normal detector.
  */
 import { readFileSync } from 'node:fs';
-import { GpuContext } from '../gpu/context.ts';
-import { GpuCodecBackend } from '../gpu/codec-backend.ts';
-import type { AdapterChoice } from '../gpu/device.ts';
-import { GpuDetectorBackend } from '../gpu/detector-backend.ts';
+import { createRuntime, type AdapterChoice } from '../api/runtime.ts';
+import type { GpuDetectorBackend } from '../gpu/detector-backend.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { HyperpriorCodec, type CodecMode } from '../model/codec/codec.ts';
 import { decodeFeatures, encodeFeatures } from '../model/codec/features.ts';
@@ -57,16 +55,16 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     codecW.push(w);
   }
   const mode = o.mode ?? 'compat';
-  const ctx = await GpuContext.create({ adapter: o.adapter });
+  const runtime = await createRuntime({ adapter: o.adapter });
   const precision = o.precision ?? 'f32';
   let detOps: GpuDetectorBackend;
   try {
-    detOps = new GpuDetectorBackend(ctx, { precision });
+    detOps = runtime.detectorBackend(precision);
   } catch (e) {
-    ctx.dispose();
+    runtime.dispose();
     throw e;
   }
-  const codecOps = new GpuCodecBackend(ctx);
+  const codecOps = runtime.codecBackend();
   const made: { dispose(): void }[] = [];
   let det1: Detector<GpuTensor>, det2: Detector<GpuTensor> | null = null;
   const codecs: HyperpriorCodec<GpuTensor>[] = [];
@@ -88,7 +86,7 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     }
   } catch (e) {
     for (const m of made.reverse()) m.dispose();
-    ctx.dispose();
+    runtime.dispose();
     throw e;
   }
 
@@ -113,7 +111,7 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
       minSize: det1.cfg.minSize, maxSize: det1.cfg.maxSize, ...(precision === 'f16' ? { precision } : {}),
     }),
     numClasses: detW.config.numClasses,
-    detectorInfo: `${ctx.info.description ?? 'WebGPU'}; detector ${JSON.stringify(detW.config.stages.map((s) => s.out))} fpn ${detW.config.fpnOut}, ${detW.config.numClasses} classes`,
+    detectorInfo: `${runtime.adapterInfo.description ?? 'WebGPU'}; detector ${JSON.stringify(detW.config.stages.map((s) => s.out))} fpn ${detW.config.fpnOut}, ${detW.config.numClasses} classes`,
     async runImage(job: ImageJob, rows: readonly RowSpec[], done: (key: string) => void) {
       const image = bgrFromFileBytes(new Uint8Array(readFileSync(job.path)), job.fileName);
       const out = new Map<string, RowOutput>();
@@ -164,7 +162,7 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     },
     close() {
       for (const m of made.reverse()) m.dispose();
-      ctx.dispose();
+      runtime.dispose();
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * `webvcm serve`: the receiver as an HTTP/WebSocket service (docs/serve.md).
  *
- *   POST /v1/detect   body: a .vcm stream → the detections JSON of `webvcm decode` + class names + server timings
+ *   POST /v1/detect   body: a .vcm stream → the detections JSON (docs/detections-json.md) + fingerprint + server timings
  *   GET  /v1/stream   WebSocket: binary frames (u32le frame id + .vcm) in, one JSON message per frame out, in order
  *   GET  /v1/models   what is served (kind, fingerprint, C/N/M, methods)
  *   GET  /healthz     200 when warm (pipelines compiled), 503 before and while draining
@@ -16,9 +16,9 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { createDecoder, type VcmDecoder } from '../api/index.ts';
+import { createDecoder, createRuntime, type AdapterChoice, type VcmDecoder, type VcmRuntime } from '../api/index.ts';
 import { CONTAINER_HEADER_BYTES, ContainerError, readContainer } from '../coder/container.ts';
-import { COCO_CLASS_NAMES } from '../eval/coco-categories.ts';
+import { detectionsToJson, type DetectionsJson } from '../api/detections-json.ts';
 import { toHex } from '../model/weights/hash.ts';
 import type { CodecWeights, DetectorWeights } from '../model/weights/types.ts';
 import type { DetectorConfig } from '../model/detector/types.ts';
@@ -52,6 +52,8 @@ export interface ServeOptions {
   warmup?: { sizes?: [number, number][]; minSize?: number; maxSize?: number };
   /** Detector precision after the split: 'f32' (default) or 'f16' (needs 'shader-f16'; the codec stays f32). */
   precision?: 'f32' | 'f16';
+  /** Which WebGPU adapter to acquire (Node: lavapipe | swiftshader | system); default 'auto'. */
+  adapter?: AdapterChoice;
   /** Skip the warm-up decode (tests of the not-ready state). */
   skipWarmup?: boolean;
   logger?: boolean;
@@ -100,12 +102,8 @@ interface StreamSocket {
   on(ev: 'message', fn: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): void;
 }
 
-export interface DetectReply {
-  boxes: number[][];
-  scores: number[];
-  classes: number[];
-  names: string[];
-  sizes: { original: [number, number]; resized: [number, number]; padded: [number, number] };
+/** The reply of /v1/detect: the detections JSON (docs/detections-json.md) + the codec fingerprint and server timings. */
+export interface DetectReply extends DetectionsJson {
   fingerprint: string;
   timings: Record<string, number>;
 }
@@ -129,10 +127,12 @@ export class VcmServer {
   readonly registry = new Registry();
   readonly queue: WorkQueue;
   private served: Served[] = [];
+  /** The one GPU runtime every served decoder runs on (one device, one pipeline cache, one buffer pool). */
+  private runtime: VcmRuntime | null = null;
   private detectorWeights: DetectorWeights | null = null;
   private ready = false;
   private draining = false;
-  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup'>> & Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup'>;
+  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'adapter'>> & Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'adapter'>;
   private readonly tokenDigests: Buffer[];
   private m!: {
     requests: Counter<'route' | 'status'>;
@@ -178,14 +178,21 @@ export class VcmServer {
 
   /** Load the models on one device, warm up, register the routes. Resolves when the routes exist (not yet warm). */
   async init(): Promise<void> {
-    let device: GPUDevice | undefined;
-    for (const c of this.opts.codecs) {
-      const decoder = await createDecoder({ detector: this.detectorWeights ?? this.opts.detector as never, codec: c as never, device, detectorConfig: this.opts.detectorConfig, precision: this.opts.precision });
-      device ??= decoder.device;
-      this.detectorWeights ??= decoder.detectorWeights;
-      const fp = toHex(decoder.fingerprint);
-      if (this.served.some((s) => s.fp === fp)) { decoder.dispose(); continue; }
-      this.served.push({ fp, decoder });
+    const runtime = this.runtime = await createRuntime({ adapter: this.opts.adapter });
+    try {
+      for (const c of this.opts.codecs) {
+        const decoder = await createDecoder({ detector: this.detectorWeights ?? this.opts.detector as never, codec: c as never, runtime, detectorConfig: this.opts.detectorConfig, precision: this.opts.precision });
+        this.detectorWeights ??= decoder.detectorWeights;
+        const fp = toHex(decoder.fingerprint);
+        if (this.served.some((s) => s.fp === fp)) { decoder.dispose(); continue; }
+        this.served.push({ fp, decoder });
+      }
+    } catch (e) {
+      for (const s of this.served) s.decoder.dispose();
+      this.served = [];
+      runtime.dispose();
+      this.runtime = null;
+      throw e;
     }
     await this.registerRoutes();
   }
@@ -206,9 +213,8 @@ export class VcmServer {
   get fingerprints(): string[] { return this.served.map((s) => s.fp); }
 
   gpuBuffers(): { live: number; free: number } {
-    let live = 0, free = 0;
-    for (const s of this.served) { const b = s.decoder.gpuBuffers(); live += b.live; free += b.free; }
-    return { live, free };
+    const b = this.runtime && !this.runtime.isDisposed ? this.runtime.gpuBuffers() : { live: 0, free: 0 };
+    return { live: b.live, free: b.free };
   }
 
   private auth(req: FastifyRequest): void {
@@ -270,15 +276,9 @@ export class VcmServer {
           this.m.gpu.inc((performance.now() - started) / 1000);
         }
       }, deadlineMs);
-      const d = r.detections;
-      const n = d.scores.length;
-      const boxes: number[][] = [];
-      for (let i = 0; i < n; i++) boxes.push(Array.from(d.boxes.subarray(4 * i, 4 * i + 4)));
-      const classes = Array.from(d.classes);
       const end = performance.now();
       return {
-        boxes, scores: Array.from(d.scores), classes, names: classes.map((c) => s.decoder.classNames[c] ?? COCO_CLASS_NAMES[c] ?? String(c)),
-        sizes: r.sizes as DetectReply['sizes'], fingerprint: s.fp,
+        ...detectionsToJson(r.detections, s.decoder.classNames, r.sizes), fingerprint: s.fp,
         timings: { ...r.timings, 'queue wait': started - t0, 'server total': end - t0 },
       };
     } catch (e) {
@@ -436,9 +436,10 @@ export class VcmServer {
     this.draining = true;
     await this.queue.idle();
     await this.app.close();
-    // dispose borrowers first, the device's creator last
-    for (const s of [...this.served].reverse()) s.decoder.dispose();
+    for (const s of this.served) s.decoder.dispose();
     this.served = [];
+    this.runtime?.dispose();
+    this.runtime = null;
   }
 }
 

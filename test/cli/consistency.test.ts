@@ -92,7 +92,8 @@ describeGpu('encode / decode / detect: bundled defaults, summary on stdout, --js
     // one detections format, named with the bundled detector's classes (so the bundled default was used)
     const jd = JSON.parse(readFileSync(dec, 'utf8')) as Record<string, unknown>, jt = JSON.parse(readFileSync(det, 'utf8')) as Record<string, unknown>;
     expect(Object.keys(jt)).toEqual(Object.keys(jd));
-    expect(Object.keys(jt)).toEqual(['boxes', 'scores', 'classes', 'labels', 'sizes']);
+    expect(Object.keys(jt)).toEqual(['format', 'version', 'boxes', 'scores', 'classes', 'labels', 'sizes']);
+    expect([jt.format, jt.version]).toEqual(['webvcm.detections', 1]);
     expect(jt.sizes).toEqual(jd.sizes);
     expect((jt.scores as number[]).length).toBeGreaterThan(0);
     for (const j of [jd, jt]) for (const l of j.labels as string[]) expect(BUNDLED_CLASSES).toContain(l);

@@ -80,9 +80,9 @@ describeGpu('webvcm serve', () => {
     for (let i = 0; i < 2; i++) {
       const r = await post(streams[i]!);
       expect(r.status).toBe(200);
-      const j = (await r.json()) as { boxes: number[][]; scores: number[]; classes: number[]; names: string[]; timings: Record<string, number> };
+      const j = (await r.json()) as { boxes: number[][]; scores: number[]; classes: number[]; labels: string[]; timings: Record<string, number> };
       sameDetections(j, expected[i]!);
-      expect(j.names.length).toBe(j.classes.length);
+      expect(j.labels.length).toBe(j.classes.length);
       expect(j.timings['server total']).toBeGreaterThan(0);
     }
   });

@@ -1,0 +1,65 @@
+/**
+ * What a `.vcm` stream holds, read from its container alone (no weights, no GPU): `webvcm inspect file.vcm` prints it.
+ * Every field is checked by the container reader (docs/bitstream.md); a malformed stream is a ContainerError.
+ */
+import { CONTAINER_HEADER_BYTES, CONTAINER_VERSION, Method, readContainer, type ContainerMethod, type ContainerMode } from '../coder/container.ts';
+import { toHex } from '../model/weights/hash.ts';
+
+/** The leading bytes of every .vcm stream ("WVCM"). */
+export function isVcmStream(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0x57 && bytes[1] === 0x56 && bytes[2] === 0x43 && bytes[3] === 0x4d;
+}
+
+export interface StreamReport {
+  format: 'webvcm container';
+  version: typeof CONTAINER_VERSION;
+  /** The model the stream was coded for: a CompressAI hyperprior over C-channel features, named by its fingerprint. */
+  model: { kind: 'compressai-hyperprior'; channels: number; fingerprint: string };
+  mode: ContainerMode;
+  method: ContainerMethod;
+  /** What `method` means: 0 plain codec input, 1 pad-crop of the stem features, 2 image resized to multiples of 256. */
+  methodName: 'plain' | 'pad-crop' | 'resize-256';
+  sizes: {
+    original: [number, number];
+    resized: [number, number];
+    /** The detector input the receiver rebuilds (4 × the feature map, as decode() does); absent for plain codec inputs. */
+    padded?: [number, number];
+    features: [number, number, number];
+    padding: [number, number, number, number];
+    z: [number, number];
+  };
+  /** The 8-bit quantization range of the features. */
+  quant: { min: number; max: number };
+  bytes: { total: number; header: number; y: number; z: number };
+  /** Bits per pixel of the original image: the whole container, and the entropy-coded strings alone. */
+  bpp: { container: number; strings: number };
+}
+
+const METHOD_NAMES: Record<ContainerMethod, StreamReport['methodName']> = { [Method.Plain]: 'plain', [Method.PadCrop]: 'pad-crop', [Method.Resize]: 'resize-256' };
+
+/** Read a stream's header and sizes (the strings are length-checked, not decoded). */
+export function inspectStream(bytes: Uint8Array): StreamReport {
+  const f = readContainer(bytes);
+  const [C, H, W] = f.featureShape;
+  const px = f.originalSize[0] * f.originalSize[1];
+  const strings = f.yString.length + f.zString.length;
+  return {
+    format: 'webvcm container',
+    version: CONTAINER_VERSION,
+    model: { kind: 'compressai-hyperprior', channels: C, fingerprint: toHex(f.fingerprint) },
+    mode: f.mode,
+    method: f.method,
+    methodName: METHOD_NAMES[f.method],
+    sizes: {
+      original: f.originalSize,
+      resized: f.resizedSize,
+      ...(f.method === Method.Plain ? {} : { padded: [H * 4, W * 4] as [number, number] }),
+      features: f.featureShape,
+      padding: f.padding,
+      z: f.zShape,
+    },
+    quant: { min: f.mn, max: f.mx },
+    bytes: { total: bytes.length, header: CONTAINER_HEADER_BYTES, y: f.yString.length, z: f.zString.length },
+    bpp: { container: (8 * bytes.length) / px, strings: (8 * strings) / px },
+  };
+}
