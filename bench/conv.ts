@@ -1,7 +1,7 @@
 /**
  * bench/conv: GFLOP/s of the tiled implicit-GEMM conv kernel next to the strongest plain GEMM found on the adapter —
  * the project's own conv kernel in plain-GEMM mode (a 1×1 conv over a 1×M' image is a M'×K×N' matrix product with no
- * im2col work; on lavapipe it beats shaders/matmul.wgsl by ~3×) — plus the tiled matmul shader and a naive direct
+ * im2col work; on lavapipe it beats bench/shaders/matmul.wgsl by ~3×) — plus the tiled matmul shader and a naive direct
  * conv, all of equal FLOPs, in the same process on the same adapter; optionally several kernel variants side by side.
  * "conv ÷ GEMM" near 1 means the implicit-GEMM loader costs nothing over a plain matrix product.
  *   npm run bench:conv [-- --reps 3 --adapter lavapipe --cases stem,1x1 --variants 'auto;legacy;{"TM":8}' --no-ref]
@@ -10,6 +10,7 @@
  * The variants of a case run in interleaved rounds (A, B, C, A, B, C, ...), so on a shared, loaded box their ratios
  * stay meaningful even when the absolute times drift; the table gives min (median) ms and GFLOP/s from the min.
  */
+import './lib/shaders.ts';
 import { GpuContext } from '../src/gpu/context.ts';
 import { conv2d, convOutputSize, prepareConv, type ConvVariant } from '../src/gpu/ops/conv.ts';
 import type { AdapterChoice } from '../src/gpu/device.ts';

@@ -5,6 +5,7 @@
  * amortises it), giving ms and GFLOP/s per layer on any adapter (no timestamp queries, which Dawn quantises).
  * FLOPs: conv 2·OC·OH·OW·C·KH·KW (transposed: 2·C·H·W·OC·KH·KW, the dense equivalent); GDN 2·C²·H·W + 4·C·H·W.
  */
+import './shaders.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { GpuTensor } from '../../src/gpu/tensor.ts';
 import type { ConvHandle, ConvOpts } from '../../src/model/backend.ts';
@@ -109,7 +110,7 @@ export interface GdnVsConvRow {
   differ: number; maxRel: number;
 }
 
-/** The GDN kernel before it moved onto the conv core (shaders/gdn_legacy.wgsl): its pixel tile per workgroup. */
+/** The GDN kernel before it moved onto the conv core (bench/shaders/gdn_legacy.wgsl): its pixel tile per workgroup. */
 function legacyTile(P: number): number { return P >= 4096 ? 16 : P >= 256 ? 8 : 4; }
 
 interface GdnBench extends Instrumentable {
@@ -120,7 +121,7 @@ interface GdnBench extends Instrumentable {
 
 /**
  * Each recorded GDN/IGDN layer's shape, timed three ways on the same random input in the same process: the codec's
- * GDN (be.gdn), the legacy GDN kernel (shaders/gdn_legacy.wgsl, one output channel per lane) and the conv core as a
+ * GDN (be.gdn), the legacy GDN kernel (bench/shaders/gdn_legacy.wgsl, one output channel per lane) and the conv core as a
  * plain 1×1 C→C conv without the GDN epilogue (gamma as weight, beta as bias). FLOPs: GDN 2·C²·P + 4·C·P, the 1×1
  * conv 2·C²·P. The three are interleaved `rounds` times (median of each). Parameters are random (diag 0.1, ~30 % small positive off-diagonal gamma; beta in [0.5, 1.5]): speed
  * does not depend on values; the GDN outputs of the two kernels are also compared bitwise.

@@ -8,9 +8,18 @@ import { SHADERS } from './shaders.gen.ts';
 
 export type Defines = Record<string, number | boolean | string>;
 
+/** Shaders that do not ship with the package (bench/shaders: reference kernels the benchmarks compare against). */
+const EXTRA = new Map<string, string>();
+
+/** Make a shader that is not bundled available by name (benchmarks and tools; the library never calls it). */
+export function registerShader(name: string, source: string): void {
+  if (name in SHADERS) throw new Error(`shader '${name}' is bundled already`);
+  EXTRA.set(name, source);
+}
+
 export function shaderSource(name: string, defines: Defines = {}): string {
-  const src = SHADERS[name];
-  if (src === undefined) throw new Error(`unknown shader '${name}' (known: ${Object.keys(SHADERS).join(', ')})`);
+  const src = SHADERS[name] ?? EXTRA.get(name);
+  if (src === undefined) throw new Error(`unknown shader '${name}' (known: ${[...Object.keys(SHADERS), ...EXTRA.keys()].join(', ')})`);
   const strings: string[] = [];
   const values: (number | boolean | string)[] = [];
   const re = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;

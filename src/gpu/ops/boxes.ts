@@ -1,7 +1,22 @@
 /** Box kernels of the Detectron2 heads (shaders/boxes.wgsl); CPU references in src/cpu/heads-ref.ts. */
 import type { GpuContext } from '../context.ts';
 import { GpuShapeError } from '../errors.ts';
+import { defineParams } from '../params.ts';
 import type { GpuTensor } from '../tensor.ts';
+
+/** shaders/boxes.wgsl's struct Params, one per kernel. */
+const RPN_DECODE_PARAMS = defineParams('boxes', {
+  k: 'u32', A: 'u32', W: 'u32', outOff: 'u32', level: 'u32', _p0: 'u32', _p1: 'u32', _p2: 'u32',
+  stride: 'f32', clampv: 'f32', imgH: 'f32', imgW: 'f32', wx: 'f32', wy: 'f32', ww: 'f32', wh: 'f32', minSize: 'f32', _q0: 'f32', _q1: 'f32', _q2: 'f32',
+});
+const SOFTMAX_PARAMS = defineParams('boxes', { R: 'u32', K: 'u32', _p0: 'u32', _p1: 'u32' });
+const ROI_DECODE_PARAMS = defineParams('boxes', {
+  R: 'u32', K: 'u32', NC: 'u32', _p0: 'u32', imgH: 'f32', imgW: 'f32', thresh: 'f32', clampv: 'f32', wx: 'f32', wy: 'f32', ww: 'f32', wh: 'f32',
+});
+const CAND_KEYS_PARAMS = defineParams('boxes', { n: 'u32', m: 'u32', NC: 'u32', _p0: 'u32' });
+const GATHER_PARAMS = defineParams('boxes', { K: 'u32', NC: 'u32', _p0: 'u32', _p1: 'u32' });
+
+const weightFields = (w: readonly number[]) => ({ wx: w[0]!, wy: w[1]!, ww: w[2]!, wh: w[3]! });
 
 const KERNELS = ['RPN_DECODE', 'SOFTMAX', 'ROI_DECODE', 'CAND_KEYS', 'GATHER'] as const;
 type Kernel = (typeof KERNELS)[number];
@@ -11,14 +26,6 @@ export function kernelDefines(kernels: readonly string[], k: string): Record<str
 }
 function pipe(ctx: GpuContext, k: Kernel): GPUComputePipeline {
   return ctx.pipeline('boxes', kernelDefines(KERNELS, k));
-}
-
-const F = new Float32Array(1);
-const U = new Uint32Array(F.buffer);
-/** The u32 bit pattern of a float32 (for mixed u32/f32 uniform structs). */
-export function fbits(x: number): number {
-  F[0] = x;
-  return U[0]!;
 }
 
 export interface RpnDecodeParams {
@@ -43,11 +50,10 @@ export function rpnDecode(ctx: GpuContext, sorted: GpuTensor, logits: GpuTensor,
   boxes: GpuTensor, scores: GpuTensor, entries: GpuTensor, q: RpnDecodeParams): void {
   if (deltas.size !== logits.size * 4) throw new GpuShapeError(`rpn deltas (${deltas.size}) must be 4x the logits (${logits.size})`);
   if (q.outOff + q.k > scores.size) throw new GpuShapeError('rpn candidates overflow');
-  const u = ctx.uniform([
-    q.k, q.A, q.W, q.outOff, q.level, 0, 0, 0,
-    fbits(q.stride), fbits(q.clamp), fbits(q.imageHW[0]), fbits(q.imageHW[1]),
-    ...q.weights.map(fbits), fbits(q.minSize), 0, 0, 0,
-  ]);
+  const u = ctx.uniform(RPN_DECODE_PARAMS.pack({
+    k: q.k, A: q.A, W: q.W, outOff: q.outOff, level: q.level,
+    stride: q.stride, clampv: q.clamp, imgH: q.imageHW[0], imgW: q.imageHW[1], ...weightFields(q.weights), minSize: q.minSize,
+  }));
   ctx.dispatch1d(pipe(ctx, 'RPN_DECODE'), [u, sorted, logits, deltas, cell, boxes, scores, entries], q.k, 'rpn_decode');
 }
 
@@ -55,7 +61,7 @@ export function rpnDecode(ctx: GpuContext, sorted: GpuTensor, logits: GpuTensor,
 export function softmaxRows(ctx: GpuContext, x: GpuTensor, R: number, K: number): GpuTensor {
   if (x.size !== R * K) throw new GpuShapeError(`softmax: ${x.size} values for ${R}x${K}`);
   const y = ctx.empty(x.shape, 'f32', x.layout, 'softmax');
-  ctx.dispatch1d(pipe(ctx, 'SOFTMAX'), [ctx.uniform([R, K, 0, 0]), x, y], R, 'softmax');
+  ctx.dispatch1d(pipe(ctx, 'SOFTMAX'), [ctx.uniform(SOFTMAX_PARAMS.pack({ R, K })), x, y], R, 'softmax');
   return y;
 }
 
@@ -72,7 +78,7 @@ export function roiDecode(ctx: GpuContext, probs: GpuTensor, deltas: GpuTensor, 
   const scores = ctx.empty([R * NC], 'f32', 'flat', 'det.scores');
   const counter = ctx.upload(new Uint32Array(4), [4]);
   const cand = ctx.empty([R * NC], 'u32', 'flat', 'det.cand');
-  const u = ctx.uniform([R, K, NC, 0, fbits(spec.imageHW[0]), fbits(spec.imageHW[1]), fbits(spec.thresh), fbits(spec.clamp), ...spec.weights.map(fbits)]);
+  const u = ctx.uniform(ROI_DECODE_PARAMS.pack({ R, K, NC, imgH: spec.imageHW[0], imgW: spec.imageHW[1], thresh: spec.thresh, clampv: spec.clamp, ...weightFields(spec.weights) }));
   ctx.dispatch1d(pipe(ctx, 'ROI_DECODE'), [u, probs, deltas, proposals, boxes, scores, counter, cand], R, 'roi_decode');
   return { boxes, scores, counter, cand };
 }
@@ -80,7 +86,7 @@ export function roiDecode(ctx: GpuContext, probs: GpuTensor, deltas: GpuTensor, 
 /** Candidates → entries (class, descKey(score), flat, 1), sentinels up to n. */
 export function candidateKeys(ctx: GpuContext, cand: GpuTensor, scores: GpuTensor, m: number, n: number, NC: number): GpuTensor {
   const out = ctx.empty([n, 4], 'u32', 'flat', 'det.entries');
-  ctx.dispatch1d(pipe(ctx, 'CAND_KEYS'), [ctx.uniform([n, m, NC, 0]), cand, scores, out], n, 'cand_keys');
+  ctx.dispatch1d(pipe(ctx, 'CAND_KEYS'), [ctx.uniform(CAND_KEYS_PARAMS.pack({ n, m, NC })), cand, scores, out], n, 'cand_keys');
   return out;
 }
 
@@ -90,6 +96,6 @@ export function gatherTop(ctx: GpuContext, sorted: GpuTensor, boxes: GpuTensor, 
   const ob = ctx.empty([K, 4], 'f32', 'flat', 'top.boxes');
   const os = ctx.empty([K], 'f32', 'flat', 'top.scores');
   const oc = ctx.empty([K], 'i32', 'flat', 'top.classes');
-  ctx.dispatch1d(pipe(ctx, 'GATHER'), [ctx.uniform([K, NC, 0, 0]), sorted, boxes, scores, ob, os, oc], K, 'gather_top');
+  ctx.dispatch1d(pipe(ctx, 'GATHER'), [ctx.uniform(GATHER_PARAMS.pack({ K, NC })), sorted, boxes, scores, ob, os, oc], K, 'gather_top');
   return { boxes: ob, scores: os, classes: oc };
 }

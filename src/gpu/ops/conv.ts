@@ -9,6 +9,7 @@ import { GpuShapeError, GpuUnavailableError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { describeAdapter, type AdapterDescription } from '../adapter-class.ts';
 import { noteConvGeometry, tunedVariant } from '../tuning.ts';
+import { defineParams } from '../params.ts';
 import { convOutputSize, convVariantProblem, gdnProblem, selectConvMode, selectConvVariant, subpixelProblem, subpixelTaps, type ConvGeometry, type ConvLimits, type ConvMode, type ConvReplay, type ConvVariant } from './conv-select.ts';
 import { packF16, precisionProblem, type Precision } from '../../util/f16.ts';
 
@@ -151,6 +152,12 @@ export function prepareSubpixelDeconv(ctx: GpuContext, weight: Float32Array, sha
 
 export * from './conv-select.ts';
 
+/** shaders/conv2d.wgsl's struct Params (YW..OPX: the OUT_MAP epilogue; GI: the GDN epilogue, 1 = inverse). */
+const CONV_PARAMS = defineParams('conv2d', {
+  H: 'u32', W: 'u32', C: 'u32', OH: 'u32', OW: 'u32', OC: 'u32', KW: 'u32', SH: 'u32', SW: 'u32', PH: 'u32', PW: 'u32', K: 'u32',
+  M: 'u32', OCP: 'u32', YW: 'u32', OSY: 'u32', OSX: 'u32', OPY: 'u32', OPX: 'u32', GI: 'u32',
+});
+
 // ---- conv2d ------------------------------------------------------------------------------------------------------------
 
 export interface ConvOptions {
@@ -223,7 +230,10 @@ function dispatchConv(ctx: GpuContext, d: ConvGemm, opts: ConvOptions): void {
     GDN: !!d.gdn,
   });
   const m = d.map ?? { YW: d.OW, OSY: 1, OSX: 1, OPY: 0, OPX: 0 };
-  const u = ctx.uniform([d.H, d.W, d.C, d.OH, d.OW, d.OC, d.KW, d.SH, d.SW, d.PH, d.PW, K, M, OCP, m.YW, m.OSY, m.OSX, m.OPY, m.OPX, d.gdn === 'inverse' ? 1 : 0]);
+  const u = ctx.uniform(CONV_PARAMS.pack({
+    H: d.H, W: d.W, C: d.C, OH: d.OH, OW: d.OW, OC: d.OC, KW: d.KW, SH: d.SH, SW: d.SW, PH: d.PH, PW: d.PW, K, M, OCP,
+    YW: m.YW, OSY: m.OSY, OSX: m.OSX, OPY: m.OPY, OPX: m.OPX, GI: d.gdn === 'inverse' ? 1 : 0,
+  }));
   const bindings = [u, d.x, d.w, d.b, d.y];
   if (d.residual) bindings.push(d.residual);
   ctx.dispatch(pipe, bindings, [Math.ceil(d.OC / (4 * v.WGX * v.TN)), Math.ceil(M / (v.WGY * v.TM))], opts.label ?? 'conv2d');

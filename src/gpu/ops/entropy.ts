@@ -2,6 +2,10 @@
 import type { GpuContext } from '../context.ts';
 import { GpuShapeError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
+import { defineParams } from '../params.ts';
+
+/** shaders/entropy.wgsl's struct Params. */
+const ENTROPY_PARAMS = defineParams('entropy', { N: 'u32', L: 'u32', bound: 'f32', _p0: 'u32' });
 
 export interface ScaleTable { levels: number; bound: number; table: GpuTensor; release(): void }
 
@@ -14,8 +18,7 @@ export function prepareScaleTable(ctx: GpuContext, table: Float32Array, bound: n
 export function buildIndexes(ctx: GpuContext, scales: GpuTensor, t: ScaleTable, label = 'build_indexes'): GpuTensor {
   if (scales.dtype !== 'f32') throw new GpuShapeError('build_indexes expects float32 scales');
   const idx = ctx.empty(scales.shape, 'i32', scales.layout, label);
-  const u = new Uint32Array([scales.size, t.levels, 0, 0]);
-  new Float32Array(u.buffer, 8, 1)[0] = t.bound;
+  const u = ENTROPY_PARAMS.pack({ N: scales.size, L: t.levels, bound: t.bound });
   ctx.dispatch1d(ctx.pipeline('entropy'), [ctx.uniform(u), scales, t.table, idx], scales.size, label);
   return idx;
 }

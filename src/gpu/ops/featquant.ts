@@ -5,6 +5,12 @@
 import type { GpuContext } from '../context.ts';
 import { GpuShapeError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
+import { defineParams } from '../params.ts';
+
+/** shaders/featquant.wgsl's struct Params (QUANT8: a = mn, b = scale; DEQMUL: b = range; DEQADD: a = mn). */
+const FEATQUANT_PARAMS = defineParams('featquant', {
+  N: 'u32', C: 'u32', H: 'u32', W: 'u32', OH: 'u32', OW: 'u32', TOP: 'u32', LEFT: 'u32', a: 'f32', b: 'f32', _p0: 'u32', _p1: 'u32',
+});
 
 const DEF = (mm: boolean, q: boolean, dm: boolean, da: boolean) => ({ MINMAX: mm, QUANT8: q, DEQMUL: dm, DEQADD: da });
 let lutHost: Float32Array | null = null;
@@ -14,11 +20,8 @@ export function q8Lut(): Float32Array {
   return lutHost;
 }
 
-function params(n: number, C: number, H: number, W: number, OH: number, OW: number, top: number, left: number, a: number, b: number): Uint32Array {
-  const u = new Uint32Array([n, C, H, W, OH, OW, top, left, 0, 0, 0, 0]);
-  const f = new Float32Array(u.buffer);
-  f[8] = a; f[9] = b;
-  return u;
+function params(N: number, C: number, H: number, W: number, OH: number, OW: number, TOP: number, LEFT: number, a: number, b: number): Uint32Array {
+  return FEATQUANT_PARAMS.pack({ N, C, H, W, OH, OW, TOP, LEFT, a, b });
 }
 
 export async function minMax(ctx: GpuContext, x: GpuTensor): Promise<[number, number]> {

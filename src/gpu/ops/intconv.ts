@@ -6,6 +6,11 @@
 import type { GpuContext } from '../context.ts';
 import { GpuShapeError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
+import { defineParams } from '../params.ts';
+
+/** shaders/intconv.wgsl's and shaders/intops.wgsl's struct Params. */
+const INTCONV_PARAMS = defineParams('intconv', { H: 'u32', W: 'u32', C: 'u32', OH: 'u32', OW: 'u32', OC: 'u32', K: 'u32', S: 'u32', PAD: 'u32', N: 'u32', _p0: 'u32', _p1: 'u32' });
+const INTOPS_PARAMS = defineParams('intops', { N: 'u32', S: 'u32', L: 'u32', _p0: 'u32' });
 
 export interface IntConvWeights { C: number; OC: number; K: number; transposed: boolean; w: GpuTensor; release(): void }
 export interface IntAccGpu { hi: GpuTensor; lo: GpuTensor }
@@ -53,7 +58,7 @@ export function intConv(ctx: GpuContext, x: GpuTensor, cw: IntConvWeights, biasH
   const lo = ctx.empty([cw.OC, OH, OW], 'i32', 'hwc', `${label}.lo`);
   ctx.flush(); // uploads go through queue.writeBuffer: never let them overtake recorded work on a recycled buffer
   const bh = ctx.upload(biasHi, [cw.OC]), bl = ctx.upload(biasLo, [cw.OC]);
-  const u = ctx.uniform([H, W, C, OH, OW, cw.OC, cw.K, s, p, N, 0, 0]);
+  const u = ctx.uniform(INTCONV_PARAMS.pack({ H, W, C, OH, OW, OC: cw.OC, K: cw.K, S: s, PAD: p, N }));
   ctx.dispatch1d(ctx.pipeline('intconv', { TRANSPOSED: cw.transposed }), [u, x, cw.w, bh, bl, hi, lo], N, label);
   ctx.flush();
   bh.release(); bl.release();
@@ -65,7 +70,7 @@ const OPS = (m: boolean, r: boolean, i: boolean) => ({ MAXHI: m, REQUANT: r, IND
 export async function intMaxHi(ctx: GpuContext, acc: IntAccGpu): Promise<number> {
   ctx.flush();
   const res = ctx.upload(new Int32Array(4), [4]);
-  ctx.dispatch1d(ctx.pipeline('intops', OPS(true, false, false)), [ctx.uniform([acc.hi.size, 0, 0]), acc.hi, acc.lo, res], acc.hi.size, 'int_maxhi');
+  ctx.dispatch1d(ctx.pipeline('intops', OPS(true, false, false)), [ctx.uniform(INTOPS_PARAMS.pack({ N: acc.hi.size, S: 0, L: 0 })), acc.hi, acc.lo, res], acc.hi.size, 'int_maxhi');
   const r = (await ctx.read(res)) as Int32Array;
   res.release();
   return r[0]!;
@@ -74,7 +79,7 @@ export async function intMaxHi(ctx: GpuContext, acc: IntAccGpu): Promise<number>
 export function intRequant(ctx: GpuContext, acc: IntAccGpu, shift: number): GpuTensor {
   if (!Number.isInteger(shift) || shift < 0 || shift > 47) throw new GpuShapeError(`requant shift ${shift} outside 0..47`);
   const out = ctx.empty(acc.hi.shape, 'i32', 'hwc', 'int_requant');
-  ctx.dispatch1d(ctx.pipeline('intops', OPS(false, true, false)), [ctx.uniform([acc.hi.size, shift, 0]), acc.hi, acc.lo, out], acc.hi.size, 'int_requant');
+  ctx.dispatch1d(ctx.pipeline('intops', OPS(false, true, false)), [ctx.uniform(INTOPS_PARAMS.pack({ N: acc.hi.size, S: shift, L: 0 })), acc.hi, acc.lo, out], acc.hi.size, 'int_requant');
   return out;
 }
 
@@ -83,7 +88,7 @@ export function intIndexes(ctx: GpuContext, acc: IntAccGpu, thrHi: Int32Array, t
   const out = ctx.empty(acc.hi.shape, 'i32', 'hwc', 'int_indexes');
   ctx.flush();
   const th = ctx.upload(thrHi, [L]), tl = ctx.upload(thrLo, [L]);
-  ctx.dispatch1d(ctx.pipeline('intops', OPS(false, false, true)), [ctx.uniform([acc.hi.size, 0, L]), acc.hi, acc.lo, th, tl, out], acc.hi.size, 'int_indexes');
+  ctx.dispatch1d(ctx.pipeline('intops', OPS(false, false, true)), [ctx.uniform(INTOPS_PARAMS.pack({ N: acc.hi.size, S: 0, L })), acc.hi, acc.lo, th, tl, out], acc.hi.size, 'int_indexes');
   ctx.flush();
   th.release(); tl.release();
   return out;

@@ -6,7 +6,11 @@
 import type { GpuContext } from '../context.ts';
 import { GpuShapeError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
-import { fbits, kernelDefines } from './boxes.ts';
+import { kernelDefines } from './boxes.ts';
+import { defineParams } from '../params.ts';
+
+/** shaders/nms.wgsl's struct Params. */
+const NMS_PARAMS = defineParams('nms', { m: 'u32', WMAX: 'u32', n: 'u32', _p0: 'u32', thresh: 'f32', _q0: 'f32', _q1: 'f32', _q2: 'f32' });
 
 const KERNELS = ['BOUNDS', 'MASK', 'SCAN', 'REKEY'] as const;
 
@@ -24,7 +28,7 @@ export function segmentedNms(ctx: GpuContext, entries: GpuTensor, m: number, box
   const W = nmsWords(maxSegLen);
   if (W * 4 > ctx.limits.maxComputeWorkgroupStorageSize) throw new GpuShapeError(`NMS segment of ${maxSegLen} boxes exceeds workgroup memory`, 'resource');
   if (numSegs > ctx.limits.maxComputeWorkgroupsPerDimension) throw new GpuShapeError(`too many NMS segments (${numSegs})`, 'resource');
-  const u = ctx.uniform([m, W, 0, 0, fbits(thresh), 0, 0, 0]);
+  const u = ctx.uniform(NMS_PARAMS.pack({ m, WMAX: W, n: 0, thresh }));
   const bounds = ctx.upload(new Uint32Array(numSegs * 2), [numSegs * 2]);
   ctx.dispatch1d(ctx.pipeline('nms', { ...kernelDefines(KERNELS, 'BOUNDS'), MAXW: 1 }), [u, entries, bounds], m, 'nms_bounds');
   const mask = ctx.empty([m, W], 'u32', 'flat', 'nms.mask');
@@ -40,6 +44,6 @@ export function segmentedNms(ctx: GpuContext, entries: GpuTensor, m: number, box
 export function rekeyKept(ctx: GpuContext, entries: GpuTensor, keep: GpuTensor, m: number, n: number): { entries: GpuTensor; counter: GpuTensor } {
   const out = ctx.empty([n, 4], 'u32', 'flat', 'nms.kept');
   const counter = ctx.upload(new Uint32Array(4), [4]);
-  ctx.dispatch1d(ctx.pipeline('nms', { ...kernelDefines(KERNELS, 'REKEY'), MAXW: 1 }), [ctx.uniform([m, 1, n, 0, 0, 0, 0, 0]), entries, keep, out, counter], n, 'nms_rekey');
+  ctx.dispatch1d(ctx.pipeline('nms', { ...kernelDefines(KERNELS, 'REKEY'), MAXW: 1 }), [ctx.uniform(NMS_PARAMS.pack({ m, WMAX: 1, n, thresh: 0 })), entries, keep, out, counter], n, 'nms_rekey');
   return { entries: out, counter };
 }

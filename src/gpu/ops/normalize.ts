@@ -1,6 +1,10 @@
 import type { GpuContext } from '../context.ts';
 import { GpuShapeError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
+import { defineParams } from '../params.ts';
+
+/** shaders/normalize_image.wgsl's struct Params. */
+const NORMALIZE_PARAMS = defineParams('normalize_image', { h: 'u32', w: 'u32', Hp: 'u32', Wp: 'u32', m0: 'f32', m1: 'f32', m2: 'f32', _p: 'u32' });
 
 /** Pack bytes little-endian into u32 words (pure; the last word zero-filled). */
 export function packBytes(data: Uint8Array): Uint32Array {
@@ -19,9 +23,7 @@ export function normalizeImage(ctx: GpuContext, data: Uint8Array, h: number, w: 
   if (Hp < h || Wp < w) throw new GpuShapeError(`normalizeImage: padded ${Hp}x${Wp} smaller than ${h}x${w}`);
   const src = ctx.upload(packBytes(data), [Math.max(1, Math.ceil(data.length / 4))], { label: `${label}.src` });
   const y = ctx.empty([3, Hp, Wp], 'f32', 'hwc', label);
-  const u = new Uint32Array(8);
-  u.set([h, w, Hp, Wp]);
-  new Float32Array(u.buffer, 16, 3).set(mean);
+  const u = NORMALIZE_PARAMS.pack({ h, w, Hp, Wp, m0: mean[0], m1: mean[1], m2: mean[2] });
   ctx.dispatch1d(ctx.pipeline('normalize_image'), [ctx.uniform(u), src, y], 3 * Hp * Wp, label);
   // The pool may hand `src` to a later upload, whose queue.writeBuffer runs before unsubmitted dispatches: submit first.
   ctx.flush();

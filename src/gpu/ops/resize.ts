@@ -10,6 +10,13 @@ import { GpuShapeError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { pillowCoeffs } from '../../model/detector/preprocess.ts';
 import { packBytes } from './normalize.ts';
+import { defineParams } from '../params.ts';
+
+/** shaders/resize_pillow.wgsl's struct Params. */
+const RESIZE_PARAMS = defineParams('resize_pillow', {
+  inH: 'u32', inW: 'u32', outH: 'u32', outW: 'u32', ksize: 'u32', rowOff: 'u32', stride: 'u32', bpp: 'u32',
+  c0: 'u32', c1: 'u32', c2: 'u32', Hp: 'u32', Wp: 'u32', m0: 'f32', m1: 'f32', m2: 'f32',
+});
 
 /** Byte order of a packed pixel: 'bgr' (3 bytes, the detector's host format), 'rgba' / 'bgra' (4 bytes, texels). */
 export type PixelOrder = 'bgr' | 'rgba' | 'bgra';
@@ -82,10 +89,10 @@ function identityWords(n: number): { words: Int32Array; ksize: number } {
 }
 
 function params(v: { inH: number; inW: number; outH: number; outW: number; ksize: number; rowOff: number; stride: number; bpp: number; c: readonly number[]; Hp: number; Wp: number; mean: readonly number[] }): Uint32Array {
-  const u = new Uint32Array(16);
-  u.set([v.inH, v.inW, v.outH, v.outW, v.ksize, v.rowOff, v.stride, v.bpp, v.c[0]!, v.c[1]!, v.c[2]!, v.Hp, v.Wp]);
-  new Float32Array(u.buffer, 13 * 4, 3).set(v.mean);
-  return u;
+  return RESIZE_PARAMS.pack({
+    inH: v.inH, inW: v.inW, outH: v.outH, outW: v.outW, ksize: v.ksize, rowOff: v.rowOff, stride: v.stride, bpp: v.bpp,
+    c0: v.c[0]!, c1: v.c[1]!, c2: v.c[2]!, Hp: v.Hp, Wp: v.Wp, m0: v.mean[0]!, m1: v.mean[1]!, m2: v.mean[2]!,
+  });
 }
 
 export interface ResizeOptions {

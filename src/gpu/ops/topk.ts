@@ -7,6 +7,10 @@
 import type { GpuContext } from '../context.ts';
 import { GpuShapeError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
+import { defineParams } from '../params.ts';
+
+/** shaders/topk.wgsl's struct Params. */
+const TOPK_PARAMS = defineParams('topk', { n: 'u32', k: 'u32', j: 'u32', m: 'u32', hi: 'u32', _p0: 'u32', _p1: 'u32', _p2: 'u32' });
 
 export const SORT_BLOCK = 512;
 
@@ -44,7 +48,7 @@ export function sortEntries(ctx: GpuContext, data: GpuTensor, label = 'sort'): v
   const block = blockFor(ctx);
   for (const st of sortPlan(n, block)) {
     const pipe = ctx.pipeline('topk', { BLOCK: block, MAKE_KEYS: false }, st.kind);
-    const u = ctx.uniform([n, st.k, st.j, 0, 0, 0, 0, 0]);
+    const u = ctx.uniform(TOPK_PARAMS.pack({ n, k: st.k, j: st.j, m: 0, hi: 0 }));
     if (st.kind === 'global_step') ctx.dispatch1d(pipe, [u, data], n / 2, `${label}.step`);
     else ctx.dispatch(pipe, [u, data], [n / block], `${label}.${st.kind}`);
   }
@@ -56,7 +60,7 @@ export function scoreKeys(ctx: GpuContext, scores: GpuTensor, m: number, n: numb
   if (n < m) throw new GpuShapeError(`scoreKeys: padded length ${n} < ${m}`);
   const out = ctx.empty([n, 4], 'u32', 'flat', label);
   const pipe = ctx.pipeline('topk', { BLOCK: blockFor(ctx), MAKE_KEYS: true }, 'make_keys');
-  ctx.dispatch1d(pipe, [ctx.uniform([n, 0, 0, m, hi, 0, 0, 0]), scores, out], n, label);
+  ctx.dispatch1d(pipe, [ctx.uniform(TOPK_PARAMS.pack({ n, k: 0, j: 0, m, hi })), scores, out], n, label);
   return out;
 }
 
