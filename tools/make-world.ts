@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
-import { generateWorldImage, worldCocoJson, worldFileName, WORLD_SEEDS, WORLD_TEST_SIZE, WORLD_VAL_SIZE } from '../src/world/generate.js';
+import { generateWorldImage, worldCocoJson, worldFileName, WORLD_SEEDS, WORLD_TEST_SIZE, WORLD_VAL_SIZE } from '../src/world/generate.ts';
 
 function arg(name: string, dflt?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

@@ -35,6 +35,7 @@ import { createRuntime, type AdapterChoice, type GpuBufferStats, type VcmRuntime
 
 export type { ImageInput } from './image-input.ts';
 export { inspectStream, isVcmStream, type StreamReport } from './inspect-stream.ts';
+export { CONTAINER_HEADER_BYTES } from '../coder/container.ts';
 export { detectionsToJson, detectionsFromJson, DetectionsJsonError, DETECTIONS_FORMAT, DETECTIONS_VERSION, type DetectionsJson } from './detections-json.ts';
 export { createRuntime, VcmRuntime, type AdapterChoice, type GpuBufferStats, type RuntimeOptions } from './runtime.ts';
 

@@ -2,7 +2,6 @@
 // input size) on this adapter and store the winners in the tune cache, keyed by adapter + driver
 // (src/gpu/tuning-node.ts). Commands that create a context apply the cache for their adapter when present.
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { adapterOf, convReplay, type ConvVariant } from '../gpu/ops/conv.ts';
 import { createRuntime } from '../api/runtime.ts';
 import { convCandidates, pickWinner, recordConvGeometries, stopRecording } from '../gpu/tuning.ts';

@@ -274,7 +274,7 @@ export function computeBd(rows: RowSummary[], metrics: ('AP' | 'AP50' | 'AP75')[
     const e = entries.find((x) => x.metric === metrics[0] && x.anchor === first && x.curve === a)!;
     const v = Number.isFinite(e.cubic.value) ? e.cubic.value : e.pchip.value;
     why.push(`${a} vs ${first}: ${Number.isFinite(v) ? `${v.toFixed(2)} %` : `undefined (${e.cubic.reason ?? e.pchip.reason})`}`);
-    if (Number.isFinite(v) && v < bestV) (best = a), (bestV = v);
+    if (Number.isFinite(v) && v < bestV) { best = a; bestV = v; }
   }
   return { bestAnchor: best, bestAnchorReason: anchors.length === 1 ? 'the only anchor' : `lowest ${metrics[0]} BD-rate against ${first} (${why.join('; ')})`, entries };
 }

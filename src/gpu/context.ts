@@ -394,8 +394,11 @@ export class GpuContext {
     } finally {
       const v = await gpuWait(this.device.popErrorScope());
       const o = await gpuWait(this.device.popErrorScope());
+      // A GPU error caught by the scopes is the real failure: it replaces whatever fn threw (which it usually caused).
+      /* eslint-disable no-unsafe-finally */
       if (v) throw new GpuValidationError('validation', label, v.message);
       if (o) throw new GpuValidationError('out-of-memory', label, o.message);
+      /* eslint-enable no-unsafe-finally */
     }
     return result;
   }

@@ -194,7 +194,7 @@ function withoutChunk(bytes: Uint8Array, type: string): Uint8Array {
   if (p < bytes.length) parts.push(bytes.subarray(p));
   const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
   let o = 0;
-  for (const part of parts) out.set(part, o), (o += part.length);
+  for (const part of parts) { out.set(part, o); o += part.length; }
   return out;
 }
 

@@ -16,8 +16,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { createDecoder, createRuntime, type AdapterChoice, type VcmDecoder, type VcmRuntime } from '../api/index.ts';
-import { CONTAINER_HEADER_BYTES, ContainerError, readContainer } from '../coder/container.ts';
+import { CONTAINER_HEADER_BYTES, createDecoder, createRuntime, inspectStream, type AdapterChoice, type StreamReport, type VcmDecoder, type VcmRuntime } from '../api/index.ts';
 import { detectionsToJson, type DetectionsJson } from '../api/detections-json.ts';
 import { toHex } from '../model/weights/hash.ts';
 import type { CodecWeights, DetectorWeights } from '../model/weights/types.ts';
@@ -238,17 +237,17 @@ export class VcmServer {
     if (bytes.length < CONTAINER_HEADER_BYTES) {
       throw new HttpProblem(400, 'invalid-stream', 'Invalid stream', `a .vcm stream has at least ${CONTAINER_HEADER_BYTES} bytes, got ${bytes.length}`);
     }
-    let fields;
+    let stream: StreamReport;
     try {
-      fields = readContainer(bytes);
+      stream = inspectStream(bytes);
     } catch (e) {
-      throw new HttpProblem(400, 'invalid-stream', 'Invalid stream', e instanceof ContainerError ? e.message : 'the body is not a .vcm stream');
+      throw new HttpProblem(400, 'invalid-stream', 'Invalid stream', errorKind(e) === 'input' ? (e as Error).message : 'the body is not a .vcm stream');
     }
-    const px = fields.resizedSize[0] * fields.resizedSize[1];
-    if (px > this.opts.maxPixels) {
-      throw new HttpProblem(413, 'image-too-large', 'Image too large', `the stream asks for detection on ${fields.resizedSize.join('x')} pixels, over this server's budget of ${this.opts.maxPixels}`);
+    const { resized } = stream.sizes;
+    if (resized[0] * resized[1] > this.opts.maxPixels) {
+      throw new HttpProblem(413, 'image-too-large', 'Image too large', `the stream asks for detection on ${resized.join('x')} pixels, over this server's budget of ${this.opts.maxPixels}`);
     }
-    const fp = toHex(fields.fingerprint);
+    const fp = stream.model.fingerprint;
     const s = this.served.find((x) => x.fp === fp);
     if (!s) {
       throw new HttpProblem(409, 'unknown-weights', 'Stream coded for other weights', `the stream was coded with codec weights ${fp}, which this server does not hold`, { fingerprint: fp, served: this.fingerprints });

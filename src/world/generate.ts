@@ -9,7 +9,7 @@
  * pixels visible, then mild sensor noise. Sizes like COCO's after Detectron2's resize at short side 320: short side
  * 320, long side 320–512. Annotations are COCO-style: bbox = tight box of the visible pixels, area = visible pixels.
  */
-import { mulberry32 } from '../util/random.js';
+import { mulberry32 } from '../util/random.ts';
 
 export const WORLD_CLASS_NAMES: readonly string[] = Object.freeze([
   'circle', 'triangle', 'square', 'star', 'ring', 'cross', 'hexagon', 'crescent',

@@ -8,7 +8,7 @@ import { ContainerError, readContainer, writeContainer } from '../../src/coder/i
 import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
 import { HyperpriorCodec } from '../../src/model/codec/codec.ts';
 import { computePadding, decodeFeatures, encodeFeatures, quantParams } from '../../src/model/codec/features.ts';
-import { checked, describeGpu, expectClose, gpuContext } from '../helpers/gpu.ts';
+import { checked, expectClose, gpuContext } from '../helpers/gpu.ts';
 import { GOLDEN, bin, f32, firstDiff, goldenParams, npy } from './golden.ts';
 import { describeGpuGolden } from '../helpers/golden.ts';
 

@@ -3,16 +3,12 @@
 // identical symbols/indexes/y_hat, x̂ within 1e-4, CompressAI's own strings decode; portable mode round-trips and its
 // GPU indexes equal the CPU reference's. Also the CPU backend end to end on the tiny 64-channel checkpoints (all
 // three CompressAI key namings).
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { expect, it } from 'vitest';
 import { CpuCodecBackend } from '../../src/cpu/codec-backend.ts';
 import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
 import { HyperpriorCodec } from '../../src/model/codec/codec.ts';
-import { hyperpriorParams } from '../../src/model/codec/params.ts';
-import { readCheckpoint } from '../../src/model/weights/checkpoint.ts';
-import { checked, describeGpu, expectClose, gpuContext, rng } from '../helpers/gpu.ts';
-import { GOLDEN, bin, f32, firstDiff, goldenParams, i32, npy } from './golden.ts';
+import { checked, expectClose, gpuContext } from '../helpers/gpu.ts';
+import { bin, f32, firstDiff, goldenParams, i32, npy } from './golden.ts';
 import { describeGpuGolden } from '../helpers/golden.ts';
 
 const cpu = new CpuCodecBackend();

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { CpuCodecBackend } from '../../src/cpu/codec-backend.ts';
 import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
-import { describeGpu, gpuContext } from '../helpers/gpu.ts';
+import { gpuContext } from '../helpers/gpu.ts';
 import { indexCases, runCases } from './adversarial.ts';
 import { describeGpuGolden } from '../helpers/golden.ts';
 

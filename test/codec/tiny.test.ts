@@ -8,7 +8,7 @@ import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
 import { HyperpriorCodec } from '../../src/model/codec/codec.ts';
 import { hyperpriorParams } from '../../src/model/codec/params.ts';
 import { readCheckpoint } from '../../src/model/weights/checkpoint.ts';
-import { checked, describeGpu, expectClose, gpuContext, rng } from '../helpers/gpu.ts';
+import { checked, expectClose, gpuContext, rng } from '../helpers/gpu.ts';
 import { GOLDEN, firstDiff } from './golden.ts';
 import { describeGpuGolden } from '../helpers/golden.ts';
 

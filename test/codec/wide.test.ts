@@ -8,7 +8,7 @@ import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
 import { gS } from '../../src/model/codec/graph.ts';
 import { HyperpriorCodec } from '../../src/model/codec/codec.ts';
 import type { ConvParams, GdnParams, HyperpriorParams } from '../../src/model/codec/params.ts';
-import { checked, describeGpu, expectClose, gpuContext, randn, rng } from '../helpers/gpu.ts';
+import { checked, expectClose, gpuContext, randn, rng } from '../helpers/gpu.ts';
 import { firstDiff, goldenParams } from './golden.ts';
 import { describeGpuGolden } from '../helpers/golden.ts';
 

@@ -9,7 +9,7 @@ import {
   writeContainer,
   type ContainerFields,
 } from '../../src/coder/index.ts';
-import { caseStreams, haveGolden } from './golden.ts';
+import { caseStreams } from './golden.ts';
 import { itGolden } from '../helpers/golden.ts';
 
 function fields(over: Partial<ContainerFields> = {}): ContainerFields {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { BufferedRansEncoder, CdfTables, RansDecoder, RansEncoder, decodeWithIndexes, encodeWithIndexes } from '../../src/coder/index.ts';
 import { caseStreams, haveGolden, ransStreams, type Stream } from './golden.ts';
 import { describeGolden } from '../helpers/golden.ts';

@@ -28,7 +28,7 @@ describe('demo feature views', () => {
     expect(Buffer.from(a.data).equals(Buffer.from(b.data))).toBe(true);
     const brighter = renderChannel(f.map((v) => v + 0.1), shape, 1, ranges[1]!);
     let sa = 0, sb = 0;
-    for (let i = 0; i < a.data.length; i += 4) (sa += a.data[i]!), (sb += brighter.data[i]!);
+    for (let i = 0; i < a.data.length; i += 4) { sa += a.data[i]!; sb += brighter.data[i]!; }
     expect(sb).toBeGreaterThan(sa);
     expect(toByte(-1e9, { lo: 0, hi: 1 })).toBe(0);
     expect(toByte(1e9, { lo: 0, hi: 1 })).toBe(255);

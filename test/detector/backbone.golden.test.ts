@@ -11,7 +11,7 @@ import { FPN_LEVELS, prepareBackbone, releaseFpn, runFromStem, runStem, type Bac
 import { DEFAULT_DETECTOR_CONFIG } from '../../src/model/detector/types.ts';
 import { loadDetectorWeights } from '../../src/model/weights/index.ts';
 import type { DetectorWeights } from '../../src/model/weights/types.ts';
-import { checked, describeGpu, gpuContext } from '../helpers/gpu.ts';
+import { checked, gpuContext } from '../helpers/gpu.ts';
 import { D2, K_REL, f32, goldenNpy, relErr } from './golden.ts';
 import { describeGpuGolden } from '../helpers/golden.ts';
 

@@ -1,7 +1,7 @@
 // Golden case A end to end on the CPU reference backend (CpuDetectorBackend: dense ops + the heads' CPU ops), from
 // the golden input image: the whole graph without a GPU. Same tolerances as the GPU tests.
 import { resolve } from 'node:path';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { CpuDetectorBackend } from '../../src/cpu/detector-backend.ts';
 import { Detector } from '../../src/model/detector/detector.ts';
 import { loadDetectorWeights } from '../../src/model/weights/index.ts';

@@ -6,7 +6,6 @@ import type { Tensor } from '../../src/model/backend.ts';
 import { GpuDetectorBackend } from '../../src/gpu/detector-backend.ts';
 import { Detector, dequantizeStem, type DetectorBackend, type HeadsFn } from '../../src/model/detector/detector.ts';
 import { resolveDetectorConfig } from '../../src/model/detector/config.ts';
-import type { DetectorOps } from '../../src/model/detector/ops.ts';
 import { DetectorInputError, type BgrImage } from '../../src/model/detector/preprocess.ts';
 import { r50FpnArch, randomDetectorWeights } from '../../src/model/detector/random-weights.ts';
 import { checked, describeGpu, expectClose, gpuContext } from '../helpers/gpu.ts';

@@ -9,7 +9,7 @@ import type { GpuTensor } from '../../src/gpu/tensor.ts';
 import { Detector, dequantizeStem } from '../../src/model/detector/detector.ts';
 import type { Detections } from '../../src/model/detector/types.ts';
 import { loadDetectorWeights } from '../../src/model/weights/index.ts';
-import { checked, describeGpu, gpuContext } from '../helpers/gpu.ts';
+import { checked, gpuContext } from '../helpers/gpu.ts';
 import { D2, K_REL, f32, goldenNpy, npy, relErr } from './golden.ts';
 import { matchBoxes } from './match.ts';
 import { describeGpuGolden } from '../helpers/golden.ts';

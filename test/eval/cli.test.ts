@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { execFile, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { goldenOrFixture } from '../helpers/golden.ts';
 
 const GOLDEN = dirname(dirname(goldenOrFixture('cocoeval/F1/expected.json')));

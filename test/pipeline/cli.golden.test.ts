@@ -16,7 +16,7 @@ import { readContainer } from '../../src/coder/index.ts';
 import { readNpy } from '../../src/io/npy.ts';
 import { loadCodecWeights, loadDetectorWeights } from '../../src/model/weights/index.ts';
 import { matchBoxes } from '../detector/match.ts';
-import { checked, describeGpu, gpuContext } from '../helpers/gpu.ts';
+import { checked, gpuContext } from '../helpers/gpu.ts';
 import {
   CODEC_PTH, DETECTOR_PKL, IMAGE_NPY, MAX_SIZE, MIN_SIZE, bytesEqual, describeMatch, goldenImage, loadRun, matchDetections,
 } from '../helpers/pipeline.ts';

@@ -22,7 +22,7 @@ import { createEncoder } from '../../src/api/index.ts';
 import { readContainer } from '../../src/coder/index.ts';
 import { matchBoxes } from '../detector/match.ts';
 import { computePadding } from '../../src/model/codec/features.ts';
-import { checked, describeGpu } from '../helpers/gpu.ts';
+import { checked } from '../helpers/gpu.ts';
 import {
   MAX_SIZE, MIN_SIZE, bytesEqual, describeMatch, goldenImage, hostFhat, hostQ8, loadRun, matchDetections, maxAbsDiff,
   padCHW, q8TieReport, tieTolerance, xFromQ8,

@@ -9,7 +9,7 @@ import { expect, it } from 'vitest';
 import { createEncoder } from '../../src/api/index.ts';
 import { readContainer } from '../../src/coder/index.ts';
 import { computePadding } from '../../src/model/codec/features.ts';
-import { checked, describeGpu } from '../helpers/gpu.ts';
+import { checked } from '../helpers/gpu.ts';
 import {
   MAX_SIZE, MIN_SIZE, bytesEqual, cropCHW, goldenImage, idealBits, loadRun, maxAbsDiff, padCHW, xFromQ8,
   firstDiff, usePipelineFixture,

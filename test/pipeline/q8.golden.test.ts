@@ -22,7 +22,7 @@ import { GpuDetectorBackend } from '../../src/gpu/detector-backend.ts';
 import type { GpuTensor } from '../../src/gpu/tensor.ts';
 import { computePadding, method2Size } from '../../src/model/codec/features.ts';
 import { Detector } from '../../src/model/detector/detector.ts';
-import { checked, describeGpu, gpuContext } from '../helpers/gpu.ts';
+import { checked, gpuContext } from '../helpers/gpu.ts';
 import {
   PIPE, MAX_SIZE, MIN_SIZE, bytesEqual, cropCHW, describeMatch, hostFhat, hostQ8, loadRun, matchDetections,
   maxAbsDiff, padCHW, xFromQ8, type GoldenRun, type Method,

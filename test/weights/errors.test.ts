@@ -17,7 +17,7 @@ import {
   readCheckpoint,
   writeSafetensors,
 } from '../../src/model/weights/index.ts';
-import { bytesOf, fixture, golden } from './helpers.ts';
+import { bytesOf, fixture } from './helpers.ts';
 import { goldenOrFixture } from '../helpers/golden.ts';
 
 const tiny = (): Uint8Array => bytesOf(goldenOrFixture('compressai/keys/tiny_keys_current.pth.tar'));

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WeightSourceError, loadCodecWeights, loadDetectorWeights, readSource, toHex } from '../../src/model/weights/index.ts';
-import { bytesOf, fixture, golden } from './helpers.ts';
+import { bytesOf, fixture } from './helpers.ts';
 import { goldenOrFixture } from '../helpers/golden.ts';
 
 describe('weight sources', () => {

@@ -73,7 +73,7 @@ function makeArray(bytes: Uint8Array, dt: NpDtype, shape: number[], fortran: boo
     const idx = new Array<number>(rank).fill(0);
     const fstride = new Array<number>(rank);
     let s = 1;
-    for (let d = 0; d < rank; d++) (fstride[d] = s), (s *= shape[d]!);
+    for (let d = 0; d < rank; d++) { fstride[d] = s; s *= shape[d]!; }
     for (let o = 0; o < count; o++) {
       let src = 0;
       for (let d = 0; d < rank; d++) src += idx[d]! * fstride[d]!;

@@ -94,8 +94,6 @@ export function pyStr(v: unknown): string | undefined {
   return undefined;
 }
 
-const MARK = Symbol('mark');
-
 const OPNAMES: Record<number, string> = {
   0x69: 'INST',
   0x6f: 'OBJ',

@@ -43,7 +43,7 @@ async function readStream(
   }
   const out = new Uint8Array(done);
   let p = 0;
-  for (const c of chunks) out.set(c, p), (p += c.length);
+  for (const c of chunks) { out.set(c, p); p += c.length; }
   return out;
 }
 

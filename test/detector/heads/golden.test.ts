@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { Tensor } from '../../../src/model/backend.ts';
 import { CpuHeadsBackend } from '../../../src/cpu/heads-backend.ts';
 import { GpuHeadsBackend } from '../../../src/gpu/heads-backend.ts';
@@ -12,7 +12,7 @@ import { runHeads, type HeadOps, type HeadsResult } from '../../../src/model/det
 import { DEFAULT_DETECTOR_CONFIG, type DetectorConfig, type FpnOutputs, type ImageSizes } from '../../../src/model/detector/types.ts';
 import { loadDetectorWeights, type DetectorWeights } from '../../../src/model/weights/index.ts';
 import { D2, f32, goldenNpy, hasGolden } from '../golden.ts';
-import { checked, describeGpu, gpuContext } from '../../helpers/gpu.ts';
+import { checked, gpuContext } from '../../helpers/gpu.ts';
 import { describeGpuGolden } from '../../helpers/golden.ts';
 import { describeGolden } from '../../helpers/golden.ts';
 

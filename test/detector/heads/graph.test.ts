@@ -5,7 +5,6 @@ import type { Tensor } from '../../../src/model/backend.ts';
 import { assignLevels, cellAnchors, detectorPostprocess, HeadsError, prepareHeads, runHeads, type HeadOps } from '../../../src/model/detector/heads/index.ts';
 import { DEFAULT_DETECTOR_CONFIG, type FpnOutputs, type ImageSizes } from '../../../src/model/detector/types.ts';
 import type { DetectorWeights, HostTensor } from '../../../src/model/weights/index.ts';
-import { CpuBackend } from '../../../src/cpu/backend.ts';
 import { checked, describeGpu, expectClose, gpuContext, randn, rng } from '../../helpers/gpu.ts';
 
 describe('heads geometry', () => {

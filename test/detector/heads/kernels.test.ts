@@ -2,10 +2,10 @@ import { expect, it } from 'vitest';
 import {
   descKey, roiAlignRef, roiDecodeRef, rpnDecodeRef, segmentedNmsRef, softmaxRowsRef, sortEntriesRef, topkRef,
 } from '../../../src/cpu/heads-ref.ts';
-import { candidateKeys, gatherTop, roiDecode, rpnDecode, softmaxRows } from '../../../src/gpu/ops/boxes.ts';
+import { gatherTop, roiDecode, rpnDecode, softmaxRows } from '../../../src/gpu/ops/boxes.ts';
 import { rekeyKept, segmentedNms } from '../../../src/gpu/ops/nms.ts';
 import { roiAlign } from '../../../src/gpu/ops/roialign.ts';
-import { scoreKeys, sortEntries, sortLength, sortPlan, topkEntries } from '../../../src/gpu/ops/topk.ts';
+import { sortEntries, sortLength, sortPlan, topkEntries } from '../../../src/gpu/ops/topk.ts';
 import { chwToHwc } from '../../../src/gpu/tensor.ts';
 import { checked, describeGpu, expectClose, gpuContext, randn, rng } from '../../helpers/gpu.ts';
 
