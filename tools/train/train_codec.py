@@ -27,6 +27,7 @@ from PIL import Image
 import cai
 import rcnn
 import runlog
+import st_weights
 
 
 def make_codec(N, M):
@@ -55,7 +56,11 @@ def stem_features(stem_state, paths, threads):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--stem', required=True)
+    ap.add_argument('--stem', help='stem state dict written by train_detector.py (OUT/stem.pt)')
+    ap.add_argument('--stem-from', help='or: a detector .safetensors whose (frozen) stem produces the features')
+    ap.add_argument('--init', help='warm start: a CompressAI .pth.tar of the same N/M (e.g. the previously bundled codec)')
+    ap.add_argument('--base-lambda', type=float, help='λ of the shared base model (default: the middle λ)')
+    ap.add_argument('--base-frac', type=float, default=0.25, help='fraction of the budget spent on the shared base model')
     ap.add_argument('--data', action='append', required=True)
     ap.add_argument('--out', required=True)
     ap.add_argument('--lambdas', default='0.0025,0.01,0.04,0.16')
@@ -79,14 +84,24 @@ def main():
     rng = random.Random(args.seed)
     paths = rng.sample(paths, min(args.images, len(paths)))
     t0 = time.time()
-    feats = stem_features(torch.load(args.stem), paths, args.threads)
+    if args.stem_from:
+        det = st_weights.load_detector(args.stem_from)
+        stem_state = {k: v for k, v in det.state_dict().items() if k.startswith('backbone.bottom_up.stem.')}
+    else:
+        stem_state = torch.load(args.stem)
+    feats = stem_features(stem_state, paths, args.threads)
     say(f'{len(feats)} stem feature maps (8-bit) in {time.time() - t0:.0f} s; lambdas {lambdas}; N={args.N} M={args.M}; args {vars(args)}')
 
     base = make_codec(args.N, args.M)
+    if args.init:
+        base.load_state_dict(torch.load(args.init), strict=False)
+        say(f'warm start from {args.init}')
     models = [base]
     ck = os.path.join(args.out, 'last.pt')
     state = {'iter': 0, 'elapsed': 0.0, 'split': False}
     mid = len(lambdas) // 2
+    if args.base_lambda is not None:
+        mid = min(range(len(lambdas)), key=lambda i: abs(math.log(lambdas[i] / args.base_lambda)))
 
     def opts(m):
         p = [v for k, v in m.named_parameters() if not k.endswith('.quantiles')]
@@ -116,7 +131,7 @@ def main():
     cs = args.crop
     while state['elapsed'] < budget:
         frac = state['elapsed'] / budget
-        if not state['split'] and frac >= 0.25:
+        if not state['split'] and frac >= args.base_frac:
             base_opt = optimizers[0]
             models = [base if i == mid else copy.deepcopy(base) for i in range(len(lambdas))]
             optimizers = [base_opt if i == mid else opts(m) for i, m in enumerate(models)]
