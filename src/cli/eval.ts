@@ -8,7 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, resolve, sep } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { precisionArg } from './defaults.ts';
-import { ANCHOR_CODECS, DEFAULT_ANCHOR_QUALITIES, isAnchorCodec, type AnchorCodec } from '../eval/anchors.ts';
+import { ANCHOR_CODECS, anchorQualityRange, DEFAULT_ANCHOR_QUALITIES, isAnchorCodec, type AnchorCodec } from '../eval/anchors.ts';
 import { CocoFormatError, evaluateBoxes } from '../eval/cocoeval.ts';
 
 export class EvalUsageError extends Error {
@@ -75,9 +75,13 @@ export function parseAnchors(list: string | undefined, q: string | undefined): {
   const bad = names.filter((n) => !isAnchorCodec(n));
   if (bad.length) throw new EvalUsageError(`--anchors: unknown image codec(s) ${bad.join(', ')} (choose from ${ANCHOR_CODECS.join(', ')}, or none)`);
   if (new Set(names).size !== names.length) throw new EvalUsageError('--anchors lists a codec twice');
-  const parseList = (text: string, what: string): number[] => {
+  const parseList = (text: string, what: string, codecs: readonly string[]): number[] => {
     const v = text.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
-    if (!v.length || !v.every((n) => Number.isInteger(n) && n >= 1 && n <= 100)) throw new EvalUsageError(`${what}: expected qualities 1..100, got '${text}'`);
+    for (const c of codecs) {
+      const [lo, hi] = anchorQualityRange(c as AnchorCodec);
+      const unit = c === 'hevc' ? 'QPs' : 'qualities';
+      if (!v.length || !v.every((n) => Number.isInteger(n) && n >= lo && n <= hi)) throw new EvalUsageError(`${what}: expected ${c} ${unit} ${lo}..${hi}, got '${text}'`);
+    }
     if (new Set(v).size !== v.length) throw new EvalUsageError(`${what}: a quality is listed twice`);
     return v;
   };
@@ -89,9 +93,9 @@ export function parseAnchors(list: string | undefined, q: string | undefined): {
         const [k, v] = part.split('=');
         const name = (k ?? '').trim().toLowerCase();
         if (!names.includes(name)) throw new EvalUsageError(`--anchor-q names '${name}', which is not in --anchors`);
-        per.set(name, parseList(v ?? '', `--anchor-q ${name}`));
+        per.set(name, parseList(v ?? '', `--anchor-q ${name}`, [name]));
       }
-    } else common = parseList(q, '--anchor-q');
+    } else common = parseList(q, '--anchor-q', names);
   }
   return names.map((n) => ({ codec: n as AnchorCodec, qualities: per.get(n) ?? common ?? [...DEFAULT_ANCHOR_QUALITIES[n as AnchorCodec]] }));
 }
