@@ -142,7 +142,7 @@ export function register(program: Command): void {
     .option('--detections <file>', 'COCO results JSON to score (scoring mode)')
     .option('--images <dir>', 'image folder for the experiment (full mode)')
     .option('--method <list>', 'full mode: codec methods, comma separated (1, 2)', '1')
-    .option('--codec <ckpt>', 'full mode: feature-codec checkpoint(s), one per rate point; comma separated or repeated (default: bundled)', collect, [])
+    .option('--codec <ckpt>', 'full mode: feature-codec checkpoint(s), one per rate point; comma separated or repeated (default: every bundled rate point, weights/world/rate-points.json)', collect, [])
     .option('--anchors <list>', `full mode: image-codec anchors, comma separated: ${ANCHOR_CODECS.join(', ')} or none`, 'none')
     .option('--anchor-q <list>', 'full mode: anchor qualities, e.g. 5,10,20,35,50,75 or jpeg=5,10,20;webp=5,10 (default per codec, docs/eval.md)')
     .option('--limit <n>', 'full mode: only the first N images (ascending id)', parseLimit)
@@ -177,9 +177,9 @@ export function register(program: Command): void {
       if (opts.onError !== 'skip' && opts.onError !== 'fail') throw new EvalUsageError(`--on-error must be skip or fail, got '${opts.onError}'`);
       if (!['auto', 'bar', 'lines', 'none'].includes(opts.progress ?? 'auto')) throw new EvalUsageError(`--progress must be auto, bar, lines or none, got '${opts.progress}'`);
       const anchors = parseAnchors(opts.anchors, opts.anchorQ);
-      const { DEFAULT_CODEC, DEFAULT_DETECTOR } = await import('./defaults.ts');
+      const { bundledRatePoints, DEFAULT_DETECTOR } = await import('./defaults.ts');
       const detector = opts.detector ?? DEFAULT_DETECTOR;
-      const codecs = opts.codec.length ? opts.codec : [DEFAULT_CODEC];
+      const codecs = opts.codec.length ? opts.codec : bundledRatePoints();
       checkReadable(opts.annotations, 'annotations');
       checkReadable(detector, 'detector checkpoint');
       for (const c of codecs) checkReadable(c, 'codec checkpoint');
