@@ -114,6 +114,7 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--bg', type=int, default=2, help='background crops per image')
     ap.add_argument('--seed', type=int, default=3)
+    ap.add_argument('--device', default='cpu', help='cpu or cuda (tools/train/device.sh)')
     args = ap.parse_args()
     say = runlog.start_run(args.out, args.threads)
     rng = random.Random(args.seed)
@@ -128,7 +129,8 @@ def main():
         torch.save((X, Y, Xv, Yv), cache)
         say(f'extracted {len(Y)} train crops ({np.bincount(Y.numpy(), minlength=9).tolist()}), {len(Yv)} val crops in {time.time() - t0:.0f} s')
     det = st_weights.load_detector(args.init)
-    model = Classifier(det).to(memory_format=torch.channels_last)  # NHWC: mkldnn convs, 1.4x faster here
+    dev = torch.device(args.device)
+    model = Classifier(det).to(dev, memory_format=torch.channels_last)  # NHWC: mkldnn convs, 1.4x faster here
     stem = model.bottom_up.stem
     for p in stem.parameters():
         p.requires_grad_(False)
@@ -137,7 +139,7 @@ def main():
     state = {'iter': 0, 'elapsed': 0.0, 'best': 0.0}
     ck = os.path.join(args.out, 'last.pt')
     if os.path.exists(ck):
-        c = torch.load(ck)
+        c = torch.load(ck, map_location=dev)
         model.load_state_dict(c['model'])
         opt.load_state_dict(c['opt'])
         state = c['state']
@@ -154,7 +156,7 @@ def main():
         correct = 0
         with torch.no_grad():
             for i in range(0, len(Yv), 256):
-                correct += int((model(augment(Xv[i:i + 256], rng, False)).argmax(1) == Yv[i:i + 256]).sum())
+                correct += int((model(augment(Xv[i:i + 256], rng, False).to(dev)).argmax(1).cpu() == Yv[i:i + 256]).sum())
         model.train()
         stem.eval()
         return correct / len(Yv)
@@ -172,7 +174,7 @@ def main():
         for g in opt.param_groups:
             g['lr'] = lr
         idx = torch.tensor([rng.randrange(len(Y)) for _ in range(args.batch)])
-        x, y = augment(X[idx], rng, True), Y[idx]
+        x, y = augment(X[idx], rng, True).to(dev), Y[idx].to(dev)
         logits = model(x)
         loss = F.cross_entropy(logits, y, label_smoothing=0.05)
         opt.zero_grad()

@@ -73,6 +73,7 @@ def main():
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--seed', type=int, default=2)
+    ap.add_argument('--device', default='cpu', help='cpu or cuda (tools/train/device.sh)')
     args = ap.parse_args()
     say = runlog.start_run(args.out, args.threads)
 
@@ -92,10 +93,12 @@ def main():
     feats = stem_features(stem_state, paths, args.threads)
     say(f'{len(feats)} stem feature maps (8-bit) in {time.time() - t0:.0f} s; lambdas {lambdas}; N={args.N} M={args.M}; args {vars(args)}')
 
+    dev = torch.device(args.device)
     base = make_codec(args.N, args.M)
     if args.init:
         base.load_state_dict(torch.load(args.init), strict=False)
         say(f'warm start from {args.init}')
+    base.to(dev)
     models = [base]
     ck = os.path.join(args.out, 'last.pt')
     state = {'iter': 0, 'elapsed': 0.0, 'split': False}
@@ -110,12 +113,12 @@ def main():
 
     optimizers = [opts(base)]
     if os.path.exists(ck):
-        c = torch.load(ck)
+        c = torch.load(ck, map_location=dev)
         state = c['state']
         models = []
         optimizers = []
         for sd, (o1, o2) in zip(c['models'], c['opts']):
-            m = make_codec(args.N, args.M)
+            m = make_codec(args.N, args.M).to(dev)
             m.load_state_dict(sd, strict=False)
             models.append(m)
             oo = opts(m)
@@ -147,7 +150,7 @@ def main():
             if rng.random() < 0.5:
                 c = c.flip(2)
             xs.append(c)
-        xb = torch.stack(xs)
+        xb = torch.stack(xs).to(dev)
         npix = xb.shape[0] * cs * cs * 16  # image pixels behind the crops
         lams = [lambdas[mid]] if not state['split'] else lambdas
         for i, (m, (o, oa)) in enumerate(zip(models, optimizers)):
@@ -183,6 +186,7 @@ def main():
     if not state['split']:
         models = [copy.deepcopy(base) for _ in lambdas]
     for lam, m in zip(lambdas, models):
+        m.cpu()
         m.update(force=True)
         path = os.path.join(args.out, f'codec-l{lam:g}.pth.tar')
         torch.save(m.state_dict(), path)
