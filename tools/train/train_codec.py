@@ -54,6 +54,35 @@ def stem_features(stem_state, paths, threads):
     return feats
 
 
+def load_features(args, rng):
+    """8-bit stem maps of --images training images (sampled with rng) through the stem of --stem or --stem-from."""
+    paths = []
+    for d in args.data:
+        js = json.load(open(os.path.join(d, 'instances.json')))
+        paths += [os.path.join(d, im['file_name']) for im in js['images']]
+    paths = rng.sample(paths, min(args.images, len(paths)))
+    if args.stem_from:
+        det = st_weights.load_detector(args.stem_from)
+        stem_state = {k: v for k, v in det.state_dict().items() if k.startswith('backbone.bottom_up.stem.')}
+    else:
+        stem_state = torch.load(args.stem)
+    return stem_features(stem_state, paths, args.threads)
+
+
+def crop_batch(feats, rng, batch, cs):
+    """A batch of random cs×cs crops (random horizontal flips) of the 8-bit maps, as floats in [0, 1]."""
+    xs = []
+    for _ in range(batch):
+        f = feats[rng.randrange(len(feats))]
+        _, H, W = f.shape
+        y, x = rng.randrange(0, H - cs + 1), rng.randrange(0, W - cs + 1)
+        c = f[:, y:y + cs, x:x + cs].float() / 255
+        if rng.random() < 0.5:
+            c = c.flip(2)
+        xs.append(c)
+    return torch.stack(xs)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--stem', help='stem state dict written by train_detector.py (OUT/stem.pt)')
@@ -78,19 +107,9 @@ def main():
     say = runlog.start_run(args.out, args.threads)
 
     lambdas = [float(v) for v in args.lambdas.split(',')]
-    paths = []
-    for d in args.data:
-        js = json.load(open(os.path.join(d, 'instances.json')))
-        paths += [os.path.join(d, im['file_name']) for im in js['images']]
     rng = random.Random(args.seed)
-    paths = rng.sample(paths, min(args.images, len(paths)))
     t0 = time.time()
-    if args.stem_from:
-        det = st_weights.load_detector(args.stem_from)
-        stem_state = {k: v for k, v in det.state_dict().items() if k.startswith('backbone.bottom_up.stem.')}
-    else:
-        stem_state = torch.load(args.stem)
-    feats = stem_features(stem_state, paths, args.threads)
+    feats = load_features(args, rng)
     say(f'{len(feats)} stem feature maps (8-bit) in {time.time() - t0:.0f} s; lambdas {lambdas}; N={args.N} M={args.M}; args {vars(args)}')
 
     dev = torch.device(args.device)
@@ -141,16 +160,7 @@ def main():
             state['split'] = True
             say(f'split into {len(models)} rate points at iter {state["iter"]}')
         lr = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
-        xs = []
-        for _ in range(args.batch):
-            f = feats[rng.randrange(len(feats))]
-            _, H, W = f.shape
-            y, x = rng.randrange(0, H - cs + 1), rng.randrange(0, W - cs + 1)
-            c = f[:, y:y + cs, x:x + cs].float() / 255
-            if rng.random() < 0.5:
-                c = c.flip(2)
-            xs.append(c)
-        xb = torch.stack(xs).to(dev)
+        xb = crop_batch(feats, rng, args.batch, cs).to(dev)
         npix = xb.shape[0] * cs * cs * 16  # image pixels behind the crops
         lams = [lambdas[mid]] if not state['split'] else lambdas
         for i, (m, (o, oa)) in enumerate(zip(models, optimizers)):
