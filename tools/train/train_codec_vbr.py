@@ -81,6 +81,9 @@ def main():
     bs = torch.load(args.base, map_location='cpu')
     if 'models' in bs:  # a train_codec.py checkpoint: its base model (before the split there is one)
         bs = bs['models'][0]
+    elif 'model' in bs:  # this script's own checkpoint (a restart with new settings)
+        bs = bs['model']
+    bs = {k: (v.float() if v.is_floating_point() else v) for k, v in bs.items()}  # f16 snapshots
     N, M = bs['g_a.0.weight'].shape[0], bs['g_a.6.weight'].shape[0]
     model = make_vbr(N, M, lambdas, args.base_level)
     missing, unexpected = model.load_state_dict(bs, strict=False)
