@@ -74,11 +74,16 @@ export function requantValue(v: number, s: number): number {
   return Math.min(r, ACT_MAX);
 }
 
-export function thresholds(table: Float32Array, E: number): { hi: Int32Array; lo: Int32Array } {
+/**
+ * Index thresholds T_k = floor(table[k]·2^E / gain) (gain 1: exact). A variable-rate model compares scales·gain with
+ * the table, i.e. v·2^−E·gain > table[k] ⇔ v > table[k]·2^E/gain: the quotient is one IEEE double division on the
+ * host, the same on every device.
+ */
+export function thresholds(table: Float32Array, E: number, gain = 1): { hi: Int32Array; lo: Int32Array } {
   const L = table.length - 1;
   const hi = new Int32Array(L), lo = new Int32Array(L);
   for (let k = 0; k < L; k++) {
-    const t = Math.min(SAT, Math.floor(table[k]! * 2 ** E));
+    const t = Math.min(SAT, Math.floor(gain === 1 ? table[k]! * 2 ** E : (table[k]! * 2 ** E) / gain));
     [hi[k], lo[k]] = splitHiLo(t);
   }
   return { hi, lo };
