@@ -61,7 +61,7 @@ export function register(program: Command): void {
           process.stdout.write(`${o.output ? `wrote ${o.output}` : 'encoded'}: ${r.bytes.length} bytes (y ${r.stringBytes.y}, z ${r.stringBytes.z}); ` +
             `bpp ${r.bpp.container.toFixed(4)} (container), ${r.bpp.strings.toFixed(4)} (strings); ` +
             `image ${r.sizes.original.join('x')} -> ${r.sizes.resized.join('x')}, method ${o.method}, ${o.mode}; ` +
-            `${r.codec.architecture}${r.codec.gain !== 1 || o.level !== undefined || o.scale !== undefined ? ` at gain ${r.codec.gain}` : ''}\n`);
+            `${r.codec.architecture}${enc.codecModel.gains.length ? ` at gain ${r.codec.gain}` : ''}\n`);
           const s = r.rateSearch;
           if (s) {
             const how = s.clamped ? ` (the target is ${s.clamped} this model's range: nearest achievable)` : s.withinTolerance ? '' : ' (closest found)';
