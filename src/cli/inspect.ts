@@ -67,7 +67,7 @@ export function register(program: Command): void {
         const lines = [
           `file         ${r.file}`,
           `format       ${r.format}`,
-          `model        ${r.kind ?? 'unknown'}`,
+          `model        ${r.kind ?? 'unknown'}${r.config && 'architecture' in r.config ? ` (${String((r.config as { architecture: string }).architecture)})` : ''}`,
           `config       ${r.config ? JSON.stringify(r.config) : '-'}`,
           `fingerprint  ${r.fingerprint ?? '-'}${r.kind === 'compressai-hyperprior' ? '  (the one .vcm streams carry)' : ''}`,
           ...Object.entries(r.metadata).filter(([k]) => k !== 'config').map(([k, v]) => `meta.${k.padEnd(8)} ${v}`),

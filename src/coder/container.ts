@@ -240,6 +240,8 @@ export function readContainer(bytes: Uint8Array, options: ReadContainerOptions =
   if (version === 1 && bytes[7] !== 0) throw new ContainerError(`reserved byte 7 is ${bytes[7]}, expected 0`);
   const model = version === 1 ? 'bmshj2018-hyperprior' : CONTAINER_MODELS[bytes[7]!];
   if (model === undefined) throw new ContainerError(`unknown model byte ${bytes[7]} (0..${CONTAINER_MODELS.length - 1}: ${CONTAINER_MODELS.join(', ')})`);
+  // one encoding per stream: a bmshj2018-hyperprior stream is version 1 (so writeContainer(readContainer(b)) is b)
+  if (version === 2 && model === 'bmshj2018-hyperprior') throw new ContainerError('a version 2 header with model bmshj2018-hyperprior: such streams are written as version 1');
   const fp = bytes.slice(8, 24);
   if (options.expectFingerprint !== undefined) {
     const e = options.expectFingerprint;

@@ -5,7 +5,8 @@
 import { expect, it } from 'vitest';
 import { CpuCodecBackend, offsetRef } from '../../src/cpu/codec-backend.ts';
 import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
-import type { OffsetMlp } from '../../src/model/codec/ops.ts';
+import type { Tensor } from '../../src/model/backend.ts';
+import type { CodecOps, OffsetMlp } from '../../src/model/codec/ops.ts';
 import { checked, describeGpu, expectClose, gpuContext, randn, rng } from '../helpers/gpu.ts';
 
 const cpu = new CpuCodecBackend();
@@ -31,22 +32,23 @@ describeGpu('gaussian kernels: GPU against the CPU reference', () => {
     const sym = Int32Array.from(randn(r, n, 4), (v) => Math.round(v));
     for (let i = 0; i < n; i += 7) sym[i] = 0;
     await checked(ctx, 'gaussian kernels', async () => {
-      const both = <R>(f: (b: CpuCodecBackend | GpuCodecBackend) => Promise<R>) => Promise.all([f(cpu), f(gpu)]);
-      const [lc, lg] = await both(async (b) => b.toCHW(b.leakyRelu(b.fromCHW(x, C, H, W) as never)));
+      // one body for both backends (each tensor stays on the backend that made it)
+      const both = <R>(f: (b: CodecOps<Tensor>) => Promise<R>) => Promise.all([f(cpu as unknown as CodecOps<Tensor>), f(gpu as unknown as CodecOps<Tensor>)]);
+      const [lc, lg] = await both(async (b) => b.toCHW(b.leakyRelu(b.fromCHW(x, C, H, W))));
       expect(Array.from(lg)).toEqual(Array.from(lc));
       for (const g of [Math.fround(0.1), Math.fround(0.45), 1, Math.fround(3.7)]) {
-        const [sc, sg] = await both(async (b) => b.toCHW(b.scaleBy(b.fromCHW(x, C, H, W) as never, g)));
+        const [sc, sg] = await both(async (b) => b.toCHW(b.scaleBy(b.fromCHW(x, C, H, W), g)));
         expect(Array.from(sg), `scale ${g}`).toEqual(Array.from(sc));
       }
-      const [qc, qg] = await both(async (b) => b.toCHWInt(b.quantizeAround(b.fromCHW(x, C, H, W) as never, b.fromCHW(means, C, H, W) as never)));
+      const [qc, qg] = await both(async (b) => b.toCHWInt(b.quantizeAround(b.fromCHW(x, C, H, W), b.fromCHW(means, C, H, W))));
       expect(Array.from(qg)).toEqual(Array.from(qc));
-      const [dc, dg] = await both(async (b) => b.toCHW(b.dequantizeAround(b.fromCHWInt(sym, C, H, W) as never, b.fromCHW(means, C, H, W) as never)));
+      const [dc, dg] = await both(async (b) => b.toCHW(b.dequantizeAround(b.fromCHWInt(sym, C, H, W), b.fromCHW(means, C, H, W))));
       expect(Array.from(dg)).toEqual(Array.from(dc));
       const net = mlp(r, 12);
       for (const [g, withMeans] of [[Math.fround(0.2687), false], [Math.fround(1), true], [Math.fround(0.1), true]] as const) {
         const [vc, vg] = await both(async (b) => {
           const h = b.prepareOffsetMlp(net);
-          const y = b.dequantizeVbr(b.fromCHWInt(sym, C, H, W) as never, b.fromCHW(scales, C, H, W) as never, withMeans ? (b.fromCHW(means, C, H, W) as never) : null, g, Math.fround(1 / g), Math.fround(0.11), h);
+          const y = b.dequantizeVbr(b.fromCHWInt(sym, C, H, W), b.fromCHW(scales, C, H, W), withMeans ? (b.fromCHW(means, C, H, W)) : null, g, Math.fround(1 / g), Math.fround(0.11), h);
           return b.toCHW(y);
         });
         expectClose(vg, vc, 1e-5, 1e-5, `vbr gain ${g}`);

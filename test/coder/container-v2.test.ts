@@ -47,6 +47,7 @@ describe('container version 2: model and gain', () => {
       expect([r.model, r.gain]).toEqual([model, gain]);
       expect(Array.from(r.yString)).toEqual(Array.from(fields().yString));
       expect(Array.from(r.zString)).toEqual(Array.from(fields().zString));
+      expect(Buffer.from(writeContainer(r)).equals(Buffer.from(b))).toBe(true);
     }
   });
   it('rejects bad models and gains when writing and when reading', () => {
@@ -65,6 +66,7 @@ describe('container version 2: model and gain', () => {
       expect((err as Error).message).toMatch(msg);
     };
     reject(patch((_, b) => (b[7] = 9)), /unknown model byte 9/);
+    reject(patch((dv, b) => { b[7] = 0; dv.setFloat32(92, 1, true); }), /written as version 1/);
     for (const g of [0, -2, NaN, Infinity]) reject(patch((dv) => dv.setFloat32(92, g, true)), /gain/);
     reject(patch((_, b) => (b[7] = 1)), /fixed-rate model mbt2018-mean/); // gain 0.45 with a fixed-rate model
     reject(patch((_, b) => (b[4] = 3)), /unsupported container version 3/);
