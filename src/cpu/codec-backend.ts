@@ -4,7 +4,7 @@
  * follows the contract to the bit (float32 subtraction, correctly rounded float32 division, round half to even).
  */
 import { OFFSET_MLP_MAX_HIDDEN, type ChannelVec, type CodecOps, type GdnHandle, type IntAcc, type IntConvHandle, type OffsetMlp, type OffsetMlpHandle, type ScaleTableHandle } from '../model/codec/ops.ts';
-import { rne, ACT_MAX, MAX_TERMS } from '../model/codec/portable.ts';
+import { rne, ACT_MAX, MAX_TERMS, leakyRequantValue } from '../model/codec/portable.ts';
 import { CpuBackend, CpuTensor } from './backend.ts';
 
 interface CpuGdn extends GdnHandle { beta: Float32Array; gamma: Float32Array }
@@ -206,10 +206,11 @@ export class CpuCodecBackend extends CpuBackend implements CodecOps<CpuTensor> {
     for (const v of i32(acc.hi)) if (v > m) m = v;
     return m;
   }
-  intRequant(acc: IntAcc<CpuTensor>, shift: number): CpuTensor {
+  intRequant(acc: IntAcc<CpuTensor>, shift: number, leaky = false): CpuTensor {
     const hi = i32(acc.hi), lo = i32(acc.lo), out = new Int32Array(hi.length);
     for (let i = 0; i < hi.length; i++) {
       const v = hi[i]! * 65536 + lo[i]!;
+      if (leaky && v < 0) { out[i] = leakyRequantValue(v, shift); continue; }
       out[i] = v <= 0 ? 0 : Math.min(ACT_MAX, shift === 0 ? v : Math.floor((v + 2 ** (shift - 1)) / 2 ** shift));
     }
     return new CpuTensor(out, acc.hi.shape);

@@ -86,7 +86,7 @@ export class GpuCodecBackend extends GpuBackend implements CodecOps<GpuTensor> {
     return intConv(this.ctx, x, w as IntConvWeights, biasHi, biasLo, opts);
   }
   intMaxHi(acc: IntAcc<GpuTensor>): Promise<number> { return intMaxHi(this.ctx, acc); }
-  intRequant(acc: IntAcc<GpuTensor>, shift: number): GpuTensor { return intRequant(this.ctx, acc, shift); }
+  intRequant(acc: IntAcc<GpuTensor>, shift: number, leaky = false): GpuTensor { return intRequant(this.ctx, acc, shift, leaky); }
   intIndexes(acc: IntAcc<GpuTensor>, thrHi: Int32Array, thrLo: Int32Array): GpuTensor { return intIndexes(this.ctx, acc, thrHi, thrLo); }
 
   minMax(x: GpuTensor): Promise<[number, number]> { return minMax(this.ctx, x); }

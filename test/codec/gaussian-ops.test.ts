@@ -7,6 +7,7 @@ import { CpuCodecBackend, offsetRef } from '../../src/cpu/codec-backend.ts';
 import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
 import type { Tensor } from '../../src/model/backend.ts';
 import type { CodecOps, OffsetMlp } from '../../src/model/codec/ops.ts';
+import { leakyRequantValue } from '../../src/model/codec/portable.ts';
 import { checked, describeGpu, expectClose, gpuContext, randn, rng } from '../helpers/gpu.ts';
 
 const cpu = new CpuCodecBackend();
@@ -55,6 +56,21 @@ describeGpu('gaussian kernels: GPU against the CPU reference', () => {
         for (let i = 0; i < n; i += 7) expect(vc[i]).toBe(withMeans ? means[i] : 0); // q = 0: no offset
       }
     });
+    // the portable LeakyReLU requantization: exact, the same on both, at every shift regime (0, ≤ 16, ≥ 17)
+    const hiLo = (v: number): [number, number] => { const h = Math.floor(v / 65536); return [h, v - h * 65536]; };
+    const vals = [0, 1, -1, -65536, -65537, 65535, -(2 ** 40) - 12345, 2 ** 40, -(2 ** 46) + 1, -123456789, 987654321, -50, -51, -2047, -2048];
+    for (let i = 0; vals.length < 105; i++) vals.push(Math.round((r() * 2 - 1) * 2 ** (10 + (i % 36))));
+    const hi = Int32Array.from(vals, (v) => hiLo(v)[0]), lo = Int32Array.from(vals, (v) => hiLo(v)[1]);
+    await checked(ctx, 'leaky requant', async () => {
+      for (const shift of [0, 3, 16, 17, 30]) {
+        const mk = (b: CodecOps<Tensor>) => ({ hi: b.fromCHWInt(hi, 3, 5, 7), lo: b.fromCHWInt(lo, 3, 5, 7) });
+        const oc = await cpu.toCHWInt(cpu.intRequant(mk(cpu as unknown as CodecOps<Tensor>) as never, shift, true));
+        const og = await gpu.toCHWInt(gpu.intRequant(mk(gpu as unknown as CodecOps<Tensor>) as never, shift, true));
+        expect(Array.from(og), `shift ${shift}`).toEqual(Array.from(oc));
+        vals.forEach((v, i) => expect(oc[i], `${v} >> ${shift}`).toBe(leakyRequantValue(v, shift)));
+      }
+    });
+    expect([leakyRequantValue(-100, 0), leakyRequantValue(-50, 0), leakyRequantValue(-1e12, 0), leakyRequantValue(70000, 1)]).toEqual([-1, -1, -32762, 32767]);
     // the reference offset itself: a hand-computed one-unit MLP
     const one: OffsetMlp = { hidden: 1, w: [Float32Array.of(2, 3), Float32Array.of(0.5), Float32Array.of(-1)], b: [Float32Array.of(-1), Float32Array.of(0.25), Float32Array.of(0.125)] };
     // h0 = relu(2·0.5 + 3·0.25 − 1) = 0.75; h1 = relu(0.5·0.75 + 0.25) = 0.625; o = −0.625 + 0.125 = −0.5; offset = 0.5

@@ -5,7 +5,7 @@
  * - 'compat': h_s and build_indexes in float32 exactly as CompressAI (strings byte-identical to CompressAI's on
  *   inputs away from float32 decision boundaries; decodes CompressAI's strings);
  * - 'portable': h_s → indexes in exact integer arithmetic (src/model/codec/portable.ts), identical on every device
- *   (the scale hyperprior's ReLU h_s: bmshj2018-hyperprior and bmshj2018-hyperprior-vbr).
+ *   (mean-scale models: with the portable LeakyReLU; their means come from the float h_s and only move x̂).
  * A variable-rate model codes at a gain: `|Gain[level]|` or any positive scale (CompressAI's `s` / `inputscale`).
  */
 import type { Tensor, WarmupReport } from '../backend.ts';
@@ -194,12 +194,6 @@ export class HyperpriorCodec<T extends Tensor> {
     return [c, h, w];
   }
 
-  private checkPortable(mode: CodecMode): void {
-    if (mode === 'portable' && this.spec.meanScale) {
-      throw new CodecInputError(`portable mode is defined for the scale hyperprior's ReLU h_s (bmshj2018-hyperprior, bmshj2018-hyperprior-vbr); ${this.architecture} codes in compat mode`);
-    }
-  }
-
   /**
    * h_s from z's symbols (CHW; `zSymT` is their tensor when the caller already has it): the float scales (when
    * `float`) and means (mean-scale models), and in portable mode nothing else (indexes come from `portableIndexes`).
@@ -237,7 +231,6 @@ export class HyperpriorCodec<T extends Tensor> {
   async indexesFromZSymbols(zSymbols: Int32Array, zShape: readonly [number, number], mode: CodecMode = 'compat', trace?: PortableTrace, rate: RateOptions = {}): Promise<Int32Array> {
     const [zh, zw] = zShape;
     if (zSymbols.length !== this.N * zh * zw) throw new CodecInputError(`${zSymbols.length} z symbols for [${this.N},${zh},${zw}]`);
-    this.checkPortable(mode);
     const gain = this.gainFor(rate);
     const h = this.hyper(zSymbols, null, zShape, mode === 'compat');
     const r = await this.indexes(zSymbols, zShape, h.scales, mode, gain, trace);
@@ -269,7 +262,6 @@ export class HyperpriorCodec<T extends Tensor> {
    */
   async analyse(x: T | Float32Array, opts: { mode?: CodecMode; shape?: readonly number[]; time?: StageTimer } = {}): Promise<Analysed<T>> {
     const mode = checkMode(opts.mode ?? 'compat');
-    this.checkPortable(mode);
     const xt = this.input(x, opts.shape);
     this.check(xt.shape);
     const time = opts.time;
@@ -332,7 +324,6 @@ export class HyperpriorCodec<T extends Tensor> {
    */
   async decompress(strings: readonly [Uint8Array, Uint8Array], zShape: readonly [number, number], opts: { mode?: CodecMode; time?: StageTimer; synthesis?: boolean; gain?: number } & RateOptions = {}): Promise<DecompressResult<T>> {
     const mode = checkMode(opts.mode ?? 'compat');
-    this.checkPortable(mode);
     const gain = opts.gain !== undefined ? this.checkGain(opts.gain) : this.gainFor(opts);
     const [zh, zw] = zShape;
     if (!Number.isInteger(zh) || !Number.isInteger(zw) || zh <= 0 || zw <= 0 || zh * zw * this.N > 1 << 26) {

@@ -152,7 +152,6 @@ export function gS<T extends Tensor>(ops: CodecOps<T>, L: CodecLayers, yHat: T):
 export type PortableTrace = (layer: number, E: number, shift: number) => void;
 
 export async function hSPortableIndexes<T extends Tensor>(ops: CodecOps<T>, L: CodecLayers, a: T, F: number, scaleTable: Float32Array, trace?: PortableTrace, gain = 1): Promise<T> {
-  if (L.meanScale) throw new Error('the portable h_s is defined for the scale hyperprior (ReLU) only');
   let x = a;
   for (let i = 0; i < 3; i++) {
     const l = L.hSInt[i]!;
@@ -169,7 +168,7 @@ export async function hSPortableIndexes<T extends Tensor>(ops: CodecOps<T>, L: C
     }
     const s = requantShift(await ops.intMaxHi(acc));
     trace?.(i, E, s);
-    x = ops.intRequant(acc, s);
+    x = ops.intRequant(acc, s, L.meanScale); // mean-scale: the portable LeakyReLU (portable.ts)
     ops.release(acc.hi, acc.lo);
     F = E - s;
   }

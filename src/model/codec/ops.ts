@@ -97,8 +97,8 @@ export interface CodecOps<T extends Tensor = Tensor> extends Backend<T> {
   intConv(x: T, w: IntConvHandle, biasHi: Int32Array, biasLo: Int32Array, opts: { stride: number; pad: number; outputPadding?: number }): IntAcc<T>;
   /** max over elements of max(hi, 0). */
   intMaxHi(acc: IntAcc<T>): Promise<number>;
-  /** ReLU, then round(v / 2^shift) (half up) saturated to 32767. */
-  intRequant(acc: IntAcc<T>, shift: number): T;
+  /** ReLU, then round(v / 2^shift) (half up) saturated to 32767; `leaky`: negative values by portable.ts's leakyRequantValue. */
+  intRequant(acc: IntAcc<T>, shift: number, leaky?: boolean): T;
   /** After ReLU: #{k : v > T_k}, thresholds given as hi/lo. */
   intIndexes(acc: IntAcc<T>, thrHi: Int32Array, thrLo: Int32Array): T;
 
