@@ -20,7 +20,8 @@ export interface CodecModelSpec {
   name: CodecArchitecture;
   /** The CompressAI class (compressai/models/google.py, vbr.py). */
   compressai: string;
-  /** Mean-scale hyperprior: h_a on y (no abs), LeakyReLU in h_a and h_s, h_s gives scales then means. */
+  /** Mean-scale hyperprior: h_a on y (no abs), LeakyReLU in h_a and h_s (portable mode: portable.ts's integer
+   * LeakyReLU), h_s gives scales then means. */
   meanScale: boolean;
   /** Variable rate: Gain, QuantABCD, y·gain. */
   vbr: boolean;
