@@ -72,7 +72,7 @@ export interface EncodeOptions {
   returnFeatures?: boolean;
   /** Code at level s (gain |Gain[s]|). */
   level?: number;
-  /** Code at this gain (any positive number; CompressAI's levels span 0.1 … 1). */
+  /** Code at this gain (any positive number; the model's level gains: `codecModel.gains`). */
   scale?: number;
   /** Find the gain whose strings reach this many bits per pixel of the original image (within 3 %, or the nearest achievable). */
   targetBpp?: number;

@@ -157,7 +157,7 @@ export function positiveArg(v: string): number {
 export function rateOptions(note = ''): Option[] {
   return [
     new Option('--level <S>', `variable-rate models: code at level S (gain |Gain[S]|; default: the highest level)${note}`).argParser(levelArg).conflicts(['scale']),
-    new Option('--scale <G>', `variable-rate models: code at gain G (any positive number; the levels span CompressAI's 0.1 … 1)${note}`).argParser(positiveArg),
+    new Option('--scale <G>', `variable-rate models: code at gain G (any positive number; webvcm inspect lists the model's level gains)${note}`).argParser(positiveArg),
   ];
 }
 

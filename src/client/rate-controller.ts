@@ -13,7 +13,7 @@ export interface RateControllerOptions {
   budgetKbps: number;
   /** Frames per second; omitted: measured from the `now` of update() (exponential average). */
   fps?: number;
-  /** The gain range (a VBR model's smallest and largest level gains: CompressAI's 0.1 … 1). */
+  /** The gain range (a VBR model's smallest and largest level gains, `encoder.codecModel.gains`). */
   minGain: number;
   maxGain: number;
   /** The first frame's gain (default: the geometric mean of the range). */
