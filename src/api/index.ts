@@ -16,6 +16,7 @@ import { GpuDetectorBackend } from '../gpu/detector-backend.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { HyperpriorCodec, type CodecMode } from '../model/codec/codec.ts';
 import { encodeFeatures, decodeFeatures } from '../model/codec/features.ts';
+import { checkTargetBpp, type RateSearch } from '../model/codec/rate.ts';
 import { Detector } from '../model/detector/detector.ts';
 import { defaultHeads } from '../model/detector/heads-adapter.ts';
 import type { Detections, DetectorConfig, ImageSizes } from '../model/detector/types.ts';
@@ -66,9 +67,24 @@ export interface EncoderOptions extends CommonOptions {
 
 export type DecoderOptions = CommonOptions;
 
+/** Per-call options of `encode`. The rate options need a variable-rate codec (bmshj2018-hyperprior-vbr, mbt2018-mean-vbr). */
+export interface EncodeOptions {
+  returnFeatures?: boolean;
+  /** Code at level s (gain |Gain[s]|). */
+  level?: number;
+  /** Code at this gain (any positive number; the model's level gains: `codecModel.gains`). */
+  scale?: number;
+  /** Find the gain whose strings reach this many bits per pixel of the original image (within 3 %, or the nearest achievable). */
+  targetBpp?: number;
+}
+
 export interface EncodeResult {
   bytes: Uint8Array;
   bpp: { container: number; strings: number };
+  /** The codec model and the gain the features were coded at (1 for a fixed-rate model). */
+  codec: { architecture: string; gain: number };
+  /** With `targetBpp`: the search (target, reached bpp, gain, within tolerance or clamped to the model's range). */
+  rateSearch?: RateSearch;
   stringBytes: { y: number; z: number };
   sizes: ImageSizes;
   quant: { min: number; max: number };
@@ -228,8 +244,14 @@ export class VcmEncoder extends Base {
     }
   }
 
-  async encode(image: ImageInput, opts: { returnFeatures?: boolean } = {}): Promise<EncodeResult> {
+  /** The codec model (CompressAI's name), its level gains (empty for a fixed-rate model). */
+  get codecModel(): { architecture: string; gains: number[] } { return { architecture: this.codec.architecture, gains: this.codec.gains }; }
+
+  async encode(image: ImageInput, opts: EncodeOptions = {}): Promise<EncodeResult> {
     this.check();
+    // a bad rate option fails before any GPU work
+    this.codec.gainFor({ level: opts.level, scale: opts.scale });
+    if (opts.targetBpp !== undefined) checkTargetBpp(this.codec.architecture, this.codec.spec.vbr, opts.targetBpp);
     const timings: Record<string, number> = {};
     let t0 = performance.now();
     const img = await toDetectorImage(image, this.rt.ctx);
@@ -249,11 +271,14 @@ export class VcmEncoder extends Base {
       const r = await encodeFeatures(this.codec, stem, {
         method: this.method, mode: this.mode, originalSize: sizes.original, resizedSize: sizes.resized,
         time: (k: string, ms: number) => { timings[k] = ms; },
+        level: opts.level, scale: opts.scale, targetBpp: opts.targetBpp,
       });
       timings['feature coding'] = performance.now() - t0;
       return {
         bytes: r.bytes,
         bpp: { container: r.bppContainer, strings: r.bpp },
+        codec: { architecture: this.codec.architecture, gain: r.gain },
+        ...(r.search ? { rateSearch: r.search } : {}),
         stringBytes: { y: r.strings[0].length, z: r.strings[1].length },
         sizes,
         quant: { min: r.fields.mn, max: r.fields.mx },
