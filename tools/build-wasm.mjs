@@ -2,7 +2,8 @@
 // (wasm32 target, SIMD128) and wasm-ld from lld: `apt-get install clang lld` (tools/setup.sh does it).
 // Embedding the bytes in a module lets Node, tsx, vitest, Vite and a bundler-free browser import them with no loader
 // configuration, and the package ships them inside dist/. Reproducible: fixed flags, no debug info, no paths; the
-// output is rewritten only when it changes. WEBVCM_CLANG overrides the compiler.
+// output is rewritten only when it changes. WEBVCM_CLANG overrides the compiler; WEBVCM_WASM_DEFINES (e.g. '-DMR=6')
+// changes the micro-kernel's shape for experiments (bench/wasm.ts measures it).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,7 +36,7 @@ const FLAGS = [
 const dir = mkdtempSync(join(tmpdir(), 'webvcm-wasm-'));
 try {
   const out = join(dir, 'kernels.wasm');
-  execFileSync(clang, [...FLAGS, '-o', out, src], { stdio: ['ignore', 'inherit', 'inherit'], cwd: root });
+  execFileSync(clang, [...FLAGS, ...(process.env.WEBVCM_WASM_DEFINES ?? '').split(/\s+/).filter(Boolean), '-o', out, src], { stdio: ['ignore', 'inherit', 'inherit'], cwd: root });
   const bytes = readFileSync(out);
   const version = probe.stdout.split('\n')[0].trim();
   const sha = createHash('sha256').update(bytes).digest('hex');

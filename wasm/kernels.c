@@ -20,8 +20,13 @@
 typedef float f32;
 typedef int i32;
 
+#ifndef MR
 #define MR 4
-#define NR 8
+#endif
+#ifndef NV
+#define NV 2
+#endif
+#define NR (4 * NV)
 
 #define EXPORT(name) __attribute__((export_name(#name)))
 
@@ -59,10 +64,11 @@ static void pack_b_rows(const f32 *x, i32 N, i32 k0, i32 kc, i32 n0, i32 nc, i32
     for (i32 k = k0; k < k0 + kc; k++) {
       const f32 *src = x + (long)k * N + n;
       if (cnt == NR) {
-        v128_t a = wasm_v128_load(src), b = wasm_v128_load(src + 4);
-        if (square) { a = wasm_f32x4_mul(a, a); b = wasm_f32x4_mul(b, b); }
-        wasm_v128_store(out, a);
-        wasm_v128_store(out + 4, b);
+        for (i32 j = 0; j < NV; j++) {
+          v128_t v = wasm_v128_load(src + 4 * j);
+          if (square) v = wasm_f32x4_mul(v, v);
+          wasm_v128_store(out + 4 * j, v);
+        }
       } else {
         for (i32 j = 0; j < NR; j++) {
           const f32 v = j < cnt ? src[j] : 0.0f;
@@ -110,48 +116,35 @@ static void pack_b_im2col(const f32 *x, i32 H, i32 W, i32 KH, i32 KW, i32 stride
  */
 static void micro(const f32 *a, const f32 *b, i32 kc, const f32 *bias, f32 *c, i32 ldc, i32 mrows, i32 ncols,
                   const f32 *aux, i32 epi, i32 first, i32 last) {
-  v128_t acc[MR][2];
+  v128_t acc[MR][NV];
   const i32 full = ncols == NR;
   for (i32 i = 0; i < MR; i++) {
     if (first || i >= mrows) {
-      acc[i][0] = acc[i][1] = wasm_f32x4_splat(bias && i < mrows ? bias[i] : 0.0f);
+      for (i32 j = 0; j < NV; j++) acc[i][j] = wasm_f32x4_splat(bias && i < mrows ? bias[i] : 0.0f);
     } else if (full) {
-      acc[i][0] = wasm_v128_load(c + (long)i * ldc);
-      acc[i][1] = wasm_v128_load(c + (long)i * ldc + 4);
+      for (i32 j = 0; j < NV; j++) acc[i][j] = wasm_v128_load(c + (long)i * ldc + 4 * j);
     } else {
       f32 t[NR] = {0};
       for (i32 j = 0; j < ncols; j++) t[j] = c[(long)i * ldc + j];
-      acc[i][0] = wasm_v128_load(t);
-      acc[i][1] = wasm_v128_load(t + 4);
+      for (i32 j = 0; j < NV; j++) acc[i][j] = wasm_v128_load(t + 4 * j);
     }
   }
-  v128_t c00 = acc[0][0], c01 = acc[0][1], c10 = acc[1][0], c11 = acc[1][1];
-  v128_t c20 = acc[2][0], c21 = acc[2][1], c30 = acc[3][0], c31 = acc[3][1];
   for (i32 k = 0; k < kc; k++) {
-    const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-    v128_t w = wasm_v128_load32_splat(a);
-    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(b0, w));
-    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(b1, w));
-    w = wasm_v128_load32_splat(a + 1);
-    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(b0, w));
-    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(b1, w));
-    w = wasm_v128_load32_splat(a + 2);
-    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(b0, w));
-    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(b1, w));
-    w = wasm_v128_load32_splat(a + 3);
-    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(b0, w));
-    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(b1, w));
+    v128_t bv[NV];
+    for (i32 j = 0; j < NV; j++) bv[j] = wasm_v128_load(b + 4 * j);
+    for (i32 i = 0; i < MR; i++) {
+      const v128_t w = wasm_v128_load32_splat(a + i);
+      for (i32 j = 0; j < NV; j++) acc[i][j] = wasm_f32x4_add(acc[i][j], wasm_f32x4_mul(bv[j], w));
+    }
     a += MR;
     b += NR;
   }
-  acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11;
-  acc[2][0] = c20; acc[2][1] = c21; acc[3][0] = c30; acc[3][1] = c31;
   const v128_t zero = wasm_f32x4_splat(0.0f);
   for (i32 i = 0; i < mrows; i++) {
     f32 *row = c + (long)i * ldc;
     const f32 *arow = aux ? aux + (long)i * ldc : 0;
     if (full) {
-      for (i32 h = 0; h < 2; h++) {
+      for (i32 h = 0; h < NV; h++) {
         v128_t v = acc[i][h];
         if (last) {
           if (epi == EPI_GDN || epi == EPI_IGDN) {
@@ -166,8 +159,7 @@ static void micro(const f32 *a, const f32 *b, i32 kc, const f32 *bias, f32 *c, i
       }
     } else {
       f32 t[NR];
-      wasm_v128_store(t, acc[i][0]);
-      wasm_v128_store(t + 4, acc[i][1]);
+      for (i32 j = 0; j < NV; j++) wasm_v128_store(t + 4 * j, acc[i][j]);
       for (i32 j = 0; j < ncols; j++) {
         f32 v = t[j];
         if (last) {
@@ -207,6 +199,10 @@ static void gemm_tile(const f32 *apk, i32 M, i32 K, i32 k0, i32 kc, const f32 *b
  * row block of A runs over it; one A block, MR×KC, stays in L1). */
 #define KC 256
 #define NC 192
+
+/* Rows per packed block of A (the size of a packed A is ceil(M / MR)·MR·K floats). */
+EXPORT(block_rows)
+i32 block_rows(void) { return MR; }
 
 EXPORT(tile_cols)
 i32 tile_cols(void) { return NC; }

@@ -14,7 +14,7 @@ import { CpuBackend, CpuTensor } from '../cpu/backend.ts';
 import { CpuCodecBackend, CodecShapeError } from '../cpu/codec-backend.ts';
 import { CpuDetectorBackend } from '../cpu/detector-backend.ts';
 import { roundToF16, type Precision } from '../util/f16.ts';
-import { EPI, MR, WasmKernels } from './kernels.ts';
+import { EPI, WasmKernels } from './kernels.ts';
 
 /** Wrong shapes or a released handle given to a wasm op. */
 export class WasmShapeError extends Error {
@@ -64,6 +64,7 @@ export class WasmEngine {
     const M = transposed ? OC * KH * KW : OC, K = transposed ? C : C * KH * KW;
     const k = this.k;
     const w = k.put(f16 ? roundToF16(weight) : weight);
+    const MR = k.x.block_rows();
     const apkBytes = Math.ceil(M / MR) * MR * K * 4;
     const apk = k.alloc(apkBytes);
     if (transposed) k.x.pack_a_deconv(w, C, OC, KH * KW, apk);

@@ -17,6 +17,7 @@ interface Exports {
   __heap_base: WebAssembly.Global;
   pack_a(a: number, M: number, K: number, lda: number, out: number): void;
   pack_a_deconv(w: number, C: number, OC: number, KK: number, out: number): void;
+  block_rows(): number;
   tile_cols(): number;
   conv_scratch(): number;
   deconv_scratch(M: number): number;
@@ -31,8 +32,6 @@ interface Exports {
 
 /** Epilogue codes of kernels.c. */
 export const EPI = { none: 0, relu: 1, gdn: 2, igdn: 3 } as const;
-/** Row-block height of packed A (kernels.c MR). */
-export const MR = 4;
 
 function decodeBase64(s: string): Uint8Array {
   if (typeof atob === 'function') {
