@@ -138,15 +138,17 @@ class Runtime {
     const choice = parseBackend(o.backend);
     let ctx: GpuContext | null = null;
     let decision: BackendDecision;
+    let gpuError = 'none found';
     if (choice === 'wasm') decision = decideBackend(choice, { adapter: null, node: isNode, role });
     else {
       try {
         ctx = await GpuContext.create({ device: o.device });
       } catch (e) {
         if (!(e instanceof GpuUnavailableError) || choice === 'webgpu') throw e;
+        gpuError = e.message.split('\n')[0]!;
       }
       try {
-        decision = decideBackend(choice, { adapter: ctx?.info ?? null, error: ctx ? undefined : 'no adapter', node: isNode, role, external: !!o.device });
+        decision = decideBackend(choice, { adapter: ctx?.info ?? null, error: ctx ? undefined : gpuError, node: isNode, role, external: !!o.device });
       } catch (e) {
         ctx?.dispose();
         throw e;
