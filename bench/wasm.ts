@@ -5,12 +5,14 @@
 //
 //   H=../shared/tools/ort-compare; W=/tmp/ortw      # once: ONNX graphs + onnxruntime-web (ort-compare's README)
 //   /usr/bin/python3 $H/export_same_graph.py $W/models && (cd $W && npm init -y >/dev/null && npm i onnxruntime-web@1.30.0)
-//   npx tsx bench/wasm.ts --ort-dir $W --models $W/models --ort-threads 1 [--graphs enc,dec,hs,trunk]
+//   npx tsx bench/wasm.ts --ort-dir $W --models $W/models --ort-threads 1 [--threads N (webvcm wasm; default = ORT's)]
+//       [--graphs enc,dec,hs,trunk]
 //       [--impls wasm,ort,lavapipe] [--rounds 5] [--out results.json]
 //
 // ORT reads its thread count once per process, so 1 and 2 threads are two runs (--ort-threads 1, then 2); every run
-// has the webvcm wasm and lavapipe rounds interleaved with ORT's, so each ratio comes from one process. GFLOP/s =
-// 2 × conv MACs (GDN's 1×1 mixing included) per second; "% peak" divides by the CPU's FMA peak per thread used
+// has webvcm wasm (at the same thread count by default) and lavapipe interleaved with ORT, so each ratio comes
+// from one process. lavapipe uses its own threads (LP_NUM_THREADS, default all cores). GFLOP/s =
+// 2 × conv MACs (GDN's 1×1 mixing included) per second; "% peak" divides by the CPU's FMA peak times the threads used
 // (--peak, default 118 GFLOP/s per core, measured with ort-compare's fma_peak.c). A run = host input → graph → every
 // output on the host.
 import { createRequire } from 'node:module';
@@ -39,6 +41,7 @@ const GRAPHS = arg('graphs', 'hs,enc,dec,trunk').split(',');
 const IMPLS = arg('impls', 'wasm,ort,lavapipe').split(',');
 const ROUNDS = Number(arg('rounds', '5'));
 const ORT_THREADS = Number(arg('ort-threads', '1'));
+const WASM_THREADS = Number(arg('threads', String(ORT_THREADS)));
 const PEAK = Number(arg('peak', '118'));
 const OUT = resolve(arg('out', `artifacts/bench-wasm-ort${ORT_THREADS}.json`));
 const CKPT = resolve(arg('codec', '../shared/golden/compressai/A/model.pth.tar'));
@@ -142,7 +145,8 @@ async function ortRunner(): Promise<(g: string) => Promise<Outs>> {
 const impls: Record<string, (g: string) => Promise<Outs>> = {};
 let adapter = '';
 if (IMPLS.includes('wasm')) {
-  const engine = await WasmEngine.create();
+  const engine = await WasmEngine.create({ threads: WASM_THREADS });
+  if (engine.threads !== WASM_THREADS) throw new Error(`asked for ${WASM_THREADS} wasm threads, got ${engine.threads}`);
   impls.wasm = await webvcm(new WasmCodecBackend(engine) as unknown as CodecOps<Tensor>, new WasmDetectorBackend(engine) as unknown as DetectorOps<Tensor>);
 }
 if (IMPLS.includes('ort')) impls.ort = await ortRunner();
@@ -153,12 +157,12 @@ if (IMPLS.includes('lavapipe')) {
 }
 
 const maxAbs = (a: Float32Array, b: Float32Array) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!)); return m; };
-const threadsOf = (im: string) => (im === 'ort' ? ORT_THREADS : 1);
+const threadsOf = (im: string) => (im === 'ort' ? ORT_THREADS : im === 'wasm' ? WASM_THREADS : 1);
 const result = {
-  date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, adapter, ortThreads: ORT_THREADS,
+  date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, adapter, ortThreads: ORT_THREADS, wasmThreads: WASM_THREADS,
   peakPerThread: PEAK, rounds: ROUNDS, loadStart: loadavg(), graphs: {} as Record<string, unknown>,
 };
-console.log(`bench/wasm: ${cpus()[0]?.model} x${cpus().length}; ORT wasm threads ${ORT_THREADS}; webvcm wasm 1 thread; lavapipe: ${adapter || '-'}; load ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+console.log(`bench/wasm: ${cpus()[0]?.model} x${cpus().length}; ORT wasm threads ${ORT_THREADS}; webvcm wasm threads ${WASM_THREADS}; lavapipe: ${adapter || '-'}; load ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 for (const g of GRAPHS) {
   const gflop = meta[ONNX[g]!]!.gflops;
   const ms: Record<string, number[]> = {};

@@ -237,26 +237,26 @@ void conv2d(const f32 *x, i32 C, i32 H, i32 W, const f32 *apk, const f32 *bias, 
 }
 
 /*
- * Transposed convolution in col2im form over input column tiles [t0, t1): per tile, col[M = OC·KH·KW][nc] = A · x,
- * then scatter-add into `out`, which holds the bias already (fill_bias). Tiles scatter into overlapping output rows,
- * so one call must own `out` (the TS side gives each thread its own output rows by splitting output channels).
+ * Transposed convolution in col2im form, for output channels [oc0, oc1) (oc0 a multiple of MR): per input column
+ * tile, col[M = (oc1 − oc0)·KH·KW][nc] = A rows of those channels · x, then scatter-add into `out`, which holds the
+ * bias already (fill_bias). Tiles scatter into overlapping output pixels, so threads split by output channels.
  */
 EXPORT(deconv2d)
 void deconv2d(const f32 *x, i32 C, i32 H, i32 W, const f32 *apk, i32 OC, i32 KH, i32 KW, i32 stride, i32 pad,
-              f32 *out, i32 OH, i32 OW, i32 t0, i32 t1, f32 *scratch) {
-  const i32 N = H * W, KK = KH * KW, M = OC * KK;
+              f32 *out, i32 OH, i32 OW, i32 oc0, i32 oc1, f32 *scratch) {
+  const i32 N = H * W, KK = KH * KW, M = (oc1 - oc0) * KK;
+  const f32 *a = apk + (long)oc0 * KK * C;
   f32 *bpk = scratch, *col = scratch + KC * NC;
-  for (i32 t = t0; t < t1; t++) {
-    const i32 n0 = t * NC;
-    if (n0 >= N) break;
+  (void)OC;
+  for (i32 n0 = 0; n0 < N; n0 += NC) {
     const i32 nc = N - n0 < NC ? N - n0 : NC;
     for (i32 k0 = 0; k0 < C; k0 += KC) {
       const i32 kc = C - k0 < KC ? C - k0 : KC;
       pack_b_rows(x, N, k0, kc, n0, nc, 0, bpk);
-      gemm_tile(apk, M, C, k0, kc, bpk, nc, 0, col, NC, 0, EPI_NONE);
+      gemm_tile(a, M, C, k0, kc, bpk, nc, 0, col, NC, 0, EPI_NONE);
     }
     for (i32 m = 0; m < M; m++) {
-      const i32 oc = m / KK, ky = (m % KK) / KW, kx = m % KW;
+      const i32 oc = oc0 + m / KK, ky = (m % KK) / KW, kx = m % KW;
       const f32 *src = col + (long)m * NC;
       f32 *dst = out + (long)oc * OH * OW;
       i32 iy = n0 / W, ix = n0 % W;

@@ -18,6 +18,7 @@ import type { CodecOps } from '../model/codec/ops.ts';
 import type { DetectorOps } from '../model/detector/ops.ts';
 import { GpuUnavailableError } from '../gpu/errors.ts';
 import { WasmCodecBackend, WasmDetectorBackend, WasmEngine } from '../wasm/backend.ts';
+import { maxWasmThreads } from '../wasm/kernels.ts';
 import { decideBackend, parseBackend, type BackendChoice, type BackendDecision, type BackendKind, type RuntimeRole } from './backend-choice.ts';
 import { HyperpriorCodec, type CodecMode } from '../model/codec/codec.ts';
 import { encodeFeatures, decodeFeatures } from '../model/codec/features.ts';
@@ -54,6 +55,11 @@ interface CommonOptions {
    * SwiftShader), where it is measured faster. The choice and its reason: `backend` / `backendReason`.
    */
   backend?: BackendChoice;
+  /**
+   * wasm backend: kernel threads (the caller + workers on a shared memory). Default: every hardware thread where
+   * workers can share memory (Node, or a cross-origin-isolated page), else 1. Results do not depend on it.
+   */
+  threads?: number;
   /** Where auto's one-line fallback notice goes (default console.warn). */
   onNotice?: (line: string) => void;
   /** Detector resize (Detectron2 INPUT.MIN_SIZE_TEST / MAX_SIZE_TEST); defaults 800 / 1333. */
@@ -133,7 +139,7 @@ type AnyCodecOps = CodecOps<Tensor>;
 
 /** The backend (a GPU context, or the wasm kernels) + the two model backends over it. */
 class Runtime {
-  private constructor(readonly ctx: GpuContext | null, readonly det: AnyDetectorOps, readonly codec: AnyCodecOps, readonly decision: BackendDecision) {}
+  private constructor(readonly ctx: GpuContext | null, readonly det: AnyDetectorOps, readonly codec: AnyCodecOps, readonly decision: BackendDecision, readonly engine: WasmEngine | null = null) {}
   static async create(o: CommonOptions, role: RuntimeRole, precision: Precision = 'f32'): Promise<Runtime> {
     const choice = parseBackend(o.backend);
     let ctx: GpuContext | null = null;
@@ -157,8 +163,8 @@ class Runtime {
     }
     if (decision.fallback) (o.onNotice ?? ((l: string) => console.warn(l)))(`webvcm: ${decision.reason}`);
     if (!ctx) {
-      const engine = await WasmEngine.create();
-      return new Runtime(null, new WasmDetectorBackend(engine, { precision }) as unknown as AnyDetectorOps, new WasmCodecBackend(engine) as unknown as AnyCodecOps, decision);
+      const engine = await WasmEngine.create({ threads: o.threads ?? await maxWasmThreads() });
+      return new Runtime(null, new WasmDetectorBackend(engine, { precision }) as unknown as AnyDetectorOps, new WasmCodecBackend(engine) as unknown as AnyCodecOps, decision, engine);
     }
     try {
       return new Runtime(ctx, new GpuDetectorBackend(ctx, { precision }) as unknown as AnyDetectorOps, new GpuCodecBackend(ctx) as unknown as AnyCodecOps, decision);
@@ -172,7 +178,7 @@ class Runtime {
     if (!this.ctx) throw new Error(`${what} needs the WebGPU backend; this instance runs on wasm (${this.decision.reason})`);
     return this.ctx;
   }
-  dispose(): void { this.ctx?.dispose(); }
+  dispose(): void { this.ctx?.dispose(); this.engine?.dispose(); }
   /** An input image on this backend: a GPU image where WebGPU can take it, else host BGR. */
   image(input: ImageInput): Promise<BgrImage | GpuImage> { return this.ctx ? toDetectorImage(input, this.ctx) : toBgrImage(input); }
 }
@@ -198,6 +204,8 @@ abstract class Base {
   /** The backend this instance runs on, and why it was chosen. */
   get backend(): BackendKind { return this.rt.decision.backend; }
   get backendReason(): string { return this.rt.decision.reason; }
+  /** Kernel threads on the wasm backend (0 on WebGPU). */
+  get threads(): number { return this.rt.engine?.threads ?? 0; }
   /** Class names, index = the contiguous class id in `detections.classes` (from the checkpoint, else COCO / class_<k>). */
   get classNames(): string[] { return classNamesOf(this.detectorWeights); }
   /** Distinct GPU pipelines compiled so far (a warm-up makes the first run add none). */
@@ -225,6 +233,7 @@ abstract class Base {
 async function build(o: CommonOptions, method2: boolean, role: RuntimeRole): Promise<[Runtime, Detector<Tensor>, HyperpriorCodec<Tensor>, DetectorWeights, CodecWeights]> {
   const precision = parsePrecision(o.precision, 'precision');   // before any loading: a typo fails at once
   parseBackend(o.backend);
+  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 64)) throw new Error(`threads must be an integer in 1..64, got ${String(o.threads)}`);
   const { det, codec } = await loadBoth(o);
   if (codec.C !== det.config.stemOut) {
     throw new Error(`the codec codes ${codec.C} channels but the detector's stem has ${det.config.stemOut}`);

@@ -14,7 +14,7 @@ import { CpuBackend, CpuTensor } from '../cpu/backend.ts';
 import { CpuCodecBackend, CodecShapeError } from '../cpu/codec-backend.ts';
 import { CpuDetectorBackend } from '../cpu/detector-backend.ts';
 import { roundToF16, type Precision } from '../util/f16.ts';
-import { EPI, WasmKernels } from './kernels.ts';
+import { EPI, JOB, WasmKernels, type Job } from './kernels.ts';
 
 /** Wrong shapes or a released handle given to a wasm op. */
 export class WasmShapeError extends Error {
@@ -35,24 +35,36 @@ interface WasmGdn extends GdnHandle {
   readonly conv: WasmConv;
 }
 
-/** The kernels' instance plus the per-backend scratch; shared by every backend object made from it. */
+export interface WasmEngineOptions {
+  /**
+   * Threads for the kernels (the caller + workers on a shared memory). Default 1; more only where maxWasmThreads()
+   * allows (Node, or a cross-origin-isolated page). Results do not depend on it.
+   */
+  threads?: number;
+}
+
+/** The kernels' instance plus the per-thread scratch; shared by every backend object made from it. */
 export class WasmEngine {
-  private scratchOff = 0;
-  private scratchBytes = 0;
+  private scratches: [number, number][] = [];
   constructor(readonly k: WasmKernels) {}
 
-  static async create(): Promise<WasmEngine> { return new WasmEngine(await WasmKernels.create()); }
+  static async create(opts: WasmEngineOptions = {}): Promise<WasmEngine> { return new WasmEngine(await WasmKernels.create(opts)); }
 
-  /** The per-call scratch (grown when a call needs more; never shrinks). */
-  scratch(floats: number): number {
+  get threads(): number { return this.k.threads; }
+
+  /** Thread t's scratch for one call (grown when a call needs more; never shrinks). */
+  scratch(floats: number, t = 0): number {
     const bytes = floats * 4;
-    if (bytes > this.scratchBytes) {
-      if (this.scratchBytes) this.k.dealloc(this.scratchOff, this.scratchBytes);
-      this.scratchOff = this.k.alloc(bytes);
-      this.scratchBytes = bytes;
+    const cur = this.scratches[t];
+    if (!cur || bytes > cur[1]) {
+      if (cur) this.k.dealloc(cur[0], cur[1]);
+      this.scratches[t] = [this.k.alloc(bytes), bytes];
     }
-    return this.scratchOff;
+    return this.scratches[t]![0];
   }
+
+  /** Stop the worker threads (the backend objects of this engine must not be used afterwards). */
+  dispose(): void { this.k.dispose(); }
 
   /** Pack [M][K] (conv: [OC][C·KH·KW]) or, transposed, [C][OC][KH][KW] weights; upload the bias. */
   prepare(weight: Float32Array, shape: readonly number[], bias: Float32Array | null, transposed: boolean, f16: boolean): WasmConv {
@@ -107,17 +119,23 @@ export class WasmEngine {
     const aux = opts.gdn ? xi : res ? k.put(res.f32) : 0;
     const relu = opts.relu ? 1 : 0;
     try {
-      const NC = X.tile_cols();
+      const jobs: Job[] = [];
       if (!cw.transposed) {
+        // threads take contiguous runs of output column tiles
         const epi = opts.gdn === 'gdn' ? EPI.gdn : opts.gdn === 'igdn' ? EPI.igdn : relu ? EPI.relu : EPI.none;
-        const scratch = this.scratch(X.conv_scratch());
-        X.conv2d(xi, c, h, w, cw.apk, cw.bias, OC, KH, KW, s, p, out, OH, OW, aux, epi, 0, Math.ceil((OH * OW) / NC), scratch);
+        const tiles = Math.ceil((OH * OW) / X.tile_cols());
+        for (const [t0, t1] of split(tiles, this.threads, 1)) {
+          jobs.push([JOB.conv2d, [xi, c, h, w, cw.apk, cw.bias, OC, KH, KW, s, p, out, OH, OW, aux, epi, t0, t1, this.scratch(X.conv_scratch(), jobs.length)]]);
+        }
       } else {
-        const scratch = this.scratch(X.deconv_scratch(OC * KH * KW));
+        // threads take output channels (in multiples of the row block), since tiles scatter into shared pixels
         X.fill_bias(out, cw.bias, OC, OH * OW);
-        X.deconv2d(xi, c, h, w, cw.apk, OC, KH, KW, s, p, out, OH, OW, 0, Math.ceil((h * w) / NC), scratch);
-        if (relu || aux) X.epilogue(out, aux, n, relu);
+        for (const [oc0, oc1] of split(OC, this.threads, X.block_rows())) {
+          jobs.push([JOB.deconv2d, [xi, c, h, w, cw.apk, OC, KH, KW, s, p, out, OH, OW, oc0, oc1, this.scratch(X.deconv_scratch((oc1 - oc0) * KH * KW), jobs.length)]]);
+        }
       }
+      k.parallel(jobs);
+      if (cw.transposed && (relu || aux)) X.epilogue(out, aux, n, relu);
       return new CpuTensor(k.f32(out, n).slice(), [OC, OH, OW]);
     } finally {
       k.dealloc(xi, x.length * 4);
@@ -125,6 +143,17 @@ export class WasmEngine {
       if (aux && aux !== xi) k.dealloc(aux, n * 4);
     }
   }
+}
+
+/** [0, n) in at most `parts` contiguous ranges whose starts are multiples of `unit` (none empty). */
+export function split(n: number, parts: number, unit: number): [number, number][] {
+  const units = Math.ceil(n / unit), k = Math.max(1, Math.min(parts, units));
+  const out: [number, number][] = [];
+  for (let i = 0; i < k; i++) {
+    const a = Math.floor((units * i) / k) * unit, b = Math.min(n, Math.floor((units * (i + 1)) / k) * unit);
+    if (b > a) out.push([a, b]);
+  }
+  return out;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { CpuBackend, CpuTensor } from '../../src/cpu/backend.ts';
 import { CpuCodecBackend } from '../../src/cpu/codec-backend.ts';
-import { WasmBackend, WasmCodecBackend, WasmEngine, WasmShapeError } from '../../src/wasm/backend.ts';
+import { WasmBackend, WasmCodecBackend, WasmEngine, WasmShapeError, split } from '../../src/wasm/backend.ts';
+import { maxWasmThreads } from '../../src/wasm/kernels.ts';
 import { mulberry32 } from '../../src/util/random.ts';
 
 const ATOL = 1e-5, RTOL = 1e-4;
@@ -125,5 +126,32 @@ describe('wasm kernels vs the CPU reference', () => {
     expect(() => wasm.conv2d(wasm.fromCHW(rand(3 * 5 * 5, 2), 3, 5, 5), h)).toThrow(/released/);
     const other = new WasmBackend(await WasmEngine.create());
     expect(() => other.conv2d(other.fromCHW(rand(3 * 5 * 5, 2), 3, 5, 5), wasm.prepareConv(rand(2 * 3 * 9, 1), [2, 3, 3, 3], null))).toThrow(/another wasm backend/);
+  });
+
+  it('threads: workers on a shared memory give bit-identical results to one thread', async () => {
+    expect(split(10, 3, 1)).toEqual([[0, 3], [3, 6], [6, 10]]);
+    expect(split(10, 4, 4)).toEqual([[0, 4], [4, 8], [8, 10]]);
+    expect(split(3, 8, 1)).toEqual([[0, 1], [1, 2], [2, 3]]);
+    const most = await maxWasmThreads(); // Node: workers always available, one per hardware thread
+    expect(most).toBeGreaterThanOrEqual(2);
+    const one = await WasmEngine.create(), two = await WasmEngine.create({ threads: most });
+    expect(one.threads).toBe(1);
+    expect(two.threads).toBe(most);
+    try {
+      const b1 = new WasmCodecBackend(one), b2 = new WasmCodecBackend(two);
+      const same = (a: Float32Array, b: Float32Array, what: string) => expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)), what).toBe(0);
+      const x = rand(64 * 23 * 29, 5);
+      for (const [shape, o, tr] of [[[96, 64, 3, 3], { pad: 1, relu: true }, false], [[48, 64, 5, 5], { stride: 2, pad: 2 }, false],
+        [[64, 50, 5, 5], { stride: 2, pad: 2, outputPadding: 1 }, true]] as const) {
+        const w = rand(shape.reduce((a, c) => a * c, 1), 6, 0.05), bias = rand(tr ? shape[1] : shape[0], 7);
+        const r1 = b1.conv2d(b1.fromCHW(x, 64, 23, 29), b1.prepareConv(w, shape, bias, { transposed: tr }), o);
+        const r2 = b2.conv2d(b2.fromCHW(x, 64, 23, 29), b2.prepareConv(w, shape, bias, { transposed: tr }), o);
+        same(r1.f32, r2.f32, `${shape} transposed=${tr}`);
+      }
+      const beta = Float32Array.from(rand(64, 8), (v) => 1 + Math.abs(v)), gamma = Float32Array.from(rand(64 * 64, 9), (v) => Math.abs(v) * 0.1);
+      same(b1.gdn(b1.fromCHW(x, 64, 23, 29), b1.prepareGdn(beta, gamma, 64, false)).f32, b2.gdn(b2.fromCHW(x, 64, 23, 29), b2.prepareGdn(beta, gamma, 64, false)).f32, 'gdn');
+    } finally {
+      two.dispose();
+    }
   });
 });
