@@ -215,14 +215,19 @@ i32 deconv_scratch(i32 M) { return KC * NC + M * NC; }
 
 /*
  * Convolution (or GDN): out[OC][OH·OW] from x[C][H][W], weights packed by pack_a (M = OC, K = C·KH·KW), for the
- * column tiles [t0, t1) of NC columns. aux: the residual or (GDN) x, laid out as out. epi: EPI_*. GDN packs x².
+ * column tiles [t0, t1) of NC columns and the output channels [oc0, oc1) (oc0 a multiple of MR): threads split a
+ * call by tiles, or by channels when there are fewer tiles than threads. aux: the residual or (GDN) x, laid out as
+ * out. epi: EPI_*. GDN packs x².
  */
 EXPORT(conv2d)
 void conv2d(const f32 *x, i32 C, i32 H, i32 W, const f32 *apk, const f32 *bias, i32 OC, i32 KH, i32 KW, i32 stride,
-            i32 pad, f32 *out, i32 OH, i32 OW, const f32 *aux, i32 epi, i32 t0, i32 t1, f32 *scratch) {
+            i32 pad, f32 *out, i32 OH, i32 OW, const f32 *aux, i32 epi, i32 t0, i32 t1, i32 oc0, i32 oc1,
+            f32 *scratch) {
   const i32 K = C * KH * KW, N = OH * OW;
   const i32 direct = KH == 1 && KW == 1 && stride == 1 && pad == 0;
   const i32 square = epi == EPI_GDN || epi == EPI_IGDN;
+  const long rows = (long)oc0 * N;
+  (void)OC;
   for (i32 t = t0; t < t1; t++) {
     const i32 n0 = t * NC;
     if (n0 >= N) break;
@@ -231,7 +236,8 @@ void conv2d(const f32 *x, i32 C, i32 H, i32 W, const f32 *apk, const f32 *bias, 
       const i32 kc = K - k0 < KC ? K - k0 : KC;
       if (direct) pack_b_rows(x, N, k0, kc, n0, nc, square, scratch);
       else pack_b_im2col(x, H, W, KH, KW, stride, pad, OW, k0, kc, n0, nc, scratch);
-      gemm_tile(apk, OC, K, k0, kc, scratch, nc, bias, out + n0, N, aux ? aux + n0 : 0, epi);
+      gemm_tile(apk + (long)oc0 * K, oc1 - oc0, K, k0, kc, scratch, nc, bias ? bias + oc0 : 0, out + rows + n0, N,
+                aux ? aux + rows + n0 : 0, epi);
     }
   }
 }
@@ -304,5 +310,6 @@ void epilogue(f32 *out, const f32 *res, i32 n, i32 relu) {
 /* GEMM C[M][N] = A_pk · B (+ bias per row, optional ReLU), B row-major [K][N]. */
 EXPORT(gemm)
 void gemm(const f32 *apk, i32 M, i32 K, const f32 *b, i32 N, const f32 *bias, f32 *c, i32 relu, f32 *scratch) {
-  conv2d(b, K, 1, N, apk, bias, M, 1, 1, 1, 0, c, 1, N, 0, relu ? EPI_RELU : EPI_NONE, 0, (N + NC - 1) / NC, scratch);
+  conv2d(b, K, 1, N, apk, bias, M, 1, 1, 1, 0, c, 1, N, 0, relu ? EPI_RELU : EPI_NONE, 0, (N + NC - 1) / NC, 0, M,
+         scratch);
 }

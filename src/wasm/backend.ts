@@ -121,11 +121,13 @@ export class WasmEngine {
     try {
       const jobs: Job[] = [];
       if (!cw.transposed) {
-        // threads take contiguous runs of output column tiles
+        // threads take contiguous runs of output column tiles, or output channels when there are fewer tiles
         const epi = opts.gdn === 'gdn' ? EPI.gdn : opts.gdn === 'igdn' ? EPI.igdn : relu ? EPI.relu : EPI.none;
         const tiles = Math.ceil((OH * OW) / X.tile_cols());
-        for (const [t0, t1] of split(tiles, this.threads, 1)) {
-          jobs.push([JOB.conv2d, [xi, c, h, w, cw.apk, cw.bias, OC, KH, KW, s, p, out, OH, OW, aux, epi, t0, t1, this.scratch(X.conv_scratch(), jobs.length)]]);
+        const byTiles = tiles >= this.threads;
+        for (const [a, b] of byTiles ? split(tiles, this.threads, 1) : split(OC, this.threads, X.block_rows())) {
+          const [t0, t1, oc0, oc1] = byTiles ? [a, b, 0, OC] : [0, tiles, a, b];
+          jobs.push([JOB.conv2d, [xi, c, h, w, cw.apk, cw.bias, OC, KH, KW, s, p, out, OH, OW, aux, epi, t0, t1, oc0, oc1, this.scratch(X.conv_scratch(), jobs.length)]]);
         }
       } else {
         // threads take output channels (in multiples of the row block), since tiles scatter into shared pixels

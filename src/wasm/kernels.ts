@@ -30,7 +30,7 @@ interface Exports {
   conv_scratch(): number;
   deconv_scratch(M: number): number;
   conv2d(x: number, C: number, H: number, W: number, apk: number, bias: number, OC: number, KH: number, KW: number, stride: number,
-    pad: number, out: number, OH: number, OW: number, aux: number, epi: number, t0: number, t1: number, scratch: number): void;
+    pad: number, out: number, OH: number, OW: number, aux: number, epi: number, t0: number, t1: number, oc0: number, oc1: number, scratch: number): void;
   deconv2d(x: number, C: number, H: number, W: number, apk: number, OC: number, KH: number, KW: number, stride: number, pad: number,
     out: number, OH: number, OW: number, oc0: number, oc1: number, scratch: number): void;
   fill_bias(out: number, bias: number, OC: number, HW: number): void;
