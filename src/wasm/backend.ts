@@ -120,19 +120,21 @@ export class WasmEngine {
     const relu = opts.relu ? 1 : 0;
     try {
       const jobs: Job[] = [];
+      // below ~4 MFLOP a worker's wake-up costs more than it saves (h_s on small maps): one thread
+      const threads = 2 * OC * KH * KW * c * (cw.transposed ? h * w : OH * OW) < MIN_PARALLEL_FLOP ? 1 : this.threads;
       if (!cw.transposed) {
         // threads take contiguous runs of output column tiles, or output channels when there are fewer tiles
         const epi = opts.gdn === 'gdn' ? EPI.gdn : opts.gdn === 'igdn' ? EPI.igdn : relu ? EPI.relu : EPI.none;
         const tiles = Math.ceil((OH * OW) / X.tile_cols());
-        const byTiles = tiles >= this.threads;
-        for (const [a, b] of byTiles ? split(tiles, this.threads, 1) : split(OC, this.threads, X.block_rows())) {
+        const byTiles = tiles >= threads;
+        for (const [a, b] of byTiles ? split(tiles, threads, 1) : split(OC, threads, X.block_rows())) {
           const [t0, t1, oc0, oc1] = byTiles ? [a, b, 0, OC] : [0, tiles, a, b];
           jobs.push([JOB.conv2d, [xi, c, h, w, cw.apk, cw.bias, OC, KH, KW, s, p, out, OH, OW, aux, epi, t0, t1, oc0, oc1, this.scratch(X.conv_scratch(), jobs.length)]]);
         }
       } else {
         // threads take output channels (in multiples of the row block), since tiles scatter into shared pixels
         X.fill_bias(out, cw.bias, OC, OH * OW);
-        for (const [oc0, oc1] of split(OC, this.threads, X.block_rows())) {
+        for (const [oc0, oc1] of split(OC, threads, X.block_rows())) {
           jobs.push([JOB.deconv2d, [xi, c, h, w, cw.apk, OC, KH, KW, s, p, out, OH, OW, oc0, oc1, this.scratch(X.deconv_scratch((oc1 - oc0) * KH * KW), jobs.length)]]);
         }
       }
@@ -146,6 +148,8 @@ export class WasmEngine {
     }
   }
 }
+
+const MIN_PARALLEL_FLOP = 4e6;
 
 /** [0, n) in at most `parts` contiguous ranges whose starts are multiples of `unit` (none empty). */
 export function split(n: number, parts: number, unit: number): [number, number][] {
