@@ -313,3 +313,45 @@ void gemm(const f32 *apk, i32 M, i32 K, const f32 *b, i32 N, const f32 *bias, f3
   conv2d(b, K, 1, N, apk, bias, M, 1, 1, 1, 0, c, 1, N, 0, relu ? EPI_RELU : EPI_NONE, 0, (N + NC - 1) / NC, 0, M,
          scratch);
 }
+
+/* Max pooling k×k, stride s, padding p (padding never wins: a window wholly outside gives −∞); NaN propagates as in
+ * Math.max. x [C][H][W] → out [C][OH][OW]. Per output row: the max over the window's input rows, 4 columns at a
+ * time (rows are contiguous), then the max over each window's columns of that row. */
+#define POOL_ROW_MAX 4096
+EXPORT(maxpool2d)
+void maxpool2d(const f32 *x, i32 C, i32 H, i32 W, i32 k, i32 s, i32 p, f32 *out, i32 OH, i32 OW) {
+  f32 rowmax[POOL_ROW_MAX];
+  const v128_t ninf = wasm_f32x4_splat(-__builtin_inff());
+  for (i32 c = 0; c < C; c++) {
+    const f32 *xc = x + (long)c * H * W;
+    for (i32 oy = 0; oy < OH; oy++) {
+      const i32 y0 = oy * s - p;
+      const i32 ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + k > H ? H - y0 : k;
+      if (W <= POOL_ROW_MAX) {
+        i32 i = 0;
+        for (; i + 4 <= W; i += 4) {
+          v128_t m = ninf;
+          for (i32 ky = ky0; ky < ky1; ky++) m = wasm_f32x4_max(m, wasm_v128_load(xc + (long)(y0 + ky) * W + i));
+          wasm_v128_store(rowmax + i, m);
+        }
+        for (; i < W; i++) {
+          f32 m = -__builtin_inff();
+          for (i32 ky = ky0; ky < ky1; ky++) m = __builtin_wasm_max_f32(m, xc[(long)(y0 + ky) * W + i]);
+          rowmax[i] = m;
+        }
+      }
+      for (i32 ox = 0; ox < OW; ox++) {
+        const i32 x0 = ox * s - p;
+        const i32 kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + k > W ? W - x0 : k;
+        f32 m = -__builtin_inff();
+        if (W <= POOL_ROW_MAX) {
+          for (i32 kx = kx0; kx < kx1; kx++) m = __builtin_wasm_max_f32(m, rowmax[x0 + kx]);
+        } else {
+          for (i32 ky = ky0; ky < ky1; ky++)
+            for (i32 kx = kx0; kx < kx1; kx++) m = __builtin_wasm_max_f32(m, xc[(long)(y0 + ky) * W + x0 + kx]);
+        }
+        *out++ = m;
+      }
+    }
+  }
+}

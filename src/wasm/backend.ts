@@ -162,6 +162,24 @@ export function split(n: number, parts: number, unit: number): [number, number][
   return out;
 }
 
+/** Max pooling on the kernels (the CPU reference's semantics, bit for bit). */
+function maxPool(k: WasmKernels, x: CpuTensor, size: number, stride: number, pad: number): CpuTensor {
+  const [c, h, w] = x.chw;
+  if (!(Number.isInteger(size) && size >= 1 && Number.isInteger(stride) && stride >= 1 && Number.isInteger(pad) && pad >= 0 && pad < size)) {
+    throw new WasmShapeError(`maxPool2d: bad kernel/stride/pad ${size}/${stride}/${pad}`);
+  }
+  const OH = Math.floor((h + 2 * pad - size) / stride) + 1, OW = Math.floor((w + 2 * pad - size) / stride) + 1;
+  if (OH <= 0 || OW <= 0) throw new WasmShapeError(`maxPool2d: empty output for input [${c},${h},${w}]`);
+  const xi = k.put(x.f32), n = c * OH * OW, out = k.alloc(n * 4);
+  try {
+    k.x.maxpool2d(xi, c, h, w, size, stride, pad, out, OH, OW);
+    return new CpuTensor(k.f32(out, n).slice(), [c, OH, OW]);
+  } finally {
+    k.dealloc(xi, x.data.length * 4);
+    k.dealloc(out, n * 4);
+  }
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type CpuCtor = abstract new (...args: any[]) => CpuBackend;
 
@@ -178,6 +196,7 @@ function withWasmConv<B extends CpuCtor>(Base: B) {
       const [c, h, wd] = x.chw;
       return this.engine.run(w as WasmConv, x.f32, c, h, wd, opts);
     }
+    override maxPool2d(x: CpuTensor, k: number, stride: number, pad: number): CpuTensor { return maxPool(this.engine.k, x, k, stride, pad); }
   }
   return WasmConvBackend;
 }

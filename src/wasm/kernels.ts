@@ -35,6 +35,7 @@ interface Exports {
     out: number, OH: number, OW: number, oc0: number, oc1: number, scratch: number): void;
   fill_bias(out: number, bias: number, OC: number, HW: number): void;
   epilogue(out: number, res: number, n: number, relu: number): void;
+  maxpool2d(x: number, C: number, H: number, W: number, k: number, s: number, p: number, out: number, OH: number, OW: number): void;
   gemm(apk: number, M: number, K: number, b: number, N: number, bias: number, c: number, relu: number, scratch: number): void;
 }
 
@@ -115,7 +116,8 @@ const start = (d, post) => {
   }
 };
 if (typeof require === 'function' && typeof self === 'undefined') {
-  const wt = require('node:worker_threads');
+  const name = 'node:' + 'worker_threads'; // a computed name, as the rest of the package imports Node modules
+  const wt = require(name);
   start(wt.workerData, (m) => wt.parentPort.postMessage(m));
 } else {
   self.onmessage = (e) => start(e.data, (m) => self.postMessage(m));

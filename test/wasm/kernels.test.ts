@@ -107,6 +107,19 @@ describe('wasm kernels vs the CPU reference', () => {
     }
   });
 
+  it('max pooling: bit-identical to the CPU reference (the stem\'s 3×3/2 pad 1, odd sizes, NaN, all-padding)', async () => {
+    const engine = await WasmEngine.create();
+    const wasm = new WasmBackend(engine), cpu = new CpuBackend();
+    for (const [C, H, W, k, s, p] of [[64, 37, 45, 3, 2, 1], [5, 8, 8, 2, 2, 0], [3, 7, 5, 3, 1, 1], [2, 4, 6, 3, 3, 2], [1, 3, 4101, 3, 2, 1]] as const) { // the last: rows wider than the kernel's row buffer
+      const x = rand(C * H * W, C * H, 3);
+      x[7] = NaN;
+      const ref = cpu.maxPool2d(cpu.fromCHW(x, C, H, W), k, s, p), got = wasm.maxPool2d(wasm.fromCHW(x, C, H, W), k, s, p);
+      expect(got.shape).toEqual(ref.shape);
+      expect(Array.from(got.f32), `${C}x${H}x${W} k${k} s${s} p${p}`).toEqual(Array.from(ref.f32));
+    }
+    expect(() => wasm.maxPool2d(wasm.fromCHW(rand(4, 1), 1, 2, 2), 3, 1, 0)).toThrow(WasmShapeError);
+  });
+
   it('f16 precision: weights and inputs rounded to binary16 as the CPU reference does', async () => {
     const engine = await WasmEngine.create();
     const wasm = new WasmBackend(engine, { precision: 'f16' }), cpu = new CpuBackend({ precision: 'f16' });
