@@ -21,9 +21,11 @@ export type SoftwareAdapter = 'lavapipe' | 'swiftshader';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm'];
 
 /**
- * Measured by bench/wasm.ts (docs/performance.md, "wasm backend"): whether webvcm's wasm backend on one thread ran
- * the role's graphs faster than webvcm's WGSL kernels on that software adapter, on the same machine and process.
- * Encoder: enc + hs; decoder: dec + hs + trunk. Unmeasured adapters keep WebGPU.
+ * Measured by bench/wasm.ts (docs/performance.md, "wasm backend"): whether webvcm's wasm backend ran the role's
+ * graphs faster than webvcm's WGSL kernels on that software adapter, same machine and process. Encoder: enc + hs;
+ * decoder: dec + hs + trunk. lavapipe (2 cores): wasm 1.7–7.7× faster on every graph at 1 and 2 threads.
+ * SwiftShader: 36–46× slower than ORT wasm on these graphs (ort-compare), which wasm matches. Unmeasured adapters
+ * keep WebGPU.
  */
 export const WASM_FASTER_THAN: Record<SoftwareAdapter, Record<RuntimeRole, boolean>> = {
   lavapipe: { encoder: true, decoder: true },
