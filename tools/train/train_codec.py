@@ -38,7 +38,7 @@ def make_codec(N, M):
     return m
 
 
-def stem_features(stem_state, paths, threads):
+def stem_features(stem_state, paths, threads, ranges=None):
     model = rcnn.Stem()
     model.load_state_dict({k[len('backbone.bottom_up.stem.'):]: v for k, v in stem_state.items()})
     model.eval()
@@ -51,10 +51,12 @@ def stem_features(stem_state, paths, threads):
             mn, mx = f.min(), f.max()
             q = torch.round((f - mn) / (mx - mn) * 255).clamp(0, 255).to(torch.uint8)
             feats.append(q)
+            if ranges is not None:
+                ranges.append((float(mn), float(mx)))
     return feats
 
 
-def load_features(args, rng):
+def load_features(args, rng, ranges=None):
     """8-bit stem maps of --images training images (sampled with rng) through the stem of --stem or --stem-from."""
     paths = []
     for d in args.data:
@@ -66,21 +68,25 @@ def load_features(args, rng):
         stem_state = {k: v for k, v in det.state_dict().items() if k.startswith('backbone.bottom_up.stem.')}
     else:
         stem_state = torch.load(args.stem)
-    return stem_features(stem_state, paths, args.threads)
+    return stem_features(stem_state, paths, args.threads, ranges)
 
 
-def crop_batch(feats, rng, batch, cs):
-    """A batch of random cs×cs crops (random horizontal flips) of the 8-bit maps, as floats in [0, 1]."""
-    xs = []
+def crop_batch(feats, rng, batch, cs, ranges=None):
+    """A batch of random cs×cs crops (random horizontal flips) of the 8-bit maps, as floats in [0, 1]; with `ranges`
+    (the maps' (min, max)), also a [batch, 2] tensor of the crops' ranges."""
+    xs, rs = [], []
     for _ in range(batch):
-        f = feats[rng.randrange(len(feats))]
+        k = rng.randrange(len(feats))
+        f = feats[k]
+        if ranges is not None:
+            rs.append(ranges[k])
         _, H, W = f.shape
         y, x = rng.randrange(0, H - cs + 1), rng.randrange(0, W - cs + 1)
         c = f[:, y:y + cs, x:x + cs].float() / 255
         if rng.random() < 0.5:
             c = c.flip(2)
         xs.append(c)
-    return torch.stack(xs)
+    return torch.stack(xs) if ranges is None else (torch.stack(xs), torch.tensor(rs))
 
 
 def main():

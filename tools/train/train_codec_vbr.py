@@ -12,6 +12,9 @@ batch, the level drawn uniformly, loss = bpp + λ_s·255²·MSE, CompressAI's st
 bottleneck's auxiliary loss on its own optimiser, then `update(force=True)`. Gains follow the high-rate rule
 step ∝ 1/√λ (gain_s = √(λ_s/λ_base)), fixed as in CompressAI (its forward detaches them).
 
+With --task-detector (our addition, not the paper's recipe): distortion = MSE(x̂, x) + w·MSE of the frozen detector's res2
+output on the dequantised F̂ and F (in units of the map's range), so that bits go where the detector looks.
+
 Writes OUT/codec-vbr.pth.tar (CompressAI's state dict: the ScaleHyperprior keys + Gain + QuantABCD.*) and OUT/log.txt
 (per-level bpp and PSNR); resumable from OUT/last.pt.
 """
@@ -59,22 +62,36 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--seed', type=int, default=5)
     ap.add_argument('--device', default='cpu')
+    ap.add_argument('--task-detector', help='task-aware variant (ours): also the distortion of the frozen detector\'s res2 output on the dequantised features (a .safetensors or final.pt)')
+    ap.add_argument('--task-weight', type=float, default=1.0, help='weight of the res2 distortion against the feature MSE')
     args = ap.parse_args()
     say = runlog.start_run(args.out, args.threads)
     lambdas = [float(v) for v in args.lambdas.split(',')]
     rng = random.Random(args.seed)
     t0 = time.time()
-    feats = train_codec.load_features(args, rng)
+    ranges = [] if args.task_detector else None
+    feats = train_codec.load_features(args, rng, ranges)
+    res2 = None
+    if args.task_detector:
+        import probe
+        res2 = probe.load(args.task_detector).backbone.bottom_up.res2.eval()
+        for p in res2.parameters():
+            p.requires_grad_(False)
     dev = torch.device(args.device)
     bs = torch.load(args.base, map_location='cpu')
     if 'models' in bs:  # a train_codec.py checkpoint: its base model (before the split there is one)
         bs = bs['models'][0]
+    elif 'model' in bs:  # this script's own checkpoint (a restart with new settings)
+        bs = bs['model']
+    bs = {k: (v.float() if v.is_floating_point() else v) for k, v in bs.items()}  # f16 snapshots
     N, M = bs['g_a.0.weight'].shape[0], bs['g_a.6.weight'].shape[0]
     model = make_vbr(N, M, lambdas, args.base_level)
     missing, unexpected = model.load_state_dict(bs, strict=False)
     say(f'{len(feats)} stem maps in {time.time() - t0:.0f} s; N={N} M={M}; base {args.base}; new (not in the base): {missing}; '
         f'gains {[round(float(g), 4) for g in model.Gain]}; args {vars(args)}')
     model.to(dev)
+    if res2 is not None:
+        res2.to(dev)
     params = [v for k, v in model.named_parameters() if not k.endswith('.quantiles') and k != 'Gain']
     aux_params = [v for k, v in model.named_parameters() if k.endswith('.quantiles')]
     opt, opt_aux = torch.optim.Adam(params, lr=args.lr), torch.optim.Adam(aux_params, lr=1e-3)
@@ -98,12 +115,22 @@ def main():
         for g in opt.param_groups:
             g['lr'] = lr
         s = rng.randrange(len(lambdas))
-        xb = train_codec.crop_batch(feats, rng, args.batch, args.crop).to(dev)
+        if res2 is None:
+            xb = train_codec.crop_batch(feats, rng, args.batch, args.crop).to(dev)
+        else:
+            xb, rb = train_codec.crop_batch(feats, rng, args.batch, args.crop, ranges)
+            xb, rb = xb.to(dev), rb.to(dev)
         npix = xb.shape[0] * args.crop * args.crop * 16
         out = model(xb, stage=2, s=s)
         bpp = sum(torch.log(l).sum() for l in out['likelihoods'].values()) / (-math.log(2) * npix)
         mse = F.mse_loss(out['x_hat'], xb)
-        loss = bpp + lambdas[s] * 255 ** 2 * mse
+        dist = mse
+        if res2 is not None:  # task-aware: res2(F̂) against res2(F), in units of the map's range
+            lo, span = rb[:, 0].view(-1, 1, 1, 1), (rb[:, 1] - rb[:, 0]).view(-1, 1, 1, 1)
+            with torch.no_grad():
+                r_ref = res2(xb * span + lo)
+            dist = mse + args.task_weight * F.mse_loss(res2(out['x_hat'] * span + lo) / span, r_ref / span)
+        loss = bpp + lambdas[s] * 255 ** 2 * dist
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -85,7 +85,7 @@ def batch(items, rng, n):
 
 
 @torch.no_grad()
-def coded_stem(stem, codec, x, sizes):
+def coded_stem(stem, codec, x, sizes, level=None):
     """The receiver's stem features F̂ for a batch: per image, the project's feature path (min/max, 8-bit, method 1
     padding to multiples of 64 split as CompressAI's compute_padding), the codec's eval-mode forward (rounded y and z,
     i.e. what decoding the stream gives), crop, clamp to [0, 1], dequantize; placed where the batch's stem output is."""
@@ -99,7 +99,8 @@ def coded_stem(stem, codec, x, sizes):
         H2, W2 = (H + 63) // 64 * 64, (W + 63) // 64 * 64
         t, l = (H2 - H) // 2, (W2 - W) // 2
         qp = F.pad(q[None], (l, W2 - W - l, t, H2 - H - t))
-        xh = codec(qp)['x_hat'][0, :, t:t + H, l:l + W].clamp(0, 1)
+        res = codec(qp) if level is None else codec(qp, stage=2, s=level)  # a VBR codec at one of its levels
+        xh = res['x_hat'][0, :, t:t + H, l:l + W].clamp(0, 1)
         out[i, :, :H, :W] = xh * (mx - mn) + mn
     return out
 
@@ -178,7 +179,11 @@ def main():
         for p in args.codecs.split(','):
             sd = torch.load(p, map_location='cpu')
             N, M = sd['g_a.0.weight'].shape[0], sd['g_a.6.weight'].shape[0]
-            m = train_codec.make_codec(N, M)
+            if 'Gain' in sd:  # bmshj2018-hyperprior-vbr (train_codec_vbr.py): every level is a codec
+                import train_codec_vbr
+                m = train_codec_vbr.make_vbr(N, M, [1.0] * len(sd['Gain']), 0)
+            else:
+                m = train_codec.make_codec(N, M)
             m.load_state_dict(sd)
             m.update(force=True)
             m.eval()
@@ -207,7 +212,8 @@ def main():
         x, sizes, tg = batch(items, rng, args.batch)
         stem_in = None
         if codecs and rng.random() < args.coded_frac:
-            stem_in = coded_stem(stem, codecs[rng.randrange(len(codecs))], x, sizes)
+            cm = codecs[rng.randrange(len(codecs))]
+            stem_in = coded_stem(stem, cm, x, sizes, rng.randrange(len(cm.Gain)) if hasattr(cm, 'Gain') else None)
         x = x.to(dev).contiguous(memory_format=torch.channels_last)
         tg = [{k: v.to(dev) for k, v in t.items()} for t in tg]
         losses = model.losses(x, sizes, tg, stem=stem_in)
