@@ -156,10 +156,11 @@ export class VcmServer {
 
   /** Load the models on one device, warm up, register the routes. Resolves when the routes exist (not yet warm). */
   async init(): Promise<void> {
-    let device: GPUDevice | undefined;
+    // every decoder on the first one's backend: its GPUDevice, or wasm (backend 'auto' may pick either)
+    let where: { device?: GPUDevice; backend?: 'wasm' } = {};
     for (const c of this.opts.codecs) {
-      const decoder = await createDecoder({ detector: this.detectorWeights ?? this.opts.detector as never, codec: c as never, device, detectorConfig: this.opts.detectorConfig, precision: this.opts.precision });
-      device ??= decoder.device;
+      const decoder = await createDecoder({ detector: this.detectorWeights ?? this.opts.detector as never, codec: c as never, ...where, detectorConfig: this.opts.detectorConfig, precision: this.opts.precision });
+      if (!where.device && !where.backend) where = sameBackend(decoder);
       this.detectorWeights ??= decoder.detectorWeights;
       const fp = toHex(decoder.fingerprint);
       if (this.served.some((s) => s.fp === fp)) { decoder.dispose(); continue; }
@@ -180,7 +181,7 @@ export class VcmServer {
         continue;
       }
       // fallback without warmup(): decode one stream the server encodes itself
-      const enc = await createEncoder({ detector: s.decoder.detectorWeights, codec: s.decoder.codecWeights, device: s.decoder.device, minSize: 128, maxSize: 192, mode: 'portable' });
+      const enc = await createEncoder({ detector: s.decoder.detectorWeights, codec: s.decoder.codecWeights, ...sameBackend(s.decoder), minSize: 128, maxSize: 192, mode: 'portable' });
       try {
         const h = 96, w2 = 128, data = new Uint8Array(h * w2 * 3);
         for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
@@ -445,4 +446,9 @@ export async function createServer(o: ServeOptions): Promise<VcmServer> {
   const s = new VcmServer(o);
   await s.init();
   return s;
+}
+
+/** Options that put another encoder/decoder on `d`'s backend: its GPUDevice, or wasm. */
+function sameBackend(d: VcmDecoder): { device?: GPUDevice; backend?: 'wasm' } {
+  return d.backend === 'webgpu' ? { device: d.device } : { backend: 'wasm' };
 }
