@@ -9,23 +9,24 @@ import tseslint from 'typescript-eslint';
 /** Every top-level folder of src/ (a layer) and what it must never import. */
 const LAYERS = {
   // the bottom: imports nothing of webvcm
-  util: ['api', 'cli', 'client', 'coder', 'cpu', 'eval', 'gpu', 'io', 'model', 'serve', 'world'],
+  util: ['api', 'cli', 'client', 'coder', 'cpu', 'eval', 'gpu', 'io', 'model', 'serve', 'wasm', 'world'],
   // entropy coding, the container, image and array files: only util below them
-  coder: ['api', 'cli', 'client', 'cpu', 'eval', 'gpu', 'io', 'model', 'serve', 'world'],
-  io: ['api', 'cli', 'client', 'coder', 'cpu', 'eval', 'gpu', 'model', 'serve', 'world'],
+  coder: ['api', 'cli', 'client', 'cpu', 'eval', 'gpu', 'io', 'model', 'serve', 'wasm', 'world'],
+  io: ['api', 'cli', 'client', 'coder', 'cpu', 'eval', 'gpu', 'model', 'serve', 'wasm', 'world'],
   // graphs, op sets, weights: never a kernel (gpu, cpu) or anything above
-  model: ['api', 'cli', 'client', 'cpu', 'eval', 'gpu', 'serve', 'world'],
+  model: ['api', 'cli', 'client', 'cpu', 'eval', 'gpu', 'serve', 'wasm', 'world'],
   // backends: implement model's op sets; never the product layers
-  gpu: ['api', 'cli', 'client', 'eval', 'serve', 'world'],
-  cpu: ['api', 'cli', 'client', 'eval', 'gpu', 'serve', 'world'],
+  gpu: ['api', 'cli', 'client', 'eval', 'serve', 'wasm', 'world'],
+  cpu: ['api', 'cli', 'client', 'eval', 'gpu', 'serve', 'wasm', 'world'],
+  wasm: ['api', 'cli', 'client', 'eval', 'gpu', 'serve', 'world'],
   // the library API: the one door the product layers use
   api: ['cli', 'client', 'eval', 'serve', 'world'],
-  // the remote client: fetch/WebSocket only (of the API, only the pure detections JSON; see the zone below)
-  client: ['cli', 'coder', 'cpu', 'eval', 'gpu', 'io', 'serve', 'world'],
+  // the remote client: fetch/WebSocket, the container reader (rate control); of the API only the pure detections JSON
+  client: ['cli', 'cpu', 'eval', 'gpu', 'io', 'serve', 'wasm', 'world'],
   // the server: through the API, never kernels, evaluation or the CLI
-  serve: ['cli', 'coder', 'cpu', 'eval', 'gpu', 'world'],
+  serve: ['cli', 'coder', 'cpu', 'eval', 'gpu', 'wasm', 'world'],
   eval: ['cli', 'client', 'serve'],
-  world: ['api', 'cli', 'client', 'coder', 'cpu', 'eval', 'gpu', 'model', 'serve'],
+  world: ['api', 'cli', 'client', 'coder', 'cpu', 'eval', 'gpu', 'model', 'serve', 'wasm'],
   // nothing imports the CLI (it imports anything)
   cli: [],
 };

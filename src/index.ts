@@ -4,7 +4,7 @@
  * (GPU runtime, rANS coder and container, weight loading, models, COCO evaluation).
  */
 export {
-  createEncoder, createDecoder, VcmEncoder, VcmDecoder, type EncoderOptions, type DecoderOptions, type EncodeResult, type DecodeResult, type LoadProgress, type ImageInput,
+  createEncoder, createDecoder, VcmEncoder, VcmDecoder, type EncoderOptions, type DecoderOptions, type EncodeResult, type EncodeOptions, type DecodeResult, type LoadProgress, type ImageInput,
   createRuntime, VcmRuntime, type RuntimeOptions, type AdapterChoice, type GpuBufferStats,
   inspectStream, isVcmStream, type StreamReport,
   detectionsToJson, detectionsFromJson, DetectionsJsonError, DETECTIONS_FORMAT, DETECTIONS_VERSION, type DetectionsJson,
@@ -29,8 +29,11 @@ export { ClassNamesError, classNamesOf, defaultClassNames } from './model/weight
 export { Detector } from './model/detector/detector.ts';
 export { DEFAULT_DETECTOR_CONFIG, type DetectorConfig, type Detections, type ImageSizes } from './model/detector/types.ts';
 export type { BgrImage } from './model/detector/preprocess.ts';
-export { HyperpriorCodec, type CodecMode } from './model/codec/codec.ts';
+export { HyperpriorCodec, type CodecMode, type RateOptions } from './model/codec/codec.ts';
+export { CODEC_ARCHITECTURES, CODEC_MODELS, VBR_ARCHITECTURES, type CodecArchitecture } from './model/codec/registry.ts';
+export type { RateSearch } from './model/codec/rate.ts';
 
 export { evaluateBoxes, type CocoStats } from './eval/cocoeval.ts';
 export { COCO_CLASS_NAMES, COCO_CATEGORY_IDS, toCocoResults } from './eval/coco-categories.ts';
 export { createRemoteDecoder, RemoteDecoder, RemoteError, type RemoteDecodeResult, type RemoteDecoderOptions, type RemoteStream, type StreamMessage } from './client/remote.ts';
+export { RateController, RateControlError, type RateControllerOptions, type RateStats } from './client/rate-controller.ts';

@@ -10,18 +10,22 @@
  * Both run on the caller's GPUDevice when given one (`device`), keep no global state, and `dispose()` frees every
  * GPU resource they made (a caller's device is left alive).
  */
-import type { GpuCodecBackend } from '../gpu/codec-backend.ts';
-import type { GpuDetectorBackend } from '../gpu/detector-backend.ts';
-import type { GpuTensor } from '../gpu/tensor.ts';
+import type { Tensor } from '../model/backend.ts';
+import type { CodecOps } from '../model/codec/ops.ts';
+import type { DetectorBackend } from '../model/detector/heads-adapter.ts';
+import { parseBackend, type BackendChoice, type BackendKind, type RuntimeRole } from './backend-choice.ts';
+import { createRuntime, type AdapterChoice, type GpuBufferStats, type VcmRuntime } from './runtime.ts';
+import { VcmError } from '../util/errors.ts';
 import { HyperpriorCodec, type CodecMode } from '../model/codec/codec.ts';
 import { encodeFeatures, decodeFeatures } from '../model/codec/features.ts';
+import { checkTargetBpp, type RateSearch } from '../model/codec/rate.ts';
 import { Detector } from '../model/detector/detector.ts';
 import { defaultHeads } from '../model/detector/heads-adapter.ts';
 import type { Detections, DetectorConfig, ImageSizes } from '../model/detector/types.ts';
 import { classNamesOf } from '../model/weights/class-names.ts';
 import { loadCodecWeights, loadDetectorWeights } from '../model/weights/load.ts';
 import type { CodecWeights, DetectorWeights, WeightSource } from '../model/weights/types.ts';
-import { toDetectorImage, type ImageInput } from './image-input.ts';
+import type { ImageInput } from './image-input.ts';
 import { isGpuImage, resizeNormalizeImage, type GpuImage } from '../gpu/ops/resize.ts';
 import { warmupContext } from '../gpu/backend.ts';
 import type { WarmupReport } from '../model/backend.ts';
@@ -29,15 +33,13 @@ import { imageSizes } from '../model/detector/preprocess.ts';
 import { readContainer } from '../coder/container.ts';
 import type { BgrImage } from '../io/bgr.ts';
 import { parsePrecision, type Precision } from '../util/f16.ts';
-import { VcmError } from '../util/errors.ts';
-
-import { createRuntime, type AdapterChoice, type GpuBufferStats, type VcmRuntime } from './runtime.ts';
 
 export type { ImageInput } from './image-input.ts';
 export { inspectStream, isVcmStream, type StreamReport } from './inspect-stream.ts';
 export { CONTAINER_HEADER_BYTES } from '../coder/container.ts';
 export { detectionsToJson, detectionsFromJson, DetectionsJsonError, DETECTIONS_FORMAT, DETECTIONS_VERSION, type DetectionsJson } from './detections-json.ts';
-export { createRuntime, VcmRuntime, type AdapterChoice, type GpuBufferStats, type RuntimeOptions } from './runtime.ts';
+export { createRuntime, VcmRuntime, ADAPTER_CHOICES, type AdapterChoice, type GpuBufferStats, type RuntimeOptions } from './runtime.ts';
+export { BackendChoiceError, decideBackend, type BackendChoice, type BackendDecision, type BackendKind } from './backend-choice.ts';
 
 export interface LoadProgress { file: 'detector' | 'codec'; loaded: number; total?: number }
 
@@ -48,13 +50,27 @@ interface CommonOptions {
   codec: WeightSource | CodecWeights;
   /**
    * Run on this runtime (createRuntime), shared with other encoders/decoders: one device, one pipeline cache, one
-   * buffer pool. The instance never disposes it. Without it the instance makes and owns its own runtime.
+   * buffer pool. The instance never disposes it. Without it the instance makes and owns its own runtime (from the
+   * options below).
    */
   runtime?: VcmRuntime;
   /** Run on this device (embedding; left alive by dispose()); otherwise one is acquired (navigator.gpu, or Dawn in Node). */
   device?: GPUDevice;
   /** Which adapter to acquire when neither `runtime` nor `device` is given (Node: lavapipe | swiftshader | system); default 'auto'. */
   adapter?: AdapterChoice;
+  /**
+   * 'webgpu', 'wasm' (WebAssembly SIMD, no GPU needed) or 'auto' (default; $WEBVCM_BACKEND in Node when set): WebGPU
+   * when an adapter exists, else wasm with a one-line notice; in Node also wasm over a software adapter (lavapipe,
+   * SwiftShader), where it is measured faster. The choice and its reason: `backend` / `backendReason`.
+   */
+  backend?: BackendChoice;
+  /**
+   * wasm backend: kernel threads (the caller + workers on a shared memory). Default: every hardware thread where
+   * workers can share memory (Node, or a cross-origin-isolated page), else 1. Results do not depend on it.
+   */
+  threads?: number;
+  /** Where auto's one-line fallback notice goes (default console.warn). */
+  onNotice?: (line: string) => void;
   /** Detector resize (Detectron2 INPUT.MIN_SIZE_TEST / MAX_SIZE_TEST); defaults 800 / 1333. */
   minSize?: number;
   maxSize?: number;
@@ -79,9 +95,24 @@ export interface EncoderOptions extends CommonOptions {
 
 export type DecoderOptions = CommonOptions;
 
+/** Per-call options of `encode`. The rate options need a variable-rate codec (bmshj2018-hyperprior-vbr, mbt2018-mean-vbr). */
+export interface EncodeOptions {
+  returnFeatures?: boolean;
+  /** Code at level s (gain |Gain[s]|). */
+  level?: number;
+  /** Code at this gain (any positive number; the model's level gains: `codecModel.gains`). */
+  scale?: number;
+  /** Find the gain whose strings reach this many bits per pixel of the original image (within 3 %, or the nearest achievable). */
+  targetBpp?: number;
+}
+
 export interface EncodeResult {
   bytes: Uint8Array;
   bpp: { container: number; strings: number };
+  /** The codec model and the gain the features were coded at (1 for a fixed-rate model). */
+  codec: { architecture: string; gain: number };
+  /** With `targetBpp`: the search (target, reached bpp, gain, within tolerance or clamped to the model's range). */
+  rateSearch?: RateSearch;
   stringBytes: { y: number; z: number };
   sizes: ImageSizes;
   quant: { min: number; max: number };
@@ -126,12 +157,12 @@ async function loadBoth(o: CommonOptions): Promise<{ det: DetectorWeights; codec
 }
 
 /** The runtime an instance runs on (its own, or a shared one it must not dispose) + the two model backends over it. */
-interface Runtime { runtime: VcmRuntime; owned: boolean; det: GpuDetectorBackend; codec: GpuCodecBackend }
+interface Runtime { runtime: VcmRuntime; owned: boolean; det: DetectorBackend<Tensor>; codec: CodecOps<Tensor> }
 
-async function openRuntime(o: CommonOptions, precision: Precision): Promise<Runtime> {
+async function openRuntime(o: CommonOptions, role: RuntimeRole, precision: Precision): Promise<Runtime> {
   if (o.runtime && o.device) throw new VcmError('input', 'give runtime or device, not both (a runtime already has its device)');
   if (o.runtime?.isDisposed) throw new VcmError('input', 'the runtime was disposed');
-  const runtime = o.runtime ?? await createRuntime({ device: o.device, adapter: o.adapter });
+  const runtime = o.runtime ?? await createRuntime({ device: o.device, adapter: o.adapter, backend: o.backend, threads: o.threads, onNotice: o.onNotice, role });
   try {
     return { runtime, owned: !o.runtime, det: runtime.detectorBackend(precision), codec: runtime.codecBackend() };
   } catch (e) {
@@ -140,20 +171,31 @@ async function openRuntime(o: CommonOptions, precision: Precision): Promise<Runt
   }
 }
 
+/** wasm: the kernels are compiled when the backend is made, so a warm-up has nothing to do. */
+function nothingToWarm(): WarmupReport {
+  return { planned: 0, compiled: 0, primed: 0, failed: [], planMs: 0, compileMs: 0, primeMs: 0, totalMs: 0 };
+}
+
 abstract class Base {
   protected disposed = false;
   protected constructor(
     protected readonly rt: Runtime,
-    protected readonly detector: Detector<GpuTensor>,
-    protected readonly codec: HyperpriorCodec<GpuTensor>,
+    protected readonly detector: Detector<Tensor>,
+    protected readonly codec: HyperpriorCodec<Tensor>,
     readonly detectorWeights: DetectorWeights,
     readonly codecWeights: CodecWeights,
   ) {}
+  /** The GPUDevice this instance runs on (pass it to another encoder/decoder to share it). WebGPU backend only. */
+  get device(): GPUDevice { return this.rt.runtime.device; }
+  /** The WebGPU adapter (null on the wasm backend). */
+  get adapter(): VcmRuntime['adapterInfo'] { return this.rt.runtime.adapterInfo; }
   /** The runtime this instance runs on (pass it as `runtime` to another encoder/decoder to share it). */
   get runtime(): VcmRuntime { return this.rt.runtime; }
-  /** The GPUDevice this instance runs on. */
-  get device(): GPUDevice { return this.rt.runtime.device; }
-  get adapter(): VcmRuntime['adapterInfo'] { return this.rt.runtime.adapterInfo; }
+  /** The backend this instance runs on, and why it was chosen. */
+  get backend(): BackendKind { return this.rt.runtime.backend; }
+  get backendReason(): string { return this.rt.runtime.backendReason; }
+  /** Kernel threads on the wasm backend (0 on WebGPU). */
+  get threads(): number { return this.rt.runtime.threads; }
   /** Class names, index = the contiguous class id in `detections.classes` (from the checkpoint, else COCO / class_<k>). */
   get classNames(): string[] { return classNamesOf(this.detectorWeights); }
   /** Distinct GPU pipelines compiled so far (a warm-up makes the first run add none). */
@@ -162,7 +204,7 @@ abstract class Base {
   get fingerprint(): Uint8Array { return this.codec.fingerprint; }
   /** The codec's sizes, for reports such as the server's /v1/models. */
   get codecShape(): { C: number; N: number; M: number } { return { C: this.codec.C, N: this.codec.N, M: this.codec.M }; }
-  /** GPU buffer pool counters of the runtime (shared by every instance on it): flat over many calls when nothing leaks. */
+  /** GPU buffer pool counters (live/free buffers and bytes): flat over many calls when nothing leaks (zeros on wasm). */
   gpuBuffers(): GpuBufferStats { return this.rt.runtime.gpuBuffers(); }
   protected check(): void { if (this.disposed) throw new VcmError('input', `${this.constructor.name} used after dispose()`); }
   dispose(): void {
@@ -174,13 +216,15 @@ abstract class Base {
   }
 }
 
-async function build(o: CommonOptions, method2: boolean): Promise<[Runtime, Detector<GpuTensor>, HyperpriorCodec<GpuTensor>, DetectorWeights, CodecWeights]> {
+async function build(o: CommonOptions, method2: boolean, role: RuntimeRole): Promise<[Runtime, Detector<Tensor>, HyperpriorCodec<Tensor>, DetectorWeights, CodecWeights]> {
   const precision = parsePrecision(o.precision, 'precision');   // before any loading: a typo fails at once
+  parseBackend(o.backend);
+  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 64)) throw new VcmError('input', `threads must be an integer in 1..64, got ${String(o.threads)}`);
   const { det, codec } = await loadBoth(o);
   if (codec.C !== det.config.stemOut) {
     throw new VcmError('input', `the codec codes ${codec.C} channels but the detector's stem has ${det.config.stemOut}`);
   }
-  const rt = await openRuntime(o, precision);
+  const rt = await openRuntime(o, role, precision);
   try {
     const cfg: Partial<DetectorConfig> = { ...o.detectorConfig, method2 };
     const trained = det.inputSize;
@@ -200,7 +244,7 @@ async function build(o: CommonOptions, method2: boolean): Promise<[Runtime, Dete
 }
 
 export class VcmEncoder extends Base {
-  private constructor(rt: Runtime, d: Detector<GpuTensor>, c: HyperpriorCodec<GpuTensor>, dw: DetectorWeights, cw: CodecWeights, readonly method: 1 | 2, readonly mode: CodecMode) {
+  private constructor(rt: Runtime, d: Detector<Tensor>, c: HyperpriorCodec<Tensor>, dw: DetectorWeights, cw: CodecWeights, readonly method: 1 | 2, readonly mode: CodecMode) {
     super(rt, d, c, dw, cw);
   }
 
@@ -209,7 +253,7 @@ export class VcmEncoder extends Base {
     if (method !== 1 && method !== 2) throw new VcmError('input', `method must be 1 or 2, got ${String(method)}`);
     const mode = o.mode ?? 'compat';
     if (mode !== 'compat' && mode !== 'portable') throw new VcmError('input', `mode must be compat or portable, got ${String(mode)}`);
-    const parts = await build(o, method === 2);
+    const parts = await build(o, method === 2, 'encoder');
     return new VcmEncoder(...parts, method, mode);
   }
 
@@ -222,6 +266,7 @@ export class VcmEncoder extends Base {
     this.check();
     const { height, width } = checkWarmSize(o);
     const ctx = this.rt.runtime.ctx;
+    if (!ctx) return nothingToWarm();
     return warmupContext(ctx, async () => {
       if (o.gpuInput) {
         const sizes = imageSizes(height, width, this.detector.cfg);
@@ -237,7 +282,7 @@ export class VcmEncoder extends Base {
   /** The uncompressed reference: the whole detector on the image (no quantization, no codec). */
   async detectUncompressed(image: ImageInput): Promise<Detections> {
     this.check();
-    const img = await toDetectorImage(image, this.rt.runtime.ctx);
+    const img = await this.rt.runtime.image(image);
     try {
       return (await this.detector.detect(img)).detections;
     } finally {
@@ -245,11 +290,17 @@ export class VcmEncoder extends Base {
     }
   }
 
-  async encode(image: ImageInput, opts: { returnFeatures?: boolean } = {}): Promise<EncodeResult> {
+  /** The codec model (CompressAI's name), its level gains (empty for a fixed-rate model). */
+  get codecModel(): { architecture: string; gains: number[] } { return { architecture: this.codec.architecture, gains: this.codec.gains }; }
+
+  async encode(image: ImageInput, opts: EncodeOptions = {}): Promise<EncodeResult> {
     this.check();
+    // a bad rate option fails before any GPU work
+    this.codec.gainFor({ level: opts.level, scale: opts.scale });
+    if (opts.targetBpp !== undefined) checkTargetBpp(this.codec.architecture, this.codec.spec.vbr, opts.targetBpp);
     const timings: Record<string, number> = {};
     let t0 = performance.now();
-    const img = await toDetectorImage(image, this.rt.runtime.ctx);
+    const img = await this.rt.runtime.image(image);
     timings['image input'] = performance.now() - t0;
     const tm = new Map<string, number>();
     let stemOut;
@@ -266,11 +317,14 @@ export class VcmEncoder extends Base {
       const r = await encodeFeatures(this.codec, stem, {
         method: this.method, mode: this.mode, originalSize: sizes.original, resizedSize: sizes.resized,
         time: (k: string, ms: number) => { timings[k] = ms; },
+        level: opts.level, scale: opts.scale, targetBpp: opts.targetBpp,
       });
       timings['feature coding'] = performance.now() - t0;
       return {
         bytes: r.bytes,
         bpp: { container: r.bppContainer, strings: r.bpp },
+        codec: { architecture: this.codec.architecture, gain: r.gain },
+        ...(r.search ? { rateSearch: r.search } : {}),
         stringBytes: { y: r.strings[0].length, z: r.strings[1].length },
         sizes,
         quant: { min: r.fields.mn, max: r.fields.mx },
@@ -285,7 +339,7 @@ export class VcmEncoder extends Base {
 
 export class VcmDecoder extends Base {
   static async create(o: DecoderOptions): Promise<VcmDecoder> {
-    const parts = await build(o, false);
+    const parts = await build(o, false, 'decoder');
     return new VcmDecoder(...parts);
   }
 
@@ -313,6 +367,7 @@ export class VcmDecoder extends Base {
     }
     const [height, width] = sizes.original;
     const [c, h, w] = this.detector.stemShape(sizes);
+    if (!this.rt.runtime.ctx) return nothingToWarm();
     const codec = await warmupContext(this.rt.runtime.ctx, async (unrecorded) => {
       for (const mode of ['compat', 'portable'] as const) {
         // a stream of this size to plan the decoder with (its encoder-side pipelines are not compiled)
@@ -321,7 +376,7 @@ export class VcmDecoder extends Base {
           try {
             return (await encodeFeatures(this.codec, stem, { method, mode, originalSize: sizes.original, resizedSize: sizes.resized })).bytes;
           } finally {
-            stem.release();
+            this.rt.codec.release(stem);
           }
         });
         this.rt.det.release((await decodeFeatures(this.codec, bytes)).features);

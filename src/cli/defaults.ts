@@ -62,3 +62,10 @@ export function nonNegInt(v: string): number {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
   return n;
 }
+
+/** The `--backend` option (auto | webgpu | wasm; default $WEBVCM_BACKEND, else auto), checked before any weights load. */
+export const BACKEND_HELP = 'auto (WebGPU when an adapter exists, else wasm; in Node wasm also over lavapipe/SwiftShader) | webgpu | wasm (default: $WEBVCM_BACKEND or auto)';
+export function backendArg(v: string): 'auto' | 'webgpu' | 'wasm' {
+  if (v !== 'auto' && v !== 'webgpu' && v !== 'wasm') throw new InvalidArgumentError('expected auto, webgpu or wasm');
+  return v;
+}

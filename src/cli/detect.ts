@@ -98,7 +98,7 @@ export function register(program: Command): void {
       const image = bgrFromFileBytes(inputBytes, input);
       if (opts.weights && opts.detector && opts.weights !== opts.detector) throw new DetectUsageError('give --detector or --weights (the same option), not both');
       const weights = await loadDetectorWeights(opts.weights ?? opts.detector ?? DEFAULT_DETECTOR);
-      const runtime = await createRuntime({ adapter: opts.adapter });
+      const runtime = await createRuntime({ adapter: opts.adapter, backend: 'webgpu' });
       try {
         const ops = runtime.detectorBackend(opts.precision);
         const det = await Detector.create(weights, ops, {

@@ -51,6 +51,7 @@ interface EvalCliOptions {
   json?: boolean;
   detector?: string;
   codec: string[];
+  scales?: number[];
   anchors?: string;
   anchorQ?: string;
   onError: string;
@@ -111,6 +112,14 @@ export function parseMethodList(v: string): (1 | 2)[] {
   return m;
 }
 
+/** `--scales a,b,c`: finite positive gains. */
+export function parseScales(v: string): number[] {
+  const xs = v.split(',').map((t) => Number(t.trim()));
+  if (!xs.length || xs.some((x) => !Number.isFinite(x) || x <= 0)) throw new EvalUsageError(`--scales must be comma-separated positive gains, got '${v}'`);
+  if (new Set(xs).size !== xs.length) throw new EvalUsageError('--scales lists a gain twice');
+  return xs;
+}
+
 /** Short labels for the codec checkpoints: the base name without extension, with parent folders where names collide. */
 export function codecLabels(paths: string[]): string[] {
   const strip = (p: string) => p.replace(/\.(safetensors|pth\.tar|pth|tar)$/, '');
@@ -143,7 +152,8 @@ export function register(program: Command): void {
     .option('--detections <file>', 'COCO results JSON to score (scoring mode)')
     .option('--images <dir>', 'image folder for the experiment (full mode)')
     .option('--method <list>', 'full mode: codec methods, comma separated (1, 2)', '1')
-    .option('--codec <ckpt>', 'full mode: feature-codec checkpoint(s), one per rate point; comma separated or repeated (default: every bundled rate point, weights/world/rate-points.json)', collect, [])
+    .option('--codec <ckpt>', 'full mode: feature-codec checkpoint(s), one per rate point (a variable-rate checkpoint: one point per level, one curve); comma separated or repeated (default: every bundled rate point, weights/world/rate-points.json)', collect, [])
+    .option('--scales <list>', 'full mode: variable-rate checkpoints code at these gains instead of their levels, e.g. 0.1,0.2,0.45,1', parseScales)
     .option('--anchors <list>', `full mode: image-codec anchors, comma separated: ${ANCHOR_CODECS.join(', ')} or none`, 'none')
     .option('--anchor-q <list>', 'full mode: anchor qualities, e.g. 5,10,20,35,50,75 or jpeg=5,10,20;webp=5,10 (default per codec, docs/eval.md)')
     .option('--limit <n>', 'full mode: only the first N images (ascending id)', parseLimit)
@@ -194,10 +204,11 @@ export function register(program: Command): void {
       const { createRdRunner } = await import('../eval/rd-runner.ts');
       const runner = await createRdRunner({
         detector, codecs, method2: methods.includes(2), mode: opts.mode as 'compat' | 'portable', minSize: opts.minSize, maxSize: opts.maxSize,
-        precision: opts.precision,
+        precision: opts.precision, scales: opts.scales,
       });
       process.stderr.write(`eval: ${runner.detectorInfo}; class mapping ${runner.classNames ? 'by name' : 'COCO ids'}\n`);
-      const uniq = codecLabels(codecs);
+      const names = codecLabels(codecs);
+      const uniq = runner.points.map((p) => `${names[p.codec]}${p.suffix}`);
       const res = await runRdExperiment({
         annotations: opts.annotations,
         images: opts.images!,

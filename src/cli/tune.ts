@@ -29,8 +29,8 @@ export function register(program: Command): void {
     .action(async (o: { weights: string; size: string; rounds: number; cache: string; dryRun?: boolean; json?: boolean }) => {
       const [H, W] = size(o.size);
       const w = await loadCodecWeights(o.weights, { label: '--weights' });
-      const runtime = await createRuntime();
-      const ctx = runtime.ctx;
+      const runtime = await createRuntime({ backend: 'webgpu' });
+      const ctx = runtime.gpu('tune');
       const log = (s: string) => { if (!o.json) process.stderr.write(s + '\n'); };
       try {
         const be = runtime.codecBackend();

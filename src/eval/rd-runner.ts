@@ -7,8 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRuntime, type AdapterChoice } from '../api/runtime.ts';
-import type { GpuDetectorBackend } from '../gpu/detector-backend.ts';
-import type { GpuTensor } from '../gpu/tensor.ts';
+import type { Tensor } from '../model/backend.ts';
+import type { DetectorBackend } from '../model/detector/heads-adapter.ts';
 import { HyperpriorCodec, type CodecMode } from '../model/codec/codec.ts';
 import { decodeFeatures, encodeFeatures } from '../model/codec/features.ts';
 import { Detector } from '../model/detector/detector.ts';
@@ -23,8 +23,11 @@ import { VcmError } from '../util/errors.ts';
 
 export interface RdRunnerOptions {
   detector: string;
-  /** feature-codec checkpoints, one per rate point */
+  /** feature-codec checkpoints: a fixed-rate one is one rate point; a variable-rate one gives one point per level,
+   * or per gain of `scales` (one curve either way) */
   codecs: string[];
+  /** variable-rate checkpoints: code at these gains instead of the model's levels */
+  scales?: number[];
   /** build the method-2 detector too */
   method2: boolean;
   mode?: CodecMode;
@@ -42,7 +45,21 @@ export class RdSetupError extends VcmError {
   }
 }
 
-export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunner & { detectorInfo: string }> {
+/** One rate point: a codec and, for a variable-rate codec, its gain (pure). */
+export interface RatePoint { codec: number; gain: number | undefined; suffix: string }
+
+/** The rate points of the loaded codecs: per fixed-rate checkpoint one, per variable-rate checkpoint its levels or `scales`. */
+export function ratePoints(gainsPerCodec: readonly number[][], scales?: readonly number[]): RatePoint[] {
+  const out: RatePoint[] = [];
+  gainsPerCodec.forEach((gains, codec) => {
+    if (!gains.length) { out.push({ codec, gain: undefined, suffix: '' }); return; }
+    if (scales?.length) for (const g of scales) out.push({ codec, gain: Math.fround(g), suffix: `@scale${g}` });
+    else gains.forEach((g, s) => out.push({ codec, gain: g, suffix: `@level${s}` }));
+  });
+  return out;
+}
+
+export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunner & { detectorInfo: string; points: RatePoint[] }> {
   const detW = await loadDetectorWeights(o.detector).catch((e: Error) => {
     throw new RdSetupError(`detector ${o.detector}: ${e.name}: ${e.message}`);
   });
@@ -55,9 +72,9 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     codecW.push(w);
   }
   const mode = o.mode ?? 'compat';
-  const runtime = await createRuntime({ adapter: o.adapter });
+  const runtime = await createRuntime({ adapter: o.adapter, backend: 'webgpu' });
   const precision = o.precision ?? 'f32';
-  let detOps: GpuDetectorBackend;
+  let detOps: DetectorBackend<Tensor>;
   try {
     detOps = runtime.detectorBackend(precision);
   } catch (e) {
@@ -66,8 +83,8 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
   }
   const codecOps = runtime.codecBackend();
   const made: { dispose(): void }[] = [];
-  let det1: Detector<GpuTensor>, det2: Detector<GpuTensor> | null = null;
-  const codecs: HyperpriorCodec<GpuTensor>[] = [];
+  let det1: Detector<Tensor>, det2: Detector<Tensor> | null = null;
+  const codecs: HyperpriorCodec<Tensor>[] = [];
   try {
     const cfg: Partial<DetectorConfig> = {};
     const trained = detW.inputSize;
@@ -89,11 +106,18 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     runtime.dispose();
     throw e;
   }
+  if (o.scales?.length && !codecs.some((c) => c.spec.vbr)) {
+    for (const m of made.reverse()) m.dispose();
+    runtime.dispose();
+    throw new RdSetupError('--scales needs a variable-rate codec checkpoint (bmshj2018-hyperprior-vbr, mbt2018-mean-vbr)');
+  }
+  const points = ratePoints(codecs.map((c) => c.gains), o.scales);
 
-  /** encode → container → decode → finish detection, as the receiver does */
-  const codeAndDetect = async (stem: GpuTensor, sizes: ImageSizes, method: 1 | 2, ci: number): Promise<RowOutput> => {
-    const codec = codecs[ci]!;
-    const enc = await encodeFeatures(codec, stem, { method, mode, originalSize: sizes.original, resizedSize: sizes.resized });
+  /** encode → container → decode → finish detection, as the receiver does (row codecIndex = rate point) */
+  const codeAndDetect = async (stem: Tensor, sizes: ImageSizes, method: 1 | 2, pi: number): Promise<RowOutput> => {
+    const p = points[pi]!;
+    const codec = codecs[p.codec]!;
+    const enc = await encodeFeatures(codec, stem, { method, mode, originalSize: sizes.original, resizedSize: sizes.resized, scale: p.gain });
     const { features, fields } = await decodeFeatures(codec, enc.bytes);
     try {
       const s: ImageSizes = { original: fields.originalSize, resized: fields.resizedSize, padded: [fields.featureShape[1] * 4, fields.featureShape[2] * 4] };
@@ -108,10 +132,12 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     classNames: detW.classNames,
     settings: JSON.stringify({
       detector: toHex(detW.fingerprint), codecs: codecW.map((w) => toHex(w.fingerprint)), mode,
+      ...(points.some((p) => p.gain !== undefined) ? { gains: points.map((p) => p.gain ?? null) } : {}),
       minSize: det1.cfg.minSize, maxSize: det1.cfg.maxSize, ...(precision === 'f16' ? { precision } : {}),
     }),
     numClasses: detW.config.numClasses,
-    detectorInfo: `${runtime.adapterInfo.description ?? 'WebGPU'}; detector ${JSON.stringify(detW.config.stages.map((s) => s.out))} fpn ${detW.config.fpnOut}, ${detW.config.numClasses} classes`,
+    points,
+    detectorInfo: `${runtime.adapterInfo?.description ?? 'WebGPU'}; detector ${JSON.stringify(detW.config.stages.map((s) => s.out))} fpn ${detW.config.fpnOut}, ${detW.config.numClasses} classes`,
     async runImage(job: ImageJob, rows: readonly RowSpec[], done: (key: string) => void) {
       const image = bgrFromFileBytes(new Uint8Array(readFileSync(job.path)), job.fileName);
       const out = new Map<string, RowOutput>();

@@ -447,3 +447,4 @@ export async function createServer(o: ServeOptions): Promise<VcmServer> {
   await s.init();
   return s;
 }
+
