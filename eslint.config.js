@@ -32,23 +32,52 @@ const LAYERS = {
 };
 
 const zones = [
-  ...Object.entries(LAYERS).flatMap(([layer, banned]) => banned.map((b) => ({
-    target: `./src/${layer}`, from: `./src/${b}`, message: `docs/architecture.md: src/${layer} must not import src/${b}`,
-  }))),
+  ...Object.entries(LAYERS).flatMap(([layer, banned]) =>
+    banned.map((b) => ({
+      target: `./src/${layer}`,
+      from: `./src/${b}`,
+      message: `docs/architecture.md: src/${layer} must not import src/${b}`,
+    })),
+  ),
   {
-    target: [...Object.keys(LAYERS).filter((l) => l !== 'cli').map((l) => `./src/${l}`), './src/index.ts', './src/node.ts'],
-    from: './src/cli', message: 'docs/architecture.md: nothing imports the CLI',
+    target: [
+      ...Object.keys(LAYERS)
+        .filter((l) => l !== 'cli')
+        .map((l) => `./src/${l}`),
+      './src/index.ts',
+      './src/node.ts',
+    ],
+    from: './src/cli',
+    message: 'docs/architecture.md: nothing imports the CLI',
   },
   {
-    target: './src/client', from: './src/api', except: ['./detections-json.ts'],
+    target: './src/client',
+    from: './src/api',
+    except: ['./detections-json.ts'],
     message: 'docs/architecture.md: the client takes only the pure detections JSON from the API (no GPU code in its bundle)',
   },
   // the library entry points (src/index.ts, src/node.ts) may export from any layer below the product
-  { target: ['./src/index.ts', './src/node.ts'], from: ['./src/cli', './src/serve', './src/world'], message: 'the package entry exports the library, not the CLI or the server' },
+  {
+    target: ['./src/index.ts', './src/node.ts'],
+    from: ['./src/cli', './src/serve', './src/world'],
+    message: 'the package entry exports the library, not the CLI or the server',
+  },
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'demo/dist/**', '.cache/**', 'artifacts/**', 'src/gpu/shaders.gen.ts', '**/*.js', '**/*.mjs', '**/*.cjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'demo/dist/**',
+      '.cache/**',
+      'artifacts/**',
+      'src/gpu/shaders.gen.ts',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.cjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

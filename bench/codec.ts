@@ -17,12 +17,24 @@ async function main(): Promise<void> {
   const ctx = await GpuContext.create({ adapter: arg('adapter', 'auto') as AdapterChoice });
   const wpath = arg('weights', '');
   const [N, M] = arg('nm', '128,192').split(',').map(Number) as [number, number];
-  const weights = wpath ? await loadCodecWeights(wpath) : scaleCodecWeights(await loadCodecWeights('weights/random/codec.safetensors'), N, M);
-  console.log(`adapter: ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}/${ctx.info.architecture}); codec ${wpath || `random N=${N} M=${M}`}; MESA_SHADER_CACHE_DIR=${process.env.MESA_SHADER_CACHE_DIR ?? '(default)'}`);
+  const weights = wpath
+    ? await loadCodecWeights(wpath)
+    : scaleCodecWeights(await loadCodecWeights('weights/random/codec.safetensors'), N, M);
+  console.log(
+    `adapter: ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}/${ctx.info.architecture}); codec ${wpath || `random N=${N} M=${M}`}; MESA_SHADER_CACHE_DIR=${process.env.MESA_SHADER_CACHE_DIR ?? '(default)'}`,
+  );
   for (const c of sizesArg()) {
-    const r = await benchCodec(ctx, weights, c, { mode: arg('mode', 'compat') as CodecMode, reps: Number(arg('reps', '2')), warmup: flag('warmup'), layers: !flag('no-layers') });
+    const r = await benchCodec(ctx, weights, c, {
+      mode: arg('mode', 'compat') as CodecMode,
+      reps: Number(arg('reps', '2')),
+      warmup: flag('warmup'),
+      layers: !flag('no-layers'),
+    });
     console.log('\n' + formatModelBench(r));
   }
   ctx.dispose();
 }
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -16,7 +16,6 @@ const GOLDEN = path.resolve(process.cwd(), '../shared/golden/compressai');
 const npy = (rel: string) => readNpy(new Uint8Array(readFileSync(path.join(GOLDEN, rel))));
 const i32 = (rel: string) => npy(rel).data as Int32Array;
 
-
 /** Best-of-rounds throughput (Msym/s) of fn over n symbols, repeating fn to fill ~minMs per round. */
 function measure(n: number, fn: () => void, rounds = 5, minMs = 300): number {
   fn(); // warm-up / JIT

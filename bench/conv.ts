@@ -15,7 +15,16 @@ import { GpuContext } from '../src/gpu/context.ts';
 import { conv2d, convOutputSize, prepareConv, type ConvVariant } from '../src/gpu/ops/conv.ts';
 import type { AdapterChoice } from '../src/gpu/device.ts';
 
-interface Case { name: string; C: number; H: number; W: number; OC: number; K: number; S: number; P: number }
+interface Case {
+  name: string;
+  C: number;
+  H: number;
+  W: number;
+  OC: number;
+  K: number;
+  S: number;
+  P: number;
+}
 const CASES: Case[] = [
   { name: '3x3 64->64 @256x256', C: 64, H: 256, W: 256, OC: 64, K: 3, S: 1, P: 1 },
   { name: 'g_a.0 5x5/2 64->128 @256x320', C: 64, H: 256, W: 320, OC: 128, K: 5, S: 2, P: 2 },
@@ -33,8 +42,8 @@ const CASES: Case[] = [
 const VARIANTS: Record<string, Partial<ConvVariant> | undefined> = {
   auto: undefined,
   legacy: { LOAD: 'generic', WGX: 16, WGY: 16, TM: 4, TN: 1, BK: 16, A4: false },
-  'r8x2': { WGX: 8, WGY: 8, TM: 8, TN: 2, A4: false },
-  'r8x2a4': { WGX: 8, WGY: 8, TM: 8, TN: 2, A4: true },
+  r8x2: { WGX: 8, WGY: 8, TM: 8, TN: 2, A4: false },
+  r8x2a4: { WGX: 8, WGY: 8, TM: 8, TN: 2, A4: true },
 };
 
 function arg(name: string, def: string): string {
@@ -47,7 +56,10 @@ function arg(name: string, def: string): string {
  * load from other processes on a shared box hits every variant alike; per variant the minimum and the median.
  */
 async function timeInterleaved(ctx: GpuContext, reps: number, fns: (() => void)[]): Promise<{ min: number; med: number }[]> {
-  for (const fn of fns) { fn(); await ctx.sync(); } // warm-up (pipeline compile)
+  for (const fn of fns) {
+    fn();
+    await ctx.sync();
+  } // warm-up (pipeline compile)
   const ts: number[][] = fns.map(() => []);
   for (let r = 0; r < reps; r++) {
     for (let i = 0; i < fns.length; i++) {
@@ -57,11 +69,15 @@ async function timeInterleaved(ctx: GpuContext, reps: number, fns: (() => void)[
       ts[i]!.push(performance.now() - t0);
     }
   }
-  return ts.map((t) => { t.sort((a, b) => a - b); return { min: t[0]!, med: t[Math.floor(t.length / 2)]! }; });
+  return ts.map((t) => {
+    t.sort((a, b) => a - b);
+    return { min: t[0]!, med: t[Math.floor(t.length / 2)]! };
+  });
 }
 
 async function time(ctx: GpuContext, reps: number, fn: () => void): Promise<number> {
-  fn(); await ctx.sync(); // warm-up (pipeline compile)
+  fn();
+  await ctx.sync(); // warm-up (pipeline compile)
   const ts: number[] = [];
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
@@ -78,23 +94,35 @@ async function main(): Promise<void> {
   const noRef = process.argv.includes('--no-ref');
   const filters = arg('cases', '').split(',').filter(Boolean);
   const variants = arg('variants', 'auto').split(';').filter(Boolean);
-  for (const v of variants) if (!(v in VARIANTS) && !v.startsWith('{')) throw new Error(`unknown variant ${v} (known: ${Object.keys(VARIANTS).join(', ')}, or inline JSON)`);
+  for (const v of variants)
+    if (!(v in VARIANTS) && !v.startsWith('{'))
+      throw new Error(`unknown variant ${v} (known: ${Object.keys(VARIANTS).join(', ')}, or inline JSON)`);
   const ctx = await GpuContext.create({ adapter: arg('adapter', 'auto') as AdapterChoice });
-  console.log(`adapter: ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}/${ctx.info.architecture})  reps=${reps} interleaved rounds; ms = min (median), GFLOP/s from the min`);
+  console.log(
+    `adapter: ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}/${ctx.info.architecture})  reps=${reps} interleaved rounds; ms = min (median), GFLOP/s from the min`,
+  );
   const vcols = variants.map((v) => `${v} ms | ${v} GFLOP/s`).join(' | ');
-  console.log(`| case | GFLOP | ${vcols} |${noRef ? '' : ' GEMM (conv 1×1 mode) GFLOP/s | conv ÷ GEMM | matmul.wgsl GFLOP/s | naive conv GFLOP/s |'}`);
+  console.log(
+    `| case | GFLOP | ${vcols} |${noRef ? '' : ' GEMM (conv 1×1 mode) GFLOP/s | conv ÷ GEMM | matmul.wgsl GFLOP/s | naive conv GFLOP/s |'}`,
+  );
   console.log(`|---|---|${variants.map(() => '---|---|').join('')}${noRef ? '' : '---|---|---|---|'}`);
   for (const c of CASES) {
     if (filters.length && !filters.some((f) => c.name.includes(f))) continue;
-    const OH = convOutputSize(c.H, c.K, c.S, c.P), OW = convOutputSize(c.W, c.K, c.S, c.P);
-    const Kdim = c.K * c.K * c.C, M = OH * OW;
+    const OH = convOutputSize(c.H, c.K, c.S, c.P),
+      OW = convOutputSize(c.W, c.K, c.S, c.P);
+    const Kdim = c.K * c.K * c.C,
+      M = OH * OW;
     const flops = 2 * M * c.OC * Kdim;
     const g = (ms: number) => flops / ms / 1e6;
-    const x = ctx.upload(Float32Array.from({ length: c.C * c.H * c.W }, (_, i) => Math.sin(i)), [c.C, c.H, c.W], { layout: 'hwc' });
+    const x = ctx.upload(
+      Float32Array.from({ length: c.C * c.H * c.W }, (_, i) => Math.sin(i)),
+      [c.C, c.H, c.W],
+      { layout: 'hwc' },
+    );
     const wdata = Float32Array.from({ length: c.OC * Kdim }, (_, i) => Math.cos(i) * 0.01);
     const cw = prepareConv(ctx, wdata, [c.OC, c.C, c.K, c.K], null);
     const runs = variants.map((v) => {
-      const variant = v.startsWith('{') ? JSON.parse(v) as Partial<ConvVariant> : VARIANTS[v];
+      const variant = v.startsWith('{') ? (JSON.parse(v) as Partial<ConvVariant>) : VARIANTS[v];
       return () => conv2d(ctx, x, cw, { stride: c.S, pad: c.P, variant }).release();
     });
     const times = await timeInterleaved(ctx, reps, runs);
@@ -110,16 +138,32 @@ async function main(): Promise<void> {
       // Matmul of equal FLOPs: M' x N' x K with M'·N' = M·OC; M' shrunk (N' grown) until A fits one binding.
       let f = 1;
       while ((M / f) * Kdim * 4 > ctx.limits.maxStorageBufferBindingSize / 2) f *= 2;
-      const Mm = Math.round(M / f), Nm = c.OC * f;
-      const a = ctx.upload(Float32Array.from({ length: Mm * Kdim }, (_, i) => Math.sin(i * 0.37)), [Mm, Kdim]);
-      const b = ctx.upload(Float32Array.from({ length: Kdim * Nm }, (_, i) => Math.cos(i * 0.11)), [Kdim, Nm]);
+      const Mm = Math.round(M / f),
+        Nm = c.OC * f;
+      const a = ctx.upload(
+        Float32Array.from({ length: Mm * Kdim }, (_, i) => Math.sin(i * 0.37)),
+        [Mm, Kdim],
+      );
+      const b = ctx.upload(
+        Float32Array.from({ length: Kdim * Nm }, (_, i) => Math.cos(i * 0.11)),
+        [Kdim, Nm],
+      );
       const cm = ctx.empty([Mm, Nm]);
       const mm = ctx.pipeline('matmul');
       const um = ctx.uniform([Mm, Nm, Kdim, 0]);
       const tMm = await time(ctx, reps, () => ctx.dispatch(mm, [um, a, b, cm], [Math.ceil(Nm / 64), Math.ceil(Mm / 64)], 'matmul'));
       // The strongest plain GEMM: the same M'×K×N' product as a 1×1 conv (C = K, OC = N') on a 1×M' image.
-      const ag = ctx.upload(Float32Array.from({ length: Mm * Kdim }, (_, i) => Math.sin(i * 0.37)), [Kdim, 1, Mm], { layout: 'hwc' });
-      const wg = prepareConv(ctx, Float32Array.from({ length: Nm * Kdim }, (_, i) => Math.cos(i * 0.11) * 0.01), [Nm, Kdim, 1, 1], null);
+      const ag = ctx.upload(
+        Float32Array.from({ length: Mm * Kdim }, (_, i) => Math.sin(i * 0.37)),
+        [Kdim, 1, Mm],
+        { layout: 'hwc' },
+      );
+      const wg = prepareConv(
+        ctx,
+        Float32Array.from({ length: Nm * Kdim }, (_, i) => Math.cos(i * 0.11) * 0.01),
+        [Nm, Kdim, 1, 1],
+        null,
+      );
       const tGemm = await time(ctx, reps, () => conv2d(ctx, ag, wg).release());
       refCols = ` ${g(tGemm).toFixed(2)} | ${(tGemm / tFirst).toFixed(2)} | ${g(tMm).toFixed(2)} | ${g(tNaive).toFixed(2)} |`;
       for (const t of [wn, yn, a, b, cm, ag]) t.release();

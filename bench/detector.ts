@@ -17,11 +17,16 @@ async function main(): Promise<void> {
   const ctx = await GpuContext.create({ adapter: arg('adapter', 'auto') as AdapterChoice });
   const wpath = flag('bundled') ? 'weights/default/detector.safetensors' : arg('weights', '');
   const weights = wpath ? await loadDetectorWeights(wpath) : randomDetectorWeights(r50FpnArch(), 7);
-  console.log(`adapter: ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}/${ctx.info.architecture}); weights ${wpath || 'random R50-FPN (full width)'}; MESA_SHADER_CACHE_DIR=${process.env.MESA_SHADER_CACHE_DIR ?? '(default)'}`);
+  console.log(
+    `adapter: ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}/${ctx.info.architecture}); weights ${wpath || 'random R50-FPN (full width)'}; MESA_SHADER_CACHE_DIR=${process.env.MESA_SHADER_CACHE_DIR ?? '(default)'}`,
+  );
   for (const c of sizesArg()) {
     const r = await benchDetector(ctx, weights, c, { reps: Number(arg('reps', '2')), warmup: flag('warmup'), layers: !flag('no-layers') });
     console.log('\n' + formatModelBench(r));
   }
   ctx.dispose();
 }
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

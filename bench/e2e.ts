@@ -17,9 +17,17 @@ async function main(): Promise<void> {
   const ctx = await GpuContext.create({ adapter: arg('adapter', 'auto') as AdapterChoice });
   const paper = arg('models', 'bundled') === 'paper';
   const det = paper ? randomDetectorWeights(r50FpnArch(), 7) : await loadDetectorWeights('weights/default/detector.safetensors');
-  const codec = paper ? scaleCodecWeights(await loadCodecWeights('weights/random/codec.safetensors'), 128, 192) : await loadCodecWeights('weights/default/codec.safetensors');
-  console.log(`adapter: ${ctx.info.description || ctx.info.device}; models ${paper ? 'paper-size random' : 'bundled'}; MESA_SHADER_CACHE_DIR=${process.env.MESA_SHADER_CACHE_DIR ?? '(default)'}`);
-  for (const c of sizesArg()) console.log('\n' + formatE2E(await benchE2E(ctx.device, det, codec, c, { reps: Number(arg('reps', '2')), warmup: flag('warmup') })));
+  const codec = paper
+    ? scaleCodecWeights(await loadCodecWeights('weights/random/codec.safetensors'), 128, 192)
+    : await loadCodecWeights('weights/default/codec.safetensors');
+  console.log(
+    `adapter: ${ctx.info.description || ctx.info.device}; models ${paper ? 'paper-size random' : 'bundled'}; MESA_SHADER_CACHE_DIR=${process.env.MESA_SHADER_CACHE_DIR ?? '(default)'}`,
+  );
+  for (const c of sizesArg())
+    console.log('\n' + formatE2E(await benchE2E(ctx.device, det, codec, c, { reps: Number(arg('reps', '2')), warmup: flag('warmup') })));
   ctx.dispose();
 }
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -20,16 +20,42 @@ const a = goldenNpy('A', 'input_bgr_u8.npy');
 const image = { height: a.shape[0]!, width: a.shape[1]!, data: a.data as Uint8Array };
 const run = async (precision: 'f32' | 'f16'): Promise<Detections> => {
   const det = await Detector.create(weights, new GpuDetectorBackend(ctx, { precision }), { minSize: 320, maxSize: 544 });
-  try { return (await det.detect(image)).detections; } finally { det.dispose(); }
+  try {
+    return (await det.detect(image)).detections;
+  } finally {
+    det.dispose();
+  }
 };
 const d32 = await run('f32');
 const d16 = await run('f16');
-const golden = { boxes: f32(goldenNpy('A', 'detections_boxes.npy')), scores: f32(goldenNpy('A', 'detections_scores.npy')), classes: goldenNpy('A', 'detections_classes.npy').data as Int32Array };
+const golden = {
+  boxes: f32(goldenNpy('A', 'detections_boxes.npy')),
+  scores: f32(goldenNpy('A', 'detections_scores.npy')),
+  classes: goldenNpy('A', 'detections_classes.npy').data as Int32Array,
+};
 const rows = [];
-for (const [name, ref, got] of [['f16 vs f32', d32, d16], ['f16 vs Detectron2', golden, d16], ['f32 vs Detectron2', golden, d32]] as const) {
+for (const [name, ref, got] of [
+  ['f16 vs f32', d32, d16],
+  ['f16 vs Detectron2', golden, d16],
+  ['f32 vs Detectron2', golden, d32],
+] as const) {
   for (const minIou of [0.9, 0.99]) {
-    const m = matchBoxes(ref.boxes, got.boxes, { refScores: ref.scores, gotScores: got.scores, refClasses: ref.classes, gotClasses: got.classes, minIou, maxDs: 1 });
-    rows.push({ pair: name, 'IoU ≥': minIou, ref: ref.scores.length, got: got.scores.length, matched: m.matched, 'max |Δscore|': +m.maxScoreDiff.toFixed(4) });
+    const m = matchBoxes(ref.boxes, got.boxes, {
+      refScores: ref.scores,
+      gotScores: got.scores,
+      refClasses: ref.classes,
+      gotClasses: got.classes,
+      minIou,
+      maxDs: 1,
+    });
+    rows.push({
+      pair: name,
+      'IoU ≥': minIou,
+      ref: ref.scores.length,
+      got: got.scores.length,
+      matched: m.matched,
+      'max |Δscore|': +m.maxScoreDiff.toFixed(4),
+    });
   }
 }
 console.log(`adapter: ${ctx.info.description}; golden case A (seeded random weights, ${image.height}x${image.width})`);

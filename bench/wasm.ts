@@ -52,7 +52,7 @@ const ONNX: Record<string, string> = { enc: 'codec_enc', dec: 'codec_dec', hs: '
 
 // deterministic inputs (the ort-compare LCG); decoder inputs integer-valued like y_hat / z_hat
 let seed = 12345;
-const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
 const inputs: Record<string, { shape: number[]; data: Float32Array }> = {
   enc: { shape: [1, 64, 256, 320], data: Float32Array.from({ length: 64 * 256 * 320 }, () => Math.round(255 * rnd()) / 255) },
   dec: { shape: [1, 192, 16, 20], data: Float32Array.from({ length: 192 * 16 * 20 }, () => Math.round(8 * (rnd() - 0.5))) },
@@ -80,7 +80,9 @@ type Outs = Record<string, Float32Array>;
 
 /** webvcm's side on any backend: the codec graphs of graph.ts and the backbone's stem + bottlenecks. */
 async function webvcm(codecOps: CodecOps<Tensor>, detOps: DetectorOps<Tensor>): Promise<(g: string) => Promise<Outs>> {
-  const codec = GRAPHS.some((g) => g !== 'trunk') ? await HyperpriorCodec.create(await loadCodecWeights(new Uint8Array(readFileSync(CKPT))), codecOps) : null;
+  const codec = GRAPHS.some((g) => g !== 'trunk')
+    ? await HyperpriorCodec.create(await loadCodecWeights(new Uint8Array(readFileSync(CKPT))), codecOps)
+    : null;
   const bb = GRAPHS.includes('trunk') ? prepareBackbone(detOps, trunkWeights()) : null;
   return async (g): Promise<Outs> => {
     const { shape, data } = inputs[g]!;
@@ -91,17 +93,19 @@ async function webvcm(codecOps: CodecOps<Tensor>, detOps: DetectorOps<Tensor>): 
       const s = runStem(detOps, bb!, x);
       ops.release(x);
       x = s;
-      for (const blocks of bb!.stages) for (const b of blocks) { // = backbone.ts bottleneck()
-        const o1 = ops.conv2d(x, b.conv1, { stride: b.stride, relu: true });
-        const o2 = ops.conv2d(o1, b.conv2, { pad: 1, relu: true });
-        ops.release(o1);
-        const sc = b.shortcut ? ops.conv2d(x, b.shortcut, { stride: b.stride }) : x;
-        const y = ops.conv2d(o2, b.conv3, { residual: sc, relu: true });
-        ops.release(o2);
-        if (sc !== x) ops.release(sc);
-        ops.release(x);
-        x = y;
-      }
+      for (const blocks of bb!.stages)
+        for (const b of blocks) {
+          // = backbone.ts bottleneck()
+          const o1 = ops.conv2d(x, b.conv1, { stride: b.stride, relu: true });
+          const o2 = ops.conv2d(o1, b.conv2, { pad: 1, relu: true });
+          ops.release(o1);
+          const sc = b.shortcut ? ops.conv2d(x, b.shortcut, { stride: b.stride }) : x;
+          const y = ops.conv2d(o2, b.conv3, { residual: sc, relu: true });
+          ops.release(o2);
+          if (sc !== x) ops.release(sc);
+          ops.release(x);
+          x = y;
+        }
       const c5 = await ops.toCHW(x);
       ops.release(x);
       return { c5 };
@@ -127,7 +131,10 @@ async function ortRunner(): Promise<(g: string) => Promise<Outs>> {
   const ort = await import(pathToFileURL(req.resolve('onnxruntime-web')).href);
   ort.env.wasm.numThreads = ORT_THREADS;
   ort.env.logLevel = 'error';
-  const sessions = new Map<string, { inputNames: string[]; outputNames: string[]; run(f: unknown): Promise<Record<string, { getData(): Promise<unknown> }>> }>();
+  const sessions = new Map<
+    string,
+    { inputNames: string[]; outputNames: string[]; run(f: unknown): Promise<Record<string, { getData(): Promise<unknown> }>> }
+  >();
   return async (g) => {
     if (!sessions.has(g)) {
       const bytes = new Uint8Array(readFileSync(join(MODELS, meta[ONNX[g]!]!.file)));
@@ -147,28 +154,59 @@ let adapter = '';
 if (IMPLS.includes('wasm')) {
   const engine = await WasmEngine.create({ threads: WASM_THREADS });
   if (engine.threads !== WASM_THREADS) throw new Error(`asked for ${WASM_THREADS} wasm threads, got ${engine.threads}`);
-  impls.wasm = await webvcm(new WasmCodecBackend(engine) as unknown as CodecOps<Tensor>, new WasmDetectorBackend(engine) as unknown as DetectorOps<Tensor>);
+  impls.wasm = await webvcm(
+    new WasmCodecBackend(engine) as unknown as CodecOps<Tensor>,
+    new WasmDetectorBackend(engine) as unknown as DetectorOps<Tensor>,
+  );
 }
 if (IMPLS.includes('ort')) impls.ort = await ortRunner();
 if (IMPLS.includes('lavapipe')) {
   const ctx = await GpuContext.create({ adapter: 'lavapipe' });
   adapter = ctx.info.description;
-  impls.lavapipe = await webvcm(new GpuCodecBackend(ctx) as unknown as CodecOps<Tensor>, new GpuDetectorBackend(ctx) as unknown as DetectorOps<Tensor>);
+  impls.lavapipe = await webvcm(
+    new GpuCodecBackend(ctx) as unknown as CodecOps<Tensor>,
+    new GpuDetectorBackend(ctx) as unknown as DetectorOps<Tensor>,
+  );
 }
 
-const maxAbs = (a: Float32Array, b: Float32Array) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!)); return m; };
+const maxAbs = (a: Float32Array, b: Float32Array) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+};
 const threadsOf = (im: string) => (im === 'ort' ? ORT_THREADS : im === 'wasm' ? WASM_THREADS : 1);
 const result = {
-  date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, adapter, ortThreads: ORT_THREADS, wasmThreads: WASM_THREADS,
-  peakPerThread: PEAK, rounds: ROUNDS, loadStart: loadavg(), graphs: {} as Record<string, unknown>,
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+  adapter,
+  ortThreads: ORT_THREADS,
+  wasmThreads: WASM_THREADS,
+  peakPerThread: PEAK,
+  rounds: ROUNDS,
+  loadStart: loadavg(),
+  graphs: {} as Record<string, unknown>,
 };
-console.log(`bench/wasm: ${cpus()[0]?.model} x${cpus().length}; ORT wasm threads ${ORT_THREADS}; webvcm wasm threads ${WASM_THREADS}; lavapipe: ${adapter || '-'}; load ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+console.log(
+  `bench/wasm: ${cpus()[0]?.model} x${cpus().length}; ORT wasm threads ${ORT_THREADS}; webvcm wasm threads ${WASM_THREADS}; lavapipe: ${adapter || '-'}; load ${loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ')}`,
+);
 for (const g of GRAPHS) {
   const gflop = meta[ONNX[g]!]!.gflops;
   const ms: Record<string, number[]> = {};
   const cold: Record<string, Outs> = {};
-  for (const im of IMPLS) { cold[im] = await impls[im]!(g); ms[im] = []; }
-  const diffs = Object.fromEntries(IMPLS.filter((im) => im !== 'ort' && cold.ort).map((im) => [im, Object.fromEntries(Object.entries(cold.ort!).map(([k, v]) => [k, maxAbs(v, cold[im]![k]!)]))]));
+  for (const im of IMPLS) {
+    cold[im] = await impls[im]!(g);
+    ms[im] = [];
+  }
+  const diffs = Object.fromEntries(
+    IMPLS.filter((im) => im !== 'ort' && cold.ort).map((im) => [
+      im,
+      Object.fromEntries(Object.entries(cold.ort!).map(([k, v]) => [k, maxAbs(v, cold[im]![k]!)])),
+    ]),
+  );
   console.log(`== ${g} (${gflop.toFixed(2)} GFLOP)  max |diff| vs ORT ${JSON.stringify(diffs)}`);
   for (let r = 0; r < ROUNDS; r++) {
     const line: string[] = [];
@@ -190,9 +228,16 @@ for (const g of GRAPHS) {
   }
   result.graphs[g] = { gflop, maxAbsDiffVsOrt: diffs, ms, stats };
   writeFileSync(OUT, JSON.stringify(result, null, 1));
-  console.log(`  => ${IMPLS.map((im) => `${im} ${stats[im]!.median.toFixed(0)} ms, ${stats[im]!.gflops.toFixed(1)} GFLOP/s (${(100 * stats[im]!.peakFraction).toFixed(0)} % of ${threadsOf(im)}-thread peak)`).join('; ')}`);
-  if (stats.wasm && stats.ort) console.log(`  => ORT ms / wasm ms = ${(stats.ort.median / stats.wasm.median).toFixed(2)} (> 1: webvcm wasm faster)`);
+  console.log(
+    `  => ${IMPLS.map((im) => `${im} ${stats[im]!.median.toFixed(0)} ms, ${stats[im]!.gflops.toFixed(1)} GFLOP/s (${(100 * stats[im]!.peakFraction).toFixed(0)} % of ${threadsOf(im)}-thread peak)`).join('; ')}`,
+  );
+  if (stats.wasm && stats.ort)
+    console.log(`  => ORT ms / wasm ms = ${(stats.ort.median / stats.wasm.median).toFixed(2)} (> 1: webvcm wasm faster)`);
   if (stats.wasm && stats.lavapipe) console.log(`  => lavapipe ms / wasm ms = ${(stats.lavapipe.median / stats.wasm.median).toFixed(2)}`);
 }
-console.log(`wrote ${OUT}; load at the end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+console.log(
+  `wrote ${OUT}; load at the end ${loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ')}`,
+);
 process.exit(0);

@@ -39,7 +39,10 @@ if (only) {
 } else {
   const { execFileSync } = await import('node:child_process');
   for (const mode of ['pickle', 'safetensors']) {
-    execFileSync(process.execPath, [...process.execArgv, process.argv[1]!, file], { stdio: 'inherit', env: { ...process.env, WEBVCM_BENCH_ONLY: mode } });
+    execFileSync(process.execPath, [...process.execArgv, process.argv[1]!, file], {
+      stdio: 'inherit',
+      env: { ...process.env, WEBVCM_BENCH_ONLY: mode },
+    });
   }
 }
 clearInterval(timer);

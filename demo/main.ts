@@ -1,14 +1,34 @@
 /** The webvcm demo: encode an image's stem features, decode them, finish detection, and show what happened. */
 import { checkImageBudget } from '../src/io/image.ts';
 import { DRAW_SCORE, mountRemote } from './remote.ts';
-import { createDecoder, createEncoder, createRuntime, type VcmDecoder, type VcmEncoder, type VcmRuntime, type EncodeResult, type DecodeResult } from '../src/index.ts';
-import { channelRanges, featurePsnr, mostActiveChannels, renderChannel, renderMosaic, type ChannelRange, type RgbaImage } from './feature-view.ts';
+import {
+  createDecoder,
+  createEncoder,
+  createRuntime,
+  type VcmDecoder,
+  type VcmEncoder,
+  type VcmRuntime,
+  type EncodeResult,
+  type DecodeResult,
+} from '../src/index.ts';
+import {
+  channelRanges,
+  featurePsnr,
+  mostActiveChannels,
+  renderChannel,
+  renderMosaic,
+  type ChannelRange,
+  type RgbaImage,
+} from './feature-view.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const status = $('status'), runBtn = $<HTMLButtonElement>('run'), view = $<HTMLCanvasElement>('view');
+const status = $('status'),
+  runBtn = $<HTMLButtonElement>('run'),
+  view = $<HTMLCanvasElement>('view');
 let image: ImageBitmap | null = null;
 let imageBytes: Uint8Array | null = null;
-let encoder: VcmEncoder | null = null, decoder: VcmDecoder | null = null;
+let encoder: VcmEncoder | null = null,
+  decoder: VcmDecoder | null = null;
 let runtime: VcmRuntime | null = null;
 let modelsKey = '';
 let last: { enc: EncodeResult; dec: DecodeResult } | null = null;
@@ -22,7 +42,8 @@ function progressBar(name: string): (p: { loaded: number; total?: number }) => v
   const wrap = document.createElement('div');
   wrap.innerHTML = `<small>${name}: <span>0</span></small><div class="bar"><i></i></div>`;
   $('progress').append(wrap);
-  const label = wrap.querySelector('span')!, bar = wrap.querySelector('i')!;
+  const label = wrap.querySelector('span')!,
+    bar = wrap.querySelector('i')!;
   return ({ loaded, total }) => {
     const mb = (n: number) => (n / 1048576).toFixed(1);
     label.textContent = total ? `${mb(loaded)} / ${mb(total)} MB` : `${mb(loaded)} MB`;
@@ -37,10 +58,12 @@ async function ensureModels(portable = false): Promise<void> {
   const codecFile = $<HTMLInputElement>('codecFile').files?.[0];
   const method = Number($<HTMLSelectElement>('method').value) as 1 | 2;
   const mode = $<HTMLSelectElement>('mode').value as 'compat' | 'portable';
-  const minSize = Number($<HTMLInputElement>('minSize').value), maxSize = Number($<HTMLInputElement>('maxSize').value);
+  const minSize = Number($<HTMLInputElement>('minSize').value),
+    maxSize = Number($<HTMLInputElement>('maxSize').value);
   const key = [detFile?.name, detFile?.size, codecFile?.name, codecFile?.size, method, mode, minSize, maxSize].join('|');
   if (key === modelsKey && encoder && decoder) return;
-  encoder?.dispose(); decoder?.dispose();
+  encoder?.dispose();
+  decoder?.dispose();
   encoder = decoder = null;
   $('progress').textContent = '';
   const detector = detFile ?? new URL('./default/detector.safetensors', document.baseURI).href;
@@ -58,19 +81,26 @@ async function ensureModels(portable = false): Promise<void> {
 
 /** Which backend the page runs on, and why (WebGPU, or wasm when the browser has no adapter). */
 function showBackend(enc: VcmEncoder, notices: string[]): void {
-  const text = enc.backend === 'webgpu'
-    ? `backend: WebGPU (${enc.adapter?.description || enc.adapter?.vendor || 'adapter'})`
-    : `backend: wasm (WebAssembly SIMD, no GPU) — ${enc.backendReason}`;
+  const text =
+    enc.backend === 'webgpu'
+      ? `backend: WebGPU (${enc.adapter?.description || enc.adapter?.vendor || 'adapter'})`
+      : `backend: wasm (WebAssembly SIMD, no GPU) — ${enc.backendReason}`;
   $('backend').textContent = text;
   $('backend').title = notices.join('\n');
   (window as unknown as { __webvcmBackend: unknown }).__webvcmBackend = { backend: enc.backend, reason: enc.backendReason, text };
 }
 
 async function loadImageBytes(bytes: Uint8Array): Promise<void> {
-  try { checkImageBudget(bytes); } catch (e) { setStatus((e as Error).message, true); return; } // before any decoding
+  try {
+    checkImageBudget(bytes);
+  } catch (e) {
+    setStatus((e as Error).message, true);
+    return;
+  } // before any decoding
   imageBytes = bytes;
   image = await createImageBitmap(new Blob([bytes as unknown as BlobPart]));
-  view.width = image.width; view.height = image.height;
+  view.width = image.width;
+  view.height = image.height;
   view.getContext('2d')!.drawImage(image, 0, 0);
   runBtn.disabled = false;
   setStatus(`image ${image.width}×${image.height} ready`);
@@ -105,7 +135,8 @@ function drawDetections(res: DecodeResult): void {
 }
 
 function putImage(canvas: HTMLCanvasElement, img: RgbaImage): void {
-  canvas.width = img.width; canvas.height = img.height;
+  canvas.width = img.width;
+  canvas.height = img.height;
   const g = canvas.getContext('2d')!;
   const id = g.createImageData(img.width, img.height);
   id.data.set(img.data);
@@ -117,7 +148,8 @@ let fRanges: ChannelRange[] | null = null;
 
 function showFeatures(): void {
   if (!last) return;
-  const f = last.enc.features, fh = last.dec.features;
+  const f = last.enc.features,
+    fh = last.dec.features;
   if (!f || !fh) return;
   fRanges ??= channelRanges(f.data, f.shape);
   const view = $<HTMLSelectElement>('fview').value;
@@ -135,7 +167,8 @@ function showFeatures(): void {
     putImage($('fmAfter'), renderMosaic(fh.data, fh.shape, chans, fRanges));
   }
   const psnr = featurePsnr(f.data, fh.data, last.enc.quant.min, last.enc.quant.max);
-  $('fpsnr').textContent = `F̂ vs F: PSNR ${Number.isFinite(psnr) ? psnr.toFixed(2) : '∞'} dB over the quantizer's range [${last.enc.quant.min.toPrecision(3)}, ${last.enc.quant.max.toPrecision(3)}]`;
+  $('fpsnr').textContent =
+    `F̂ vs F: PSNR ${Number.isFinite(psnr) ? psnr.toFixed(2) : '∞'} dB over the quantizer's range [${last.enc.quant.min.toPrecision(3)}, ${last.enc.quant.max.toPrecision(3)}]`;
 }
 
 /** Wall-clock totals per input size: the first run on this page compiles the GPU pipelines, later runs are warm. */
@@ -145,7 +178,10 @@ function showStats(enc: EncodeResult, dec: DecodeResult, encMs: number, decMs: n
   const key = `${enc.sizes.resized.join('x')}`;
   const h = runHistory.get(key);
   if (!h) runHistory.set(key, { first: [encMs, decMs], runs: 1 });
-  else { h.warm = [encMs, decMs]; h.runs++; }
+  else {
+    h.warm = [encMs, decMs];
+    h.runs++;
+  }
   const hh = runHistory.get(key)!;
   const fmt = (v?: number) => (v === undefined ? '(run again)' : `${v.toFixed(0)} ms`);
   const rows = [
@@ -178,8 +214,15 @@ async function run(): Promise<void> {
     last = { enc, dec };
     fRanges = null;
     (window as unknown as { __webvcm: unknown }).__webvcm = {
-      bytes: enc.bytes.length, bpp: enc.bpp, backend: encoder!.backend,
-      detections: { boxes: Array.from(dec.detections.boxes), scores: Array.from(dec.detections.scores), classes: Array.from(dec.detections.classes), labels: Array.from(dec.detections.classes, (k) => decoder!.classNames[k] ?? `class_${k}`) },
+      bytes: enc.bytes.length,
+      bpp: enc.bpp,
+      backend: encoder!.backend,
+      detections: {
+        boxes: Array.from(dec.detections.boxes),
+        scores: Array.from(dec.detections.scores),
+        classes: Array.from(dec.detections.classes),
+        labels: Array.from(dec.detections.classes, (k) => decoder!.classNames[k] ?? `class_${k}`),
+      },
     };
     drawDetections(dec);
     showStats(enc, dec, encMs, decMs);
@@ -200,7 +243,10 @@ $<HTMLInputElement>('file').addEventListener('change', async (ev) => {
   if (f) await loadImageBytes(new Uint8Array(await f.arrayBuffer()));
 });
 const drop = $('drop');
-drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  drop.classList.add('over');
+});
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', async (e) => {
   e.preventDefault();
@@ -239,4 +285,12 @@ $('fview').addEventListener('change', showFeatures);
 })();
 
 // "Detect on a server" mode (demo/remote.ts): the page encodes, a `webvcm serve` server detects.
-mountRemote({ getEncoder: async () => { await ensureModels(true); return encoder!; }, getImageBytes: () => imageBytes, getImage: () => image, view });
+mountRemote({
+  getEncoder: async () => {
+    await ensureModels(true);
+    return encoder!;
+  },
+  getImageBytes: () => imageBytes,
+  getImage: () => image,
+  view,
+});

@@ -26,7 +26,14 @@ export const DRAW_SCORE = 0.25;
 
 /** What the last "send image" did, for scripts and tests (window.__webvcmRemote). */
 export type RemoteStillState =
-  | { ok: true; bytes: number[]; detections: { boxes: number[]; scores: number[]; classes: number[] }; names: string[]; drawn: number; roundTripMs: number }
+  | {
+      ok: true;
+      bytes: number[];
+      detections: { boxes: number[]; scores: number[]; classes: number[] };
+      names: string[];
+      drawn: number;
+      roundTripMs: number;
+    }
   | { ok: false; error: string };
 
 /** The webcam stream so far, for scripts and tests (window.__webvcmRemoteStream): replies received, the latest one. */
@@ -35,7 +42,13 @@ export interface RemoteStreamState {
   dropped: number;
   /** With a variable-rate codec: the budget, the measured kbit/s and the last frame's gain. */
   rate?: { budgetKbps: number; kbps: number | null; gain: number | null };
-  last?: { id: number; bytes: number[]; detections: { boxes: number[]; scores: number[]; classes: number[] }; drawn: number; roundTripMs: number };
+  last?: {
+    id: number;
+    bytes: number[];
+    detections: { boxes: number[]; scores: number[]; classes: number[] };
+    drawn: number;
+    roundTripMs: number;
+  };
 }
 
 /** Draw the boxes with score >= DRAW_SCORE (at most 50); returns how many were drawn. */
@@ -82,7 +95,8 @@ export function mountRemote(h: RemoteHooks, parent: HTMLElement = document.body)
   parent.append(box);
   const q = <T extends HTMLElement>(id: string) => box.querySelector(`#${id}`) as T;
   const stats = q('remoteStats');
-  const remote = (): RemoteDecoder => createRemoteDecoder({ url: q<HTMLInputElement>('remoteUrl').value, token: q<HTMLInputElement>('remoteToken').value || undefined });
+  const remote = (): RemoteDecoder =>
+    createRemoteDecoder({ url: q<HTMLInputElement>('remoteUrl').value, token: q<HTMLInputElement>('remoteToken').value || undefined });
 
   const setState = (st: RemoteStillState) => {
     (window as unknown as { __webvcmRemote: RemoteStillState }).__webvcmRemote = st;
@@ -92,7 +106,11 @@ export function mountRemote(h: RemoteHooks, parent: HTMLElement = document.body)
     box.dataset.state = 'busy';
     try {
       const bytes = h.getImageBytes();
-      if (!bytes) { stats.textContent = 'load an image first'; setState({ ok: false, error: 'no image' }); return; }
+      if (!bytes) {
+        stats.textContent = 'load an image first';
+        setState({ ok: false, error: 'no image' });
+        return;
+      }
       stats.textContent = 'encoding…';
       const enc = await (await h.getEncoder()).encode(bytes);
       stats.textContent = 'waiting for the server…';
@@ -104,7 +122,14 @@ export function mountRemote(h: RemoteHooks, parent: HTMLElement = document.body)
       const drawn = drawBoxes(g, boxes, scores, r.names);
       listDetections(q('remoteDets'), boxes, scores, classes, r.names);
       stats.textContent = `${enc.bytes.length} B, ${enc.bpp.container.toFixed(4)} bpp; ${scores.length} detections (${drawn} drawn: score ≥ ${DRAW_SCORE}); round trip ${r.roundTripMs.toFixed(0)} ms (server ${(r.timings['server total'] ?? NaN).toFixed(0)} ms)`;
-      setState({ ok: true, bytes: Array.from(enc.bytes), detections: { boxes: Array.from(boxes), scores: Array.from(scores), classes: Array.from(classes) }, names: r.names, drawn, roundTripMs: r.roundTripMs });
+      setState({
+        ok: true,
+        bytes: Array.from(enc.bytes),
+        detections: { boxes: Array.from(boxes), scores: Array.from(scores), classes: Array.from(classes) },
+        names: r.names,
+        drawn,
+        roundTripMs: r.roundTripMs,
+      });
     } catch (e) {
       stats.textContent = (e as Error).message;
       setState({ ok: false, error: String((e as Error).stack ?? e) });
@@ -114,45 +139,74 @@ export function mountRemote(h: RemoteHooks, parent: HTMLElement = document.body)
   // the rate slider: 16 … 4096 kbit/s on a log scale
   const rateIn = q<HTMLInputElement>('remoteRate');
   const budget = (): number => Math.round(16 * 2 ** (Number(rateIn.value) / 12.5));
-  const showBudget = () => { q('remoteRateOut').textContent = `${budget()} kbit/s`; };
+  const showBudget = () => {
+    q('remoteRateOut').textContent = `${budget()} kbit/s`;
+  };
   showBudget();
   let onBudget: ((kbps: number) => void) | null = null;
-  rateIn.oninput = () => { showBudget(); onBudget?.(budget()); };
+  rateIn.oninput = () => {
+    showBudget();
+    onBudget?.(budget());
+  };
 
   let stop: (() => void) | null = null;
   q<HTMLButtonElement>('remoteCam').onclick = async () => {
-    if (stop) { stop(); return; }
+    if (stop) {
+      stop();
+      return;
+    }
     try {
       const enc = await h.getEncoder();
       const media = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
       const video = document.createElement('video');
-      video.srcObject = media; video.muted = true; await video.play();
+      video.srcObject = media;
+      video.muted = true;
+      await video.play();
       const frameCanvas = document.createElement('canvas');
-      frameCanvas.width = video.videoWidth; frameCanvas.height = video.videoHeight;
-      h.view.width = video.videoWidth; h.view.height = video.videoHeight;
+      frameCanvas.width = video.videoWidth;
+      frameCanvas.height = video.videoHeight;
+      h.view.width = video.videoWidth;
+      h.view.height = video.videoHeight;
       const g = h.view.getContext('2d')!;
       const sent = new Map<number, { stream: Uint8Array; bpp: number; frame: ImageBitmap }>();
       const done: number[] = [];
-      let running = true, id = 0, dropped = 0;
+      let running = true,
+        id = 0,
+        dropped = 0;
       const state: RemoteStreamState = { replies: 0, dropped: 0 };
       (window as unknown as { __webvcmRemoteStream: RemoteStreamState }).__webvcmRemoteStream = state;
       const gains = enc.codecModel.gains;
       const rate = gains.length ? { budgetKbps: budget(), minGain: Math.min(...gains), maxGain: Math.max(...gains) } : undefined;
       rateIn.disabled = !rate;
-      rateIn.title = rate ? 'the stream\'s bitrate budget' : `${enc.codecModel.architecture} is a fixed-rate codec: load a -vbr model to set a budget`;
+      rateIn.title = rate
+        ? "the stream's bitrate budget"
+        : `${enc.codecModel.architecture} is a fixed-rate codec: load a -vbr model to set a budget`;
       const s = await remote().stream({
         rate,
         onMessage: (m: StreamMessage) => {
           const f = sent.get(m.id as number);
           if (m.id !== null) sent.delete(m.id);
-          if (m.type === 'dropped') { state.dropped = ++dropped; f?.frame.close(); return; }
-          if (m.type !== 'detections' || !f) { if (m.type === 'error') stats.textContent = String(m.problem.detail ?? m.problem.title); return; }
+          if (m.type === 'dropped') {
+            state.dropped = ++dropped;
+            f?.frame.close();
+            return;
+          }
+          if (m.type !== 'detections' || !f) {
+            if (m.type === 'error') stats.textContent = String(m.problem.detail ?? m.problem.title);
+            return;
+          }
           g.drawImage(f.frame, 0, 0);
           f.frame.close();
           const drawn = drawBoxes(g, m.detections.boxes, m.detections.scores, m.names);
           const d = m.detections;
           state.replies++;
-          state.last = { id: m.id, bytes: Array.from(f.stream), detections: { boxes: Array.from(d.boxes), scores: Array.from(d.scores), classes: Array.from(d.classes) }, drawn, roundTripMs: m.roundTripMs };
+          state.last = {
+            id: m.id,
+            bytes: Array.from(f.stream),
+            detections: { boxes: Array.from(d.boxes), scores: Array.from(d.scores), classes: Array.from(d.classes) },
+            drawn,
+            roundTripMs: m.roundTripMs,
+          };
           const now = performance.now();
           done.push(now);
           while (done.length && done[0]! < now - 2000) done.shift();
@@ -161,17 +215,29 @@ export function mountRemote(h: RemoteHooks, parent: HTMLElement = document.body)
           const live = rs ? `; ${rs.kbps?.toFixed(0) ?? '-'} of ${rs.budgetKbps} kbit/s at gain ${rs.lastGain?.toFixed(3) ?? '-'}` : '';
           stats.textContent = `frame ${m.id}: ${f.stream.length} B, ${d.scores.length} detections (${drawn} drawn), ${f.bpp.toFixed(4)} bpp, round trip ${m.roundTripMs.toFixed(0)} ms, ${(done.length / 2).toFixed(1)} fps, ${dropped} dropped${live}`;
         },
-        onClose: () => { running = false; },
+        onClose: () => {
+          running = false;
+        },
       });
       onBudget = rate ? (kbps) => s.setBudget(kbps) : null;
-      stop = () => { running = false; stop = null; onBudget = null; void s.close(); for (const t of media.getTracks()) t.stop(); q('remoteCam').textContent = 'webcam stream'; };
+      stop = () => {
+        running = false;
+        stop = null;
+        onBudget = null;
+        void s.close();
+        for (const t of media.getTracks()) t.stop();
+        q('remoteCam').textContent = 'webcam stream';
+      };
       q('remoteCam').textContent = 'stop';
       while (running) {
         frameCanvas.getContext('2d')!.drawImage(video, 0, 0);
         const frame = await createImageBitmap(frameCanvas);
         const blob = await new Promise<Blob>((r) => frameCanvas.toBlob((b) => r(b!), 'image/png'));
         const e = await enc.encode(new Uint8Array(await blob.arrayBuffer()), { scale: s.nextScale() });
-        if (!running) { frame.close(); break; }
+        if (!running) {
+          frame.close();
+          break;
+        }
         sent.set(id, { stream: e.bytes, bpp: e.bpp.container, frame });
         s.send(id++, e.bytes);
       }

@@ -4,10 +4,31 @@
  * (GPU runtime, rANS coder and container, weight loading, models, COCO evaluation).
  */
 export {
-  createEncoder, createDecoder, VcmEncoder, VcmDecoder, type EncoderOptions, type DecoderOptions, type EncodeResult, type EncodeOptions, type DecodeResult, type LoadProgress, type ImageInput,
-  createRuntime, VcmRuntime, type RuntimeOptions, type AdapterChoice, type GpuBufferStats,
-  inspectStream, isVcmStream, type StreamReport,
-  detectionsToJson, detectionsFromJson, DetectionsJsonError, DETECTIONS_FORMAT, DETECTIONS_VERSION, type DetectionsJson,
+  createEncoder,
+  createDecoder,
+  VcmEncoder,
+  VcmDecoder,
+  type EncoderOptions,
+  type DecoderOptions,
+  type EncodeResult,
+  type EncodeOptions,
+  type DecodeResult,
+  type LoadProgress,
+  type ImageInput,
+  createRuntime,
+  VcmRuntime,
+  type RuntimeOptions,
+  type AdapterChoice,
+  type GpuBufferStats,
+  inspectStream,
+  isVcmStream,
+  type StreamReport,
+  detectionsToJson,
+  detectionsFromJson,
+  DetectionsJsonError,
+  DETECTIONS_FORMAT,
+  DETECTIONS_VERSION,
+  type DetectionsJson,
 } from './api/index.ts';
 export { VcmError, errorKind, type VcmErrorKind } from './util/errors.ts';
 export { toBgrImage } from './api/image-input.ts';
@@ -35,5 +56,13 @@ export type { RateSearch } from './model/codec/rate.ts';
 
 export { evaluateBoxes, type CocoStats } from './eval/cocoeval.ts';
 export { COCO_CLASS_NAMES, COCO_CATEGORY_IDS, toCocoResults } from './eval/coco-categories.ts';
-export { createRemoteDecoder, RemoteDecoder, RemoteError, type RemoteDecodeResult, type RemoteDecoderOptions, type RemoteStream, type StreamMessage } from './client/remote.ts';
+export {
+  createRemoteDecoder,
+  RemoteDecoder,
+  RemoteError,
+  type RemoteDecodeResult,
+  type RemoteDecoderOptions,
+  type RemoteStream,
+  type StreamMessage,
+} from './client/remote.ts';
 export { RateController, RateControlError, type RateControllerOptions, type RateStats } from './client/rate-controller.ts';

@@ -36,20 +36,29 @@ if (!existsSync(golden)) {
 
 export const COPIES = [
   ...['r02_single_escape_negative', 'r05_small_escape', 'r07_min_frequency_bins', 'r08_multi_cdf_random'].flatMap((d) =>
-    ['cdf_lengths.npy', 'cdfs.npy', 'encoded.bin', 'indexes.npy', 'offsets.npy', 'symbols.npy'].map((f) => `compressai/rans/${d}/${f}`)),
+    ['cdf_lengths.npy', 'cdfs.npy', 'encoded.bin', 'indexes.npy', 'offsets.npy', 'symbols.npy'].map((f) => `compressai/rans/${d}/${f}`),
+  ),
   'compressai/keys/tiny_keys_current.pth.tar',
   ...['image.png', 'detections_boxes.npy', 'detections_scores.npy', 'detections_classes.npy'].map((f) => `detectron2/A/${f}`),
   ...['F1', 'F2'].flatMap((c) => ['instances.json', 'detections.json', 'expected.json'].map((f) => `cocoeval/${c}/${f}`)),
 ];
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-const manifest: { generatedBy: string; files: Record<string, { bytes: number; sha256: string; source?: string; sourceSha256?: string }>; codecTiny?: unknown } = {
+const manifest: {
+  generatedBy: string;
+  files: Record<string, { bytes: number; sha256: string; source?: string; sourceSha256?: string }>;
+  codecTiny?: unknown;
+} = {
   generatedBy: 'tools/make-fixtures.ts',
   files: {},
 };
 const record = (path: string, source?: string): void => {
   const b = readFileSync(path);
-  manifest.files[relative(out, path)] = { bytes: b.length, sha256: sha(b), ...(source ? { source, sourceSha256: sha(readFileSync(resolve(golden, source))) } : {}) };
+  manifest.files[relative(out, path)] = {
+    bytes: b.length,
+    sha256: sha(b),
+    ...(source ? { source, sourceSha256: sha(readFileSync(resolve(golden, source))) } : {}),
+  };
 };
 
 rmSync(out, { recursive: true, force: true });
@@ -76,7 +85,10 @@ for (const rel of COPIES) {
   const a = await HyperpriorCodec.create(ckpt('compressai/A/model.pth.tar'), cpu);
   const xa = readNpy(new Uint8Array(readFileSync(resolve(golden, 'compressai/A/x.npy'))));
   const ra = await a.compress(xa.data as Float32Array, { shape: xa.shape.slice(1) });
-  for (const [i, f] of [[0, 'y_string.bin'], [1, 'z_string.bin']] as const) {
+  for (const [i, f] of [
+    [0, 'y_string.bin'],
+    [1, 'z_string.bin'],
+  ] as const) {
     const ref = new Uint8Array(readFileSync(resolve(golden, 'compressai/A', f)));
     if (sha(ra.strings[i]) !== sha(ref)) throw new Error(`the CPU reference does not reproduce golden A ${f}: fixtures not written`);
   }
@@ -102,7 +114,11 @@ for (const rel of COPIES) {
     for (const f of ['y_string.bin', 'z_string.bin', 'x_hat_stride16.npy']) record(join(dir, `${mode}_${f}`));
     cases[mode] = { zShape: c.zShape, yBytes: c.strings[0].length, zBytes: c.strings[1].length, xHatStride: STRIDE };
   }
-  manifest.codecTiny = { checkpoint: 'golden/compressai/keys/tiny_keys_current.pth.tar', input: { shape, seed, rule: 'x = fround(round(mulberry32(seed)() * 255) / 255), C×H×W order' }, cases };
+  manifest.codecTiny = {
+    checkpoint: 'golden/compressai/keys/tiny_keys_current.pth.tar',
+    input: { shape, seed, rule: 'x = fround(round(mulberry32(seed)() * 255) / 255), C×H×W order' },
+    cases,
+  };
 }
 
 writeFileSync(resolve(out, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');

@@ -29,11 +29,13 @@ function downscale(im: RgbImage, f: number): RgbImage {
   const w = Math.floor(im.width / f);
   const h = Math.floor(im.height / f);
   const rgb = new Uint8Array(w * h * 3);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) {
-    let s = 0;
-    for (let dy = 0; dy < f; dy++) for (let dx = 0; dx < f; dx++) s += im.rgb[3 * ((y * f + dy) * im.width + x * f + dx) + c]!;
-    rgb[3 * (y * w + x) + c] = Math.round(s / (f * f));
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      for (let c = 0; c < 3; c++) {
+        let s = 0;
+        for (let dy = 0; dy < f; dy++) for (let dx = 0; dx < f; dx++) s += im.rgb[3 * ((y * f + dy) * im.width + x * f + dx) + c]!;
+        rgb[3 * (y * w + x) + c] = Math.round(s / (f * f));
+      }
   return { width: w, height: h, rgb };
 }
 
@@ -42,7 +44,8 @@ function canvas(w: number, h: number, grey: number): RgbImage {
 }
 
 function paste(dst: RgbImage, im: RgbImage, x0: number, y0: number): void {
-  for (let y = 0; y < im.height; y++) dst.rgb.set(im.rgb.subarray(3 * y * im.width, 3 * (y + 1) * im.width), 3 * ((y0 + y) * dst.width + x0));
+  for (let y = 0; y < im.height; y++)
+    dst.rgb.set(im.rgb.subarray(3 * y * im.width, 3 * (y + 1) * im.width), 3 * ((y0 + y) * dst.width + x0));
 }
 
 function encodePng(im: RgbImage): Buffer {
@@ -55,7 +58,8 @@ const r2 = (v: number): number => Math.round(v * 100) / 100;
 const box = (x: number, y: number, w: number, h: number): number[] => [r2(x), r2(y), r2(w), r2(h)];
 
 const source = decodeImageFile(readFileSync(src));
-if (source.width !== 451 || source.height !== 300) throw new Error(`expected the 451x300 chelsea photo, got ${source.width}x${source.height}`);
+if (source.width !== 451 || source.height !== 300)
+  throw new Error(`expected the 451x300 chelsea photo, got ${source.width}x${source.height}`);
 
 const half = downscale(source, 2); // 225 x 150
 const third = downscale(source, 3); // 150 x 100

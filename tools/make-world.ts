@@ -27,12 +27,19 @@ for (let i = start; i < start + count; i++) {
   const img = generateWorldImage(seed, i);
   const rgba = new Uint8Array(img.width * img.height * 4);
   for (let p = 0; p < img.width * img.height; p++) {
-    rgba[4 * p] = img.rgb[3 * p]!; rgba[4 * p + 1] = img.rgb[3 * p + 1]!; rgba[4 * p + 2] = img.rgb[3 * p + 2]!; rgba[4 * p + 3] = 255;
+    rgba[4 * p] = img.rgb[3 * p]!;
+    rgba[4 * p + 1] = img.rgb[3 * p + 1]!;
+    rgba[4 * p + 2] = img.rgb[3 * p + 2]!;
+    rgba[4 * p + 3] = 255;
   }
-  const png = pngjs.PNG.sync.write({ width: img.width, height: img.height, data: Buffer.from(rgba.buffer) } as never, { colorType: 2, deflateLevel: 6 });
+  const png = pngjs.PNG.sync.write({ width: img.width, height: img.height, data: Buffer.from(rgba.buffer) } as never, {
+    colorType: 2,
+    deflateLevel: 6,
+  });
   writeFileSync(join(out, worldFileName(i)), png);
   images.push({ index: i, img: { ...img, rgb: new Uint8Array(0) } });
-  if ((i - start + 1) % 100 === 0) process.stderr.write(`[world] ${split} ${i - start + 1}/${count} (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  if ((i - start + 1) % 100 === 0)
+    process.stderr.write(`[world] ${split} ${i - start + 1}/${count} (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
 }
 writeFileSync(join(out, 'instances.json'), JSON.stringify(worldCocoJson(seed, images)));
 process.stderr.write(`[world] wrote ${count} images + instances.json to ${out}\n`);

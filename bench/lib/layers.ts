@@ -11,11 +11,33 @@ import { GpuTensor } from '../../src/gpu/tensor.ts';
 import type { ConvHandle, ConvOpts } from '../../src/model/backend.ts';
 import type { GdnHandle } from '../../src/model/codec/ops.ts';
 
-interface ConvCall { kind: 'conv'; label: string; shape: number[]; layout: GpuTensor['layout']; w: ConvHandle; opts: ConvOpts; resShape?: number[]; flops: number }
-interface GdnCall { kind: 'gdn'; label: string; shape: number[]; layout: GpuTensor['layout']; g: GdnHandle; flops: number }
+interface ConvCall {
+  kind: 'conv';
+  label: string;
+  shape: number[];
+  layout: GpuTensor['layout'];
+  w: ConvHandle;
+  opts: ConvOpts;
+  resShape?: number[];
+  flops: number;
+}
+interface GdnCall {
+  kind: 'gdn';
+  label: string;
+  shape: number[];
+  layout: GpuTensor['layout'];
+  g: GdnHandle;
+  flops: number;
+}
 export type LayerCall = ConvCall | GdnCall;
 
-export interface LayerRow { label: string; calls: number; gflop: number; ms: number; gflops: number }
+export interface LayerRow {
+  label: string;
+  calls: number;
+  gflop: number;
+  ms: number;
+  gflops: number;
+}
 
 interface Instrumentable {
   conv2d(x: GpuTensor, w: ConvHandle, opts?: ConvOpts): GpuTensor;
@@ -34,7 +56,16 @@ export function recordLayers(be: Instrumentable): { calls: LayerCall[]; enabled:
       const [OC, OH, OW] = y.shape as number[];
       const flops = w.transposed ? 2 * C! * H! * W! * w.OC * w.KH * w.KW : 2 * OC! * OH! * OW! * w.C * w.KH * w.KW;
       const r = opts.residual as GpuTensor | undefined;
-      rec.calls.push({ kind: 'conv', label: opts.label ?? 'conv2d', shape: [...x.shape], layout: x.layout, w, opts: { ...opts, residual: undefined }, resShape: r ? [...r.shape] : undefined, flops });
+      rec.calls.push({
+        kind: 'conv',
+        label: opts.label ?? 'conv2d',
+        shape: [...x.shape],
+        layout: x.layout,
+        w,
+        opts: { ...opts, residual: undefined },
+        resShape: r ? [...r.shape] : undefined,
+        flops,
+      });
     }
     return y;
   };
@@ -43,12 +74,22 @@ export function recordLayers(be: Instrumentable): { calls: LayerCall[]; enabled:
       const y = gdn.call(be, x, g);
       if (rec.enabled) {
         const [C, H, W] = x.shape as number[];
-        rec.calls.push({ kind: 'gdn', label: (g as { label?: string }).label ?? (g.inverse ? 'igdn' : 'gdn'), shape: [...x.shape], layout: x.layout, g, flops: 2 * C! * C! * H! * W! + 4 * C! * H! * W! });
+        rec.calls.push({
+          kind: 'gdn',
+          label: (g as { label?: string }).label ?? (g.inverse ? 'igdn' : 'gdn'),
+          shape: [...x.shape],
+          layout: x.layout,
+          g,
+          flops: 2 * C! * C! * H! * W! + 4 * C! * H! * W!,
+        });
       }
       return y;
     };
   }
-  rec.restore = () => { be.conv2d = conv; if (gdn) be.gdn = gdn; };
+  rec.restore = () => {
+    be.conv2d = conv;
+    if (gdn) be.gdn = gdn;
+  };
   return rec;
 }
 
@@ -56,7 +97,10 @@ function randomTensor(ctx: GpuContext, shape: number[], layout: GpuTensor['layou
   const n = shape.reduce((a, b) => a * b, 1);
   const d = new Float32Array(n);
   let s = seed >>> 0;
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; d[i] = (s / 2 ** 32) * 2 - 1; }
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    d[i] = (s / 2 ** 32) * 2 - 1;
+  }
   return ctx.upload(d, shape, { layout });
 }
 
@@ -83,21 +127,34 @@ async function timeCall(ctx: GpuContext, once: () => void, target: number, maxK:
   return ms;
 }
 
-export async function timeLayers(ctx: GpuContext, be: Instrumentable, calls: LayerCall[], opts: { targetMs?: number; maxK?: number } = {}): Promise<LayerRow[]> {
-  const target = opts.targetMs ?? 100, maxK = opts.maxK ?? 20;
+export async function timeLayers(
+  ctx: GpuContext,
+  be: Instrumentable,
+  calls: LayerCall[],
+  opts: { targetMs?: number; maxK?: number } = {},
+): Promise<LayerRow[]> {
+  const target = opts.targetMs ?? 100,
+    maxK = opts.maxK ?? 20;
   const rows = new Map<string, LayerRow>();
   let seed = 1;
   for (const c of calls) {
     const x = randomTensor(ctx, c.shape, c.layout, seed++);
     const res = c.kind === 'conv' && c.resShape ? randomTensor(ctx, c.resShape, 'hwc', seed++) : undefined;
-    const ms = await timeCall(ctx, () => {
-      const y = c.kind === 'conv' ? be.conv2d(x, c.w, { ...c.opts, residual: res }) : be.gdn!(x, c.g);
-      y.release();
-    }, target, maxK);
+    const ms = await timeCall(
+      ctx,
+      () => {
+        const y = c.kind === 'conv' ? be.conv2d(x, c.w, { ...c.opts, residual: res }) : be.gdn!(x, c.g);
+        y.release();
+      },
+      target,
+      maxK,
+    );
     x.release();
     res?.release();
     const r = rows.get(c.label) ?? { label: c.label, calls: 0, gflop: 0, ms: 0, gflops: 0 };
-    r.calls++; r.gflop += c.flops / 1e9; r.ms += ms;
+    r.calls++;
+    r.gflop += c.flops / 1e9;
+    r.ms += ms;
     rows.set(c.label, r);
   }
   for (const r of rows.values()) r.gflops = r.gflop / (r.ms / 1e3);
@@ -105,13 +162,22 @@ export async function timeLayers(ctx: GpuContext, be: Instrumentable, calls: Lay
 }
 
 export interface GdnVsConvRow {
-  label: string; shape: number[]; gflop: number; gdnMs: number; legacyMs: number; convGflop: number; convMs: number;
+  label: string;
+  shape: number[];
+  gflop: number;
+  gdnMs: number;
+  legacyMs: number;
+  convGflop: number;
+  convMs: number;
   /** Output values where the current GDN and the legacy kernel differ (bitwise), and the largest relative difference. */
-  differ: number; maxRel: number;
+  differ: number;
+  maxRel: number;
 }
 
 /** The GDN kernel before it moved onto the conv core (bench/shaders/gdn_legacy.wgsl): its pixel tile per workgroup. */
-function legacyTile(P: number): number { return P >= 4096 ? 16 : P >= 256 ? 8 : 4; }
+function legacyTile(P: number): number {
+  return P >= 4096 ? 16 : P >= 256 ? 8 : 4;
+}
 
 interface GdnBench extends Instrumentable {
   prepareConv(w: Float32Array, shape: readonly number[], b: Float32Array | null, o?: { label?: string }): ConvHandle;
@@ -126,12 +192,22 @@ interface GdnBench extends Instrumentable {
  * conv 2·C²·P. The three are interleaved `rounds` times (median of each). Parameters are random (diag 0.1, ~30 % small positive off-diagonal gamma; beta in [0.5, 1.5]): speed
  * does not depend on values; the GDN outputs of the two kernels are also compared bitwise.
  */
-export async function timeGdnVsConv(ctx: GpuContext, be: GdnBench, calls: LayerCall[], opts: { targetMs?: number; maxK?: number; rounds?: number } = {}): Promise<GdnVsConvRow[]> {
-  const target = opts.targetMs ?? 100, maxK = opts.maxK ?? 20, rounds = opts.rounds ?? 3;
+export async function timeGdnVsConv(
+  ctx: GpuContext,
+  be: GdnBench,
+  calls: LayerCall[],
+  opts: { targetMs?: number; maxK?: number; rounds?: number } = {},
+): Promise<GdnVsConvRow[]> {
+  const target = opts.targetMs ?? 100,
+    maxK = opts.maxK ?? 20,
+    rounds = opts.rounds ?? 3;
   const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const out: GdnVsConvRow[] = [];
   let s = 99;
-  const rnd = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
+  const rnd = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
   for (const c of calls) {
     if (c.kind !== 'gdn') continue;
     const [C, H, W] = c.shape as [number, number, number];
@@ -141,7 +217,8 @@ export async function timeGdnVsConv(ctx: GpuContext, be: GdnBench, calls: LayerC
     const gamma = Float32Array.from({ length: C * C }, (_, i) => (i % (C + 1) === 0 ? 0.1 : rnd() < 0.3 ? 0.01 * rnd() : 0));
     const x = randomTensor(ctx, c.shape, 'hwc', s);
     const g = be.prepareGdn(beta, gamma, C, inverse, c.label);
-    const lb = ctx.upload(beta, [C], { label: 'legacy.beta' }), lg = ctx.upload(gamma, [C, C], { label: 'legacy.gamma' });
+    const lb = ctx.upload(beta, [C], { label: 'legacy.beta' }),
+      lg = ctx.upload(gamma, [C, C], { label: 'legacy.gamma' });
     const TP = legacyTile(P);
     const pipe = ctx.pipeline('gdn_legacy', { TP, INVERSE: inverse });
     const legacy = (): GpuTensor => {
@@ -149,10 +226,14 @@ export async function timeGdnVsConv(ctx: GpuContext, be: GdnBench, calls: LayerC
       ctx.dispatch(pipe, [ctx.uniform([P, C]), x, lb, lg, y], [Math.ceil(C / 64), Math.ceil(P / TP)], `${c.label}.legacy`);
       return y;
     };
-    const yn = be.gdn(x, g), yl = legacy();
-    const a = (await ctx.read(yn)) as Float32Array, b = (await ctx.read(yl)) as Float32Array;
-    yn.release(); yl.release();
-    let differ = 0, maxRel = 0;
+    const yn = be.gdn(x, g),
+      yl = legacy();
+    const a = (await ctx.read(yn)) as Float32Array,
+      b = (await ctx.read(yl)) as Float32Array;
+    yn.release();
+    yl.release();
+    let differ = 0,
+      maxRel = 0;
     for (let i = 0; i < a.length; i++) {
       if (Object.is(a[i], b[i])) continue;
       differ++;
@@ -167,8 +248,22 @@ export async function timeGdnVsConv(ctx: GpuContext, be: GdnBench, calls: LayerC
       t[2]!.push(await timeCall(ctx, () => be.conv2d(x, w, { label: `${c.label}.as_conv1x1` }).release(), target, maxK));
     }
     const [gdnMs, legacyMs, convMs] = t.map(med) as [number, number, number];
-    w.release(); g.release(); lb.release(); lg.release(); x.release();
-    out.push({ label: c.label, shape: [C, H, W], gflop: c.flops / 1e9, gdnMs, legacyMs, convGflop: (2 * C * C * P) / 1e9, convMs, differ, maxRel });
+    w.release();
+    g.release();
+    lb.release();
+    lg.release();
+    x.release();
+    out.push({
+      label: c.label,
+      shape: [C, H, W],
+      gflop: c.flops / 1e9,
+      gdnMs,
+      legacyMs,
+      convGflop: (2 * C * C * P) / 1e9,
+      convMs,
+      differ,
+      maxRel,
+    });
   }
   return out;
 }
@@ -180,17 +275,33 @@ export function gdnVsConvTable(rows: GdnVsConvRow[]): string {
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    lines.push(`| ${r.label} | ${r.shape.join('×')} | ${r.gdnMs.toFixed(2)} | ${gf(r.gflop, r.gdnMs)} | ${r.legacyMs.toFixed(2)} | ${gf(r.gflop, r.legacyMs)} | ${r.convMs.toFixed(2)} | ${gf(r.convGflop, r.convMs)} | ${(r.gdnMs / r.convMs).toFixed(2)} | ${r.differ} of ${r.shape.reduce((a, b) => a * b, 1)} (${r.maxRel.toExponential(1)}) |`);
+    lines.push(
+      `| ${r.label} | ${r.shape.join('×')} | ${r.gdnMs.toFixed(2)} | ${gf(r.gflop, r.gdnMs)} | ${r.legacyMs.toFixed(2)} | ${gf(r.gflop, r.legacyMs)} | ${r.convMs.toFixed(2)} | ${gf(r.convGflop, r.convMs)} | ${(r.gdnMs / r.convMs).toFixed(2)} | ${r.differ} of ${r.shape.reduce((a, b) => a * b, 1)} (${r.maxRel.toExponential(1)}) |`,
+    );
   }
   const sum = (f: (r: GdnVsConvRow) => number): number => rows.reduce((a, r) => a + f(r), 0);
-  lines.push(`| **all** | | ${sum((r) => r.gdnMs).toFixed(1)} | ${gf(sum((r) => r.gflop), sum((r) => r.gdnMs))} | ${sum((r) => r.legacyMs).toFixed(1)} | ${gf(sum((r) => r.gflop), sum((r) => r.legacyMs))} | ${sum((r) => r.convMs).toFixed(1)} | ${gf(sum((r) => r.convGflop), sum((r) => r.convMs))} | ${(sum((r) => r.gdnMs) / sum((r) => r.convMs)).toFixed(2)} | |`);
+  lines.push(
+    `| **all** | | ${sum((r) => r.gdnMs).toFixed(1)} | ${gf(
+      sum((r) => r.gflop),
+      sum((r) => r.gdnMs),
+    )} | ${sum((r) => r.legacyMs).toFixed(1)} | ${gf(
+      sum((r) => r.gflop),
+      sum((r) => r.legacyMs),
+    )} | ${sum((r) => r.convMs).toFixed(1)} | ${gf(
+      sum((r) => r.convGflop),
+      sum((r) => r.convMs),
+    )} | ${(sum((r) => r.gdnMs) / sum((r) => r.convMs)).toFixed(2)} | |`,
+  );
   return lines.join('\n');
 }
 
 export function layerTable(rows: LayerRow[], title = 'layer'): string {
   const tot = rows.reduce((a, r) => ({ gflop: a.gflop + r.gflop, ms: a.ms + r.ms }), { gflop: 0, ms: 0 });
   const lines = [`| ${title} | GFLOP | ms | GFLOP/s |`, '|---|---|---|---|'];
-  for (const r of rows) lines.push(`| ${r.label}${r.calls > 1 ? ` (×${r.calls})` : ''} | ${r.gflop.toFixed(3)} | ${r.ms.toFixed(2)} | ${r.gflops.toFixed(1)} |`);
+  for (const r of rows)
+    lines.push(
+      `| ${r.label}${r.calls > 1 ? ` (×${r.calls})` : ''} | ${r.gflop.toFixed(3)} | ${r.ms.toFixed(2)} | ${r.gflops.toFixed(1)} |`,
+    );
   lines.push(`| **sum of layers** | ${tot.gflop.toFixed(2)} | ${tot.ms.toFixed(1)} | ${(tot.gflop / (tot.ms / 1e3)).toFixed(1)} |`);
   return lines.join('\n');
 }

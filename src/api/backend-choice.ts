@@ -55,7 +55,9 @@ export function defaultBackend(): BackendChoice {
 }
 
 /** lavapipe / SwiftShader from the adapter's description, else null (hardware or another software rasterizer). */
-export function softwareAdapterOf(info: Pick<AdapterSummary, 'vendor' | 'architecture' | 'device' | 'description' | 'isFallbackAdapter'>): SoftwareAdapter | null {
+export function softwareAdapterOf(
+  info: Pick<AdapterSummary, 'vendor' | 'architecture' | 'device' | 'description' | 'isFallbackAdapter'>,
+): SoftwareAdapter | null {
   if (classifyAdapter(info) !== 'software') return null;
   const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
   if (/llvmpipe|lavapipe/.test(text)) return 'lavapipe';
@@ -87,14 +89,19 @@ export function decideBackend(choice: BackendChoice, probe: BackendProbe): Backe
   if (choice === 'wasm') return { backend: 'wasm', reason: 'backend: wasm was asked for', fallback: false };
   if (probe.external) return { backend: 'webgpu', reason: 'the caller passed a GPUDevice', fallback: false };
   if (!probe.adapter) {
-    if (choice === 'webgpu') throw new BackendChoiceError(`backend: webgpu was asked for, but there is no WebGPU adapter (${probe.error ?? 'none found'})`);
+    if (choice === 'webgpu')
+      throw new BackendChoiceError(`backend: webgpu was asked for, but there is no WebGPU adapter (${probe.error ?? 'none found'})`);
     return { backend: 'wasm', reason: `no WebGPU adapter (${probe.error ?? 'none found'}): running on WebAssembly SIMD`, fallback: true };
   }
   const name = probe.adapter.description || probe.adapter.device || probe.adapter.vendor || 'adapter';
   if (choice === 'webgpu') return { backend: 'webgpu', reason: `backend: webgpu was asked for (${name})`, fallback: false };
   const sw = softwareAdapterOf(probe.adapter);
   if (probe.node && sw && WASM_FASTER_THAN[sw][probe.role]) {
-    return { backend: 'wasm', reason: `the only WebGPU adapter is ${sw} (${name}), and wasm was measured faster on the ${probe.role}'s graphs: running on WebAssembly SIMD`, fallback: true };
+    return {
+      backend: 'wasm',
+      reason: `the only WebGPU adapter is ${sw} (${name}), and wasm was measured faster on the ${probe.role}'s graphs: running on WebAssembly SIMD`,
+      fallback: true,
+    };
   }
   return { backend: 'webgpu', reason: `WebGPU adapter ${name}${sw ? ` (${sw})` : ''}`, fallback: false };
 }

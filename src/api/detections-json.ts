@@ -49,8 +49,12 @@ export function detectionsToJson(d: Detections, classNames: readonly string[], s
   for (let i = 0; i < n; i++) boxes.push([d.boxes[4 * i]!, d.boxes[4 * i + 1]!, d.boxes[4 * i + 2]!, d.boxes[4 * i + 3]!]);
   const classes = Array.from(d.classes);
   return {
-    format: DETECTIONS_FORMAT, version: DETECTIONS_VERSION,
-    boxes, scores: Array.from(d.scores), classes, labels: classes.map((k) => classLabel(classNames, k)),
+    format: DETECTIONS_FORMAT,
+    version: DETECTIONS_VERSION,
+    boxes,
+    scores: Array.from(d.scores),
+    classes,
+    labels: classes.map((k) => classLabel(classNames, k)),
     sizes: { original: [...sizes.original], resized: [...sizes.resized], padded: [...sizes.padded] },
   };
 }
@@ -65,8 +69,12 @@ const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFin
 export function detectionsFromJson(v: unknown): { json: DetectionsJson; detections: Detections } {
   const o = v as Partial<Record<keyof DetectionsJson, unknown>> | null;
   if (typeof o !== 'object' || o === null) throw new DetectionsJsonError('detections JSON: not an object');
-  if (o.format !== DETECTIONS_FORMAT) throw new DetectionsJsonError(`detections JSON: format must be '${DETECTIONS_FORMAT}', got ${JSON.stringify(o.format)}`);
-  if (o.version !== DETECTIONS_VERSION) throw new DetectionsJsonError(`detections JSON: version ${JSON.stringify(o.version)} is not supported (this reader knows version ${DETECTIONS_VERSION})`);
+  if (o.format !== DETECTIONS_FORMAT)
+    throw new DetectionsJsonError(`detections JSON: format must be '${DETECTIONS_FORMAT}', got ${JSON.stringify(o.format)}`);
+  if (o.version !== DETECTIONS_VERSION)
+    throw new DetectionsJsonError(
+      `detections JSON: version ${JSON.stringify(o.version)} is not supported (this reader knows version ${DETECTIONS_VERSION})`,
+    );
   const { boxes, scores, classes, labels, sizes } = o;
   if (!Array.isArray(scores) || !scores.every(isNum)) throw new DetectionsJsonError('detections JSON: scores must be an array of numbers');
   const n = scores.length;
@@ -80,10 +88,16 @@ export function detectionsFromJson(v: unknown): { json: DetectionsJson; detectio
     throw new DetectionsJsonError(`detections JSON: labels must be ${n} strings`);
   }
   const s = sizes as Partial<ImageSizes> | undefined;
-  if (!s || !isPair(s.original) || !isPair(s.resized) || !isPair(s.padded)) throw new DetectionsJsonError('detections JSON: sizes must hold original, resized and padded [H, W]');
+  if (!s || !isPair(s.original) || !isPair(s.resized) || !isPair(s.padded))
+    throw new DetectionsJsonError('detections JSON: sizes must hold original, resized and padded [H, W]');
   const json: DetectionsJson = {
-    format: DETECTIONS_FORMAT, version: DETECTIONS_VERSION, boxes: boxes as DetectionsJson['boxes'], scores: scores as number[],
-    classes: classes as number[], labels: labels as string[], sizes: { original: s.original, resized: s.resized, padded: s.padded },
+    format: DETECTIONS_FORMAT,
+    version: DETECTIONS_VERSION,
+    boxes: boxes as DetectionsJson['boxes'],
+    scores: scores as number[],
+    classes: classes as number[],
+    labels: labels as string[],
+    sizes: { original: s.original, resized: s.resized, padded: s.padded },
   };
   const flat = new Float32Array(4 * n);
   json.boxes.forEach((b, i) => flat.set(b, 4 * i));

@@ -18,14 +18,19 @@ function isBgrImage(x: unknown): x is BgrImage {
 }
 
 function isGpuTexture(x: unknown): x is GPUTexture {
-  return typeof GPUTexture !== 'undefined' ? x instanceof GPUTexture : typeof x === 'object' && x !== null && 'createView' in x && 'format' in x;
+  return typeof GPUTexture !== 'undefined'
+    ? x instanceof GPUTexture
+    : typeof x === 'object' && x !== null && 'createView' in x && 'format' in x;
 }
 
 export async function toBgrImage(input: ImageInput, ctx?: GpuContext): Promise<BgrImage> {
   if (input instanceof Uint8Array) return bgrFromFileBytes(input);
   if (input instanceof ArrayBuffer) return bgrFromFileBytes(new Uint8Array(input));
   if (typeof Blob !== 'undefined' && input instanceof Blob) return bgrFromFileBytes(new Uint8Array(await input.arrayBuffer()));
-  if (isBgrImage(input)) { checkBgrImage(input); return input; }
+  if (isBgrImage(input)) {
+    checkBgrImage(input);
+    return input;
+  }
   if (isGpuTexture(input)) {
     if (!ctx) throw new DetectorInputError('a GPUTexture input needs the GPU backend');
     return bgrFromTexture(ctx, input);
@@ -53,10 +58,12 @@ export async function toDetectorImage(input: ImageInput, ctx: GpuContext): Promi
     }
   }
   if (isVideoFrame(input)) {
-    const w = input.displayWidth, h = input.displayHeight;
+    const w = input.displayWidth,
+      h = input.displayHeight;
     if (!w || !h) throw new DetectorInputError(`VideoFrame has no pixels (${w}x${h})`);
     const tex = ctx.device.createTexture({
-      size: [w, h], format: 'rgba8unorm',
+      size: [w, h],
+      format: 'rgba8unorm',
       usage: GPUTextureUsage.COPY_SRC | GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.TEXTURE_BINDING,
     });
     try {
@@ -78,7 +85,8 @@ export async function bgrFromTexture(ctx: GpuContext, tex: GPUTexture): Promise<
   if (fmt !== 'rgba8unorm' && fmt !== 'bgra8unorm' && fmt !== 'rgba8unorm-srgb' && fmt !== 'bgra8unorm-srgb') {
     throw new DetectorInputError(`GPUTexture format ${fmt} is not supported (use rgba8unorm or bgra8unorm)`);
   }
-  const W = tex.width, H = tex.height;
+  const W = tex.width,
+    H = tex.height;
   const bytesPerRow = Math.ceil((W * 4) / 256) * 256;
   const buf = ctx.device.createBuffer({ size: bytesPerRow * H, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
   ctx.flush();
@@ -91,7 +99,8 @@ export async function bgrFromTexture(ctx: GpuContext, tex: GPUTexture): Promise<
   const bgra = fmt.startsWith('bgra');
   for (let y = 0; y < H; y++)
     for (let x = 0; x < W; x++) {
-      const s = y * bytesPerRow + x * 4, d = (y * W + x) * 3;
+      const s = y * bytesPerRow + x * 4,
+        d = (y * W + x) * 3;
       out[d] = src[s + (bgra ? 0 : 2)]!;
       out[d + 1] = src[s + 1]!;
       out[d + 2] = src[s + (bgra ? 2 : 0)]!;

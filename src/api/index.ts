@@ -37,11 +37,22 @@ import { parsePrecision, type Precision } from '../util/f16.ts';
 export type { ImageInput } from './image-input.ts';
 export { inspectStream, isVcmStream, type StreamReport } from './inspect-stream.ts';
 export { CONTAINER_HEADER_BYTES } from '../coder/container.ts';
-export { detectionsToJson, detectionsFromJson, DetectionsJsonError, DETECTIONS_FORMAT, DETECTIONS_VERSION, type DetectionsJson } from './detections-json.ts';
+export {
+  detectionsToJson,
+  detectionsFromJson,
+  DetectionsJsonError,
+  DETECTIONS_FORMAT,
+  DETECTIONS_VERSION,
+  type DetectionsJson,
+} from './detections-json.ts';
 export { createRuntime, VcmRuntime, ADAPTER_CHOICES, type AdapterChoice, type GpuBufferStats, type RuntimeOptions } from './runtime.ts';
 export { BackendChoiceError, decideBackend, type BackendChoice, type BackendDecision, type BackendKind } from './backend-choice.ts';
 
-export interface LoadProgress { file: 'detector' | 'codec'; loaded: number; total?: number }
+export interface LoadProgress {
+  file: 'detector' | 'codec';
+  loaded: number;
+  total?: number;
+}
 
 interface CommonOptions {
   /** Detector weights: a URL / path / bytes / File of a model-zoo .pkl or converted .safetensors, or loaded weights. */
@@ -141,7 +152,9 @@ export interface DecodeResult {
 }
 
 function isLoaded<W extends { kind: string }>(x: unknown, kind: string): x is W {
-  return typeof x === 'object' && x !== null && (x as { kind?: string }).kind === kind && (x as { tensors?: unknown }).tensors instanceof Map;
+  return (
+    typeof x === 'object' && x !== null && (x as { kind?: string }).kind === kind && (x as { tensors?: unknown }).tensors instanceof Map
+  );
 }
 
 async function loadBoth(o: CommonOptions): Promise<{ det: DetectorWeights; codec: CodecWeights }> {
@@ -157,12 +170,19 @@ async function loadBoth(o: CommonOptions): Promise<{ det: DetectorWeights; codec
 }
 
 /** The runtime an instance runs on (its own, or a shared one it must not dispose) + the two model backends over it. */
-interface Runtime { runtime: VcmRuntime; owned: boolean; det: DetectorBackend<Tensor>; codec: CodecOps<Tensor> }
+interface Runtime {
+  runtime: VcmRuntime;
+  owned: boolean;
+  det: DetectorBackend<Tensor>;
+  codec: CodecOps<Tensor>;
+}
 
 async function openRuntime(o: CommonOptions, role: RuntimeRole, precision: Precision): Promise<Runtime> {
   if (o.runtime && o.device) throw new VcmError('input', 'give runtime or device, not both (a runtime already has its device)');
   if (o.runtime?.isDisposed) throw new VcmError('input', 'the runtime was disposed');
-  const runtime = o.runtime ?? await createRuntime({ device: o.device, adapter: o.adapter, backend: o.backend, threads: o.threads, onNotice: o.onNotice, role });
+  const runtime =
+    o.runtime ??
+    (await createRuntime({ device: o.device, adapter: o.adapter, backend: o.backend, threads: o.threads, onNotice: o.onNotice, role }));
   try {
     return { runtime, owned: !o.runtime, det: runtime.detectorBackend(precision), codec: runtime.codecBackend() };
   } catch (e) {
@@ -186,27 +206,51 @@ abstract class Base {
     readonly codecWeights: CodecWeights,
   ) {}
   /** The GPUDevice this instance runs on (pass it to another encoder/decoder to share it). WebGPU backend only. */
-  get device(): GPUDevice { return this.rt.runtime.device; }
+  get device(): GPUDevice {
+    return this.rt.runtime.device;
+  }
   /** The WebGPU adapter (null on the wasm backend). */
-  get adapter(): VcmRuntime['adapterInfo'] { return this.rt.runtime.adapterInfo; }
+  get adapter(): VcmRuntime['adapterInfo'] {
+    return this.rt.runtime.adapterInfo;
+  }
   /** The runtime this instance runs on (pass it as `runtime` to another encoder/decoder to share it). */
-  get runtime(): VcmRuntime { return this.rt.runtime; }
+  get runtime(): VcmRuntime {
+    return this.rt.runtime;
+  }
   /** The backend this instance runs on, and why it was chosen. */
-  get backend(): BackendKind { return this.rt.runtime.backend; }
-  get backendReason(): string { return this.rt.runtime.backendReason; }
+  get backend(): BackendKind {
+    return this.rt.runtime.backend;
+  }
+  get backendReason(): string {
+    return this.rt.runtime.backendReason;
+  }
   /** Kernel threads on the wasm backend (0 on WebGPU). */
-  get threads(): number { return this.rt.runtime.threads; }
+  get threads(): number {
+    return this.rt.runtime.threads;
+  }
   /** Class names, index = the contiguous class id in `detections.classes` (from the checkpoint, else COCO / class_<k>). */
-  get classNames(): string[] { return classNamesOf(this.detectorWeights); }
+  get classNames(): string[] {
+    return classNamesOf(this.detectorWeights);
+  }
   /** Distinct GPU pipelines compiled so far (a warm-up makes the first run add none). */
-  get pipelineCount(): number { return this.rt.runtime.pipelineCount; }
+  get pipelineCount(): number {
+    return this.rt.runtime.pipelineCount;
+  }
   /** The codec's stream fingerprint: what `.vcm` containers carry and `webvcm inspect` prints (16 bytes). */
-  get fingerprint(): Uint8Array { return this.codec.fingerprint; }
+  get fingerprint(): Uint8Array {
+    return this.codec.fingerprint;
+  }
   /** The codec's sizes, for reports such as the server's /v1/models. */
-  get codecShape(): { C: number; N: number; M: number } { return { C: this.codec.C, N: this.codec.N, M: this.codec.M }; }
+  get codecShape(): { C: number; N: number; M: number } {
+    return { C: this.codec.C, N: this.codec.N, M: this.codec.M };
+  }
   /** GPU buffer pool counters (live/free buffers and bytes): flat over many calls when nothing leaks (zeros on wasm). */
-  gpuBuffers(): GpuBufferStats { return this.rt.runtime.gpuBuffers(); }
-  protected check(): void { if (this.disposed) throw new VcmError('input', `${this.constructor.name} used after dispose()`); }
+  gpuBuffers(): GpuBufferStats {
+    return this.rt.runtime.gpuBuffers();
+  }
+  protected check(): void {
+    if (this.disposed) throw new VcmError('input', `${this.constructor.name} used after dispose()`);
+  }
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -216,10 +260,15 @@ abstract class Base {
   }
 }
 
-async function build(o: CommonOptions, method2: boolean, role: RuntimeRole): Promise<[Runtime, Detector<Tensor>, HyperpriorCodec<Tensor>, DetectorWeights, CodecWeights]> {
-  const precision = parsePrecision(o.precision, 'precision');   // before any loading: a typo fails at once
+async function build(
+  o: CommonOptions,
+  method2: boolean,
+  role: RuntimeRole,
+): Promise<[Runtime, Detector<Tensor>, HyperpriorCodec<Tensor>, DetectorWeights, CodecWeights]> {
+  const precision = parsePrecision(o.precision, 'precision'); // before any loading: a typo fails at once
   parseBackend(o.backend);
-  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 64)) throw new VcmError('input', `threads must be an integer in 1..64, got ${String(o.threads)}`);
+  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 64))
+    throw new VcmError('input', `threads must be an integer in 1..64, got ${String(o.threads)}`);
   const { det, codec } = await loadBoth(o);
   if (codec.C !== det.config.stemOut) {
     throw new VcmError('input', `the codec codes ${codec.C} channels but the detector's stem has ${det.config.stemOut}`);
@@ -244,7 +293,15 @@ async function build(o: CommonOptions, method2: boolean, role: RuntimeRole): Pro
 }
 
 export class VcmEncoder extends Base {
-  private constructor(rt: Runtime, d: Detector<Tensor>, c: HyperpriorCodec<Tensor>, dw: DetectorWeights, cw: CodecWeights, readonly method: 1 | 2, readonly mode: CodecMode) {
+  private constructor(
+    rt: Runtime,
+    d: Detector<Tensor>,
+    c: HyperpriorCodec<Tensor>,
+    dw: DetectorWeights,
+    cw: CodecWeights,
+    readonly method: 1 | 2,
+    readonly mode: CodecMode,
+  ) {
     super(rt, d, c, dw, cw);
   }
 
@@ -291,7 +348,9 @@ export class VcmEncoder extends Base {
   }
 
   /** The codec model (CompressAI's name), its level gains (empty for a fixed-rate model). */
-  get codecModel(): { architecture: string; gains: number[] } { return { architecture: this.codec.architecture, gains: this.codec.gains }; }
+  get codecModel(): { architecture: string; gains: number[] } {
+    return { architecture: this.codec.architecture, gains: this.codec.gains };
+  }
 
   async encode(image: ImageInput, opts: EncodeOptions = {}): Promise<EncodeResult> {
     this.check();
@@ -312,12 +371,21 @@ export class VcmEncoder extends Base {
     const { stem, sizes } = stemOut;
     for (const [k, v] of tm) timings[k] = v;
     try {
-      const features = opts.returnFeatures ? { data: await this.rt.det.toCHW(stem), shape: stem.shape as [number, number, number] } : undefined;
+      const features = opts.returnFeatures
+        ? { data: await this.rt.det.toCHW(stem), shape: stem.shape as [number, number, number] }
+        : undefined;
       t0 = performance.now();
       const r = await encodeFeatures(this.codec, stem, {
-        method: this.method, mode: this.mode, originalSize: sizes.original, resizedSize: sizes.resized,
-        time: (k: string, ms: number) => { timings[k] = ms; },
-        level: opts.level, scale: opts.scale, targetBpp: opts.targetBpp,
+        method: this.method,
+        mode: this.mode,
+        originalSize: sizes.original,
+        resizedSize: sizes.resized,
+        time: (k: string, ms: number) => {
+          timings[k] = ms;
+        },
+        level: opts.level,
+        scale: opts.scale,
+        targetBpp: opts.targetBpp,
       });
       timings['feature coding'] = performance.now() - t0;
       return {
@@ -349,7 +417,9 @@ export class VcmDecoder extends Base {
    * pipelines depend on the number of proposals). `height`×`width` is the original image; the stream's sizes follow
    * the encoder's `method`, `minSize` and `maxSize` (default: this decoder's).
    */
-  async warmup(o: (WarmupOptions & { method?: 1 | 2; minSize?: number; maxSize?: number }) | { stream: Uint8Array }): Promise<WarmupReport> {
+  async warmup(
+    o: (WarmupOptions & { method?: 1 | 2; minSize?: number; maxSize?: number }) | { stream: Uint8Array },
+  ): Promise<WarmupReport> {
     this.check();
     const t0 = performance.now();
     let method: 1 | 2, sizes: ImageSizes;
@@ -362,7 +432,12 @@ export class VcmDecoder extends Base {
       const { height, width } = checkWarmSize(o);
       method = o.method === 2 ? 2 : 1;
       // the stream's geometry follows the *encoder's* resize settings: pass them when they differ from this decoder's
-      const cfg = { ...this.detector.cfg, method2: method === 2, minSize: o.minSize ?? this.detector.cfg.minSize, maxSize: o.maxSize ?? this.detector.cfg.maxSize };
+      const cfg = {
+        ...this.detector.cfg,
+        method2: method === 2,
+        minSize: o.minSize ?? this.detector.cfg.minSize,
+        maxSize: o.maxSize ?? this.detector.cfg.maxSize,
+      };
       sizes = imageSizes(height, width, cfg);
     }
     const [height, width] = sizes.original;
@@ -374,7 +449,8 @@ export class VcmDecoder extends Base {
         const bytes = await unrecorded(async () => {
           const stem = this.rt.codec.fromCHW(new Float32Array(c * h * w), c, h, w);
           try {
-            return (await encodeFeatures(this.codec, stem, { method, mode, originalSize: sizes.original, resizedSize: sizes.resized })).bytes;
+            return (await encodeFeatures(this.codec, stem, { method, mode, originalSize: sizes.original, resizedSize: sizes.resized }))
+              .bytes;
           } finally {
             this.rt.codec.release(stem);
           }
@@ -384,10 +460,18 @@ export class VcmDecoder extends Base {
     });
     const det = await this.detector.warmup(height, width, { part: 'fromStem', sizes });
     const parts = [codec, det].filter((r): r is WarmupReport => r !== null);
-    const sum = (k: 'planned' | 'compiled' | 'primed' | 'planMs' | 'compileMs' | 'primeMs'): number => parts.reduce((acc, r) => acc + r[k], 0);
+    const sum = (k: 'planned' | 'compiled' | 'primed' | 'planMs' | 'compileMs' | 'primeMs'): number =>
+      parts.reduce((acc, r) => acc + r[k], 0);
     return {
-      planned: sum('planned'), compiled: sum('compiled'), primed: sum('primed'), failed: parts.flatMap((r) => r.failed),
-      planMs: sum('planMs'), compileMs: sum('compileMs'), primeMs: sum('primeMs'), extraMs: det?.extraMs, totalMs: performance.now() - t0,
+      planned: sum('planned'),
+      compiled: sum('compiled'),
+      primed: sum('primed'),
+      failed: parts.flatMap((r) => r.failed),
+      planMs: sum('planMs'),
+      compileMs: sum('compileMs'),
+      primeMs: sum('primeMs'),
+      extraMs: det?.extraMs,
+      totalMs: performance.now() - t0,
       perPipelineMs: codec.perPipelineMs || det?.perPipelineMs ? { ...codec.perPipelineMs, ...det?.perPipelineMs } : undefined,
     };
   }
@@ -396,7 +480,11 @@ export class VcmDecoder extends Base {
     this.check();
     const timings: Record<string, number> = {};
     let t0 = performance.now();
-    const { features: stem, fields } = await decodeFeatures(this.codec, bytes, { time: (k: string, ms: number) => { timings[k] = ms; } });
+    const { features: stem, fields } = await decodeFeatures(this.codec, bytes, {
+      time: (k: string, ms: number) => {
+        timings[k] = ms;
+      },
+    });
     const sizes: ImageSizes = {
       original: fields.originalSize,
       resized: fields.resizedSize,
@@ -404,7 +492,9 @@ export class VcmDecoder extends Base {
     };
     timings['feature decoding'] = performance.now() - t0;
     try {
-      const features = opts.returnFeatures ? { data: await this.rt.det.toCHW(stem), shape: stem.shape as [number, number, number] } : undefined;
+      const features = opts.returnFeatures
+        ? { data: await this.rt.det.toCHW(stem), shape: stem.shape as [number, number, number] }
+        : undefined;
       t0 = performance.now();
       const tm = new Map<string, number>();
       const detections = await this.detector.fromStem(stem, sizes, { timings: tm });
@@ -419,7 +509,8 @@ export class VcmDecoder extends Base {
 
 function checkWarmSize(o: WarmupOptions): { height: number; width: number } {
   const ok = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0 && (v as number) <= 16384;
-  if (!o || !ok(o.height) || !ok(o.width)) throw new VcmError('input', `warmup needs an integer { height, width } in 1..16384 (got ${o?.height}x${o?.width})`);
+  if (!o || !ok(o.height) || !ok(o.width))
+    throw new VcmError('input', `warmup needs an integer { height, width } in 1..16384 (got ${o?.height}x${o?.width})`);
   return { height: o.height, width: o.width };
 }
 
@@ -428,5 +519,9 @@ function releaseImage(img: BgrImage | GpuImage): void {
   if (isGpuImage(img)) img.data.release();
 }
 
-export function createEncoder(o: EncoderOptions): Promise<VcmEncoder> { return VcmEncoder.create(o); }
-export function createDecoder(o: DecoderOptions): Promise<VcmDecoder> { return VcmDecoder.create(o); }
+export function createEncoder(o: EncoderOptions): Promise<VcmEncoder> {
+  return VcmEncoder.create(o);
+}
+export function createDecoder(o: DecoderOptions): Promise<VcmDecoder> {
+  return VcmDecoder.create(o);
+}

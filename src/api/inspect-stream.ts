@@ -2,7 +2,14 @@
  * What a `.vcm` stream holds, read from its container alone (no weights, no GPU): `webvcm inspect file.vcm` prints it.
  * Every field is checked by the container reader (docs/bitstream.md); a malformed stream is a ContainerError.
  */
-import { CONTAINER_HEADER_BYTES, CONTAINER_VERSION, Method, readContainer, type ContainerMethod, type ContainerMode } from '../coder/container.ts';
+import {
+  CONTAINER_HEADER_BYTES,
+  CONTAINER_VERSION,
+  Method,
+  readContainer,
+  type ContainerMethod,
+  type ContainerMode,
+} from '../coder/container.ts';
 import { toHex } from '../model/weights/hash.ts';
 
 /** The leading bytes of every .vcm stream ("WVCM"). */
@@ -35,7 +42,11 @@ export interface StreamReport {
   bpp: { container: number; strings: number };
 }
 
-const METHOD_NAMES: Record<ContainerMethod, StreamReport['methodName']> = { [Method.Plain]: 'plain', [Method.PadCrop]: 'pad-crop', [Method.Resize]: 'resize-256' };
+const METHOD_NAMES: Record<ContainerMethod, StreamReport['methodName']> = {
+  [Method.Plain]: 'plain',
+  [Method.PadCrop]: 'pad-crop',
+  [Method.Resize]: 'resize-256',
+};
 
 /** Read a stream's header and sizes (the strings are length-checked, not decoded). */
 export function inspectStream(bytes: Uint8Array): StreamReport {

@@ -24,7 +24,14 @@ import { VcmError } from '../util/errors.ts';
 import type { Precision } from '../util/f16.ts';
 import { WasmCodecBackend, WasmDetectorBackend, WasmEngine } from '../wasm/backend.ts';
 import { maxWasmThreads } from '../wasm/kernels.ts';
-import { decideBackend, parseBackend, type BackendChoice, type BackendDecision, type BackendKind, type RuntimeRole } from './backend-choice.ts';
+import {
+  decideBackend,
+  parseBackend,
+  type BackendChoice,
+  type BackendDecision,
+  type BackendKind,
+  type RuntimeRole,
+} from './backend-choice.ts';
 import { toBgrImage, toDetectorImage, type ImageInput } from './image-input.ts';
 
 export type { AdapterChoice } from '../gpu/device.ts';
@@ -51,7 +58,13 @@ export interface RuntimeOptions {
   role?: RuntimeRole;
 }
 
-export interface GpuBufferStats { live: number; free: number; liveBytes: number; freeBytes: number; created: number }
+export interface GpuBufferStats {
+  live: number;
+  free: number;
+  liveBytes: number;
+  freeBytes: number;
+  created: number;
+}
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
@@ -84,34 +97,58 @@ export class VcmRuntime {
         gpuError = e.message.split('\n')[0]!;
       }
       try {
-        decision = decideBackend(choice, { adapter: ctx?.info ?? null, error: ctx ? undefined : gpuError, node: isNode, role, external: !!o.device });
+        decision = decideBackend(choice, {
+          adapter: ctx?.info ?? null,
+          error: ctx ? undefined : gpuError,
+          node: isNode,
+          role,
+          external: !!o.device,
+        });
       } catch (e) {
         ctx?.dispose();
         throw e;
       }
-      if (decision.backend === 'wasm') { ctx?.dispose(); ctx = null; }
+      if (decision.backend === 'wasm') {
+        ctx?.dispose();
+        ctx = null;
+      }
     }
     if (decision.fallback) (o.onNotice ?? ((l: string) => console.warn(l)))(`webvcm: ${decision.reason}`);
     if (ctx) return new VcmRuntime(ctx, decision, null);
-    return new VcmRuntime(null, decision, await WasmEngine.create({ threads: o.threads ?? await maxWasmThreads() }));
+    return new VcmRuntime(null, decision, await WasmEngine.create({ threads: o.threads ?? (await maxWasmThreads()) }));
   }
 
-  get backend(): BackendKind { return this.decision.backend; }
-  get backendReason(): string { return this.decision.reason; }
+  get backend(): BackendKind {
+    return this.decision.backend;
+  }
+  get backendReason(): string {
+    return this.decision.reason;
+  }
   /** The GPU context (WebGPU backend only). */
   gpu(what: string): GpuContext {
-    if (!this.ctx) throw new VcmError('unsupported', `${what} needs the WebGPU backend; this runtime runs on wasm (${this.decision.reason})`);
+    if (!this.ctx)
+      throw new VcmError('unsupported', `${what} needs the WebGPU backend; this runtime runs on wasm (${this.decision.reason})`);
     return this.ctx;
   }
   /** The GPUDevice everything made on this runtime runs on (WebGPU backend only). */
-  get device(): GPUDevice { return this.gpu('device').device; }
+  get device(): GPUDevice {
+    return this.gpu('device').device;
+  }
   /** The adapter in use (null on the wasm backend). */
-  get adapterInfo(): AdapterSummary | null { return this.ctx?.info ?? null; }
+  get adapterInfo(): AdapterSummary | null {
+    return this.ctx?.info ?? null;
+  }
   /** Kernel threads on the wasm backend (0 on WebGPU). */
-  get threads(): number { return this.engine?.threads ?? 0; }
+  get threads(): number {
+    return this.engine?.threads ?? 0;
+  }
   /** Distinct GPU pipelines compiled so far on this runtime (a warm-up makes the first run add none). */
-  get pipelineCount(): number { return this.ctx?.pipelineCount ?? 0; }
-  get isDisposed(): boolean { return this.disposed; }
+  get pipelineCount(): number {
+    return this.ctx?.pipelineCount ?? 0;
+  }
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
 
   /** GPU buffer pool counters (live/free buffers and bytes): flat over many calls when nothing leaks (zeros on wasm). */
   gpuBuffers(): GpuBufferStats {
@@ -133,7 +170,9 @@ export class VcmRuntime {
   }
 
   /** An input image on this backend: a GPU image where WebGPU can take it, else host BGR. */
-  image(input: ImageInput): Promise<BgrImage | GpuImage> { return this.ctx ? toDetectorImage(input, this.ctx) : toBgrImage(input); }
+  image(input: ImageInput): Promise<BgrImage | GpuImage> {
+    return this.ctx ? toDetectorImage(input, this.ctx) : toBgrImage(input);
+  }
 
   /** Free every resource of the runtime (the device too, unless it was the caller's). Idempotent. */
   dispose(): void {
@@ -144,4 +183,6 @@ export class VcmRuntime {
   }
 }
 
-export function createRuntime(o: RuntimeOptions = {}): Promise<VcmRuntime> { return VcmRuntime.create(o); }
+export function createRuntime(o: RuntimeOptions = {}): Promise<VcmRuntime> {
+  return VcmRuntime.create(o);
+}

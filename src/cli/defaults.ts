@@ -22,7 +22,8 @@ export function bundledRatePoints(manifest = RATE_POINTS_MANIFEST): string[] {
     throw new UsageError(`${manifest}: not a rate-point manifest (${(e as Error).message})`);
   }
   const files = (parsed.ratePoints ?? []).map((p) => p.file);
-  if (!files.length || !files.every((f): f is string => typeof f === 'string')) throw new UsageError(`${manifest}: expected ratePoints[].file strings`);
+  if (!files.length || !files.every((f): f is string => typeof f === 'string'))
+    throw new UsageError(`${manifest}: expected ratePoints[].file strings`);
   const paths = files.map((f) => resolve(dirname(manifest), f));
   const missing = paths.filter((p) => !existsSync(p));
   if (missing.length) throw new UsageError(`${manifest} names missing codec file(s): ${missing.join(', ')}`);
@@ -39,7 +40,8 @@ export class UsageError extends VcmError {
 
 /** commander argument parser for `--precision` (f32 | f16), checked before any weights load. */
 export function precisionArg(v: string): 'f32' | 'f16' {
-  if (v !== 'f32' && v !== 'f16') throw new InvalidArgumentError("expected f32 or f16 (f16 needs an adapter with 'shader-f16'; docs/kernels.md)");
+  if (v !== 'f32' && v !== 'f16')
+    throw new InvalidArgumentError("expected f32 or f16 (f16 needs an adapter with 'shader-f16'; docs/kernels.md)");
   return v;
 }
 
@@ -64,7 +66,8 @@ export function nonNegInt(v: string): number {
 }
 
 /** The `--backend` option (auto | webgpu | wasm; default $WEBVCM_BACKEND, else auto), checked before any weights load. */
-export const BACKEND_HELP = 'auto (WebGPU when an adapter exists, else wasm; in Node wasm also over lavapipe/SwiftShader) | webgpu | wasm (default: $WEBVCM_BACKEND or auto)';
+export const BACKEND_HELP =
+  'auto (WebGPU when an adapter exists, else wasm; in Node wasm also over lavapipe/SwiftShader) | webgpu | wasm (default: $WEBVCM_BACKEND or auto)';
 export function backendArg(v: string): 'auto' | 'webgpu' | 'wasm' {
   if (v !== 'auto' && v !== 'webgpu' && v !== 'wasm') throw new InvalidArgumentError('expected auto, webgpu or wasm');
   return v;

@@ -45,7 +45,6 @@ interface DetectCliOptions {
   adapter: AdapterChoice;
 }
 
-
 /** The first `max` detections, one line each (name, score, box), as `decode` lists them; "… N more in <file>" after. */
 export function formatDetectionList(d: Detections, names: readonly string[], file: string, max = 10): string {
   let s = '';
@@ -74,20 +73,31 @@ export function register(program: Command): void {
     .option('--input <file>', 'the same as the image argument (older form)')
     .option('--min-size <n>', 'short side after resizing (INPUT.MIN_SIZE_TEST)', posInt)
     .option('--max-size <n>', 'long-side cap (INPUT.MAX_SIZE_TEST)', posInt)
-    .option('--method <n>', "1: Detectron2's resize and padding; 2: resize each side to the nearest multiple of 256 (as encode --method 2)", '1')
+    .option(
+      '--method <n>',
+      "1: Detectron2's resize and padding; 2: resize each side to the nearest multiple of 256 (as encode --method 2)",
+      '1',
+    )
     .option('--method2', 'the same as --method 2 (older form)')
-    .option('--precision <p>', "f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16'", precisionArg, 'f32')
+    .option(
+      '--precision <p>',
+      "f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16'",
+      precisionArg,
+      'f32',
+    )
     .option('--coco', 'write the COCO results list ([x,y,w,h], category ids) instead of boxes/scores/classes')
     .option('--image-id <n>', 'image_id for --coco (default: digits of the file name, else 0)', nonNegInt)
     .option('--json', 'print the summary as JSON')
     .option('--dump <dir>', 'write intermediates as float32 .npy (golden manifest names)')
     .option('--adapter <name>', 'auto | lavapipe | swiftshader | system', adapterArg, 'auto')
     .action(async (imageArg: string | undefined, opts: DetectCliOptions, cmd: Command) => {
-      if (imageArg !== undefined && opts.input !== undefined && imageArg !== opts.input) throw new DetectUsageError('give the image once: as the argument or with --input, not both');
+      if (imageArg !== undefined && opts.input !== undefined && imageArg !== opts.input)
+        throw new DetectUsageError('give the image once: as the argument or with --input, not both');
       const input = imageArg ?? opts.input;
       if (input === undefined) throw new DetectUsageError('missing the input image: webvcm detect <image> -o <dets.json>');
       if (opts.method !== '1' && opts.method !== '2') throw new DetectUsageError(`--method must be 1 or 2, got '${opts.method}'`);
-      if (opts.method2 && opts.method === '1' && cmd.getOptionValueSource('method') === 'cli') throw new DetectUsageError('--method 1 and --method2 contradict each other');
+      if (opts.method2 && opts.method === '1' && cmd.getOptionValueSource('method') === 'cli')
+        throw new DetectUsageError('--method 1 and --method2 contradict each other');
       const method2 = opts.method === '2' || !!opts.method2;
       let inputBytes: Uint8Array;
       try {
@@ -96,7 +106,8 @@ export function register(program: Command): void {
         throw new DetectUsageError(`cannot read input ${input}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
       const image = bgrFromFileBytes(inputBytes, input);
-      if (opts.weights && opts.detector && opts.weights !== opts.detector) throw new DetectUsageError('give --detector or --weights (the same option), not both');
+      if (opts.weights && opts.detector && opts.weights !== opts.detector)
+        throw new DetectUsageError('give --detector or --weights (the same option), not both');
       const weights = await loadDetectorWeights(opts.weights ?? opts.detector ?? DEFAULT_DETECTOR);
       const runtime = await createRuntime({ adapter: opts.adapter, backend: 'webgpu' });
       try {
@@ -129,9 +140,24 @@ export function register(program: Command): void {
         writeFileSync(opts.output, JSON.stringify(out) + '\n');
         const names = det.classNames;
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ output: opts.output, detections: detections.scores.length, sizes, method: method2 ? 2 : 1, precision: opts.precision, coco: !!opts.coco }, null, 2) + '\n');
+          process.stdout.write(
+            JSON.stringify(
+              {
+                output: opts.output,
+                detections: detections.scores.length,
+                sizes,
+                method: method2 ? 2 : 1,
+                precision: opts.precision,
+                coco: !!opts.coco,
+              },
+              null,
+              2,
+            ) + '\n',
+          );
         } else {
-          process.stdout.write(`wrote ${opts.output}: ${detections.scores.length} detections (image ${sizes.original.join('x')} -> ${sizes.resized.join('x')}, input ${sizes.padded.join('x')})\n`);
+          process.stdout.write(
+            `wrote ${opts.output}: ${detections.scores.length} detections (image ${sizes.original.join('x')} -> ${sizes.resized.join('x')}, input ${sizes.padded.join('x')})\n`,
+          );
           process.stdout.write(formatDetectionList(detections, names, opts.output));
         }
       } finally {

@@ -14,7 +14,9 @@ async function backendReport(choice: BackendChoice, ctx: GpuContext | null, gpuE
   const decide = (role: RuntimeRole) => {
     try {
       const d = decideBackend(choice, { adapter: ctx?.info ?? null, error: gpuError, node: true, role });
-      return d.backend === 'wasm' && !wasm.ok ? { backend: null, reason: `${d.reason}, but the wasm self-test failed` } : { backend: d.backend, reason: d.reason };
+      return d.backend === 'wasm' && !wasm.ok
+        ? { backend: null, reason: `${d.reason}, but the wasm self-test failed` }
+        : { backend: d.backend, reason: d.reason };
     } catch (e) {
       return { backend: null, reason: (e as Error).message };
     }
@@ -22,7 +24,12 @@ async function backendReport(choice: BackendChoice, ctx: GpuContext | null, gpuE
   return { choice, encoder: decide('encoder'), decoder: decide('decoder'), wasm };
 }
 
-function backendLines(b: { choice: BackendChoice; encoder: { backend: string | null; reason: string }; decoder: { backend: string | null; reason: string }; wasm: WasmSelfTest }): string[] {
+function backendLines(b: {
+  choice: BackendChoice;
+  encoder: { backend: string | null; reason: string };
+  decoder: { backend: string | null; reason: string };
+  wasm: WasmSelfTest;
+}): string[] {
   const w = b.wasm;
   return [
     `wasm      ${w.ok ? 'PASS' : 'FAIL'}  SIMD128 kernels, conv ${w.shape}: max |wasm - cpu| = ${w.maxAbsErr.toExponential(2)} (tol ${w.tolerance}), ${w.ms.toFixed(0)} ms${w.error ? ` (${w.error})` : ''}`,
@@ -32,14 +39,21 @@ function backendLines(b: { choice: BackendChoice; encoder: { backend: string | n
 }
 
 const LIMITS = [
-  'maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage',
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
 ] as const;
 
 export function register(program: Command): void {
   program
     .command('doctor')
-    .description('report the WebGPU adapter, its features and limits, the backend encode/decode would choose and why, and run conv self-tests (GPU and wasm) against the CPU reference')
+    .description(
+      'report the WebGPU adapter, its features and limits, the backend encode/decode would choose and why, and run conv self-tests (GPU and wasm) against the CPU reference',
+    )
     .option('--json', 'machine-readable output')
     .option('--adapter <name>', 'auto | lavapipe | swiftshader | system (default: $WEBVCM_ADAPTER or auto)')
     .option('--backend <b>', BACKEND_HELP, backendArg)

@@ -64,25 +64,40 @@ interface EvalCliOptions {
 }
 
 function collect(v: string, prev: string[]): string[] {
-  return [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+  return [
+    ...prev,
+    ...v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
 }
 
 /** `--anchors jpeg,webp` (or none) and `--anchor-q 5,10,20` / `jpeg=5,10;webp=1,5` → the anchor plan. */
 export function parseAnchors(list: string | undefined, q: string | undefined): { codec: AnchorCodec; qualities: number[] }[] {
-  const names = (list ?? 'none').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const names = (list ?? 'none')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   if (names.length === 1 && names[0] === 'none') {
     if (q !== undefined) throw new EvalUsageError('--anchor-q needs --anchors');
     return [];
   }
   const bad = names.filter((n) => !isAnchorCodec(n));
-  if (bad.length) throw new EvalUsageError(`--anchors: unknown image codec(s) ${bad.join(', ')} (choose from ${ANCHOR_CODECS.join(', ')}, or none)`);
+  if (bad.length)
+    throw new EvalUsageError(`--anchors: unknown image codec(s) ${bad.join(', ')} (choose from ${ANCHOR_CODECS.join(', ')}, or none)`);
   if (new Set(names).size !== names.length) throw new EvalUsageError('--anchors lists a codec twice');
   const parseList = (text: string, what: string, codecs: readonly string[]): number[] => {
-    const v = text.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
+    const v = text
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)
+      .map(Number);
     for (const c of codecs) {
       const [lo, hi] = anchorQualityRange(c as AnchorCodec);
       const unit = c === 'hevc' ? 'QPs' : 'qualities';
-      if (!v.length || !v.every((n) => Number.isInteger(n) && n >= lo && n <= hi)) throw new EvalUsageError(`${what}: expected ${c} ${unit} ${lo}..${hi}, got '${text}'`);
+      if (!v.length || !v.every((n) => Number.isInteger(n) && n >= lo && n <= hi))
+        throw new EvalUsageError(`${what}: expected ${c} ${unit} ${lo}..${hi}, got '${text}'`);
     }
     if (new Set(v).size !== v.length) throw new EvalUsageError(`${what}: a quality is listed twice`);
     return v;
@@ -91,7 +106,10 @@ export function parseAnchors(list: string | undefined, q: string | undefined): {
   let common: number[] | undefined;
   if (q !== undefined) {
     if (q.includes('=')) {
-      for (const part of q.split(';').map((x) => x.trim()).filter(Boolean)) {
+      for (const part of q
+        .split(';')
+        .map((x) => x.trim())
+        .filter(Boolean)) {
         const [k, v] = part.split('=');
         const name = (k ?? '').trim().toLowerCase();
         if (!names.includes(name)) throw new EvalUsageError(`--anchor-q names '${name}', which is not in --anchors`);
@@ -99,13 +117,21 @@ export function parseAnchors(list: string | undefined, q: string | undefined): {
       }
     } else common = parseList(q, '--anchor-q', names);
   }
-  return names.map((n) => ({ codec: n as AnchorCodec, qualities: per.get(n) ?? common ?? [...DEFAULT_ANCHOR_QUALITIES[n as AnchorCodec]] }));
+  return names.map((n) => ({
+    codec: n as AnchorCodec,
+    qualities: per.get(n) ?? common ?? [...DEFAULT_ANCHOR_QUALITIES[n as AnchorCodec]],
+  }));
 }
 
 export function parseMethodList(v: string): (1 | 2)[] {
-  const parts = v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const parts = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (!parts.length || !parts.every((p) => p === '1' || p === '2')) {
-    throw new EvalUsageError(`--method: expected a comma-separated list of 1 and/or 2 (1: pad & crop, 2: resize to multiples of 256), got '${v}'`);
+    throw new EvalUsageError(
+      `--method: expected a comma-separated list of 1 and/or 2 (1: pad & crop, 2: resize to multiples of 256), got '${v}'`,
+    );
   }
   const m = parts.map(Number) as (1 | 2)[];
   if (new Set(m).size !== m.length) throw new EvalUsageError(`--method lists a method twice: '${v}'`);
@@ -115,7 +141,8 @@ export function parseMethodList(v: string): (1 | 2)[] {
 /** `--scales a,b,c`: finite positive gains. */
 export function parseScales(v: string): number[] {
   const xs = v.split(',').map((t) => Number(t.trim()));
-  if (!xs.length || xs.some((x) => !Number.isFinite(x) || x <= 0)) throw new EvalUsageError(`--scales must be comma-separated positive gains, got '${v}'`);
+  if (!xs.length || xs.some((x) => !Number.isFinite(x) || x <= 0))
+    throw new EvalUsageError(`--scales must be comma-separated positive gains, got '${v}'`);
   if (new Set(xs).size !== xs.length) throw new EvalUsageError('--scales lists a gain twice');
   return xs;
 }
@@ -152,17 +179,37 @@ export function register(program: Command): void {
     .option('--detections <file>', 'COCO results JSON to score (scoring mode)')
     .option('--images <dir>', 'image folder for the experiment (full mode)')
     .option('--method <list>', 'full mode: codec methods, comma separated (1, 2)', '1')
-    .option('--codec <ckpt>', 'full mode: feature-codec checkpoint(s), one per rate point (a variable-rate checkpoint: one point per level, one curve); comma separated or repeated (default: every bundled rate point, weights/world/rate-points.json)', collect, [])
-    .option('--scales <list>', 'full mode: variable-rate checkpoints code at these gains instead of their levels, e.g. 0.1,0.2,0.45,1', parseScales)
+    .option(
+      '--codec <ckpt>',
+      'full mode: feature-codec checkpoint(s), one per rate point (a variable-rate checkpoint: one point per level, one curve); comma separated or repeated (default: every bundled rate point, weights/world/rate-points.json)',
+      collect,
+      [],
+    )
+    .option(
+      '--scales <list>',
+      'full mode: variable-rate checkpoints code at these gains instead of their levels, e.g. 0.1,0.2,0.45,1',
+      parseScales,
+    )
     .option('--anchors <list>', `full mode: image-codec anchors, comma separated: ${ANCHOR_CODECS.join(', ')} or none`, 'none')
-    .option('--anchor-q <list>', 'full mode: anchor qualities, e.g. 5,10,20,35,50,75 or jpeg=5,10,20;webp=5,10 (default per codec, docs/eval.md)')
+    .option(
+      '--anchor-q <list>',
+      'full mode: anchor qualities, e.g. 5,10,20,35,50,75 or jpeg=5,10,20;webp=5,10 (default per codec, docs/eval.md)',
+    )
     .option('--limit <n>', 'full mode: only the first N images (ascending id)', parseLimit)
-    .option('--precision <p>', "full mode: detector precision, f32 (default) or f16 (needs 'shader-f16'; the codec stays f32)", precisionArg, 'f32')
+    .option(
+      '--precision <p>',
+      "full mode: detector precision, f32 (default) or f16 (needs 'shader-f16'; the codec stays f32)",
+      precisionArg,
+      'f32',
+    )
     .option('--out <dir>', 'full mode: write rd.csv, rd-images.csv, rd.svg, bd-rate.json, bd-rate.md, summary.json here', 'artifacts/eval')
     .option('--csv <file>', 'full mode: write the per-row CSV here instead of <out>/rd.csv')
     .option('--plot <file>', 'full mode: write the SVG RD plot here instead of <out>/rd.svg')
     .option('--on-error <what>', 'full mode: an unreadable or failing image: fail (default, names the file) or skip', 'fail')
-    .option('--resume', 'full mode: reuse the per-image detections cached in <out>/detections.jsonl by an interrupted run with the same settings')
+    .option(
+      '--resume',
+      'full mode: reuse the per-image detections cached in <out>/detections.jsonl by an interrupted run with the same settings',
+    )
     .option('--progress <how>', 'full mode: auto | bar | lines | none', 'auto')
     .option('--json', 'print JSON to stdout instead of a table')
     .option('--detector <ckpt>', 'full mode: detector checkpoint (default: bundled weights/default)')
@@ -170,8 +217,10 @@ export function register(program: Command): void {
     .option('--min-size <n>', 'full mode: detector short side', parseLimit)
     .option('--max-size <n>', 'full mode: detector long-side cap', parseLimit)
     .action(async (opts: EvalCliOptions) => {
-      if (opts.detections && opts.images) throw new EvalUsageError('give either --detections (scoring mode) or --images (full mode), not both');
-      if (!opts.detections && !opts.images) throw new EvalUsageError('give --detections <results.json> to score a results file, or --images <dir> to run the pipeline');
+      if (opts.detections && opts.images)
+        throw new EvalUsageError('give either --detections (scoring mode) or --images (full mode), not both');
+      if (!opts.detections && !opts.images)
+        throw new EvalUsageError('give --detections <results.json> to score a results file, or --images <dir> to run the pipeline');
       if (opts.detections) {
         const fullOnly = (['limit', 'csv', 'plot'] as const).filter((k) => opts[k] !== undefined);
         if (fullOnly.length) throw new EvalUsageError(`--${fullOnly.join(', --')} only apply with --images`);
@@ -184,9 +233,12 @@ export function register(program: Command): void {
       }
       // Validate everything before any work.
       const methods = parseMethodList(opts.method);
-      if (opts.mode !== 'compat' && opts.mode !== 'portable') throw new EvalUsageError(`--mode must be compat or portable, got '${opts.mode}'`);
-      if (opts.onError !== 'skip' && opts.onError !== 'fail') throw new EvalUsageError(`--on-error must be skip or fail, got '${opts.onError}'`);
-      if (!['auto', 'bar', 'lines', 'none'].includes(opts.progress ?? 'auto')) throw new EvalUsageError(`--progress must be auto, bar, lines or none, got '${opts.progress}'`);
+      if (opts.mode !== 'compat' && opts.mode !== 'portable')
+        throw new EvalUsageError(`--mode must be compat or portable, got '${opts.mode}'`);
+      if (opts.onError !== 'skip' && opts.onError !== 'fail')
+        throw new EvalUsageError(`--on-error must be skip or fail, got '${opts.onError}'`);
+      if (!['auto', 'bar', 'lines', 'none'].includes(opts.progress ?? 'auto'))
+        throw new EvalUsageError(`--progress must be auto, bar, lines or none, got '${opts.progress}'`);
       const anchors = parseAnchors(opts.anchors, opts.anchorQ);
       const { bundledRatePoints, DEFAULT_DETECTOR } = await import('./defaults.ts');
       const detector = opts.detector ?? DEFAULT_DETECTOR;
@@ -203,8 +255,14 @@ export function register(program: Command): void {
       }
       const { createRdRunner } = await import('../eval/rd-runner.ts');
       const runner = await createRdRunner({
-        detector, codecs, method2: methods.includes(2), mode: opts.mode as 'compat' | 'portable', minSize: opts.minSize, maxSize: opts.maxSize,
-        precision: opts.precision, scales: opts.scales,
+        detector,
+        codecs,
+        method2: methods.includes(2),
+        mode: opts.mode as 'compat' | 'portable',
+        minSize: opts.minSize,
+        maxSize: opts.maxSize,
+        precision: opts.precision,
+        scales: opts.scales,
       });
       process.stderr.write(`eval: ${runner.detectorInfo}; class mapping ${runner.classNames ? 'by name' : 'COCO ids'}\n`);
       const names = codecLabels(codecs);
@@ -223,20 +281,32 @@ export function register(program: Command): void {
         progress: opts.progress as 'auto',
       });
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ rows: res.rows, bestAnchor: res.bd.bestAnchor, files: res.files, skipped: res.skipped }) + '\n');
+        process.stdout.write(
+          JSON.stringify({ rows: res.rows, bestAnchor: res.bd.bestAnchor, files: res.files, skipped: res.skipped }) + '\n',
+        );
       } else {
         process.stdout.write(res.table);
         if (res.bd.entries.length) process.stdout.write('\n' + bdSummary(res.bd) + '\n');
-        if (res.skipped.length) process.stdout.write(`skipped ${res.skipped.length} image(s): ${res.skipped.map((s) => s.fileName).join(', ')}\n`);
-        process.stdout.write(`${res.imageIds.length} image(s), ${res.seconds.toFixed(0)} s; wrote:\n${Object.entries(res.files).map(([k, f]) => `  ${k.padEnd(11)} ${f}`).join('\n')}\n`);
+        if (res.skipped.length)
+          process.stdout.write(`skipped ${res.skipped.length} image(s): ${res.skipped.map((s) => s.fileName).join(', ')}\n`);
+        process.stdout.write(
+          `${res.imageIds.length} image(s), ${res.seconds.toFixed(0)} s; wrote:\n${Object.entries(res.files)
+            .map(([k, f]) => `  ${k.padEnd(11)} ${f}`)
+            .join('\n')}\n`,
+        );
       }
     });
 }
 
-function bdSummary(bd: { bestAnchor: string | null; entries: { curve: string; anchor: string; metric: string; cubic: { value: number; reason?: string }; pchip: { value: number } }[] }): string {
+function bdSummary(bd: {
+  bestAnchor: string | null;
+  entries: { curve: string; anchor: string; metric: string; cubic: { value: number; reason?: string }; pchip: { value: number } }[];
+}): string {
   const lines = [`BD-rate (mAP) against the best anchor (${bd.bestAnchor ?? '-'}):`];
   for (const e of bd.entries.filter((x) => x.metric === 'AP' && x.anchor === bd.bestAnchor)) {
-    const v = Number.isFinite(e.cubic.value) ? `${e.cubic.value.toFixed(2)} % (pchip ${Number.isFinite(e.pchip.value) ? e.pchip.value.toFixed(2) + ' %' : 'n/a'})` : `n/a: ${e.cubic.reason}`;
+    const v = Number.isFinite(e.cubic.value)
+      ? `${e.cubic.value.toFixed(2)} % (pchip ${Number.isFinite(e.pchip.value) ? e.pchip.value.toFixed(2) + ' %' : 'n/a'})`
+      : `n/a: ${e.cubic.reason}`;
     lines.push(`  ${e.curve.padEnd(10)} ${v}`);
   }
   return lines.join('\n');

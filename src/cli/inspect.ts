@@ -51,7 +51,8 @@ async function inspectCheckpoint(file: string, bytes: Uint8Array): Promise<Inspe
       const w = kind === 'compressai-hyperprior' ? codecWeightsFromRaw(raw) : detectorWeightsFromRaw(raw);
       config = weightsConfig(w);
       tensorFingerprint = toHex(w.fingerprint);
-      fingerprint = kind === 'compressai-hyperprior' ? toHex(await sha16(paramsDigestInput(hyperpriorParams(w.tensors)))) : tensorFingerprint;
+      fingerprint =
+        kind === 'compressai-hyperprior' ? toHex(await sha16(paramsDigestInput(hyperpriorParams(w.tensors)))) : tensorFingerprint;
     }
   } catch (e) {
     if (!(e instanceof CheckpointError)) throw e;
@@ -59,13 +60,26 @@ async function inspectCheckpoint(file: string, bytes: Uint8Array): Promise<Inspe
   }
   const gainT = kind === 'compressai-hyperprior' && !error ? raw.tensors.get('Gain') : undefined;
   const gains = gainT ? Array.from(gainT.data, (g) => Math.abs(g)) : undefined;
-  return { file, format: raw.format, kind, config, fingerprint, tensorFingerprint, ...(gains ? { gains } : {}), error, metadata: raw.metadata ?? {}, tensors };
+  return {
+    file,
+    format: raw.format,
+    kind,
+    config,
+    fingerprint,
+    tensorFingerprint,
+    ...(gains ? { gains } : {}),
+    error,
+    metadata: raw.metadata ?? {},
+    tensors,
+  };
 }
 
 export function register(program: Command): void {
   program
     .command('inspect')
-    .description('list the tensors, shapes, dtypes and inferred model config of a .pth.tar, .pkl or .safetensors file, or the header, sizes and rate of a .vcm stream')
+    .description(
+      'list the tensors, shapes, dtypes and inferred model config of a .pth.tar, .pkl or .safetensors file, or the header, sizes and rate of a .vcm stream',
+    )
     .argument('<file>', 'checkpoint file or .vcm stream')
     .option('--json', 'machine-readable output')
     .action(async (file: string, opts: { json?: boolean }) => {
@@ -86,7 +100,9 @@ export function register(program: Command): void {
           `config       ${r.config ? JSON.stringify(r.config) : '-'}`,
           `fingerprint  ${r.fingerprint ?? '-'}${r.kind === 'compressai-hyperprior' ? '  (the one .vcm streams carry)' : ''}`,
           ...(r.gains ? [`levels       ${r.gains.map((g, s) => `${s}: ${g}`).join(', ')}  (--level s codes at gain |Gain[s]|)`] : []),
-          ...Object.entries(r.metadata).filter(([k]) => k !== 'config').map(([k, v]) => `meta.${k.padEnd(8)} ${v}`),
+          ...Object.entries(r.metadata)
+            .filter(([k]) => k !== 'config')
+            .map(([k, v]) => `meta.${k.padEnd(8)} ${v}`),
           ...(r.error ? [`problem      ${r.error}`] : []),
           `tensors      ${r.tensors.length}`,
           ...r.tensors.map((t) => `  ${t.name.padEnd(60)} ${t.dtype.padEnd(8)} [${t.shape.join(', ')}]`),
@@ -100,17 +116,19 @@ export function register(program: Command): void {
 /** The text `webvcm inspect file.vcm` prints. */
 export function formatStreamReport(file: string, s: StreamReport): string {
   const z = s.sizes;
-  return [
-    `file         ${file}`,
-    `format       ${s.format} version ${s.version}`,
-    `model        ${s.model.kind}, ${s.model.channels} channels`,
-    `fingerprint  ${s.model.fingerprint}  (the codec weights it needs)`,
-    `mode         ${s.mode}`,
-    `method       ${s.method} (${s.methodName})`,
-    `image        ${z.original.join('x')} -> resized ${z.resized.join('x')}${z.padded ? `, detector input ${z.padded.join('x')}` : ''}`,
-    `features     ${z.features.join('x')} padded by ${z.padding.join(',')} (top,left,bottom,right); z ${z.z.join('x')}`,
-    `quant        [${s.quant.min}, ${s.quant.max}]`,
-    `bytes        ${s.bytes.total} (header ${s.bytes.header}, y ${s.bytes.y}, z ${s.bytes.z})`,
-    `rate         ${s.bpp.container.toFixed(4)} bpp (container), ${s.bpp.strings.toFixed(4)} bpp (strings)`,
-  ].join('\n') + '\n';
+  return (
+    [
+      `file         ${file}`,
+      `format       ${s.format} version ${s.version}`,
+      `model        ${s.model.kind}, ${s.model.channels} channels`,
+      `fingerprint  ${s.model.fingerprint}  (the codec weights it needs)`,
+      `mode         ${s.mode}`,
+      `method       ${s.method} (${s.methodName})`,
+      `image        ${z.original.join('x')} -> resized ${z.resized.join('x')}${z.padded ? `, detector input ${z.padded.join('x')}` : ''}`,
+      `features     ${z.features.join('x')} padded by ${z.padding.join(',')} (top,left,bottom,right); z ${z.z.join('x')}`,
+      `quant        [${s.quant.min}, ${s.quant.max}]`,
+      `bytes        ${s.bytes.total} (header ${s.bytes.header}, y ${s.bytes.y}, z ${s.bytes.z})`,
+      `rate         ${s.bpp.container.toFixed(4)} bpp (container), ${s.bpp.strings.toFixed(4)} bpp (strings)`,
+    ].join('\n') + '\n'
+  );
 }

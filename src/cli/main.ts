@@ -12,14 +12,21 @@ import { VcmError } from '../util/errors.ts';
 const SUBCOMMANDS = ['doctor', 'convert', 'inspect', 'codec', 'detect', 'encode', 'decode', 'eval', 'serve', 'tune'] as const;
 
 export class CliError extends VcmError {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super('input', message);
     this.name = 'CliError';
   }
 }
 
 /** One line of the top-level help: what `register` declared for a sub-command. */
-export interface SubcommandSummary { name: string; term: string; description: string }
+export interface SubcommandSummary {
+  name: string;
+  term: string;
+  description: string;
+}
 
 /** The package version, read from package.json (two levels up from both src/cli and dist/cli). */
 export function packageVersion(): string {
@@ -41,7 +48,8 @@ async function loadSubcommand(name: string): Promise<SubModule | undefined> {
   try {
     return (await import(`./${name}.ts`)) as SubModule;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && new RegExp(`[/\\\\]${name}\\.(ts|js)\\b`).test(String(e))) return undefined;
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && new RegExp(`[/\\\\]${name}\\.(ts|js)\\b`).test(String(e)))
+      return undefined;
     throw e;
   }
 }

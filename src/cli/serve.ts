@@ -7,7 +7,9 @@ import { createServer } from '../serve/server.ts';
 import type { AdapterChoice } from '../api/runtime.ts';
 import { DEFAULT_CODEC, DEFAULT_DETECTOR, UsageError, adapterArg, posInt, precisionArg } from './defaults.ts';
 
-function collect(v: string, prev: string[] | undefined): string[] { return [...(prev ?? []), v]; }
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
 function nonNeg(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`expected a non-negative integer, got '${v}'`);
@@ -15,28 +17,59 @@ function nonNeg(v: string): number {
 }
 
 export interface ServeCliOptions {
-  port: number; host: string; detector: string; codec?: string[]; cors?: string; tokensFile?: string; tokensEnv: string;
-  warmupSize?: string[]; minSize?: number; maxSize?: number;
-  bodyLimit: number; queue: number; deadlineMs: number; requestTimeoutMs: number; streamPending: number; precision: 'f32' | 'f16'; adapter: AdapterChoice;
+  port: number;
+  host: string;
+  detector: string;
+  codec?: string[];
+  cors?: string;
+  tokensFile?: string;
+  tokensEnv: string;
+  warmupSize?: string[];
+  minSize?: number;
+  maxSize?: number;
+  bodyLimit: number;
+  queue: number;
+  deadlineMs: number;
+  requestTimeoutMs: number;
+  streamPending: number;
+  precision: 'f32' | 'f16';
+  adapter: AdapterChoice;
 }
 
 export function readTokens(o: Pick<ServeCliOptions, 'tokensFile' | 'tokensEnv'>): string[] {
   const list: string[] = [];
   if (o.tokensFile) {
     let text: string;
-    try { text = readFileSync(o.tokensFile, 'utf8'); } catch (e) { throw new UsageError(`--tokens-file ${o.tokensFile}: ${(e as Error).message}`); }
-    list.push(...text.split(/\r?\n/).map((s) => s.trim()).filter((s) => s && !s.startsWith('#')));
+    try {
+      text = readFileSync(o.tokensFile, 'utf8');
+    } catch (e) {
+      throw new UsageError(`--tokens-file ${o.tokensFile}: ${(e as Error).message}`);
+    }
+    list.push(
+      ...text
+        .split(/\r?\n/)
+        .map((s) => s.trim())
+        .filter((s) => s && !s.startsWith('#')),
+    );
     if (!list.length) throw new UsageError(`--tokens-file ${o.tokensFile} holds no tokens`);
   }
   const env = process.env[o.tokensEnv];
-  if (env) list.push(...env.split(',').map((s) => s.trim()).filter(Boolean));
+  if (env)
+    list.push(
+      ...env
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
   return list;
 }
 
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('serve detections for .vcm streams over HTTP and WebSocket (POST /v1/detect, GET /v1/stream, /v1/models, /healthz, /metrics)')
+    .description(
+      'serve detections for .vcm streams over HTTP and WebSocket (POST /v1/detect, GET /v1/stream, /v1/models, /healthz, /metrics)',
+    )
     .option('--port <n>', 'TCP port (0 = any free one)', nonNeg, 8787)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--detector <ckpt>', 'detector checkpoint; default: bundled', DEFAULT_DETECTOR)
@@ -56,7 +89,15 @@ export function register(program: Command): void {
     .option('--precision <p>', "detector precision: f32 (default) or f16 (needs 'shader-f16'; the codec stays f32)", precisionArg, 'f32')
     .action(async (o: ServeCliOptions) => {
       const tokens = readTokens(o);
-      const corsOpt = o.cors === undefined ? false : o.cors.trim() === '*' ? true : o.cors.split(',').map((s) => s.trim()).filter(Boolean);
+      const corsOpt =
+        o.cors === undefined
+          ? false
+          : o.cors.trim() === '*'
+            ? true
+            : o.cors
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean);
       const sizes = (o.warmupSize ?? []).map((v) => {
         const m = /^(\d+)x(\d+)$/.exec(v.trim());
         if (!m || +m[1]! <= 0 || +m[2]! <= 0) throw new UsageError(`--warmup-size must be HxW (e.g. 480x640), got '${v}'`);
@@ -64,23 +105,42 @@ export function register(program: Command): void {
       });
       const t0 = performance.now();
       const server = await createServer({
-        detector: o.detector, codecs: o.codec?.length ? o.codec : [DEFAULT_CODEC], bodyLimit: o.bodyLimit, queueLimit: o.queue,
-        deadlineMs: o.deadlineMs, requestTimeoutMs: o.requestTimeoutMs, tokens, cors: corsOpt, streamPending: o.streamPending, precision: o.precision, adapter: o.adapter,
+        detector: o.detector,
+        codecs: o.codec?.length ? o.codec : [DEFAULT_CODEC],
+        bodyLimit: o.bodyLimit,
+        queueLimit: o.queue,
+        deadlineMs: o.deadlineMs,
+        requestTimeoutMs: o.requestTimeoutMs,
+        tokens,
+        cors: corsOpt,
+        streamPending: o.streamPending,
+        precision: o.precision,
+        adapter: o.adapter,
         warmup: { sizes: sizes.length ? sizes : undefined, minSize: o.minSize, maxSize: o.maxSize },
       });
       const address = await server.listen(o.port, o.host);
-      process.stdout.write(`webvcm serve: listening on ${address} (codecs ${server.fingerprints.join(', ')}; auth ${tokens.length ? 'on' : 'off'}); warming up…\n`);
+      process.stdout.write(
+        `webvcm serve: listening on ${address} (codecs ${server.fingerprints.join(', ')}; auth ${tokens.length ? 'on' : 'off'}); warming up…\n`,
+      );
       let stopping = false;
       const stop = (sig: string) => {
         if (stopping) return;
         stopping = true;
         process.stdout.write(`webvcm serve: ${sig}, draining ${server.queue.depth + (server.queue.busy ? 1 : 0)} request(s)\n`);
-        server.close().then(() => process.exit(0), (e) => { process.stderr.write(`webvcm serve: ${(e as Error).message}\n`); process.exit(1); });
+        server.close().then(
+          () => process.exit(0),
+          (e) => {
+            process.stderr.write(`webvcm serve: ${(e as Error).message}\n`);
+            process.exit(1);
+          },
+        );
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
       await server.warmup();
       process.stdout.write(`webvcm serve: ready after ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-      await new Promise<void>(() => { /* runs until a signal */ });
+      await new Promise<void>(() => {
+        /* runs until a signal */
+      });
     });
 }

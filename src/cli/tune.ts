@@ -12,7 +12,8 @@ import { DEFAULT_CODEC, posInt, UsageError } from './defaults.ts';
 
 function size(v: string): [number, number] {
   const m = /^(\d+)x(\d+)$/.exec(v);
-  if (!m || +m[1]! % 64 || +m[2]! % 64 || +m[1]! === 0 || +m[2]! === 0) throw new UsageError(`--size must be HxW with multiples of 64, got ${v}`);
+  if (!m || +m[1]! % 64 || +m[2]! % 64 || +m[1]! === 0 || +m[2]! === 0)
+    throw new UsageError(`--size must be HxW with multiples of 64, got ${v}`);
   return [+m[1]!, +m[2]!];
 }
 
@@ -31,7 +32,9 @@ export function register(program: Command): void {
       const w = await loadCodecWeights(o.weights, { label: '--weights' });
       const runtime = await createRuntime({ backend: 'webgpu' });
       const ctx = runtime.gpu('tune');
-      const log = (s: string) => { if (!o.json) process.stderr.write(s + '\n'); };
+      const log = (s: string) => {
+        if (!o.json) process.stderr.write(s + '\n');
+      };
       try {
         const be = runtime.codecBackend();
         const codec = await HyperpriorCodec.create(w, be);
@@ -53,20 +56,33 @@ export function register(program: Command): void {
           const times: { variant: ConvVariant; ms: number[] }[] = [];
           try {
             for (const v of cands) {
-              replay.run(v); await ctx.sync();                       // compile + first run, not timed
+              replay.run(v);
+              await ctx.sync(); // compile + first run, not timed
               const ms: number[] = [];
-              for (let k = 0; k < o.rounds; k++) { const t0 = performance.now(); replay.run(v); await ctx.sync(); ms.push(performance.now() - t0); }
+              for (let k = 0; k < o.rounds; k++) {
+                const t0 = performance.now();
+                replay.run(v);
+                await ctx.sync();
+                ms.push(performance.now() - t0);
+              }
               times.push({ variant: v, ms });
             }
-          } finally { replay.release(); }
+          } finally {
+            replay.release();
+          }
           const best = pickWinner(times);
           const def = pickWinner([times[0]!]).ms;
           table[key] = best.variant;
           rows.push({ geometry: key, candidates: cands.length, defaultMs: def, bestMs: best.ms, variant: best.variant });
-          log(`  [${i}/${rec.size}] ${key}: ${cands.length} candidates, selector ${def.toFixed(2)} ms, best ${best.ms.toFixed(2)} ms ${JSON.stringify(best.variant)}`);
+          log(
+            `  [${i}/${rec.size}] ${key}: ${cands.length} candidates, selector ${def.toFixed(2)} ms, best ${best.ms.toFixed(2)} ms ${JSON.stringify(best.variant)}`,
+          );
         }
         if (!o.dryRun) saveTuneTable(ctx, table, o.cache);
-        if (o.json) process.stdout.write(JSON.stringify({ adapter: ctx.info, class: adapter.class, cache: o.dryRun ? null : o.cache, rows }, null, 2) + '\n');
+        if (o.json)
+          process.stdout.write(
+            JSON.stringify({ adapter: ctx.info, class: adapter.class, cache: o.dryRun ? null : o.cache, rows }, null, 2) + '\n',
+          );
         else log(o.dryRun ? 'tune: dry run, cache not written' : `tune: wrote ${rows.length} entries to ${o.cache}`);
       } finally {
         runtime.dispose();

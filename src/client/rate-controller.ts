@@ -43,7 +43,8 @@ export class RateControlError extends VcmError {
 }
 
 function positive(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RateControlError(`${what} must be a finite positive number, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    throw new RateControlError(`${what} must be a finite positive number, got ${String(v)}`);
   return v;
 }
 
@@ -71,15 +72,23 @@ export class RateController {
     this.logGain = o.initialGain !== undefined ? this.clamp(Math.log(positive(o.initialGain, 'initialGain'))) : (this.lo + this.hi) / 2;
   }
 
-  private clamp(l: number): number { return Math.min(this.hi, Math.max(this.lo, l)); }
+  private clamp(l: number): number {
+    return Math.min(this.hi, Math.max(this.lo, l));
+  }
 
   /** Change the budget (takes effect from the next frame). */
-  setBudget(kbps: number): void { this.budget = positive(kbps, 'budgetKbps'); }
+  setBudget(kbps: number): void {
+    this.budget = positive(kbps, 'budgetKbps');
+  }
 
-  get targetBytes(): number { return (this.budget * 1000) / 8 / this.fps; }
+  get targetBytes(): number {
+    return (this.budget * 1000) / 8 / this.fps;
+  }
 
   /** The gain (float32) to code the next frame at. */
-  nextGain(): number { return Math.fround(Math.exp(this.logGain)); }
+  nextGain(): number {
+    return Math.fround(Math.exp(this.logGain));
+  }
 
   /** Record a coded frame: its size in bytes, the gain it was coded at, and (without a fixed fps) when it was sent (ms). */
   update(bytes: number, gain: number, now?: number): void {
@@ -98,6 +107,13 @@ export class RateController {
   }
 
   stats(): RateStats {
-    return { budgetKbps: this.budget, targetBytes: this.targetBytes, lastBytes: this.lastBytes, lastGain: this.lastGain, kbps: this.kbps, fps: this.fps };
+    return {
+      budgetKbps: this.budget,
+      targetBytes: this.targetBytes,
+      lastBytes: this.lastBytes,
+      lastGain: this.lastGain,
+      kbps: this.kbps,
+      fps: this.fps,
+    };
   }
 }

@@ -47,7 +47,14 @@ export function remoteErrorKind(status: number): VcmErrorKind {
 /** A problem+json error from the server (or a transport failure, status 0). */
 export class RemoteError extends VcmError {
   override name = 'RemoteError';
-  constructor(readonly status: number, readonly problemType: string, message: string, readonly problem: Record<string, unknown> = {}, readonly retryAfterS?: number, kind: VcmErrorKind = remoteErrorKind(status)) {
+  constructor(
+    readonly status: number,
+    readonly problemType: string,
+    message: string,
+    readonly problem: Record<string, unknown> = {},
+    readonly retryAfterS?: number,
+    kind: VcmErrorKind = remoteErrorKind(status),
+  ) {
     super(kind, message);
   }
 }
@@ -83,13 +90,22 @@ export interface RemoteStream {
 }
 
 /** What the server sends for one stream: the detections JSON + its fingerprint and timings. */
-interface WireDetect { timings?: Record<string, number>; fingerprint?: string }
+interface WireDetect {
+  timings?: Record<string, number>;
+  fingerprint?: string;
+}
 
 function toResult(j: WireDetect, roundTripMs: number): RemoteDecodeResult {
   const { json, detections } = detectionsFromJson(j);
   return {
-    detections, sizes: json.sizes, timings: j.timings ?? {}, roundTripMs, labels: json.labels, names: json.labels,
-    json, fingerprint: String(j.fingerprint ?? ''),
+    detections,
+    sizes: json.sizes,
+    timings: j.timings ?? {},
+    roundTripMs,
+    labels: json.labels,
+    names: json.labels,
+    json,
+    fingerprint: String(j.fingerprint ?? ''),
   };
 }
 
@@ -98,8 +114,13 @@ export class RemoteDecoder {
   private readonly f: typeof fetch;
   constructor(private readonly o: RemoteDecoderOptions) {
     let u: URL;
-    try { u = new URL(o.url); } catch { throw new RemoteError(0, 'bad-url', `not a URL: ${JSON.stringify(o.url)}`, {}, undefined, 'input'); }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new RemoteError(0, 'bad-url', `the server URL must be http(s), got ${u.protocol}`, {}, undefined, 'input');
+    try {
+      u = new URL(o.url);
+    } catch {
+      throw new RemoteError(0, 'bad-url', `not a URL: ${JSON.stringify(o.url)}`, {}, undefined, 'input');
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new RemoteError(0, 'bad-url', `the server URL must be http(s), got ${u.protocol}`, {}, undefined, 'input');
     this.base = u.href.replace(/\/+$/, '');
     const f = o.fetch ?? globalThis.fetch;
     if (!f) throw new RemoteError(0, 'no-fetch', 'fetch is not available in this environment', {}, undefined, 'unsupported');
@@ -123,21 +144,37 @@ export class RemoteDecoder {
     }
     if (!res.ok) {
       let p: Record<string, unknown> = {};
-      try { p = (await res.json()) as Record<string, unknown>; } catch { /* not JSON */ }
+      try {
+        p = (await res.json()) as Record<string, unknown>;
+      } catch {
+        /* not JSON */
+      }
       const ra = Number(res.headers.get('retry-after'));
-      throw new RemoteError(res.status, String(p.type ?? 'http'), `${path}: ${res.status} ${String(p.title ?? res.statusText)}${p.detail ? `: ${String(p.detail)}` : ''}`, p, Number.isFinite(ra) && ra > 0 ? ra : undefined);
+      throw new RemoteError(
+        res.status,
+        String(p.type ?? 'http'),
+        `${path}: ${res.status} ${String(p.title ?? res.statusText)}${p.detail ? `: ${String(p.detail)}` : ''}`,
+        p,
+        Number.isFinite(ra) && ra > 0 ? ra : undefined,
+      );
     }
     return res;
   }
 
   async decode(bytes: Uint8Array): Promise<RemoteDecodeResult> {
     const t0 = performance.now();
-    const res = await this.request('/v1/detect', { method: 'POST', headers: this.headers({ 'content-type': 'application/octet-stream' }), body: bytes as Uint8Array<ArrayBuffer> });
+    const res = await this.request('/v1/detect', {
+      method: 'POST',
+      headers: this.headers({ 'content-type': 'application/octet-stream' }),
+      body: bytes as Uint8Array<ArrayBuffer>,
+    });
     const j = (await res.json()) as WireDetect;
     return toResult(j, performance.now() - t0);
   }
 
-  async models(): Promise<unknown> { return (await this.request('/v1/models', { headers: this.headers() })).json(); }
+  async models(): Promise<unknown> {
+    return (await this.request('/v1/models', { headers: this.headers() })).json();
+  }
   async health(): Promise<{ ready: boolean; status: string }> {
     try {
       const j = (await (await this.request('/healthz', {})).json()) as { status: string };
@@ -157,7 +194,10 @@ export class RemoteDecoder {
       return Promise.reject(e);
     }
     const WS = this.o.WebSocket ?? globalThis.WebSocket;
-    if (!WS) return Promise.reject(new RemoteError(0, 'no-websocket', 'WebSocket is not available (pass options.WebSocket)', {}, undefined, 'unsupported'));
+    if (!WS)
+      return Promise.reject(
+        new RemoteError(0, 'no-websocket', 'WebSocket is not available (pass options.WebSocket)', {}, undefined, 'unsupported'),
+      );
     const u = new URL(this.base + '/v1/stream');
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     if (this.o.token) u.searchParams.set('access_token', this.o.token);
@@ -187,17 +227,25 @@ export class RemoteDecoder {
             rc.setBudget(kbps);
           },
           rateStats: () => rc?.stats() ?? null,
-          close: () => new Promise<void>((r) => {
-            if (ws.readyState === WS.CLOSED) { r(); return; }
-            ws.addEventListener('close', () => r(), { once: true });
-            ws.close();
-          }),
+          close: () =>
+            new Promise<void>((r) => {
+              if (ws.readyState === WS.CLOSED) {
+                r();
+                return;
+              }
+              ws.addEventListener('close', () => r(), { once: true });
+              ws.close();
+            }),
         });
       };
       ws.onclose = () => handlers.onClose?.();
       ws.onmessage = (ev: MessageEvent) => {
         let m: Record<string, unknown>;
-        try { m = JSON.parse(String(ev.data)) as Record<string, unknown>; } catch { return; }
+        try {
+          m = JSON.parse(String(ev.data)) as Record<string, unknown>;
+        } catch {
+          return;
+        }
         if (m.type === 'detections') {
           const id = m.id as number;
           const t = sent.get(id);
@@ -228,4 +276,6 @@ function gainOf(bytes: Uint8Array): number | null {
   }
 }
 
-export function createRemoteDecoder(o: RemoteDecoderOptions): RemoteDecoder { return new RemoteDecoder(o); }
+export function createRemoteDecoder(o: RemoteDecoderOptions): RemoteDecoder {
+  return new RemoteDecoder(o);
+}

@@ -119,11 +119,18 @@ function checkString(s: unknown, what: string): Uint8Array {
  */
 function checkSizes(method: number, orig: readonly number[], res: readonly number[], feat: readonly number[]): void {
   if (method !== 1 && method !== 2) return;
-  const [oh, ow] = orig as [number, number], [rh, rw] = res as [number, number], [, fh, fw] = feat as [number, number, number];
-  const bad = (why: string) => new ContainerError(`method ${method} stream with original ${oh}x${ow}, resized ${rh}x${rw} and feature ${fh}x${fw}: ${why}`);
+  const [oh, ow] = orig as [number, number],
+    [rh, rw] = res as [number, number],
+    [, fh, fw] = feat as [number, number, number];
+  const bad = (why: string) =>
+    new ContainerError(`method ${method} stream with original ${oh}x${ow}, resized ${rh}x${rw} and feature ${fh}x${fw}: ${why}`);
   if (method === 1) {
-    for (const [f, r] of [[fh, rh], [fw, rw]] as const) {
-      if (4 * f < r || 4 * f >= r + 64) throw bad(`a ${r}-pixel side gives a stem of ${Math.ceil(r / 4)} to ${Math.ceil((r + 63) / 4)}, not ${f}`);
+    for (const [f, r] of [
+      [fh, rh],
+      [fw, rw],
+    ] as const) {
+      if (4 * f < r || 4 * f >= r + 64)
+        throw bad(`a ${r}-pixel side gives a stem of ${Math.ceil(r / 4)} to ${Math.ceil((r + 63) / 4)}, not ${f}`);
     }
   } else {
     if (rh % 256 !== 0 || rw % 256 !== 0) throw bad('method 2 resizes to multiples of 256');
@@ -131,8 +138,12 @@ function checkSizes(method: number, orig: readonly number[], res: readonly numbe
   }
   // one scale s for both sides: |s·o − r| ≤ tol (method 2: a side rounded up to the 256 minimum may come from anything smaller)
   const tol = method === 1 ? 1 : 128;
-  let lo = 0, hi = Infinity;
-  for (const [o, r] of [[oh, rh], [ow, rw]] as const) {
+  let lo = 0,
+    hi = Infinity;
+  for (const [o, r] of [
+    [oh, rh],
+    [ow, rw],
+  ] as const) {
     const l = method === 2 && r === 256 ? 0 : (r - tol) / o;
     lo = Math.max(lo, l);
     hi = Math.min(hi, (r + tol) / o);
@@ -148,21 +159,27 @@ function checkSizes(method: number, orig: readonly number[], res: readonly numbe
 function checkGeometry(feat: readonly number[], pad: readonly number[], zs: readonly number[]): void {
   const [c, fh, fw] = feat as [number, number, number];
   if (c > 65535) throw new ContainerError(`feature C = ${c} channels is not plausible (at most 65535)`);
-  const ph = fh + pad[0]! + pad[2]!, pw = fw + pad[1]! + pad[3]!;
+  const ph = fh + pad[0]! + pad[2]!,
+    pw = fw + pad[1]! + pad[3]!;
   const want = [Math.ceil(ph / 64), Math.ceil(pw / 64)];
   if (zs[0] !== want[0] || zs[1] !== want[1]) {
-    throw new ContainerError(`z shape ${zs[0]}x${zs[1]} does not fit the padded feature map ${ph}x${pw} (the codec's z of it is ${want[0]}x${want[1]})`);
+    throw new ContainerError(
+      `z shape ${zs[0]}x${zs[1]} does not fit the padded feature map ${ph}x${pw} (the codec's z of it is ${want[0]}x${want[1]})`,
+    );
   }
 }
 
 /** Model and gain: a known model, a finite float32 gain > 0, exactly 1 for a fixed-rate model. */
 function checkModelGain(model: unknown, gain: unknown): { model: ContainerModel; gain: number } {
   const m = model ?? 'bmshj2018-hyperprior';
-  if (!(CONTAINER_MODELS as readonly unknown[]).includes(m)) throw new ContainerError(`unknown model ${JSON.stringify(m)} (expected one of ${CONTAINER_MODELS.join(', ')})`);
+  if (!(CONTAINER_MODELS as readonly unknown[]).includes(m))
+    throw new ContainerError(`unknown model ${JSON.stringify(m)} (expected one of ${CONTAINER_MODELS.join(', ')})`);
   const g = gain ?? 1;
-  if (typeof g !== 'number' || !Number.isFinite(g) || !(g > 0)) throw new ContainerError(`gain = ${String(g)} is not a finite positive number`);
+  if (typeof g !== 'number' || !Number.isFinite(g) || !(g > 0))
+    throw new ContainerError(`gain = ${String(g)} is not a finite positive number`);
   if (Math.fround(g) !== g) throw new ContainerError(`gain = ${g} is not a float32 value (use Math.fround)`);
-  if (g !== 1 && !VARIABLE_RATE.includes(m as ContainerModel)) throw new ContainerError(`gain ${g} with the fixed-rate model ${String(m)} (only ${VARIABLE_RATE.join(', ')} code at a gain)`);
+  if (g !== 1 && !VARIABLE_RATE.includes(m as ContainerModel))
+    throw new ContainerError(`gain ${g} with the fixed-rate model ${String(m)} (only ${VARIABLE_RATE.join(', ')} code at a gain)`);
   return { model: m as ContainerModel, gain: g };
 }
 
@@ -171,7 +188,8 @@ export function writeContainer(f: ContainerFields): Uint8Array {
   if (f === null || typeof f !== 'object') throw new ContainerError('writeContainer expects a fields object');
   const modeIdx = MODES.indexOf(f.mode);
   if (modeIdx < 0) throw new ContainerError(`unknown mode ${JSON.stringify(f.mode)} (expected 'compat' or 'portable')`);
-  if (f.method !== 0 && f.method !== 1 && f.method !== 2) throw new ContainerError(`unknown method ${String(f.method)} (expected 0, 1 or 2)`);
+  if (f.method !== 0 && f.method !== 1 && f.method !== 2)
+    throw new ContainerError(`unknown method ${String(f.method)} (expected 0, 1 or 2)`);
   if (!(f.fingerprint instanceof Uint8Array) || f.fingerprint.length !== FINGERPRINT_BYTES) {
     throw new ContainerError(`fingerprint must be a Uint8Array of ${FINGERPRINT_BYTES} bytes`);
   }
@@ -236,16 +254,19 @@ export function readContainer(bytes: Uint8Array, options: ReadContainerOptions =
     throw new ContainerError(`unsupported container version ${version} (this reader supports 1 and 2)`);
   }
   const header = version === 1 ? CONTAINER_HEADER_BYTES : CONTAINER_HEADER_BYTES_V2;
-  if (bytes.length < header) throw new ContainerError(`version ${version} container of ${bytes.length} bytes is shorter than its ${header}-byte header`);
+  if (bytes.length < header)
+    throw new ContainerError(`version ${version} container of ${bytes.length} bytes is shorter than its ${header}-byte header`);
   const mode = MODES[bytes[5]!];
   if (mode === undefined) throw new ContainerError(`unknown mode byte ${bytes[5]} (0 = compat, 1 = portable)`);
   const method = bytes[6]!;
   if (method > 2) throw new ContainerError(`unknown method ${method} (0 = plain, 1 = pad-crop, 2 = resize)`);
   if (version === 1 && bytes[7] !== 0) throw new ContainerError(`reserved byte 7 is ${bytes[7]}, expected 0`);
   const model = version === 1 ? 'bmshj2018-hyperprior' : CONTAINER_MODELS[bytes[7]!];
-  if (model === undefined) throw new ContainerError(`unknown model byte ${bytes[7]} (0..${CONTAINER_MODELS.length - 1}: ${CONTAINER_MODELS.join(', ')})`);
+  if (model === undefined)
+    throw new ContainerError(`unknown model byte ${bytes[7]} (0..${CONTAINER_MODELS.length - 1}: ${CONTAINER_MODELS.join(', ')})`);
   // one encoding per stream: a bmshj2018-hyperprior stream is version 1 (so writeContainer(readContainer(b)) is b)
-  if (version === 2 && model === 'bmshj2018-hyperprior') throw new ContainerError('a version 2 header with model bmshj2018-hyperprior: such streams are written as version 1');
+  if (version === 2 && model === 'bmshj2018-hyperprior')
+    throw new ContainerError('a version 2 header with model bmshj2018-hyperprior: such streams are written as version 1');
   const fp = bytes.slice(8, 24);
   if (options.expectFingerprint !== undefined) {
     const e = options.expectFingerprint;
@@ -254,9 +275,7 @@ export function readContainer(bytes: Uint8Array, options: ReadContainerOptions =
     }
     for (let i = 0; i < FINGERPRINT_BYTES; i++) {
       if (fp[i] !== e[i]) {
-        throw new ContainerError(
-          `weights fingerprint mismatch: stream was coded with ${hex(fp)}, these weights are ${hex(e)}`,
-        );
+        throw new ContainerError(`weights fingerprint mismatch: stream was coded with ${hex(fp)}, these weights are ${hex(e)}`);
       }
     }
   }
@@ -281,9 +300,7 @@ export function readContainer(bytes: Uint8Array, options: ReadContainerOptions =
   const zLen = u(88);
   const avail = bytes.length - header;
   if (yLen > avail || zLen > avail - yLen) {
-    throw new ContainerError(
-      `string lengths y=${yLen} + z=${zLen} run past the end of the container (${avail} bytes after the header)`,
-    );
+    throw new ContainerError(`string lengths y=${yLen} + z=${zLen} run past the end of the container (${avail} bytes after the header)`);
   }
   if (yLen + zLen !== avail) throw new ContainerError(`${avail - yLen - zLen} trailing bytes after the z string`);
   const yString = bytes.slice(header, header + yLen);

@@ -429,10 +429,7 @@ export class RansDecoder {
 }
 
 function truncated(i: number, n: number): RansDecodeError {
-  return new RansDecodeError(
-    'truncated',
-    `rANS stream ended while decoding symbol ${i} of ${n}: truncated stream or wrong indexes/tables`,
-  );
+  return new RansDecodeError('truncated', `rANS stream ended while decoding symbol ${i} of ${n}: truncated stream or wrong indexes/tables`);
 }
 
 /**

@@ -69,7 +69,8 @@ export class CdfTables {
         if (cdfLengths !== undefined) {
           if (cdfLengths.length !== cdfs.count) throw new RansArgumentError('cdfLengths does not match the prepared CdfTables');
           for (let r = 0; r < cdfs.count; r++) {
-            if (cdfLengths[r] !== cdfs.maxValue[r]! + 2) throw new RansArgumentError(`cdfLengths[${r}] does not match the prepared CdfTables`);
+            if (cdfLengths[r] !== cdfs.maxValue[r]! + 2)
+              throw new RansArgumentError(`cdfLengths[${r}] does not match the prepared CdfTables`);
           }
         }
         if (offsets !== undefined) {

@@ -3,13 +3,25 @@
  * Accumulation order is the natural one in float64 → rounded to float32 at the end, i.e. at least as accurate as
  * any float32 GPU order.
  */
-export interface Chw { data: Float32Array; c: number; h: number; w: number }
+export interface Chw {
+  data: Float32Array;
+  c: number;
+  h: number;
+  w: number;
+}
 
-export function conv2dRef(x: Chw, weight: Float32Array, wshape: readonly number[], bias: Float32Array | null,
-  opts: { stride?: number; pad?: number; relu?: boolean; residual?: Float32Array } = {}): Chw {
+export function conv2dRef(
+  x: Chw,
+  weight: Float32Array,
+  wshape: readonly number[],
+  bias: Float32Array | null,
+  opts: { stride?: number; pad?: number; relu?: boolean; residual?: Float32Array } = {},
+): Chw {
   const [OC, C, KH, KW] = wshape as [number, number, number, number];
-  const s = opts.stride ?? 1, p = opts.pad ?? 0;
-  const OH = Math.floor((x.h + 2 * p - KH) / s) + 1, OW = Math.floor((x.w + 2 * p - KW) / s) + 1;
+  const s = opts.stride ?? 1,
+    p = opts.pad ?? 0;
+  const OH = Math.floor((x.h + 2 * p - KH) / s) + 1,
+    OW = Math.floor((x.w + 2 * p - KW) / s) + 1;
   const out = new Float32Array(OC * OH * OW);
   for (let oc = 0; oc < OC; oc++)
     for (let oy = 0; oy < OH; oy++)
@@ -33,11 +45,17 @@ export function conv2dRef(x: Chw, weight: Float32Array, wshape: readonly number[
 }
 
 /** ConvTranspose2d, weight [C, OC, KH, KW] (PyTorch layout), scatter form. */
-export function convTranspose2dRef(x: Chw, weight: Float32Array, wshape: readonly number[], bias: Float32Array | null,
-  opts: { stride: number; pad: number; outputPadding: number }): Chw {
+export function convTranspose2dRef(
+  x: Chw,
+  weight: Float32Array,
+  wshape: readonly number[],
+  bias: Float32Array | null,
+  opts: { stride: number; pad: number; outputPadding: number },
+): Chw {
   const [C, OC, KH, KW] = wshape as [number, number, number, number];
   const { stride: s, pad: p, outputPadding: op } = opts;
-  const OH = (x.h - 1) * s - 2 * p + KH + op, OW = (x.w - 1) * s - 2 * p + KW + op;
+  const OH = (x.h - 1) * s - 2 * p + KH + op,
+    OW = (x.w - 1) * s - 2 * p + KW + op;
   const acc = new Float64Array(OC * OH * OW);
   for (let oc = 0; oc < OC; oc++) if (bias) acc.fill(bias[oc]!, oc * OH * OW, (oc + 1) * OH * OW);
   for (let ci = 0; ci < C; ci++)
@@ -60,7 +78,8 @@ export function convTranspose2dRef(x: Chw, weight: Float32Array, wshape: readonl
 }
 
 export function maxPool2dRef(x: Chw, k: number, s: number, p: number): Chw {
-  const OH = Math.floor((x.h + 2 * p - k) / s) + 1, OW = Math.floor((x.w + 2 * p - k) / s) + 1;
+  const OH = Math.floor((x.h + 2 * p - k) / s) + 1,
+    OW = Math.floor((x.w + 2 * p - k) / s) + 1;
   const out = new Float32Array(x.c * OH * OW);
   for (let c = 0; c < x.c; c++)
     for (let oy = 0; oy < OH; oy++)

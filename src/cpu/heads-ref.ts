@@ -21,7 +21,7 @@ export const SENTINEL = 0xffffffff;
 export function sortEntriesRef(e: Uint32Array): Uint32Array {
   const n = e.length / 4;
   const idx = Array.from({ length: n }, (_, i) => i);
-  idx.sort((a, b) => (e[a * 4]! - e[b * 4]!) || (e[a * 4 + 1]! - e[b * 4 + 1]!) || (e[a * 4 + 2]! - e[b * 4 + 2]!));
+  idx.sort((a, b) => e[a * 4]! - e[b * 4]! || e[a * 4 + 1]! - e[b * 4 + 1]! || e[a * 4 + 2]! - e[b * 4 + 2]!);
   const out = new Uint32Array(e.length);
   idx.forEach((s, i) => out.set(e.subarray(s * 4, s * 4 + 4), i * 4));
   e.set(out);
@@ -34,23 +34,36 @@ export function topkRef(scores: ArrayLike<number>, k: number): Uint32Array {
   const keys = new Uint32Array(n);
   for (let i = 0; i < n; i++) keys[i] = descKey(scores[i]!);
   const idx = Array.from({ length: n }, (_, i) => i);
-  idx.sort((a, b) => (keys[a]! - keys[b]!) || a - b);
+  idx.sort((a, b) => keys[a]! - keys[b]! || a - b);
   return Uint32Array.from(idx.slice(0, Math.min(k, n)));
 }
 
 export type Box4 = [number, number, number, number];
 
 /** Box2BoxTransform.apply_deltas for one box in float32 (weights, upper clamp on dw/dh only, no +1). */
-export function decodeBoxRef(a: ArrayLike<number>, ao: number, d: ArrayLike<number>, doff: number, w: readonly number[], clamp: number): Box4 {
-  const wa = f(a[ao + 2]! - a[ao]!), ha = f(a[ao + 3]! - a[ao + 1]!);
-  const cx = f(a[ao]! + f(0.5 * wa)), cy = f(a[ao + 1]! + f(0.5 * ha));
+export function decodeBoxRef(
+  a: ArrayLike<number>,
+  ao: number,
+  d: ArrayLike<number>,
+  doff: number,
+  w: readonly number[],
+  clamp: number,
+): Box4 {
+  const wa = f(a[ao + 2]! - a[ao]!),
+    ha = f(a[ao + 3]! - a[ao + 1]!);
+  const cx = f(a[ao]! + f(0.5 * wa)),
+    cy = f(a[ao + 1]! + f(0.5 * ha));
   const cl = f(clamp);
-  const dx = f(d[doff]! / f(w[0]!)), dy = f(d[doff + 1]! / f(w[1]!));
-  let dw = f(d[doff + 2]! / f(w[2]!)), dh = f(d[doff + 3]! / f(w[3]!));
+  const dx = f(d[doff]! / f(w[0]!)),
+    dy = f(d[doff + 1]! / f(w[1]!));
+  let dw = f(d[doff + 2]! / f(w[2]!)),
+    dh = f(d[doff + 3]! / f(w[3]!));
   if (dw > cl) dw = cl;
   if (dh > cl) dh = cl;
-  const pcx = f(f(dx * wa) + cx), pcy = f(f(dy * ha) + cy);
-  const pw = f(f(Math.exp(dw)) * wa), ph = f(f(Math.exp(dh)) * ha);
+  const pcx = f(f(dx * wa) + cx),
+    pcy = f(f(dy * ha) + cy);
+  const pw = f(f(Math.exp(dw)) * wa),
+    ph = f(f(Math.exp(dh)) * ha);
   return [f(pcx - f(0.5 * pw)), f(pcy - f(0.5 * ph)), f(pcx + f(0.5 * pw)), f(pcy + f(0.5 * ph))];
 }
 
@@ -84,10 +97,14 @@ export function rpnDecodeRef(a: RpnDecodeArgs, boxes: Float32Array, scores: Floa
   const anchor = new Float32Array(4);
   for (let i = 0; i < a.topIdx.length; i++) {
     const idx = a.topIdx[i]!;
-    const an = idx % a.A, pos = Math.floor(idx / a.A);
-    const sx = f((pos % a.W) * a.stride), sy = f(Math.floor(pos / a.W) * a.stride);
-    anchor[0] = sx + a.cell[an * 4]!; anchor[1] = sy + a.cell[an * 4 + 1]!;
-    anchor[2] = sx + a.cell[an * 4 + 2]!; anchor[3] = sy + a.cell[an * 4 + 3]!;
+    const an = idx % a.A,
+      pos = Math.floor(idx / a.A);
+    const sx = f((pos % a.W) * a.stride),
+      sy = f(Math.floor(pos / a.W) * a.stride);
+    anchor[0] = sx + a.cell[an * 4]!;
+    anchor[1] = sy + a.cell[an * 4 + 1]!;
+    anchor[2] = sx + a.cell[an * 4 + 2]!;
+    anchor[3] = sy + a.cell[an * 4 + 3]!;
     const raw = decodeBoxRef(anchor, 0, a.deltas, idx * 4, a.weights, a.clamp);
     const s = a.logits[idx]!;
     const fin = raw.every(Number.isFinite) && Number.isFinite(s);
@@ -121,10 +138,17 @@ export interface RoiDecodeResult {
 }
 
 /** shaders/boxes.wgsl K_ROI_DECODE. probs [R][K] (background last), deltas [R][NC*4], proposals [R][4]. */
-export function roiDecodeRef(probs: ArrayLike<number>, deltas: ArrayLike<number>, proposals: ArrayLike<number>, R: number, K: number,
-  spec: { weights: readonly number[]; clamp: number; thresh: number; imageHW: readonly [number, number] }): RoiDecodeResult {
+export function roiDecodeRef(
+  probs: ArrayLike<number>,
+  deltas: ArrayLike<number>,
+  proposals: ArrayLike<number>,
+  R: number,
+  K: number,
+  spec: { weights: readonly number[]; clamp: number; thresh: number; imageHW: readonly [number, number] },
+): RoiDecodeResult {
   const NC = K - 1;
-  const boxes = new Float32Array(R * NC * 4), scores = new Float32Array(R * NC);
+  const boxes = new Float32Array(R * NC * 4),
+    scores = new Float32Array(R * NC);
   const cand: number[] = [];
   for (let r = 0; r < R; r++) {
     let ok = true;
@@ -171,24 +195,44 @@ export function segmentedNmsRef(entries: Uint32Array, m: number, boxes: ArrayLik
   return keep;
 }
 
-export interface RoiAlignLevel { data: Float32Array; /** CHW */ h: number; w: number; scale: number }
+export interface RoiAlignLevel {
+  data: Float32Array;
+  /** CHW */ h: number;
+  w: number;
+  scale: number;
+}
 
 /**
  * torchvision roi_align (aligned → −0.5 offset and no min-size clamp; sampling 0 → adaptive grid) for ROIs with
  * per-ROI levels. Output [R][C*P*P] with the (c, y, x) order inside each row.
  */
-export function roiAlignRef(levels: RoiAlignLevel[], C: number, rois: ArrayLike<number>, R: number, roiLevel: ArrayLike<number>,
-  P: number, sampling: number, aligned: boolean): Float32Array {
+export function roiAlignRef(
+  levels: RoiAlignLevel[],
+  C: number,
+  rois: ArrayLike<number>,
+  R: number,
+  roiLevel: ArrayLike<number>,
+  P: number,
+  sampling: number,
+  aligned: boolean,
+): Float32Array {
   const out = new Float32Array(R * C * P * P);
   const off = aligned ? 0.5 : 0;
   for (let r = 0; r < R; r++) {
     const L = levels[roiLevel[r]!]!;
     const s = f(L.scale);
-    const sx = f(f(rois[r * 4]! * s) - off), sy = f(f(rois[r * 4 + 1]! * s) - off);
-    const ex = f(f(rois[r * 4 + 2]! * s) - off), ey = f(f(rois[r * 4 + 3]! * s) - off);
-    let rw = f(ex - sx), rh = f(ey - sy);
-    if (!aligned) { rw = Math.max(rw, 1); rh = Math.max(rh, 1); }
-    const bw = f(rw / P), bh = f(rh / P);
+    const sx = f(f(rois[r * 4]! * s) - off),
+      sy = f(f(rois[r * 4 + 1]! * s) - off);
+    const ex = f(f(rois[r * 4 + 2]! * s) - off),
+      ey = f(f(rois[r * 4 + 3]! * s) - off);
+    let rw = f(ex - sx),
+      rh = f(ey - sy);
+    if (!aligned) {
+      rw = Math.max(rw, 1);
+      rh = Math.max(rh, 1);
+    }
+    const bw = f(rw / P),
+      bh = f(rh / P);
     const gh = sampling > 0 ? sampling : Math.ceil(f(rh / P));
     const gw = sampling > 0 ? sampling : Math.ceil(f(rw / P));
     const count = Math.max(gh * gw, 1);
@@ -212,13 +256,31 @@ export function roiAlignRef(levels: RoiAlignLevel[], C: number, rois: ArrayLike<
 }
 
 function bilinearRef(d: Float32Array, plane: number, H: number, W: number, yIn: number, xIn: number): number {
-  let y = yIn, x = xIn;
+  let y = yIn,
+    x = xIn;
   if (y < -1 || y > H || x < -1 || x > W) return 0;
   if (y <= 0) y = 0;
   if (x <= 0) x = 0;
-  let yl = Math.trunc(y), xl = Math.trunc(x), yh: number, xh: number;
-  if (yl >= H - 1) { yl = yh = H - 1; y = yl; } else yh = yl + 1;
-  if (xl >= W - 1) { xl = xh = W - 1; x = xl; } else xh = xl + 1;
-  const ly = f(y - yl), lx = f(x - xl), hy = f(1 - ly), hx = f(1 - lx);
-  return hy * hx * d[plane + yl * W + xl]! + hy * lx * d[plane + yl * W + xh]! + ly * hx * d[plane + yh * W + xl]! + ly * lx * d[plane + yh * W + xh]!;
+  let yl = Math.trunc(y),
+    xl = Math.trunc(x),
+    yh: number,
+    xh: number;
+  if (yl >= H - 1) {
+    yl = yh = H - 1;
+    y = yl;
+  } else yh = yl + 1;
+  if (xl >= W - 1) {
+    xl = xh = W - 1;
+    x = xl;
+  } else xh = xl + 1;
+  const ly = f(y - yl),
+    lx = f(x - xl),
+    hy = f(1 - ly),
+    hx = f(1 - lx);
+  return (
+    hy * hx * d[plane + yl * W + xl]! +
+    hy * lx * d[plane + yl * W + xh]! +
+    ly * hx * d[plane + yh * W + xl]! +
+    ly * lx * d[plane + yh * W + xh]!
+  );
 }

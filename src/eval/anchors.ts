@@ -21,7 +21,12 @@ export const DEFAULT_ANCHOR_QUALITIES: Readonly<Record<AnchorCodec, readonly num
   hevc: [22, 27, 32, 37, 42, 47],
 });
 
-export const ANCHOR_LABELS: Readonly<Record<AnchorCodec, string>> = Object.freeze({ jpeg: 'JPEG', webp: 'WebP', avif: 'AVIF', hevc: 'HEVC-intra' });
+export const ANCHOR_LABELS: Readonly<Record<AnchorCodec, string>> = Object.freeze({
+  jpeg: 'JPEG',
+  webp: 'WebP',
+  avif: 'AVIF',
+  hevc: 'HEVC-intra',
+});
 
 /** The valid quality settings of an anchor codec: 1..100 for the sharp codecs, QP 0..51 for HEVC. */
 export function anchorQualityRange(codec: AnchorCodec): readonly [number, number] {
@@ -44,10 +49,12 @@ type Sharp = typeof import('sharp').default;
 let sharpMod: Promise<Sharp> | null = null;
 
 async function loadSharp(): Promise<Sharp> {
-  sharpMod ??= import('sharp').then((m) => m.default ?? (m as unknown as Sharp)).catch((e: unknown) => {
-    sharpMod = null;
-    throw new AnchorError(`image-codec anchors need the 'sharp' package (npm install sharp): ${(e as Error).message}`);
-  });
+  sharpMod ??= import('sharp')
+    .then((m) => m.default ?? (m as unknown as Sharp))
+    .catch((e: unknown) => {
+      sharpMod = null;
+      throw new AnchorError(`image-codec anchors need the 'sharp' package (npm install sharp): ${(e as Error).message}`);
+    });
   return sharpMod;
 }
 
@@ -55,9 +62,12 @@ async function loadSharp(): Promise<Sharp> {
 export async function checkAnchorSupport(codecs: readonly AnchorCodec[]): Promise<void> {
   if (codecs.includes('hevc')) {
     const r = await runFfmpeg(['-hide_banner', '-encoders'], new Uint8Array(0)).catch((e: unknown) => {
-      throw new AnchorError(`the HEVC anchor needs ffmpeg with libx265 on the PATH (Debian: apt-get install ffmpeg): ${(e as Error).message}`);
+      throw new AnchorError(
+        `the HEVC anchor needs ffmpeg with libx265 on the PATH (Debian: apt-get install ffmpeg): ${(e as Error).message}`,
+      );
     });
-    if (!/libx265/.test(r.toString('utf8'))) throw new AnchorError('the HEVC anchor needs an ffmpeg built with libx265; this ffmpeg has none');
+    if (!/libx265/.test(r.toString('utf8')))
+      throw new AnchorError('the HEVC anchor needs an ffmpeg built with libx265; this ffmpeg has none');
   }
   if (codecs.every((c) => c === 'hevc')) return;
   const sharp = await loadSharp();
@@ -85,18 +95,32 @@ function runFfmpeg(args: readonly string[], input: Uint8Array): Promise<Buffer> 
     const out: Buffer[] = [];
     let size = 0;
     let err = '';
-    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new AnchorError(`ffmpeg took over ${FFMPEG_TIMEOUT_MS / 1000} s`)); }, FFMPEG_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new AnchorError(`ffmpeg took over ${FFMPEG_TIMEOUT_MS / 1000} s`));
+    }, FFMPEG_TIMEOUT_MS);
     p.stdout.on('data', (d: Buffer) => {
       size += d.length;
-      if (size > FFMPEG_MAX_OUTPUT) { p.kill('SIGKILL'); return; }
+      if (size > FFMPEG_MAX_OUTPUT) {
+        p.kill('SIGKILL');
+        return;
+      }
       out.push(d);
     });
-    p.stderr.on('data', (d: Buffer) => { err = (err + d.toString('utf8')).slice(-2000); });
-    p.on('error', (e) => { clearTimeout(timer); reject(e); });
+    p.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString('utf8')).slice(-2000);
+    });
+    p.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     p.on('close', (code) => {
       clearTimeout(timer);
       if (code === 0 && size <= FFMPEG_MAX_OUTPUT) resolve(Buffer.concat(out));
-      else reject(new AnchorError(`ffmpeg ${args.slice(0, 4).join(' ')} … failed (exit ${code}): ${err.trim().split('\n').slice(-2).join(' ')}`));
+      else
+        reject(
+          new AnchorError(`ffmpeg ${args.slice(0, 4).join(' ')} … failed (exit ${code}): ${err.trim().split('\n').slice(-2).join(' ')}`),
+        );
     });
     p.stdin.on('error', () => {});
     p.stdin.end(input);
@@ -118,9 +142,29 @@ async function codeHevc(image: BgrImage, qp: number): Promise<AnchorCoded> {
     }
   }
   const raw = ['-hide_banner', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'bgr24', '-s', `${W}x${H}`, '-i', 'pipe:0'];
-  const encoded = await runFfmpeg([...raw, '-frames:v', '1', '-c:v', 'libx265', '-preset', 'medium', '-pix_fmt', 'yuv420p',
-    '-x265-params', `qp=${qp}:keyint=1:info=0:log-level=error`, '-f', 'hevc', 'pipe:1'], padded);
-  const dec = await runFfmpeg(['-hide_banner', '-loglevel', 'error', '-f', 'hevc', '-i', 'pipe:0', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'bgr24', 'pipe:1'], encoded);
+  const encoded = await runFfmpeg(
+    [
+      ...raw,
+      '-frames:v',
+      '1',
+      '-c:v',
+      'libx265',
+      '-preset',
+      'medium',
+      '-pix_fmt',
+      'yuv420p',
+      '-x265-params',
+      `qp=${qp}:keyint=1:info=0:log-level=error`,
+      '-f',
+      'hevc',
+      'pipe:1',
+    ],
+    padded,
+  );
+  const dec = await runFfmpeg(
+    ['-hide_banner', '-loglevel', 'error', '-f', 'hevc', '-i', 'pipe:0', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'bgr24', 'pipe:1'],
+    encoded,
+  );
   if (dec.length !== W * H * 3) throw new AnchorError(`HEVC round trip gave ${dec.length} bytes, expected ${W}x${H}x3`, 'internal');
   const bgr = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++) bgr.set(dec.subarray(3 * y * W, 3 * (y * W + width)), 3 * y * width);
@@ -130,7 +174,8 @@ async function codeHevc(image: BgrImage, qp: number): Promise<AnchorCoded> {
 /** Encode a BGR image with `codec` at `quality` (1..100; a QP 0..51 for HEVC) and decode it again. */
 export async function codeWithAnchor(image: BgrImage, codec: AnchorCodec, quality: number): Promise<AnchorCoded> {
   const [lo, hi] = anchorQualityRange(codec);
-  if (!Number.isInteger(quality) || quality < lo || quality > hi) throw new AnchorError(`${ANCHOR_LABELS[codec]} quality must be an integer ${lo}..${hi}, got ${quality}`, 'input');
+  if (!Number.isInteger(quality) || quality < lo || quality > hi)
+    throw new AnchorError(`${ANCHOR_LABELS[codec]} quality must be an integer ${lo}..${hi}, got ${quality}`, 'input');
   if (codec === 'hevc') return codeHevc(image, quality);
   const sharp = await loadSharp();
   const { width, height } = image;
@@ -143,12 +188,17 @@ export async function codeWithAnchor(image: BgrImage, codec: AnchorCodec, qualit
   }
   const input = sharp(rgb, { raw: { width, height, channels: 3 } });
   const encoded =
-    codec === 'jpeg' ? await input.jpeg({ quality, chromaSubsampling: '4:2:0' }).toBuffer()
-    : codec === 'webp' ? await input.webp({ quality }).toBuffer()
-    : await input.avif({ quality }).toBuffer();
+    codec === 'jpeg'
+      ? await input.jpeg({ quality, chromaSubsampling: '4:2:0' }).toBuffer()
+      : codec === 'webp'
+        ? await input.webp({ quality }).toBuffer()
+        : await input.avif({ quality }).toBuffer();
   const { data, info } = await sharp(encoded).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   if (info.width !== width || info.height !== height || info.channels !== 3) {
-    throw new AnchorError(`${codec} round trip changed the image: ${width}x${height}x3 -> ${info.width}x${info.height}x${info.channels}`, 'internal');
+    throw new AnchorError(
+      `${codec} round trip changed the image: ${width}x${height}x3 -> ${info.width}x${info.height}x${info.channels}`,
+      'internal',
+    );
   }
   const bgr = new Uint8Array(width * height * 3);
   for (let i = 0; i < width * height; i++) {

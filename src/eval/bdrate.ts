@@ -71,7 +71,9 @@ export function polyfit(x: readonly number[], y: readonly number[], degree: numb
 /** ∫_lo^hi of a polynomial (coefficients lowest degree first). */
 export function polyIntegral(c: readonly number[], lo: number, hi: number): number {
   let s = 0;
-  c.forEach((a, j) => { s += (a / (j + 1)) * (hi ** (j + 1) - lo ** (j + 1)); });
+  c.forEach((a, j) => {
+    s += (a / (j + 1)) * (hi ** (j + 1) - lo ** (j + 1));
+  });
   return s;
 }
 
@@ -83,10 +85,12 @@ export function pchipSlopes(x: readonly number[], y: readonly number[]): number[
   if (n === 2) return [delta[0]!, delta[0]!];
   const d = new Array<number>(n).fill(0);
   for (let k = 1; k < n - 1; k++) {
-    const a = delta[k - 1]!, b = delta[k]!;
+    const a = delta[k - 1]!,
+      b = delta[k]!;
     if (a === 0 || b === 0 || Math.sign(a) !== Math.sign(b)) d[k] = 0;
     else {
-      const w1 = 2 * h[k]! + h[k - 1]!, w2 = h[k]! + 2 * h[k - 1]!;
+      const w1 = 2 * h[k]! + h[k - 1]!,
+        w2 = h[k]! + 2 * h[k - 1]!;
       d[k] = (w1 + w2) / (w1 / a + w2 / b);
     }
   }
@@ -107,29 +111,39 @@ export function pchipIntegral(x: readonly number[], y: readonly number[], lo: nu
   // Hermite cubic on [x_i, x_i+1] in t = (u - x_i): p(t) = y_i + d_i t + c2 t^2 + c3 t^3
   let s = 0;
   for (let i = 0; i < x.length - 1; i++) {
-    const a = Math.max(lo, x[i]!), b = Math.min(hi, x[i + 1]!);
+    const a = Math.max(lo, x[i]!),
+      b = Math.min(hi, x[i + 1]!);
     if (!(b > a)) continue;
-    const h = x[i + 1]! - x[i]!, m = (y[i + 1]! - y[i]!) / h;
-    const c2 = (3 * m - 2 * d[i]! - d[i + 1]!) / h, c3 = (d[i]! + d[i + 1]! - 2 * m) / (h * h);
+    const h = x[i + 1]! - x[i]!,
+      m = (y[i + 1]! - y[i]!) / h;
+    const c2 = (3 * m - 2 * d[i]! - d[i + 1]!) / h,
+      c3 = (d[i]! + d[i + 1]! - 2 * m) / (h * h);
     const F = (t: number) => y[i]! * t + (d[i]! * t * t) / 2 + (c2 * t ** 3) / 3 + (c3 * t ** 4) / 4;
     s += F(b - x[i]!) - F(a - x[i]!);
   }
   return s;
 }
 
-interface Prepared { x: number[]; y: number[] }
+interface Prepared {
+  x: number[];
+  y: number[];
+}
 
 /** Sort by the integration axis; equal x values are averaged (a flat stretch of a curve). */
 function prepare(xs: number[], ys: number[]): Prepared {
   const idx = xs.map((_, i) => i).sort((a, b) => xs[a]! - xs[b]!);
-  const x: number[] = [], y: number[] = [], cnt: number[] = [];
+  const x: number[] = [],
+    y: number[] = [],
+    cnt: number[] = [];
   for (const i of idx) {
     const last = x.length - 1;
     if (last >= 0 && xs[i] === x[last]) {
       y[last] = (y[last]! * cnt[last]! + ys[i]!) / (cnt[last]! + 1);
       cnt[last]!++;
     } else {
-      x.push(xs[i]!); y.push(ys[i]!); cnt.push(1);
+      x.push(xs[i]!);
+      y.push(ys[i]!);
+      cnt.push(1);
     }
   }
   return { x, y };
@@ -141,21 +155,34 @@ function bdCore(
   interp: BdInterpolation,
   what: { x: string },
 ): { diff: number; range: [number, number] } | { reason: string } {
-  const a = prepare(ref.x, ref.y), b = prepare(test.x, test.y);
+  const a = prepare(ref.x, ref.y),
+    b = prepare(test.x, test.y);
   const need = interp === 'cubic' ? 4 : 2;
-  for (const [name, c, raw] of [['anchor', a, ref], ['test', b, test]] as const) {
+  for (const [name, c, raw] of [
+    ['anchor', a, ref],
+    ['test', b, test],
+  ] as const) {
     if (raw.x.length < need) return { reason: `the ${name} curve has ${raw.x.length} point(s); ${interp} needs ${need}` };
-    if (c.x.length < need) return { reason: `the ${name} curve has only ${c.x.length} distinct ${what.x} value(s); ${interp} needs ${need}` };
+    if (c.x.length < need)
+      return { reason: `the ${name} curve has only ${c.x.length} distinct ${what.x} value(s); ${interp} needs ${need}` };
   }
-  const lo = Math.max(a.x[0]!, b.x[0]!), hi = Math.min(a.x[a.x.length - 1]!, b.x[b.x.length - 1]!);
+  const lo = Math.max(a.x[0]!, b.x[0]!),
+    hi = Math.min(a.x[a.x.length - 1]!, b.x[b.x.length - 1]!);
   if (!(hi > lo)) {
-    return { reason: `no overlapping ${what.x} range: anchor [${a.x[0]}, ${a.x[a.x.length - 1]}], test [${b.x[0]}, ${b.x[b.x.length - 1]}]` };
+    return {
+      reason: `no overlapping ${what.x} range: anchor [${a.x[0]}, ${a.x[a.x.length - 1]}], test [${b.x[0]}, ${b.x[b.x.length - 1]}]`,
+    };
   }
   const integ = (c: Prepared): number => {
     if (interp === 'pchip') return pchipIntegral(c.x, c.y, lo, hi);
     // centre and scale x so the fit is well conditioned; the integral transforms back
-    const mu = (c.x[0]! + c.x[c.x.length - 1]!) / 2, sc = (c.x[c.x.length - 1]! - c.x[0]!) / 2 || 1;
-    const coef = polyfit(c.x.map((v) => (v - mu) / sc), c.y, 3);
+    const mu = (c.x[0]! + c.x[c.x.length - 1]!) / 2,
+      sc = (c.x[c.x.length - 1]! - c.x[0]!) / 2 || 1;
+    const coef = polyfit(
+      c.x.map((v) => (v - mu) / sc),
+      c.y,
+      3,
+    );
     return polyIntegral(coef, (lo - mu) / sc, (hi - mu) / sc) * sc;
   };
   return { diff: (integ(b) - integ(a)) / (hi - lo), range: [lo, hi] };
@@ -163,7 +190,9 @@ function bdCore(
 
 function checkFinite(c: readonly RdPoint[], name: string): string | undefined {
   const bad = c.find((p) => !Number.isFinite(p.rate) || !Number.isFinite(p.quality) || p.rate <= 0);
-  return bad ? `the ${name} curve has a point with rate ${bad.rate} / quality ${bad.quality} (rates must be > 0, values finite)` : undefined;
+  return bad
+    ? `the ${name} curve has a point with rate ${bad.rate} / quality ${bad.quality} (rates must be > 0, values finite)`
+    : undefined;
 }
 
 /** BD-rate (%) of `test` against `anchor` at equal quality. */
@@ -173,7 +202,8 @@ export function bdRate(anchor: readonly RdPoint[], test: readonly RdPoint[], int
   const r = bdCore(
     { x: anchor.map((p) => p.quality), y: anchor.map((p) => Math.log10(p.rate)) },
     { x: test.map((p) => p.quality), y: test.map((p) => Math.log10(p.rate)) },
-    interp, { x: 'quality' },
+    interp,
+    { x: 'quality' },
   );
   if ('reason' in r) return { value: NaN, reason: r.reason };
   return { value: (10 ** r.diff - 1) * 100, range: r.range };
@@ -186,7 +216,8 @@ export function bdQuality(anchor: readonly RdPoint[], test: readonly RdPoint[], 
   const r = bdCore(
     { x: anchor.map((p) => Math.log10(p.rate)), y: anchor.map((p) => p.quality) },
     { x: test.map((p) => Math.log10(p.rate)), y: test.map((p) => p.quality) },
-    interp, { x: 'log-rate' },
+    interp,
+    { x: 'log-rate' },
   );
   if ('reason' in r) return { value: NaN, reason: r.reason };
   return { value: r.diff, range: r.range };

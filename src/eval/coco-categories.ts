@@ -48,7 +48,8 @@ export interface CategoryMapping {
  * Throws when no class matches any category (wrong annotation file or detector).
  */
 export function categoryMappingByName(classNames: readonly string[], categories: Iterable<CocoCategory>): CategoryMapping {
-  const exact = new Map<string, number>(), folded = new Map<string, number>();
+  const exact = new Map<string, number>(),
+    folded = new Map<string, number>();
   const cats = [...categories];
   for (const c of cats) {
     if (typeof c.name !== 'string') continue;
@@ -60,7 +61,10 @@ export function categoryMappingByName(classNames: readonly string[], categories:
   if (unmatched.length === classNames.length) {
     throw new CategoryMappingError(
       `none of the detector's ${classNames.length} class names (${classNames.slice(0, 5).join(', ')}${classNames.length > 5 ? ', …' : ''}) ` +
-        `names a category of the annotation file (${cats.slice(0, 5).map((c) => c.name).join(', ')}${cats.length > 5 ? ', …' : ''})`,
+        `names a category of the annotation file (${cats
+          .slice(0, 5)
+          .map((c) => c.name)
+          .join(', ')}${cats.length > 5 ? ', …' : ''})`,
     );
   }
   return { ids, by: 'name', unmatched };

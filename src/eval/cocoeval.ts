@@ -119,7 +119,7 @@ export function pairwiseSum(a: ArrayLike<number>, start = 0, n = a.length - star
     for (let j = 0; j < 8; j++) r[j] = a[start + j]!;
     let i = 8;
     for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] += a[start + i + j]!;
-    let res = (r[0]! + r[1]! + (r[2]! + r[3]!)) + (r[4]! + r[5]! + (r[6]! + r[7]!));
+    let res = r[0]! + r[1]! + (r[2]! + r[3]!) + (r[4]! + r[5]! + (r[6]! + r[7]!));
     for (; i < n; i++) res += a[start + i]!;
     return res;
   } else {
@@ -309,7 +309,7 @@ export class COCO {
       const list = [...unknownImgs].slice(0, 10).join(', ');
       throw new CocoFormatError(
         `results refer to ${unknownImgs.size} image id(s) not in the ground truth (${list}${unknownImgs.size > 10 ? ', ...' : ''}): ` +
-          'results must be a subset of the annotation file\'s images (pycocotools asserts this in loadRes)',
+          "results must be a subset of the annotation file's images (pycocotools asserts this in loadRes)",
       );
     }
     return res;
@@ -602,8 +602,7 @@ export class COCOeval {
     const iStr = (mean: number): string => {
       const title = ap ? 'Average Precision' : 'Average Recall';
       const type = ap ? '(AP)' : '(AR)';
-      const iouStr =
-        iouThr === null ? `${fmtFixed(p.iouThrs[0]!, 2)}:${fmtFixed(p.iouThrs[T - 1]!, 2)}` : fmtFixed(iouThr, 2);
+      const iouStr = iouThr === null ? `${fmtFixed(p.iouThrs[0]!, 2)}:${fmtFixed(p.iouThrs[T - 1]!, 2)}` : fmtFixed(iouThr, 2);
       return ` ${title.padEnd(18)} ${type} @[ IoU=${iouStr.padEnd(9)} | area=${areaRng.padStart(6)} | maxDets=${String(maxDets).padStart(3)} ] = ${fmtFixed(mean, 3)}`;
     };
     const aind = p.areaRngLbl.map((l, i) => (l === areaRng ? i : -1)).filter((i) => i >= 0);
@@ -611,15 +610,22 @@ export class COCOeval {
     const tind = iouThr === null ? [...Array(T).keys()] : p.iouThrs.map((t, i) => (t === iouThr ? i : -1)).filter((i) => i >= 0);
     const vals: number[] = [];
     if (ap) {
-      for (const t of tind) for (let r = 0; r < R; r++) for (let k = 0; k < K; k++) for (const a of aind) for (const m of mind) {
-        const v = ev.precision[(((t * R + r) * K + k) * A + a) * M + m]!;
-        if (v > -1) vals.push(v);
-      }
+      for (const t of tind)
+        for (let r = 0; r < R; r++)
+          for (let k = 0; k < K; k++)
+            for (const a of aind)
+              for (const m of mind) {
+                const v = ev.precision[(((t * R + r) * K + k) * A + a) * M + m]!;
+                if (v > -1) vals.push(v);
+              }
     } else {
-      for (const t of tind) for (let k = 0; k < K; k++) for (const a of aind) for (const m of mind) {
-        const v = ev.recall[((t * K + k) * A + a) * M + m]!;
-        if (v > -1) vals.push(v);
-      }
+      for (const t of tind)
+        for (let k = 0; k < K; k++)
+          for (const a of aind)
+            for (const m of mind) {
+              const v = ev.recall[((t * K + k) * A + a) * M + m]!;
+              if (v > -1) vals.push(v);
+            }
     }
     const mean = vals.length === 0 ? -1 : npMean(vals);
     this.summaryLines.push(iStr(mean));
@@ -654,10 +660,11 @@ export class COCOeval {
     const { T, R, K, A, M } = ev.dims;
     return this.params.catIds.map((id, k) => {
       const vals: number[] = [];
-      for (let t = 0; t < T; t++) for (let r = 0; r < R; r++) {
-        const v = ev.precision[(((t * R + r) * K + k) * A + 0) * M + (M - 1)]!;
-        if (v > -1) vals.push(v);
-      }
+      for (let t = 0; t < T; t++)
+        for (let r = 0; r < R; r++) {
+          const v = ev.precision[(((t * R + r) * K + k) * A + 0) * M + (M - 1)]!;
+          if (v > -1) vals.push(v);
+        }
       const name = this.cocoGt.cats.get(id)?.name;
       return { id, name: typeof name === 'string' ? name : String(id), AP: vals.length ? npMean(vals) : null };
     });

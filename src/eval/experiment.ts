@@ -44,10 +44,13 @@ export function methodCurve(m: 1 | 2): string {
 export function planRows(p: RowPlan): RowSpec[] {
   const rows: RowSpec[] = [{ key: 'uncompressed', kind: 'reference', curve: 'uncompressed', label: 'uncompressed' }];
   for (const m of p.methods) {
-    p.codecNames.forEach((name, i) => rows.push({ key: `m${m}/${i}`, kind: 'feature', curve: methodCurve(m), label: name, method: m, codecIndex: i, codecName: name }));
+    p.codecNames.forEach((name, i) =>
+      rows.push({ key: `m${m}/${i}`, kind: 'feature', curve: methodCurve(m), label: name, method: m, codecIndex: i, codecName: name }),
+    );
   }
   for (const a of p.anchors) {
-    for (const q of a.qualities) rows.push({ key: `${a.codec}/q${q}`, kind: 'anchor', curve: ANCHOR_LABELS[a.codec], label: `q${q}`, anchor: a.codec, quality: q });
+    for (const q of a.qualities)
+      rows.push({ key: `${a.codec}/q${q}`, kind: 'anchor', curve: ANCHOR_LABELS[a.codec], label: `q${q}`, anchor: a.codec, quality: q });
   }
   return rows;
 }
@@ -85,7 +88,11 @@ export interface ExperimentRunner {
   /** what determines the outputs (checkpoints, mode, sizes): a cache made with other settings is not reused */
   readonly settings?: string;
   /** Run every row on one image. `done(key)` after each row (progress). Must return one output per row. */
-  runImage(image: ImageJob, rows: readonly RowSpec[], done: (key: string) => void): Promise<{ size: [number, number]; rows: Map<string, RowOutput> }>;
+  runImage(
+    image: ImageJob,
+    rows: readonly RowSpec[],
+    done: (key: string) => void,
+  ): Promise<{ size: [number, number]; rows: Map<string, RowOutput> }>;
   close?(): void | Promise<void>;
 }
 
@@ -173,22 +180,39 @@ export interface ExperimentResult {
 
 export class EvalImageError extends VcmError {
   override name = 'EvalImageError';
-  constructor(readonly fileName: string, readonly imageId: number, cause: unknown) {
-    super('input', `image ${imageId} (${fileName}): ${(cause as Error)?.name ?? 'Error'}: ${(cause as Error)?.message ?? String(cause)} (use --on-error skip to skip unreadable images)`);
+  constructor(
+    readonly fileName: string,
+    readonly imageId: number,
+    cause: unknown,
+  ) {
+    super(
+      'input',
+      `image ${imageId} (${fileName}): ${(cause as Error)?.name ?? 'Error'}: ${(cause as Error)?.message ?? String(cause)} (use --on-error skip to skip unreadable images)`,
+    );
   }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Progress with ETA
 
-interface Progress { tick(n: number, what: string): void; stop(): void }
+interface Progress {
+  tick(n: number, what: string): void;
+  stop(): void;
+}
 
 function makeProgress(total: number, mode: ExperimentOptions['progress'], stream: NodeJS.WritableStream & { isTTY?: boolean }): Progress {
   const m = mode ?? 'auto';
   if (m === 'none') return { tick() {}, stop() {} };
   if (m === 'bar' || (m === 'auto' && stream.isTTY)) {
     const bar = new cliProgress.SingleBar(
-      { stream, format: 'eval [{bar}] {percentage}% {value}/{total} rows | ETA {eta_formatted} | {what}', hideCursor: true, clearOnComplete: false, etaBuffer: 50, fps: 5 },
+      {
+        stream,
+        format: 'eval [{bar}] {percentage}% {value}/{total} rows | ETA {eta_formatted} | {what}',
+        hideCursor: true,
+        clearOnComplete: false,
+        etaBuffer: 50,
+        fps: 5,
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0, { what: '' });
@@ -222,29 +246,82 @@ function csv(columns: readonly string[], recs: Record<string, unknown>[]): strin
   return [columns.join(','), ...recs.map((r) => columns.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
 }
 
-export const RD_CSV_COLUMNS = ['row', 'curve', 'label', 'kind', 'method', 'codec', 'anchor', 'quality', 'images', 'bpp', 'strings_bpp', 'mean_bytes', ...STAT_NAMES] as const;
-export const RD_IMAGES_CSV_COLUMNS = ['row', 'curve', 'label', 'image_id', 'file_name', 'height', 'width', 'bytes', 'bpp', 'string_bytes', 'detections'] as const;
+export const RD_CSV_COLUMNS = [
+  'row',
+  'curve',
+  'label',
+  'kind',
+  'method',
+  'codec',
+  'anchor',
+  'quality',
+  'images',
+  'bpp',
+  'strings_bpp',
+  'mean_bytes',
+  ...STAT_NAMES,
+] as const;
+export const RD_IMAGES_CSV_COLUMNS = [
+  'row',
+  'curve',
+  'label',
+  'image_id',
+  'file_name',
+  'height',
+  'width',
+  'bytes',
+  'bpp',
+  'string_bytes',
+  'detections',
+] as const;
 
 export function rdCsv(rows: RowSummary[]): string {
-  return csv(RD_CSV_COLUMNS, rows.map((r) => ({
-    row: r.key, curve: r.curve, label: r.label, kind: r.kind, method: r.method, codec: r.codec, anchor: r.anchor, quality: r.quality,
-    images: r.images, bpp: r.bpp, strings_bpp: r.stringsBpp, mean_bytes: r.meanBytes,
-    ...Object.fromEntries(STAT_NAMES.map((n) => [n, r.stats[n]])),
-  })));
+  return csv(
+    RD_CSV_COLUMNS,
+    rows.map((r) => ({
+      row: r.key,
+      curve: r.curve,
+      label: r.label,
+      kind: r.kind,
+      method: r.method,
+      codec: r.codec,
+      anchor: r.anchor,
+      quality: r.quality,
+      images: r.images,
+      bpp: r.bpp,
+      strings_bpp: r.stringsBpp,
+      mean_bytes: r.meanBytes,
+      ...Object.fromEntries(STAT_NAMES.map((n) => [n, r.stats[n]])),
+    })),
+  );
 }
 
 export function rdImagesCsv(rows: PerImageRow[]): string {
-  return csv(RD_IMAGES_CSV_COLUMNS, rows.map((r) => ({
-    row: r.key, curve: r.curve, label: r.label, image_id: r.imageId, file_name: r.fileName, height: r.height, width: r.width,
-    bytes: r.bytes, bpp: r.bpp, string_bytes: r.stringBytes, detections: r.detections,
-  })));
+  return csv(
+    RD_IMAGES_CSV_COLUMNS,
+    rows.map((r) => ({
+      row: r.key,
+      curve: r.curve,
+      label: r.label,
+      image_id: r.imageId,
+      file_name: r.fileName,
+      height: r.height,
+      width: r.width,
+      bytes: r.bytes,
+      bpp: r.bpp,
+      string_bytes: r.stringBytes,
+      detections: r.detections,
+    })),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // BD-rate over the curves
 
 function curvePoints(rows: RowSummary[], curve: string, metric: keyof CocoStats): RdPoint[] {
-  return rows.filter((r) => r.curve === curve && r.bpp !== null && r.stats[metric] >= 0).map((r) => ({ rate: r.bpp!, quality: r.stats[metric] * 100 }));
+  return rows
+    .filter((r) => r.curve === curve && r.bpp !== null && r.stats[metric] >= 0)
+    .map((r) => ({ rate: r.bpp!, quality: r.stats[metric] * 100 }));
 }
 
 /**
@@ -268,15 +345,23 @@ export function computeBd(rows: RowSummary[], metrics: ('AP' | 'AP50' | 'AP75')[
   }
   if (!anchors.length) return { bestAnchor: null, bestAnchorReason: 'no anchors were run', entries };
   const first = anchors[0]!;
-  let best = first, bestV = 0;
+  let best = first,
+    bestV = 0;
   const why: string[] = [];
   for (const a of anchors.slice(1)) {
     const e = entries.find((x) => x.metric === metrics[0] && x.anchor === first && x.curve === a)!;
     const v = Number.isFinite(e.cubic.value) ? e.cubic.value : e.pchip.value;
     why.push(`${a} vs ${first}: ${Number.isFinite(v) ? `${v.toFixed(2)} %` : `undefined (${e.cubic.reason ?? e.pchip.reason})`}`);
-    if (Number.isFinite(v) && v < bestV) { best = a; bestV = v; }
+    if (Number.isFinite(v) && v < bestV) {
+      best = a;
+      bestV = v;
+    }
   }
-  return { bestAnchor: best, bestAnchorReason: anchors.length === 1 ? 'the only anchor' : `lowest ${metrics[0]} BD-rate against ${first} (${why.join('; ')})`, entries };
+  return {
+    bestAnchor: best,
+    bestAnchorReason: anchors.length === 1 ? 'the only anchor' : `lowest ${metrics[0]} BD-rate against ${first} (${why.join('; ')})`,
+    entries,
+  };
 }
 
 const fmtPct = (r: BdResult): string => (Number.isFinite(r.value) ? `${r.value >= 0 ? '+' : ''}${r.value.toFixed(2)} %` : 'n/a');
@@ -286,14 +371,20 @@ export function bdMarkdown(res: Pick<ExperimentResult, 'bd' | 'rows'>): string {
   const lines: string[] = [];
   lines.push('# BD-rate (Bjøntegaard, mAP as quality)', '');
   lines.push(`Best anchor: **${bd.bestAnchor ?? '-'}** — ${bd.bestAnchorReason}.`, '');
-  lines.push('BD-rate: mean bit-rate difference at equal mAP (negative = fewer bits than the anchor); cubic = VCEG-M33 ' +
-    'polynomial fit, pchip = piecewise cubic; BD-mAP: mean mAP difference (points) at equal rate.', '');
+  lines.push(
+    'BD-rate: mean bit-rate difference at equal mAP (negative = fewer bits than the anchor); cubic = VCEG-M33 ' +
+      'polynomial fit, pchip = piecewise cubic; BD-mAP: mean mAP difference (points) at equal rate.',
+    '',
+  );
   const metrics = [...new Set(bd.entries.map((e) => e.metric))];
   for (const metric of metrics) {
     lines.push(`## ${metric === 'AP' ? 'mAP (AP@[.5:.95])' : metric}`, '');
     lines.push('| curve | anchor | BD-rate (cubic) | BD-rate (pchip) | BD-mAP | note |', '|---|---|---:|---:|---:|---|');
     for (const e of bd.entries.filter((x) => x.metric === metric)) {
-      const note = e.cubic.reason ?? e.pchip.reason ?? (e.cubic.range ? `over ${metric} ${e.cubic.range[0].toFixed(2)}–${e.cubic.range[1].toFixed(2)}` : '');
+      const note =
+        e.cubic.reason ??
+        e.pchip.reason ??
+        (e.cubic.range ? `over ${metric} ${e.cubic.range[0].toFixed(2)}–${e.cubic.range[1].toFixed(2)}` : '');
       const bm = Number.isFinite(e.bdMetric.value) ? `${e.bdMetric.value >= 0 ? '+' : ''}${e.bdMetric.value.toFixed(2)}` : 'n/a';
       const star = e.anchor === bd.bestAnchor ? ' (best)' : '';
       lines.push(`| ${e.curve} | ${e.anchor}${star} | ${fmtPct(e.cubic)} | ${fmtPct(e.pchip)} | ${bm} | ${note.replace(/\|/g, '/')} |`);
@@ -307,7 +398,10 @@ export function bdMarkdown(res: Pick<ExperimentResult, 'bd' | 'rows'>): string {
 export function rdTable(rows: RowSummary[]): string {
   const head = '| row | curve | point | bpp | AP | AP50 | AP75 |\n|---|---|---|---:|---:|---:|---:|';
   const p = (v: number) => (v < 0 ? 'n/a' : (v * 100).toFixed(2));
-  const body = rows.map((r) => `| ${r.key} | ${r.curve} | ${r.label} | ${r.bpp === null ? '-' : r.bpp.toFixed(4)} | ${p(r.stats.AP)} | ${p(r.stats.AP50)} | ${p(r.stats.AP75)} |`);
+  const body = rows.map(
+    (r) =>
+      `| ${r.key} | ${r.curve} | ${r.label} | ${r.bpp === null ? '-' : r.bpp.toFixed(4)} | ${p(r.stats.AP)} | ${p(r.stats.AP50)} | ${p(r.stats.AP75)} |`,
+  );
   return [head, ...body].join('\n') + '\n';
 }
 
@@ -315,8 +409,10 @@ export function rdTable(rows: RowSummary[]): string {
 // The experiment
 
 function checkDets(d: RowDetections, what: string): void {
-  if (!(d.boxes instanceof Float32Array) || !(d.scores instanceof Float32Array)) throw new TypeError(`${what}: runner must return Float32Array boxes and scores`);
-  if (d.boxes.length !== 4 * d.scores.length || d.classes.length !== d.scores.length) throw new TypeError(`${what}: inconsistent detection arrays`);
+  if (!(d.boxes instanceof Float32Array) || !(d.scores instanceof Float32Array))
+    throw new TypeError(`${what}: runner must return Float32Array boxes and scores`);
+  if (d.boxes.length !== 4 * d.scores.length || d.classes.length !== d.scores.length)
+    throw new TypeError(`${what}: inconsistent detection arrays`);
 }
 
 /** Read and check the annotation file and the image list (no GPU work). */
@@ -344,7 +440,12 @@ export function loadImageJobs(annotations: string, images: string, limit?: numbe
   });
   const missing = jobs.filter((j) => !existsSync(j.path));
   if (missing.length) {
-    throw new CocoFormatError(`${missing.length} image file(s) not found under ${images}: ${missing.slice(0, 5).map((m) => m.fileName).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+    throw new CocoFormatError(
+      `${missing.length} image file(s) not found under ${images}: ${missing
+        .slice(0, 5)
+        .map((m) => m.fileName)
+        .join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+    );
   }
   return { coco, jobs };
 }
@@ -384,7 +485,9 @@ export async function runRdExperiment(opts: ExperimentOptions): Promise<Experime
         const cached = cache?.get(job.id);
         out = cached ?? (await runner.runImage(job, rows, tick));
         if (out.size[0] !== job.size[0] || out.size[1] !== job.size[1]) {
-          throw new CocoFormatError(`the file is ${out.size[0]}x${out.size[1]} (HxW) but the annotations say ${job.size[0]}x${job.size[1]}`);
+          throw new CocoFormatError(
+            `the file is ${out.size[0]}x${out.size[1]} (HxW) but the annotations say ${job.size[0]}x${job.size[1]}`,
+          );
         }
         for (const r of rows) {
           const o = out.rows.get(r.key);
@@ -407,8 +510,17 @@ export async function runRdExperiment(opts: ExperimentOptions): Promise<Experime
         const o = out.rows.get(r.key)!;
         results.get(r.key)!.push(...toCocoResults(job.id, o.dets.boxes, o.dets.scores, o.dets.classes, mapping.ids));
         perImage.push({
-          key: r.key, curve: r.curve, label: r.label, imageId: job.id, fileName: job.fileName, height: job.size[0], width: job.size[1],
-          bytes: o.bytes, bpp: o.bytes === null ? null : (o.bytes * 8) / px, stringBytes: o.stringBytes ?? null, detections: o.dets.scores.length,
+          key: r.key,
+          curve: r.curve,
+          label: r.label,
+          imageId: job.id,
+          fileName: job.fileName,
+          height: job.size[0],
+          width: job.size[1],
+          bytes: o.bytes,
+          bpp: o.bytes === null ? null : (o.bytes * 8) / px,
+          stringBytes: o.stringBytes ?? null,
+          detections: o.dets.scores.length,
         });
       }
       done.push(job.id);
@@ -427,7 +539,10 @@ export async function runRdExperiment(opts: ExperimentOptions): Promise<Experime
     const pi = perImage.filter((p) => p.key === r.key);
     const px = (p: PerImageRow) => p.height * p.width;
     return {
-      key: r.key, kind: r.kind, curve: r.curve, label: r.label,
+      key: r.key,
+      kind: r.kind,
+      curve: r.curve,
+      label: r.label,
       ...(r.kind === 'feature' ? { method: r.method, codec: r.codecName } : {}),
       ...(r.kind === 'anchor' ? { anchor: r.anchor, quality: r.quality } : {}),
       images: done.length,
@@ -439,7 +554,15 @@ export async function runRdExperiment(opts: ExperimentOptions): Promise<Experime
   });
   const bd = computeBd(summaries, opts.bdMetrics);
   const result: ExperimentResult = {
-    rows: summaries, perImage, imageIds: done, skipped, mapping, bd, files: {}, table: rdTable(summaries), seconds: (performance.now() - t0) / 1000,
+    rows: summaries,
+    perImage,
+    imageIds: done,
+    skipped,
+    mapping,
+    bd,
+    files: {},
+    table: rdTable(summaries),
+    seconds: (performance.now() - t0) / 1000,
   };
   result.files = writeOutputs(result, opts);
   return result;
@@ -465,7 +588,11 @@ function openCache(opts: ExperimentOptions, runner: ExperimentRunner, rows: read
   mkdirSync(opts.outDir, { recursive: true });
   const path = join(opts.outDir, CACHE_FILE);
   const header = JSON.stringify({
-    webvcmEvalCache: 1, settings: runner.settings ?? null, rows: rows.map((r) => r.key), annotations: resolve(opts.annotations), images: resolve(opts.images),
+    webvcmEvalCache: 1,
+    settings: runner.settings ?? null,
+    rows: rows.map((r) => r.key),
+    annotations: resolve(opts.annotations),
+    images: resolve(opts.images),
   });
   const entries = new Map<number, { size: [number, number]; rows: Map<string, RowOutput> }>();
   if (opts.resume && existsSync(path)) {
@@ -475,7 +602,11 @@ function openCache(opts: ExperimentOptions, runner: ExperimentRunner, rows: read
     }
     for (const line of lines.slice(1)) {
       if (!line.trim()) continue;
-      let e: { id: number; size: [number, number]; rows: Record<string, { b: number[]; s: number[]; c: number[]; bytes: number | null; sb?: number }> };
+      let e: {
+        id: number;
+        size: [number, number];
+        rows: Record<string, { b: number[]; s: number[]; c: number[]; bytes: number | null; sb?: number }>;
+      };
       try {
         e = JSON.parse(line);
       } catch {
@@ -483,7 +614,11 @@ function openCache(opts: ExperimentOptions, runner: ExperimentRunner, rows: read
       }
       const m = new Map<string, RowOutput>();
       for (const [k, v] of Object.entries(e.rows)) {
-        m.set(k, { dets: { boxes: Float32Array.from(v.b), scores: Float32Array.from(v.s), classes: Int32Array.from(v.c) }, bytes: v.bytes, ...(v.sb !== undefined ? { stringBytes: v.sb } : {}) });
+        m.set(k, {
+          dets: { boxes: Float32Array.from(v.b), scores: Float32Array.from(v.s), classes: Int32Array.from(v.c) },
+          bytes: v.bytes,
+          ...(v.sb !== undefined ? { stringBytes: v.sb } : {}),
+        });
       }
       entries.set(e.id, { size: e.size, rows: m });
     }
@@ -503,7 +638,13 @@ function openCache(opts: ExperimentOptions, runner: ExperimentRunner, rows: read
 function cacheLine(id: number, out: { size: [number, number]; rows: Map<string, RowOutput> }): string {
   const rows: Record<string, unknown> = {};
   for (const [k, o] of out.rows) {
-    rows[k] = { b: Array.from(o.dets.boxes), s: Array.from(o.dets.scores), c: Array.from(o.dets.classes), bytes: o.bytes, ...(o.stringBytes !== undefined ? { sb: o.stringBytes } : {}) };
+    rows[k] = {
+      b: Array.from(o.dets.boxes),
+      s: Array.from(o.dets.scores),
+      c: Array.from(o.dets.classes),
+      bytes: o.bytes,
+      ...(o.stringBytes !== undefined ? { sb: o.stringBytes } : {}),
+    };
   }
   return JSON.stringify({ id, size: out.size, rows });
 }
@@ -521,25 +662,58 @@ function writeOutputs(res: ExperimentResult, opts: ExperimentOptions): Record<st
   write('csv', target('rd.csv', opts.csvPath), rdCsv(res.rows));
   write('imagesCsv', target('rd-images.csv'), rdImagesCsv(res.perImage));
   write('plot', target('rd.svg', opts.plotPath), rdPlot(res.rows));
-  write('bdJson', target('bd-rate.json'), JSON.stringify({ bestAnchor: res.bd.bestAnchor, bestAnchorReason: res.bd.bestAnchorReason, entries: res.bd.entries.map(jsonBd) }, null, 2) + '\n');
+  write(
+    'bdJson',
+    target('bd-rate.json'),
+    JSON.stringify(
+      { bestAnchor: res.bd.bestAnchor, bestAnchorReason: res.bd.bestAnchorReason, entries: res.bd.entries.map(jsonBd) },
+      null,
+      2,
+    ) + '\n',
+  );
   write('bdMarkdown', target('bd-rate.md'), bdMarkdown(res) + '\n## RD table\n\n' + res.table);
   if (dir) files.cache = join(dir, CACHE_FILE);
-  write('summary', target('summary.json'), JSON.stringify({
-    annotations: opts.annotations, images: opts.images, evaluated: res.imageIds.length, skipped: res.skipped,
-    categoryMapping: { by: res.mapping.by, unmatchedClasses: res.mapping.unmatched }, seconds: +res.seconds.toFixed(1),
-    rows: res.rows,
-  }, null, 2) + '\n');
+  write(
+    'summary',
+    target('summary.json'),
+    JSON.stringify(
+      {
+        annotations: opts.annotations,
+        images: opts.images,
+        evaluated: res.imageIds.length,
+        skipped: res.skipped,
+        categoryMapping: { by: res.mapping.by, unmatchedClasses: res.mapping.unmatched },
+        seconds: +res.seconds.toFixed(1),
+        rows: res.rows,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   return files;
 }
 
 function jsonBd(e: BdEntry): object {
-  const j = (r: BdResult) => ({ value: Number.isFinite(r.value) ? r.value : null, ...(r.reason ? { reason: r.reason } : {}), ...(r.range ? { range: r.range } : {}) });
-  return { curve: e.curve, anchor: e.anchor, metric: e.metric, bdRateCubic: j(e.cubic), bdRatePchip: j(e.pchip), bdMetricCubic: j(e.bdMetric) };
+  const j = (r: BdResult) => ({
+    value: Number.isFinite(r.value) ? r.value : null,
+    ...(r.reason ? { reason: r.reason } : {}),
+    ...(r.range ? { range: r.range } : {}),
+  });
+  return {
+    curve: e.curve,
+    anchor: e.anchor,
+    metric: e.metric,
+    bdRateCubic: j(e.cubic),
+    bdRatePchip: j(e.pchip),
+    bdMetricCubic: j(e.bdMetric),
+  };
 }
 
 /** SVG: mAP against bpp, one curve per method / anchor, the uncompressed detector as a dashed line. */
 export function rdPlot(rows: RowSummary[]): string {
-  const pts: RatePoint[] = rows.filter((r) => r.bpp !== null).map((r) => ({ series: r.curve, label: r.kind === 'feature' ? basename(r.label) : r.label, bpp: r.bpp!, ap: r.stats.AP }));
+  const pts: RatePoint[] = rows
+    .filter((r) => r.bpp !== null)
+    .map((r) => ({ series: r.curve, label: r.kind === 'feature' ? basename(r.label) : r.label, bpp: r.bpp!, ap: r.stats.AP }));
   const ref = rows.find((r) => r.kind === 'reference');
   return renderRatePlot(pts, { title: 'Rate–accuracy: COCO box mAP vs bits per pixel', referenceAP: ref?.stats.AP });
 }

@@ -53,14 +53,21 @@ export function renderRatePlot(points: RatePoint[], opts: RatePlotOptions = {}):
   if (ref !== undefined) ys.push(ref * 100);
   const xt = niceTicks(Math.min(0, ...xs), xs.length ? Math.max(...xs) : 1);
   const yt = niceTicks(ys.length ? Math.max(0, Math.min(...ys) - 5) : 0, ys.length ? Math.max(...ys) : 1);
-  const x0 = xt[0]!, x1 = xt[xt.length - 1]!, y0 = yt[0]!, y1 = yt[yt.length - 1]!;
+  const x0 = xt[0]!,
+    x1 = xt[xt.length - 1]!,
+    y0 = yt[0]!,
+    y1 = yt[yt.length - 1]!;
   const X = (v: number): number => m.l + ((v - x0) / (x1 - x0)) * pw;
   const Y = (v: number): number => m.t + ph - ((v - y0) / (y1 - y0)) * ph;
   const f = (v: number): string => v.toFixed(1);
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${xmlEsc(opts.title ?? 'Rate-accuracy: COCO box mAP vs bits per pixel')}</text>`);
+  parts.push(
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${xmlEsc(opts.title ?? 'Rate-accuracy: COCO box mAP vs bits per pixel')}</text>`,
+  );
   // grid and ticks
   for (const v of xt) {
     parts.push(`<line x1="${f(X(v))}" y1="${m.t}" x2="${f(X(v))}" y2="${m.t + ph}" stroke="#e0e0e0"/>`);
@@ -87,10 +94,14 @@ export function renderRatePlot(points: RatePoint[], opts: RatePlotOptions = {}):
     const pts = finite.filter((p) => p.series === name).sort((a, b) => a.bpp - b.bpp);
     parts.push(`<g class="series" data-series="${xmlEsc(name)}">`);
     if (pts.length > 1) {
-      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${f(X(p.bpp))},${f(Y(p.ap * 100))}`).join(' ')}"/>`);
+      parts.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${f(X(p.bpp))},${f(Y(p.ap * 100))}`).join(' ')}"/>`,
+      );
     }
     for (const p of pts) {
-      parts.push(`<circle cx="${f(X(p.bpp))}" cy="${f(Y(p.ap * 100))}" r="4" fill="${color}"><title>${xmlEsc(`${name} ${p.label}: ${p.bpp.toFixed(4)} bpp, AP ${(p.ap * 100).toFixed(2)}`)}</title></circle>`);
+      parts.push(
+        `<circle cx="${f(X(p.bpp))}" cy="${f(Y(p.ap * 100))}" r="4" fill="${color}"><title>${xmlEsc(`${name} ${p.label}: ${p.bpp.toFixed(4)} bpp, AP ${(p.ap * 100).toFixed(2)}`)}</title></circle>`,
+      );
       parts.push(`<text x="${f(X(p.bpp) + 6)}" y="${f(Y(p.ap * 100) - 6)}" font-size="10" fill="${color}">${xmlEsc(p.label)}</text>`);
     }
     parts.push('</g>');
@@ -101,4 +112,3 @@ export function renderRatePlot(points: RatePoint[], opts: RatePlotOptions = {}):
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }
-

@@ -46,13 +46,20 @@ export class RdSetupError extends VcmError {
 }
 
 /** One rate point: a codec and, for a variable-rate codec, its gain (pure). */
-export interface RatePoint { codec: number; gain: number | undefined; suffix: string }
+export interface RatePoint {
+  codec: number;
+  gain: number | undefined;
+  suffix: string;
+}
 
 /** The rate points of the loaded codecs: per fixed-rate checkpoint one, per variable-rate checkpoint its levels or `scales`. */
 export function ratePoints(gainsPerCodec: readonly number[][], scales?: readonly number[]): RatePoint[] {
   const out: RatePoint[] = [];
   gainsPerCodec.forEach((gains, codec) => {
-    if (!gains.length) { out.push({ codec, gain: undefined, suffix: '' }); return; }
+    if (!gains.length) {
+      out.push({ codec, gain: undefined, suffix: '' });
+      return;
+    }
     if (scales?.length) for (const g of scales) out.push({ codec, gain: Math.fround(g), suffix: `@scale${g}` });
     else gains.forEach((g, s) => out.push({ codec, gain: g, suffix: `@level${s}` }));
   });
@@ -68,7 +75,8 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     const w = await loadCodecWeights(c).catch((e: Error) => {
       throw new RdSetupError(`codec ${c}: ${e.name}: ${e.message}`);
     });
-    if (w.C !== detW.config.stemOut) throw new RdSetupError(`codec ${c} codes ${w.C} channels but the detector's stem has ${detW.config.stemOut}`);
+    if (w.C !== detW.config.stemOut)
+      throw new RdSetupError(`codec ${c} codes ${w.C} channels but the detector's stem has ${detW.config.stemOut}`);
     codecW.push(w);
   }
   const mode = o.mode ?? 'compat';
@@ -83,7 +91,8 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
   }
   const codecOps = runtime.codecBackend();
   const made: { dispose(): void }[] = [];
-  let det1: Detector<Tensor>, det2: Detector<Tensor> | null = null;
+  let det1: Detector<Tensor>,
+    det2: Detector<Tensor> | null = null;
   const codecs: HyperpriorCodec<Tensor>[] = [];
   try {
     const cfg: Partial<DetectorConfig> = {};
@@ -111,16 +120,29 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     runtime.dispose();
     throw new RdSetupError('--scales needs a variable-rate codec checkpoint (bmshj2018-hyperprior-vbr, mbt2018-mean-vbr)');
   }
-  const points = ratePoints(codecs.map((c) => c.gains), o.scales);
+  const points = ratePoints(
+    codecs.map((c) => c.gains),
+    o.scales,
+  );
 
   /** encode → container → decode → finish detection, as the receiver does (row codecIndex = rate point) */
   const codeAndDetect = async (stem: Tensor, sizes: ImageSizes, method: 1 | 2, pi: number): Promise<RowOutput> => {
     const p = points[pi]!;
     const codec = codecs[p.codec]!;
-    const enc = await encodeFeatures(codec, stem, { method, mode, originalSize: sizes.original, resizedSize: sizes.resized, scale: p.gain });
+    const enc = await encodeFeatures(codec, stem, {
+      method,
+      mode,
+      originalSize: sizes.original,
+      resizedSize: sizes.resized,
+      scale: p.gain,
+    });
     const { features, fields } = await decodeFeatures(codec, enc.bytes);
     try {
-      const s: ImageSizes = { original: fields.originalSize, resized: fields.resizedSize, padded: [fields.featureShape[1] * 4, fields.featureShape[2] * 4] };
+      const s: ImageSizes = {
+        original: fields.originalSize,
+        resized: fields.resizedSize,
+        padded: [fields.featureShape[1] * 4, fields.featureShape[2] * 4],
+      };
       const dets = await det1.fromStem(features, s);
       return { dets, bytes: enc.bytes.length, stringBytes: enc.strings[0].length + enc.strings[1].length };
     } finally {
@@ -131,9 +153,13 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
   return {
     classNames: detW.classNames,
     settings: JSON.stringify({
-      detector: toHex(detW.fingerprint), codecs: codecW.map((w) => toHex(w.fingerprint)), mode,
+      detector: toHex(detW.fingerprint),
+      codecs: codecW.map((w) => toHex(w.fingerprint)),
+      mode,
       ...(points.some((p) => p.gain !== undefined) ? { gains: points.map((p) => p.gain ?? null) } : {}),
-      minSize: det1.cfg.minSize, maxSize: det1.cfg.maxSize, ...(precision === 'f16' ? { precision } : {}),
+      minSize: det1.cfg.minSize,
+      maxSize: det1.cfg.maxSize,
+      ...(precision === 'f16' ? { precision } : {}),
     }),
     numClasses: detW.config.numClasses,
     points,

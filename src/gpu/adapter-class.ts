@@ -23,8 +23,13 @@ export interface AdapterDescription {
 
 /** The subset of GPUAdapterInfo (plus Dawn's summary) that classification reads. */
 export interface AdapterInfoLike {
-  vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean;
-  subgroupMinSize?: number; subgroupMaxSize?: number;
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
 }
 
 const SOFTWARE = /llvmpipe|lavapipe|swiftshader|softpipe|microsoft basic render|\bwarp\b|software/i;
@@ -65,17 +70,49 @@ export function describeAdapter(
 
 /** A software adapter with WebGPU's default limits: what selectors assume when given only limits (the old behaviour). */
 export const SOFTWARE_DEFAULT: AdapterDescription = {
-  class: 'software', vendor: '', architecture: '', subgroupMinSize: 0, subgroupMaxSize: 0,
-  maxInvocations: 256, maxWorkgroupStorage: 16384, hasF16: false,
+  class: 'software',
+  vendor: '',
+  architecture: '',
+  subgroupMinSize: 0,
+  subgroupMaxSize: 0,
+  maxInvocations: 256,
+  maxWorkgroupStorage: 16384,
+  hasF16: false,
 };
 
 /** Example descriptions of each class, as real adapters report them (tests and `webvcm tune --as`). */
 export const EXAMPLE_ADAPTERS: Record<string, AdapterDescription> = {
-  lavapipe: describeAdapter({ vendor: 'mesa', architecture: '', description: 'llvmpipe (LLVM 19.1.7, 256 bits)' }, { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 32768 }),
-  swiftshader: describeAdapter({ vendor: 'google', architecture: '', description: 'SwiftShader Device (Subzero)' }, { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 }),
-  'intel-xe': describeAdapter({ vendor: 'intel', architecture: 'gen-12lp', description: 'Intel(R) Iris(R) Xe Graphics', subgroupMinSize: 8, subgroupMaxSize: 32 }, { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 32768 }, ['shader-f16']),
-  'apple-m': describeAdapter({ vendor: 'apple', architecture: 'metal-3', subgroupMinSize: 32, subgroupMaxSize: 32 }, { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 32768 }, ['shader-f16']),
-  'amd-apu': describeAdapter({ vendor: 'amd', architecture: 'rdna-2', description: 'AMD Radeon(TM) Graphics', subgroupMinSize: 32, subgroupMaxSize: 64 }, { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 32768 }, ['shader-f16']),
-  'amd-rdna3': describeAdapter({ vendor: 'amd', architecture: 'rdna-3', description: 'AMD Radeon RX 7900 XTX', subgroupMinSize: 32, subgroupMaxSize: 64 }, { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 32768 }, ['shader-f16']),
-  'nvidia-hopper': describeAdapter({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200', subgroupMinSize: 32, subgroupMaxSize: 32 }, { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 49152 }, ['shader-f16']),
+  lavapipe: describeAdapter(
+    { vendor: 'mesa', architecture: '', description: 'llvmpipe (LLVM 19.1.7, 256 bits)' },
+    { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 32768 },
+  ),
+  swiftshader: describeAdapter(
+    { vendor: 'google', architecture: '', description: 'SwiftShader Device (Subzero)' },
+    { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
+  ),
+  'intel-xe': describeAdapter(
+    { vendor: 'intel', architecture: 'gen-12lp', description: 'Intel(R) Iris(R) Xe Graphics', subgroupMinSize: 8, subgroupMaxSize: 32 },
+    { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 32768 },
+    ['shader-f16'],
+  ),
+  'apple-m': describeAdapter(
+    { vendor: 'apple', architecture: 'metal-3', subgroupMinSize: 32, subgroupMaxSize: 32 },
+    { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 32768 },
+    ['shader-f16'],
+  ),
+  'amd-apu': describeAdapter(
+    { vendor: 'amd', architecture: 'rdna-2', description: 'AMD Radeon(TM) Graphics', subgroupMinSize: 32, subgroupMaxSize: 64 },
+    { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 32768 },
+    ['shader-f16'],
+  ),
+  'amd-rdna3': describeAdapter(
+    { vendor: 'amd', architecture: 'rdna-3', description: 'AMD Radeon RX 7900 XTX', subgroupMinSize: 32, subgroupMaxSize: 64 },
+    { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 32768 },
+    ['shader-f16'],
+  ),
+  'nvidia-hopper': describeAdapter(
+    { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200', subgroupMinSize: 32, subgroupMaxSize: 32 },
+    { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 49152 },
+    ['shader-f16'],
+  ),
 };

@@ -32,7 +32,15 @@ export interface PipelineSpec {
 export type PlanSkip = <R>(g: () => Promise<R>) => Promise<R>;
 
 /** What `warm` did: pipelines compiled (async), primed by a one-workgroup dispatch, and the milliseconds taken. */
-export interface WarmReport { specs: number; compiled: number; primed: number; failed: string[]; compileMs: number; primeMs: number; perPipelineMs?: Record<string, number> }
+export interface WarmReport {
+  specs: number;
+  compiled: number;
+  primed: number;
+  failed: string[];
+  compileMs: number;
+  primeMs: number;
+  perPipelineMs?: Record<string, number>;
+}
 
 const MAX_TIMESTAMP_PAIRS = 2048;
 
@@ -75,14 +83,22 @@ export class GpuContext {
     this.pool = new BufferPool(device, Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize));
     this.maxBatch = opts.maxBatch ?? 64;
     if (ownsDevice) ownedDeviceUsers.set(device, { users: 1, creatorDisposed: false });
-    else { const u = ownedDeviceUsers.get(device); if (u) u.users++; }
-    watchDeviceLoss(device, (e) => { this.lostError = e; });
+    else {
+      const u = ownedDeviceUsers.get(device);
+      if (u) u.users++;
+    }
+    watchDeviceLoss(device, (e) => {
+      this.lostError = e;
+    });
     device.addEventListener?.('uncapturederror', (ev: Event) => {
       this.uncaptured.push((ev as GPUUncapturedErrorEvent).error.message);
     });
     if (opts.timestamps && device.features.has('timestamp-query')) {
       this.querySet = device.createQuerySet({ type: 'timestamp', count: MAX_TIMESTAMP_PAIRS * 2 });
-      this.queryResolve = device.createBuffer({ size: MAX_TIMESTAMP_PAIRS * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      this.queryResolve = device.createBuffer({
+        size: MAX_TIMESTAMP_PAIRS * 16,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      });
     }
   }
 
@@ -91,8 +107,12 @@ export class GpuContext {
     return new GpuContext(acq.device, acq.info, acq.features, acq.owned, opts);
   }
 
-  get hasF16(): boolean { return this.features.includes('shader-f16'); }
-  get timestampsEnabled(): boolean { return this.querySet !== null; }
+  get hasF16(): boolean {
+    return this.features.includes('shader-f16');
+  }
+  get timestampsEnabled(): boolean {
+    return this.querySet !== null;
+  }
 
   private check(): void {
     if (this.disposed) throw new GpuError('GpuContext used after dispose()');
@@ -100,7 +120,9 @@ export class GpuContext {
   }
 
   // ---- tensors ---------------------------------------------------------------------------------------------------
-  releaseBuffer(buf: GPUBuffer): void { this.pool.release(buf); }
+  releaseBuffer(buf: GPUBuffer): void {
+    this.pool.release(buf);
+  }
 
   /** Uninitialised pooled tensor. */
   empty(shape: readonly number[], dtype: DType = 'f32', layout: Layout = 'flat', label?: string): GpuTensor {
@@ -108,13 +130,20 @@ export class GpuContext {
     const n = shape.reduce((a, b) => a * b, 1);
     if (!Number.isInteger(n) || n <= 0) throw new GpuShapeError(`bad tensor shape [${shape.join(',')}]`);
     if (n * 4 > this.limits.maxStorageBufferBindingSize) {
-      throw new GpuShapeError(`tensor [${shape.join('x')}] (${n * 4} bytes) exceeds maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize}`, 'resource');
+      throw new GpuShapeError(
+        `tensor [${shape.join('x')}] (${n * 4} bytes) exceeds maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize}`,
+        'resource',
+      );
     }
     return new GpuTensor(this, this.pool.acquire(n * 4, label), shape, dtype, layout);
   }
 
   /** Upload host data stored in `layout` order already. `persistent` tensors (weights) bypass the pool. */
-  upload(data: Float32Array | Int32Array | Uint32Array, shape: readonly number[], opts: { layout?: Layout; persistent?: boolean; label?: string } = {}): GpuTensor {
+  upload(
+    data: Float32Array | Int32Array | Uint32Array,
+    shape: readonly number[],
+    opts: { layout?: Layout; persistent?: boolean; label?: string } = {},
+  ): GpuTensor {
     this.check();
     const n = shape.reduce((a, b) => a * b, 1);
     if (data.length !== n) throw new GpuShapeError(`upload: ${data.length} values for shape [${shape.join(',')}]`);
@@ -122,7 +151,11 @@ export class GpuContext {
     let t: GpuTensor;
     if (opts.persistent) {
       const size = Math.max(16, Math.ceil((n * 4) / 16) * 16);
-      const buf = this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, label: opts.label });
+      const buf = this.device.createBuffer({
+        size,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+        label: opts.label,
+      });
       t = new GpuTensor(this, buf, shape, dtype, opts.layout ?? 'flat', true);
     } else {
       t = this.empty(shape, dtype, opts.layout ?? 'flat', opts.label);
@@ -193,10 +226,14 @@ export class GpuContext {
     return p;
   }
 
-  get pipelineCount(): number { return this.pipelines.size; }
+  get pipelineCount(): number {
+    return this.pipelines.size;
+  }
 
   /** Keys of the pipelines compiled so far (cache order). */
-  pipelineKeys(): string[] { return [...this.pipelines.keys()]; }
+  pipelineKeys(): string[] {
+    return [...this.pipelines.keys()];
+  }
 
   /**
    * Run `fn` (graph code) without GPU work, to learn which pipeline variants it needs: every `pipeline()` miss is
@@ -211,7 +248,11 @@ export class GpuContext {
     this.planned = new Map();
     const unrecorded: PlanSkip = async (g) => {
       this.planQuiet++;
-      try { return await g(); } finally { this.planQuiet--; }
+      try {
+        return await g();
+      } finally {
+        this.planQuiet--;
+      }
     };
     try {
       await fn(unrecorded);
@@ -234,20 +275,30 @@ export class GpuContext {
     const failed: string[] = [];
     const t0 = performance.now();
     this.device.pushErrorScope('validation');
-    const made = await Promise.all(todo.map(async (s) => {
-      try {
-        const module = this.device.createShaderModule({ code: shaderSource(s.shader, s.defines), label: s.key });
-        const p = await this.device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: s.entry }, label: s.key });
-        return [s, p] as const;
-      } catch (e) {
-        failed.push(`${s.key}: ${(e as Error).message.split('\n')[0]}`);
-        return null;
-      }
-    }));
+    const made = await Promise.all(
+      todo.map(async (s) => {
+        try {
+          const module = this.device.createShaderModule({ code: shaderSource(s.shader, s.defines), label: s.key });
+          const p = await this.device.createComputePipelineAsync({
+            layout: 'auto',
+            compute: { module, entryPoint: s.entry },
+            label: s.key,
+          });
+          return [s, p] as const;
+        } catch (e) {
+          failed.push(`${s.key}: ${(e as Error).message.split('\n')[0]}`);
+          return null;
+        }
+      }),
+    );
     const err = await gpuWait(this.device.popErrorScope());
     if (err) failed.push(err.message.split('\n')[0]!);
     const ok = made.filter((m): m is NonNullable<typeof m> => m !== null);
-    for (const [s, p] of ok) if (!this.pipelines.has(s.key)) { this.pipelines.set(s.key, p); this.specs.set(s.key, { ...s }); }
+    for (const [s, p] of ok)
+      if (!this.pipelines.has(s.key)) {
+        this.pipelines.set(s.key, p);
+        this.specs.set(s.key, { ...s });
+      }
     const compileMs = performance.now() - t0;
     let primed = 0;
     const t1 = performance.now();
@@ -261,7 +312,11 @@ export class GpuContext {
         const dummies: GPUBuffer[] = [];
         const entries: GPUBindGroupEntry[] = b.map((bb, i) => {
           const size = Math.max(256, Math.min(bb.size, bb.kind === 'uniform' ? this.limits.maxUniformBufferBindingSize : 1 << 16));
-          const buf = this.device.createBuffer({ size: Math.ceil(size / 16) * 16, usage: bb.kind === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE, label: `warm.${i}` });
+          const buf = this.device.createBuffer({
+            size: Math.ceil(size / 16) * 16,
+            usage: bb.kind === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE,
+            label: `warm.${i}`,
+          });
           dummies.push(buf);
           return { binding: i, resource: { buffer: buf } };
         });
@@ -282,9 +337,19 @@ export class GpuContext {
       }
       await gpuWait(this.device.queue.onSubmittedWorkDone());
       const e2 = await gpuWait(this.device.popErrorScope());
-      if (e2) { failed.push(`prime: ${e2.message.split('\n')[0]}`); }
+      if (e2) {
+        failed.push(`prime: ${e2.message.split('\n')[0]}`);
+      }
     }
-    return { specs: specs.length, compiled: ok.length, primed, failed, compileMs, primeMs: performance.now() - t1, perPipelineMs: (opts.profile ?? this.profileWarmup) ? perPipelineMs : undefined };
+    return {
+      specs: specs.length,
+      compiled: ok.length,
+      primed,
+      failed,
+      compileMs,
+      primeMs: performance.now() - t1,
+      perPipelineMs: (opts.profile ?? this.profileWarmup) ? perPipelineMs : undefined,
+    };
   }
 
   /** A uniform buffer holding `words` (u32/i32/f32 bit patterns), cached by content. */
@@ -298,7 +363,11 @@ export class GpuContext {
       if (this.uniforms.size > 4096) {
         // Bounded: drop the oldest entries (they may still be referenced by recorded work; flush first).
         this.flush();
-        for (const [k, b] of this.uniforms) { b.destroy(); this.uniforms.delete(k); if (this.uniforms.size <= 2048) break; }
+        for (const [k, b] of this.uniforms) {
+          b.destroy();
+          this.uniforms.delete(k);
+          if (this.uniforms.size <= 2048) break;
+        }
       }
       buf = this.device.createBuffer({ size: padded.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
       this.device.queue.writeBuffer(buf, 0, padded);
@@ -329,12 +398,18 @@ export class GpuContext {
       if (spec && !spec.bindings) {
         spec.bindings = bindings.map((b) => {
           const buf = b instanceof GpuTensor ? b.buffer : b;
-          return { kind: buf.usage & GPUBufferUsage.UNIFORM ? 'uniform' as const : 'storage' as const, size: b instanceof GpuTensor ? b.byteLength : buf.size };
+          return {
+            kind: buf.usage & GPUBufferUsage.UNIFORM ? ('uniform' as const) : ('storage' as const),
+            size: b instanceof GpuTensor ? b.byteLength : buf.size,
+          };
         });
       }
       return;
     }
-    const entries: GPUBindGroupEntry[] = bindings.map((b, i) => ({ binding: i, resource: { buffer: b instanceof GpuTensor ? b.buffer : b } }));
+    const entries: GPUBindGroupEntry[] = bindings.map((b, i) => ({
+      binding: i,
+      resource: { buffer: b instanceof GpuTensor ? b.buffer : b },
+    }));
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const enc = this.encoderFor();
     let desc: GPUComputePassDescriptor | undefined;
@@ -438,7 +513,11 @@ export class GpuContext {
   /** Free every GPU resource this context made; destroys the device only if the context created it. */
   dispose(): void {
     if (this.disposed) return;
-    try { this.flush(); } catch { /* device may be lost */ }
+    try {
+      this.flush();
+    } catch {
+      /* device may be lost */
+    }
     this.pool.destroyAll();
     for (const b of this.uniforms.values()) b.destroy();
     this.uniforms.clear();
@@ -450,6 +529,9 @@ export class GpuContext {
     if (!u) return; // a caller's device: never ours to destroy
     u.users--;
     if (this.ownsDevice) u.creatorDisposed = true;
-    if (u.users <= 0 && u.creatorDisposed) { ownedDeviceUsers.delete(this.device); this.device.destroy(); }
+    if (u.users <= 0 && u.creatorDisposed) {
+      ownedDeviceUsers.delete(this.device);
+      this.device.destroy();
+    }
   }
 }

@@ -44,7 +44,10 @@ export interface AcquiredDevice {
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
 /** Dawn instances to try in order (memoised), and the ICD list the Vulkan loader was given. */
-interface NodeGpu { tries: (() => GPU)[]; icd?: string }
+interface NodeGpu {
+  tries: (() => GPU)[];
+  icd?: string;
+}
 let nodeGpuPromise: Promise<NodeGpu> | undefined;
 
 async function exists(path: string): Promise<boolean> {
@@ -109,7 +112,10 @@ async function nodeGpu(opts: AcquireOptions): Promise<NodeGpu> {
     }
     for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
     const flags = [...(opts.dawnFlags ?? [])];
-    const once = (f: string[]): (() => GPU) => { let g: GPU | undefined; return () => (g ??= mod.create(f)); };
+    const once = (f: string[]): (() => GPU) => {
+      let g: GPU | undefined;
+      return () => (g ??= mod.create(f));
+    };
     const tries = preferLavapipe ? [once(['adapter=llvmpipe', ...flags]), once(flags)] : [once(flags)];
     return { tries, icd: icd ?? process.env.VK_ICD_FILENAMES };
   })();
@@ -153,8 +159,7 @@ export async function gpuWait<T>(p: Promise<T>): Promise<T> {
 
 function summarize(adapter: GPUAdapter | undefined, backend: AdapterSummary['backend'], icd?: string, device?: GPUDevice): AdapterSummary {
   const info = (adapter?.info ?? (device as unknown as { adapterInfo?: GPUAdapterInfo })?.adapterInfo) as
-    | (GPUAdapterInfo & { isFallbackAdapter?: boolean })
-    | undefined;
+    (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
   return {
     vendor: info?.vendor ?? '',
     architecture: info?.architecture ?? '',
@@ -182,7 +187,10 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     ({ tries, icd } = await nodeGpu(opts));
     backend = 'node-dawn';
   } else {
-    throw new GpuUnavailableError('this browser has no WebGPU (navigator.gpu is undefined)', 'use a recent Chrome/Edge, or Chromium with --enable-unsafe-webgpu');
+    throw new GpuUnavailableError(
+      'this browser has no WebGPU (navigator.gpu is undefined)',
+      'use a recent Chrome/Edge, or Chromium with --enable-unsafe-webgpu',
+    );
   }
   let adapter: GPUAdapter | null = null;
   const failures: string[] = [];
@@ -203,21 +211,41 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
   const features = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
   const requiredLimits: Record<string, number> = {};
   for (const k of [
-    'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup',
-    'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension',
-    'maxStorageBuffersPerShaderStage', 'maxUniformBufferBindingSize', 'maxBindingsPerBindGroup',
+    'maxStorageBufferBindingSize',
+    'maxBufferSize',
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup',
+    'maxComputeWorkgroupSizeX',
+    'maxComputeWorkgroupSizeY',
+    'maxComputeWorkgroupSizeZ',
+    'maxComputeWorkgroupsPerDimension',
+    'maxStorageBuffersPerShaderStage',
+    'maxUniformBufferBindingSize',
+    'maxBindingsPerBindGroup',
   ]) {
     const v = (adapter.limits as unknown as Record<string, number>)[k];
     if (typeof v === 'number') requiredLimits[k] = v;
   }
   const device = await gpuWait(adapter.requestDevice({ requiredFeatures: features, requiredLimits }));
-  return { device, adapter, info: summarize(adapter, backend, icd), features: [...device.features], owned: true, release() { device.destroy(); } };
+  return {
+    device,
+    adapter,
+    info: summarize(adapter, backend, icd),
+    features: [...device.features],
+    owned: true,
+    release() {
+      device.destroy();
+    },
+  };
 }
 
 /** Turns device loss (including a caller destroying a device it lent us) into a typed error for the next use. */
 export function watchDeviceLoss(device: GPUDevice, onLost: (e: GpuDeviceLostError) => void): void {
-  device.lost.then((info) => {
-    const detail = info.reason === 'destroyed' ? 'GPUDevice.destroy() was called on it' : info.message || 'no detail';
-    onLost(new GpuDeviceLostError(info.reason ?? 'unknown', detail));
-  }, () => {});
+  device.lost.then(
+    (info) => {
+      const detail = info.reason === 'destroyed' ? 'GPUDevice.destroy() was called on it' : info.message || 'no detail';
+      onLost(new GpuDeviceLostError(info.reason ?? 'unknown', detail));
+    },
+    () => {},
+  );
 }

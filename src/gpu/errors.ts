@@ -11,7 +11,10 @@ export class GpuError extends VcmError {
 
 /** No WebGPU implementation or no adapter. `fix` holds the command or step that fixes it. */
 export class GpuUnavailableError extends GpuError {
-  constructor(message: string, readonly fix: string) {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
     super(`${message}\n  fix: ${fix}`, undefined, 'unsupported');
     this.name = 'GpuUnavailableError';
   }
@@ -19,7 +22,11 @@ export class GpuUnavailableError extends GpuError {
 
 /** A WebGPU validation / out-of-memory / internal error caught by an error scope. */
 export class GpuValidationError extends GpuError {
-  constructor(readonly scope: GPUErrorFilter, readonly label: string, readonly gpuMessage: string) {
+  constructor(
+    readonly scope: GPUErrorFilter,
+    readonly label: string,
+    readonly gpuMessage: string,
+  ) {
     super(`WebGPU ${scope} error in ${label}: ${gpuMessage}`, undefined, scope === 'out-of-memory' ? 'resource' : 'internal');
     this.name = 'GpuValidationError';
   }
@@ -27,7 +34,10 @@ export class GpuValidationError extends GpuError {
 
 /** The device was lost (driver reset, destroy(), out of memory on some drivers). */
 export class GpuDeviceLostError extends GpuError {
-  constructor(readonly reason: string, detail: string) {
+  constructor(
+    readonly reason: string,
+    detail: string,
+  ) {
     super(`WebGPU device lost (${reason}): ${detail}`, undefined, 'resource');
     this.name = 'GpuDeviceLostError';
   }

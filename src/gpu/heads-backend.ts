@@ -16,7 +16,8 @@ export class GpuHeadsBackend extends GpuBackend implements HeadOps<GpuTensor> {
   async rpnProposals(objectness: GpuTensor[], deltas: GpuTensor[], spec: RpnSpec): Promise<Proposals<GpuTensor>> {
     const ctx = this.ctx;
     const L = objectness.length;
-    if (deltas.length !== L || spec.levels.length !== L) throw new GpuShapeError('rpnProposals: one objectness map, delta map and level spec per level');
+    if (deltas.length !== L || spec.levels.length !== L)
+      throw new GpuShapeError('rpnProposals: one objectness map, delta map and level spec per level');
     const ks = objectness.map((t) => Math.min(t.size, spec.preNmsTopK));
     const total = ks.reduce((a, b) => a + b, 0);
     const boxes = ctx.empty([total, 4], 'f32', 'flat', 'rpn.boxes');
@@ -25,19 +26,29 @@ export class GpuHeadsBackend extends GpuBackend implements HeadOps<GpuTensor> {
     const tmp: GpuTensor[] = [];
     let off = 0;
     for (let l = 0; l < L; l++) {
-      const lt = objectness[l]!, dt = deltas[l]!;
+      const lt = objectness[l]!,
+        dt = deltas[l]!;
       const [A, H, W] = lt.chw;
       const cell = spec.levels[l]!.cellAnchors;
       if (cell.length !== A * 4) throw new GpuShapeError(`level ${l}: ${A} anchors per cell but ${cell.length / 4} cell anchors`);
       if (lt.layout !== 'hwc' || dt.layout !== 'hwc') throw new GpuShapeError('RPN maps must be HWC feature maps');
       const [DA, DH, DW] = dt.chw;
-      if (DA !== 4 * A || DH !== H || DW !== W) throw new GpuShapeError(`level ${l}: deltas [${dt.shape}] do not match objectness [${lt.shape}]`);
+      if (DA !== 4 * A || DH !== H || DW !== W)
+        throw new GpuShapeError(`level ${l}: deltas [${dt.shape}] do not match objectness [${lt.shape}]`);
       const sorted = topkEntries(ctx, lt, lt.size, `rpn.topk${l}`);
       const ct = ctx.upload(cell, [A, 4]);
       tmp.push(sorted, ct);
       rpnDecode(ctx, sorted, lt, dt, ct, boxes, scores, entries, {
-        k: ks[l]!, A, W, outOff: off, level: l, stride: spec.levels[l]!.stride, clamp: spec.scaleClamp, imageHW: spec.imageHW,
-        weights: spec.weights, minSize: spec.minSize,
+        k: ks[l]!,
+        A,
+        W,
+        outOff: off,
+        level: l,
+        stride: spec.levels[l]!.stride,
+        clamp: spec.scaleClamp,
+        imageHW: spec.imageHW,
+        weights: spec.weights,
+        minSize: spec.minSize,
       });
       off += ks[l]!;
     }
@@ -64,17 +75,31 @@ export class GpuHeadsBackend extends GpuBackend implements HeadOps<GpuTensor> {
 
   softmaxRows(logits: GpuTensor): GpuTensor {
     const [K, one, R] = logits.shape as [number, number, number];
-    if (logits.shape.length !== 3 || one !== 1 || logits.layout !== 'hwc') throw new GpuShapeError(`softmaxRows expects a [K,1,R] HWC tensor, got [${logits.shape}] ${logits.layout}`);
+    if (logits.shape.length !== 3 || one !== 1 || logits.layout !== 'hwc')
+      throw new GpuShapeError(`softmaxRows expects a [K,1,R] HWC tensor, got [${logits.shape}] ${logits.layout}`);
     return softmaxRows(this.ctx, logits, R, K);
   }
 
-  async boxDetections(probs: GpuTensor, deltas: GpuTensor, proposals: GpuTensor, count: number, spec: BoxInferenceSpec): Promise<RawDetections> {
+  async boxDetections(
+    probs: GpuTensor,
+    deltas: GpuTensor,
+    proposals: GpuTensor,
+    count: number,
+    spec: BoxInferenceSpec,
+  ): Promise<RawDetections> {
     const ctx = this.ctx;
-    const K = probs.shape[0]!, NC = K - 1, R = count;
+    const K = probs.shape[0]!,
+      NC = K - 1,
+      R = count;
     if (probs.shape[2] !== R || deltas.shape[2] !== R || deltas.shape[0] !== NC * 4) {
       throw new GpuShapeError(`boxDetections: probs [${probs.shape}], deltas [${deltas.shape}] for ${R} proposals`);
     }
-    const d = roiDecode(ctx, probs, deltas, proposals, R, K, { weights: spec.weights, clamp: spec.scaleClamp, thresh: spec.scoreThresh, imageHW: spec.imageHW });
+    const d = roiDecode(ctx, probs, deltas, proposals, R, K, {
+      weights: spec.weights,
+      clamp: spec.scaleClamp,
+      thresh: spec.scoreThresh,
+      imageHW: spec.imageHW,
+    });
     const m = ((await ctx.read(d.counter)) as Uint32Array)[0]!;
     const empty = { boxes: new Float32Array(0), scores: new Float32Array(0), classes: new Int32Array(0) };
     if (m === 0) {

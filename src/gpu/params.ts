@@ -23,7 +23,9 @@ export interface ParamsLayout<F extends ParamFields = ParamFields> {
 const LAYOUTS: ParamsLayout[] = [];
 
 /** Every declaration made so far (the check in test/gpu/params.test.ts imports the ops, then reads this). */
-export function paramLayouts(): readonly ParamsLayout[] { return LAYOUTS; }
+export function paramLayouts(): readonly ParamsLayout[] {
+  return LAYOUTS;
+}
 
 export function defineParams<const F extends ParamFields>(shader: string, fields: F): ParamsLayout<F> {
   const names = Object.keys(fields);
@@ -33,7 +35,8 @@ export function defineParams<const F extends ParamFields>(shader: string, fields
     fields,
     pack(values) {
       const u = new Uint32Array(words);
-      const i32 = new Int32Array(u.buffer), f32 = new Float32Array(u.buffer);
+      const i32 = new Int32Array(u.buffer),
+        f32 = new Float32Array(u.buffer);
       const v = values as Readonly<Record<string, number>>;
       names.forEach((name, i) => {
         if (name.startsWith('_')) return;

@@ -1,5 +1,5 @@
 /** Size-bucketed pool of storage buffers. Reuse is safe across dispatches because one queue executes in order. */
-export const STORAGE_USAGE = 0x0080 /* STORAGE */ | 0x0004 /* COPY_SRC */ | 0x0008 /* COPY_DST */;
+export const STORAGE_USAGE = 0x0080 /* STORAGE */ | 0x0004 /* COPY_SRC */ | 0x0008; /* COPY_DST */
 
 /** Bucket size for a request: next of 2^k·{1, 1.25, 1.5, 1.75}, at least 256 bytes (pure; tested). */
 export function bucketSize(bytes: number): number {
@@ -12,14 +12,24 @@ export function bucketSize(bytes: number): number {
   return 2 * p;
 }
 
-export interface PoolStats { live: number; free: number; liveBytes: number; freeBytes: number; created: number; reused: number }
+export interface PoolStats {
+  live: number;
+  free: number;
+  liveBytes: number;
+  freeBytes: number;
+  created: number;
+  reused: number;
+}
 
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
   private live = new Set<GPUBuffer>();
   private stats = { created: 0, reused: 0 };
 
-  constructor(private readonly device: GPUDevice, private readonly maxBufferSize: number) {}
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly maxBufferSize: number,
+  ) {}
 
   acquire(bytes: number, label = 'tensor'): GPUBuffer {
     const size = bucketSize(bytes);
@@ -57,8 +67,14 @@ export class BufferPool {
   }
 
   get statistics(): PoolStats {
-    let freeN = 0, freeBytes = 0, liveBytes = 0;
-    for (const l of this.free.values()) for (const b of l) { freeN++; freeBytes += b.size; }
+    let freeN = 0,
+      freeBytes = 0,
+      liveBytes = 0;
+    for (const l of this.free.values())
+      for (const b of l) {
+        freeN++;
+        freeBytes += b.size;
+      }
     for (const b of this.live) liveBytes += b.size;
     return { live: this.live.size, free: freeN, liveBytes, freeBytes, ...this.stats };
   }

@@ -3,7 +3,13 @@ import { conv2dRef } from '../cpu/conv.ts';
 import type { GpuContext } from './context.ts';
 import { conv2d, prepareConv } from './ops/conv.ts';
 
-export interface SelfTestResult { ok: boolean; maxAbsErr: number; tolerance: number; ms: number; shape: string }
+export interface SelfTestResult {
+  ok: boolean;
+  maxAbsErr: number;
+  tolerance: number;
+  ms: number;
+  shape: string;
+}
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -11,7 +17,11 @@ function lcg(seed: number): () => number {
 }
 
 export async function convSelfTest(ctx: GpuContext): Promise<SelfTestResult> {
-  const C = 12, H = 17, W = 13, OC = 20, K = 3;
+  const C = 12,
+    H = 17,
+    W = 13,
+    OC = 20,
+    K = 3;
   const r = lcg(42);
   const x = Float32Array.from({ length: C * H * W }, r);
   const w = Float32Array.from({ length: OC * C * K * K }, () => r() * 0.2);
@@ -22,7 +32,9 @@ export async function convSelfTest(ctx: GpuContext): Promise<SelfTestResult> {
     const cw = prepareConv(ctx, w, [OC, C, K, K], b);
     const y = conv2d(ctx, xt, cw, { stride: 2, pad: 1, relu: true });
     const out = await ctx.readCHW(y);
-    xt.release(); y.release(); cw.release();
+    xt.release();
+    y.release();
+    cw.release();
     return out;
   });
   const ms = performance.now() - t0;

@@ -17,14 +17,19 @@ export function loadTuneCache(path = defaultTuneCachePath()): TuneCache {
   try {
     const c = JSON.parse(readFileSync(path, 'utf8')) as TuneCache;
     if (c && c.version === TUNE_CACHE_VERSION && typeof c.adapters === 'object' && c.adapters) return c;
-  } catch { /* absent or corrupt: empty */ }
+  } catch {
+    /* absent or corrupt: empty */
+  }
   return { version: TUNE_CACHE_VERSION, adapters: {} };
 }
 
 /** Merge this adapter's table into the cache file (atomic rename). */
 export function saveTuneTable(ctx: GpuContext, table: Record<string, ConvVariant>, path = defaultTuneCachePath()): void {
   const c = loadTuneCache(path);
-  c.adapters[adapterKey(ctx.info)] = { tuned: new Date().toISOString(), table: { ...(c.adapters[adapterKey(ctx.info)]?.table ?? {}), ...table } };
+  c.adapters[adapterKey(ctx.info)] = {
+    tuned: new Date().toISOString(),
+    table: { ...(c.adapters[adapterKey(ctx.info)]?.table ?? {}), ...table },
+  };
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path + '.tmp', JSON.stringify(c, null, 1) + '\n');
   renameSync(path + '.tmp', path);
@@ -40,6 +45,11 @@ export function applyTuneCache(ctx: GpuContext, path = defaultTuneCachePath()): 
 
 /** Make every context created from now on apply the tune cache on its first conv (the CLI calls this; WEBVCM_TUNE=0 disables). */
 export function enableTuneCache(path?: string): void {
-  if (process.env.WEBVCM_TUNE === '0') { setTuningLoader(null); return; }
-  setTuningLoader((ctx) => { applyTuneCache(ctx, path ?? defaultTuneCachePath()); });
+  if (process.env.WEBVCM_TUNE === '0') {
+    setTuningLoader(null);
+    return;
+  }
+  setTuningLoader((ctx) => {
+    applyTuneCache(ctx, path ?? defaultTuneCachePath());
+  });
 }

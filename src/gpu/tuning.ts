@@ -12,7 +12,10 @@ import { convVariantProblem, selectConvVariant, type ConvGeometry, type ConvRepl
 export const TUNE_CACHE_VERSION = 1;
 
 /** On disk: one table per adapter key. */
-export interface TuneCache { version: number; adapters: Record<string, { tuned: string; table: Record<string, ConvVariant> }> }
+export interface TuneCache {
+  version: number;
+  adapters: Record<string, { tuned: string; table: Record<string, ConvVariant> }>;
+}
 
 /** Adapter + driver key (Mesa and most drivers put their version in the description). */
 export function adapterKey(info: Pick<AdapterSummary, 'vendor' | 'architecture' | 'device' | 'description' | 'backend'>): string {
@@ -31,10 +34,13 @@ export function geometryKey(g: ConvGeometry): string {
 export function convCandidates(g: ConvGeometry, a: AdapterDescription): ConvVariant[] {
   const limits = { maxInvocations: a.maxInvocations, maxWorkgroupStorage: a.maxWorkgroupStorage };
   const out = new Map<string, ConvVariant>();
-  const add = (v: ConvVariant) => { if (convVariantProblem(v, g, limits) === null) out.set(JSON.stringify(v), v); };
+  const add = (v: ConvVariant) => {
+    if (convVariantProblem(v, g, limits) === null) out.set(JSON.stringify(v), v);
+  };
   const base = selectConvVariant(g, a);
   add(base);
-  for (const ex of Object.values(EXAMPLE_ADAPTERS)) add(selectConvVariant(g, { ...ex, maxInvocations: a.maxInvocations, maxWorkgroupStorage: a.maxWorkgroupStorage }));
+  for (const ex of Object.values(EXAMPLE_ADAPTERS))
+    add(selectConvVariant(g, { ...ex, maxInvocations: a.maxInvocations, maxWorkgroupStorage: a.maxWorkgroupStorage }));
   add(selectConvVariant(g, limits)); // the software choice
   for (const BK of [8, 32]) add({ ...base, BK });
   add({ ...base, WGX: Math.max(1, base.WGX >> 1), WGY: base.WGY * 2 });
@@ -44,9 +50,15 @@ export function convCandidates(g: ConvGeometry, a: AdapterDescription): ConvVari
 /** The fastest candidate by median time (pure; tested); ties keep the first (the selector's choice). */
 export function pickWinner(times: { variant: ConvVariant; ms: number[] }[]): { variant: ConvVariant; ms: number } {
   if (!times.length) throw new Error('pickWinner: no candidates');
-  const med = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor((s.length - 1) / 2)]!; };
+  const med = (a: number[]) => {
+    const s = [...a].sort((x, y) => x - y);
+    return s[Math.floor((s.length - 1) / 2)]!;
+  };
   let best = { variant: times[0]!.variant, ms: med(times[0]!.ms) };
-  for (const t of times.slice(1)) { const m = med(t.ms); if (m < best.ms) best = { variant: t.variant, ms: m }; }
+  for (const t of times.slice(1)) {
+    const m = med(t.ms);
+    if (m < best.ms) best = { variant: t.variant, ms: m };
+  }
   return best;
 }
 
@@ -61,11 +73,16 @@ export function installTuning(ctx: GpuContext, table: Record<string, ConvVariant
 let loader: ((ctx: GpuContext) => void) | null = null;
 const LOADED = new WeakSet<GpuContext>();
 /** Register how a context finds its cached table on first use (Node: tuning-node.ts's enableTuneCache; null: off). */
-export function setTuningLoader(fn: ((ctx: GpuContext) => void) | null): void { loader = fn; }
+export function setTuningLoader(fn: ((ctx: GpuContext) => void) | null): void {
+  loader = fn;
+}
 
 /** The tuned variant for a geometry on this context, if any (runs the registered loader once per context). */
 export function tunedVariant(ctx: GpuContext, g: ConvGeometry): ConvVariant | undefined {
-  if (loader && !LOADED.has(ctx)) { LOADED.add(ctx); if (!TABLES.has(ctx)) loader(ctx); }
+  if (loader && !LOADED.has(ctx)) {
+    LOADED.add(ctx);
+    if (!TABLES.has(ctx)) loader(ctx);
+  }
   return TABLES.get(ctx)?.get(geometryKey(g));
 }
 
@@ -75,7 +92,9 @@ export function recordConvGeometries(ctx: GpuContext): Map<string, ConvReplay> {
   RECORDERS.set(ctx, m);
   return m;
 }
-export function stopRecording(ctx: GpuContext): void { RECORDERS.delete(ctx); }
+export function stopRecording(ctx: GpuContext): void {
+  RECORDERS.delete(ctx);
+}
 
 /** Called by conv2d for every dispatch. */
 export function noteConvGeometry(ctx: GpuContext, r: ConvReplay): void {

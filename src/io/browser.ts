@@ -5,7 +5,8 @@
 import type { BgrImage } from './bgr.ts';
 import { ImageFormatError } from './image.ts';
 
-export type BrowserImageSource = ImageBitmap | HTMLCanvasElement | OffscreenCanvas | HTMLVideoElement | HTMLImageElement | VideoFrame | ImageData;
+export type BrowserImageSource =
+  ImageBitmap | HTMLCanvasElement | OffscreenCanvas | HTMLVideoElement | HTMLImageElement | VideoFrame | ImageData;
 
 export function bgrFromImageSource(src: BrowserImageSource): BgrImage {
   let data: ImageData;
@@ -14,7 +15,8 @@ export function bgrFromImageSource(src: BrowserImageSource): BgrImage {
     if (typeof OffscreenCanvas === 'undefined') throw new ImageFormatError('bgrFromImageSource needs OffscreenCanvas (browser only)');
     const s = src as Exclude<BrowserImageSource, ImageData>;
     const w = 'displayWidth' in s ? s.displayWidth : 'videoWidth' in s ? s.videoWidth : 'naturalWidth' in s ? s.naturalWidth : s.width;
-    const h = 'displayHeight' in s ? s.displayHeight : 'videoHeight' in s ? s.videoHeight : 'naturalHeight' in s ? s.naturalHeight : s.height;
+    const h =
+      'displayHeight' in s ? s.displayHeight : 'videoHeight' in s ? s.videoHeight : 'naturalHeight' in s ? s.naturalHeight : s.height;
     if (!w || !h) throw new ImageFormatError(`image source has no pixels (${w}x${h})`);
     const canvas = new OffscreenCanvas(w, h);
     const g = canvas.getContext('2d', { willReadFrequently: true });

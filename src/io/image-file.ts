@@ -7,7 +7,8 @@ export function bgrFromNpy(bytes: Uint8Array, what = 'input'): BgrImage {
   const a = readNpy(bytes);
   if (!(a.data instanceof Uint8Array) || a.dtype !== '|u1') throw new ImageFormatError(`${what}: .npy must be uint8 (got ${a.dtype})`);
   const s = a.shape;
-  if (s.length !== 3 || s[2] !== 3 || s[0]! <= 0 || s[1]! <= 0) throw new ImageFormatError(`${what}: .npy must be H×W×3 BGR, got shape [${s.join(',')}]`);
+  if (s.length !== 3 || s[2] !== 3 || s[0]! <= 0 || s[1]! <= 0)
+    throw new ImageFormatError(`${what}: .npy must be H×W×3 BGR, got shape [${s.join(',')}]`);
   return { height: s[0]!, width: s[1]!, data: a.data };
 }
 

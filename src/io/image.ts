@@ -29,8 +29,18 @@ export interface RgbImage {
 export type ImageKind = 'png' | 'jpeg';
 
 export function sniffImageKind(bytes: Uint8Array): ImageKind | null {
-  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47 &&
-      bytes[4] === 0x0d && bytes[5] === 0x0a && bytes[6] === 0x1a && bytes[7] === 0x0a) return 'png';
+  if (
+    bytes.length >= 8 &&
+    bytes[0] === 0x89 &&
+    bytes[1] === 0x50 &&
+    bytes[2] === 0x4e &&
+    bytes[3] === 0x47 &&
+    bytes[4] === 0x0d &&
+    bytes[5] === 0x0a &&
+    bytes[6] === 0x1a &&
+    bytes[7] === 0x0a
+  )
+    return 'png';
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
   return null;
 }
@@ -77,10 +87,19 @@ export function imageHeaderSize(bytes: Uint8Array): { width: number; height: num
   if (kind === 'jpeg') {
     let o = 2;
     while (o + 4 <= bytes.length) {
-      if (bytes[o] !== 0xff) { o++; continue; }
+      if (bytes[o] !== 0xff) {
+        o++;
+        continue;
+      }
       const m = bytes[o + 1]!;
-      if (m === 0xff) { o++; continue; }
-      if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { o += 2; continue; }
+      if (m === 0xff) {
+        o++;
+        continue;
+      }
+      if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+        o += 2;
+        continue;
+      }
       const len = (bytes[o + 2]! << 8) | bytes[o + 3]!;
       if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
         if (o + 9 > bytes.length) return null;
@@ -97,7 +116,9 @@ export function imageHeaderSize(bytes: Uint8Array): { width: number; height: num
 export function checkImageBudget(bytes: Uint8Array, maxPixels = defaultMaxPixels(), name = 'image'): void {
   const sz = imageHeaderSize(bytes);
   if (sz && sz.width * sz.height > maxPixels) {
-    throw new ImageTooLargeError(`${name} declares ${sz.width}x${sz.height} = ${(sz.width * sz.height / 1e6).toFixed(1)} megapixels, over the budget of ${(maxPixels / 1e6).toFixed(1)} (set WEBVCM_MAX_PIXELS or maxPixels to allow more)`);
+    throw new ImageTooLargeError(
+      `${name} declares ${sz.width}x${sz.height} = ${((sz.width * sz.height) / 1e6).toFixed(1)} megapixels, over the budget of ${(maxPixels / 1e6).toFixed(1)} (set WEBVCM_MAX_PIXELS or maxPixels to allow more)`,
+    );
   }
 }
 
@@ -194,7 +215,10 @@ function withoutChunk(bytes: Uint8Array, type: string): Uint8Array {
   if (p < bytes.length) parts.push(bytes.subarray(p));
   const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
   let o = 0;
-  for (const part of parts) { out.set(part, o); o += part.length; }
+  for (const part of parts) {
+    out.set(part, o);
+    o += part.length;
+  }
   return out;
 }
 
@@ -239,8 +263,16 @@ export function readJpegExifOrientation(bytes: Uint8Array): number | null {
     if (marker === 0xda || marker === 0xd9) return null; // start of scan / end: no EXIF before the image data
     const len = (bytes[p + 2]! << 8) | bytes[p + 3]!;
     const seg = p + 4;
-    if (marker === 0xe1 && len >= 8 && bytes[seg] === 0x45 && bytes[seg + 1] === 0x78 && bytes[seg + 2] === 0x69 &&
-        bytes[seg + 3] === 0x66 && bytes[seg + 4] === 0 && bytes[seg + 5] === 0) {
+    if (
+      marker === 0xe1 &&
+      len >= 8 &&
+      bytes[seg] === 0x45 &&
+      bytes[seg + 1] === 0x78 &&
+      bytes[seg + 2] === 0x69 &&
+      bytes[seg + 3] === 0x66 &&
+      bytes[seg + 4] === 0 &&
+      bytes[seg + 5] === 0
+    ) {
       return tiffOrientation(bytes.subarray(seg + 6, p + 2 + len));
     }
     p += 2 + len;
@@ -253,7 +285,10 @@ function tiffOrientation(t: Uint8Array): number | null {
   const le = t[0] === 0x49 && t[1] === 0x49;
   if (!le && !(t[0] === 0x4d && t[1] === 0x4d)) return null;
   const u16 = (o: number): number => (le ? t[o]! | (t[o + 1]! << 8) : (t[o]! << 8) | t[o + 1]!);
-  const u32 = (o: number): number => (le ? (t[o]! | (t[o + 1]! << 8) | (t[o + 2]! << 16)) + t[o + 3]! * 2 ** 24 : t[o]! * 2 ** 24 + ((t[o + 1]! << 16) | (t[o + 2]! << 8) | t[o + 3]!));
+  const u32 = (o: number): number =>
+    le
+      ? (t[o]! | (t[o + 1]! << 8) | (t[o + 2]! << 16)) + t[o + 3]! * 2 ** 24
+      : t[o]! * 2 ** 24 + ((t[o + 1]! << 16) | (t[o + 2]! << 8) | t[o + 3]!);
   const ifd = u32(4);
   if (ifd + 2 > t.length) return null;
   const count = u16(ifd);
@@ -281,13 +316,34 @@ export function applyExifOrientation(img: RgbImage, orientation: number): RgbIma
       let sx: number;
       let sy: number;
       switch (orientation) {
-        case 2: sx = W - 1 - x; sy = y; break; // FLIP_LEFT_RIGHT
-        case 3: sx = W - 1 - x; sy = H - 1 - y; break; // ROTATE_180
-        case 4: sx = x; sy = H - 1 - y; break; // FLIP_TOP_BOTTOM
-        case 5: sx = y; sy = x; break; // TRANSPOSE
-        case 6: sx = y; sy = H - 1 - x; break; // ROTATE_270 (90 degrees clockwise)
-        case 7: sx = W - 1 - y; sy = H - 1 - x; break; // TRANSVERSE
-        default: sx = W - 1 - y; sy = x; break; // 8: ROTATE_90 (counter-clockwise)
+        case 2:
+          sx = W - 1 - x;
+          sy = y;
+          break; // FLIP_LEFT_RIGHT
+        case 3:
+          sx = W - 1 - x;
+          sy = H - 1 - y;
+          break; // ROTATE_180
+        case 4:
+          sx = x;
+          sy = H - 1 - y;
+          break; // FLIP_TOP_BOTTOM
+        case 5:
+          sx = y;
+          sy = x;
+          break; // TRANSPOSE
+        case 6:
+          sx = y;
+          sy = H - 1 - x;
+          break; // ROTATE_270 (90 degrees clockwise)
+        case 7:
+          sx = W - 1 - y;
+          sy = H - 1 - x;
+          break; // TRANSVERSE
+        default:
+          sx = W - 1 - y;
+          sy = x;
+          break; // 8: ROTATE_90 (counter-clockwise)
       }
       const s = 3 * (sy * W + sx);
       const d = 3 * (y * oW + x);

@@ -14,15 +14,7 @@ export class NpyError extends VcmError {
   }
 }
 
-export type NpyData =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | Uint32Array
-  | Int16Array
-  | Uint16Array
-  | Int8Array
-  | Uint8Array;
+export type NpyData = Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
 
 export interface NpyArray {
   /** numpy dtype descriptor as stored, e.g. `<f4`; for narrowed 64-bit integers the original (`<i8`). */
@@ -38,11 +30,7 @@ interface DtypeInfo {
   read: (view: DataView, byteOffset: number, count: number) => NpyData;
 }
 
-function reader<T extends NpyData>(
-  size: number,
-  Ctor: { new (n: number): T },
-  get: (v: DataView, o: number) => number,
-): DtypeInfo {
+function reader<T extends NpyData>(size: number, Ctor: { new (n: number): T }, get: (v: DataView, o: number) => number): DtypeInfo {
   return {
     size,
     read(view, off, count) {
@@ -199,15 +187,40 @@ export function writeNpy(data: ArrayLike<number>, shape: readonly number[], dtyp
   for (let i = 0; i < count; i++, o += size) {
     const v = data[i]!;
     switch (dtype) {
-      case '<f4': view.setFloat32(o, v, true); break;
-      case '<f8': view.setFloat64(o, v, true); break;
-      case '<i4': checkInt(v, -2147483648, 2147483647, dtype); view.setInt32(o, v, true); break;
-      case '<u4': checkInt(v, 0, 4294967295, dtype); view.setUint32(o, v, true); break;
-      case '<i2': checkInt(v, -32768, 32767, dtype); view.setInt16(o, v, true); break;
-      case '<u2': checkInt(v, 0, 65535, dtype); view.setUint16(o, v, true); break;
-      case '|u1': checkInt(v, 0, 255, dtype); view.setUint8(o, v); break;
-      case '|i1': checkInt(v, -128, 127, dtype); view.setInt8(o, v); break;
-      case '<i8': checkInt(v, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, dtype); view.setBigInt64(o, BigInt(v), true); break;
+      case '<f4':
+        view.setFloat32(o, v, true);
+        break;
+      case '<f8':
+        view.setFloat64(o, v, true);
+        break;
+      case '<i4':
+        checkInt(v, -2147483648, 2147483647, dtype);
+        view.setInt32(o, v, true);
+        break;
+      case '<u4':
+        checkInt(v, 0, 4294967295, dtype);
+        view.setUint32(o, v, true);
+        break;
+      case '<i2':
+        checkInt(v, -32768, 32767, dtype);
+        view.setInt16(o, v, true);
+        break;
+      case '<u2':
+        checkInt(v, 0, 65535, dtype);
+        view.setUint16(o, v, true);
+        break;
+      case '|u1':
+        checkInt(v, 0, 255, dtype);
+        view.setUint8(o, v);
+        break;
+      case '|i1':
+        checkInt(v, -128, 127, dtype);
+        view.setInt8(o, v);
+        break;
+      case '<i8':
+        checkInt(v, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, dtype);
+        view.setBigInt64(o, BigInt(v), true);
+        break;
     }
   }
   return out;

@@ -47,7 +47,12 @@ export interface Backend<T extends Tensor = Tensor> {
 
   /** weight [OC, C, KH, KW] (conv) or [C, OC, KH, KW] (transposed), PyTorch layout. */
   /** precision: override the backend's conv precision for this conv ('f16' only for ordinary convs). */
-  prepareConv(weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts?: { transposed?: boolean; label?: string; precision?: 'f32' | 'f16' }): ConvHandle;
+  prepareConv(
+    weight: Float32Array,
+    shape: readonly number[],
+    bias: Float32Array | null,
+    opts?: { transposed?: boolean; label?: string; precision?: 'f32' | 'f16' },
+  ): ConvHandle;
   conv2d(x: T, w: ConvHandle, opts?: ConvOpts): T;
   maxPool2d(x: T, k: number, stride: number, pad: number): T;
   add(a: T, b: T, opts?: { relu?: boolean }): T;

@@ -8,7 +8,12 @@ import { VcmError } from '../util/errors.ts';
 export class QueueFullError extends VcmError {
   override name = 'QueueFullError';
   /** Seconds after which a retry may be admitted (the estimated time until the queue has room or drains). */
-  constructor(message: string, readonly retryAfterS = 1) { super('resource', message); }
+  constructor(
+    message: string,
+    readonly retryAfterS = 1,
+  ) {
+    super('resource', message);
+  }
 }
 export class DeadlineError extends VcmError {
   override name = 'DeadlineError';
@@ -36,13 +41,20 @@ export class WorkQueue {
   ewmaMs = 0;
   private startedAt = 0;
 
-  constructor(readonly limit: number, private readonly onDepth?: (depth: number) => void) {
+  constructor(
+    readonly limit: number,
+    private readonly onDepth?: (depth: number) => void,
+  ) {
     if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`queue limit must be a non-negative integer, got ${limit}`);
   }
 
   /** Jobs waiting (not counting the one running). */
-  get depth(): number { return this.waiting.length; }
-  get busy(): boolean { return this.running; }
+  get depth(): number {
+    return this.waiting.length;
+  }
+  get busy(): boolean {
+    return this.running;
+  }
 
   /**
    * Estimated ms until a job submitted now would finish: the rest of the running job plus one mean run time for each
@@ -65,7 +77,12 @@ export class WorkQueue {
     }
     const est = this.estimateMs();
     if (this.running && est > deadlineMs) {
-      return Promise.reject(new QueueFullError(`the queue would not reach this request before its deadline (about ${Math.round(est)} ms of work ahead, deadline ${deadlineMs} ms)`, this.retryAfterS()));
+      return Promise.reject(
+        new QueueFullError(
+          `the queue would not reach this request before its deadline (about ${Math.round(est)} ms of work ahead, deadline ${deadlineMs} ms)`,
+          this.retryAfterS(),
+        ),
+      );
     }
     return new Promise<T>((resolve, reject) => {
       const job: Job<T> = { run, deadline: performance.now() + deadlineMs, resolve, reject, settled: false, timer: null };
@@ -83,15 +100,24 @@ export class WorkQueue {
     if (err !== undefined) job.reject(err);
     else job.resolve(value as T);
     const i = this.waiting.indexOf(job as Job<unknown>);
-    if (i >= 0) { this.waiting.splice(i, 1); this.onDepth?.(this.waiting.length); }
+    if (i >= 0) {
+      this.waiting.splice(i, 1);
+      this.onDepth?.(this.waiting.length);
+    }
   }
 
   private pump(): void {
     if (this.running) return;
     const job = this.waiting.shift();
     this.onDepth?.(this.waiting.length);
-    if (!job) { for (const w of this.idleWaiters.splice(0)) w(); return; }
-    if (job.settled) { this.pump(); return; }
+    if (!job) {
+      for (const w of this.idleWaiters.splice(0)) w();
+      return;
+    }
+    if (job.settled) {
+      this.pump();
+      return;
+    }
     this.running = true;
     const t0 = performance.now();
     this.startedAt = t0;
@@ -102,10 +128,19 @@ export class WorkQueue {
       this.ewmaMs = this.ewmaMs === 0 ? ms : 0.8 * this.ewmaMs + 0.2 * ms;
       this.running = false;
     };
-    job.run().then(
-      (v) => { book(); this.settle(job, undefined, v); },
-      (e) => { book(); this.settle(job, e ?? new Error('job failed')); },
-    ).finally(() => this.pump());
+    job
+      .run()
+      .then(
+        (v) => {
+          book();
+          this.settle(job, undefined, v);
+        },
+        (e) => {
+          book();
+          this.settle(job, e ?? new Error('job failed'));
+        },
+      )
+      .finally(() => this.pump());
   }
 
   /** Whole seconds until the work now queued should be done (at least 1). */

@@ -16,7 +16,16 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { CONTAINER_HEADER_BYTES, createDecoder, createRuntime, inspectStream, type AdapterChoice, type StreamReport, type VcmDecoder, type VcmRuntime } from '../api/index.ts';
+import {
+  CONTAINER_HEADER_BYTES,
+  createDecoder,
+  createRuntime,
+  inspectStream,
+  type AdapterChoice,
+  type StreamReport,
+  type VcmDecoder,
+  type VcmRuntime,
+} from '../api/index.ts';
 import { detectionsToJson, type DetectionsJson } from '../api/detections-json.ts';
 import { toHex } from '../model/weights/hash.ts';
 import type { CodecWeights, DetectorWeights } from '../model/weights/types.ts';
@@ -58,18 +67,36 @@ export interface ServeOptions {
   logger?: boolean;
 }
 
-export interface Problem { type: string; title: string; status: number; detail?: string; [k: string]: unknown }
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  [k: string]: unknown;
+}
 
 const PROBLEM_BASE = 'https://webvcm.dev/problems/';
 
 export class HttpProblem extends Error {
-  constructor(readonly status: number, readonly slug: string, readonly title: string, detail: string, readonly extra: Record<string, unknown> = {}, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly slug: string,
+    readonly title: string,
+    detail: string,
+    readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
     super(detail);
   }
-  toJSON(): Problem { return { type: PROBLEM_BASE + this.slug, title: this.title, status: this.status, detail: this.message, ...this.extra }; }
+  toJSON(): Problem {
+    return { type: PROBLEM_BASE + this.slug, title: this.title, status: this.status, detail: this.message, ...this.extra };
+  }
 }
 
-interface Served { fp: string; decoder: VcmDecoder }
+interface Served {
+  fp: string;
+  decoder: VcmDecoder;
+}
 
 /**
  * The problem a failed decode answers with, by the error's class and `kind` (never its name): the queue's own
@@ -79,14 +106,22 @@ interface Served { fp: string; decoder: VcmDecoder }
  */
 export function problemForError(e: unknown): HttpProblem {
   if (e instanceof HttpProblem) return e;
-  if (e instanceof QueueFullError) return new HttpProblem(503, 'overloaded', 'Overloaded', e.message, {}, { 'retry-after': String(e.retryAfterS) });
+  if (e instanceof QueueFullError)
+    return new HttpProblem(503, 'overloaded', 'Overloaded', e.message, {}, { 'retry-after': String(e.retryAfterS) });
   if (e instanceof DeadlineError) return new HttpProblem(504, 'deadline-exceeded', 'Deadline exceeded', e.message);
   switch (errorKind(e)) {
     case 'input':
     case 'unsupported':
       return new HttpProblem(400, 'invalid-stream', 'Invalid stream', (e as Error).message);
     case 'resource':
-      return new HttpProblem(503, 'unavailable', 'Temporarily unavailable', 'the server ran out of a GPU resource decoding this stream; retry later', {}, { 'retry-after': '1' });
+      return new HttpProblem(
+        503,
+        'unavailable',
+        'Temporarily unavailable',
+        'the server ran out of a GPU resource decoding this stream; retry later',
+        {},
+        { 'retry-after': '1' },
+      );
     default:
       return new HttpProblem(500, 'internal', 'Internal error', 'the server failed to decode this stream; the failure was logged');
   }
@@ -107,7 +142,9 @@ export interface DetectReply extends DetectionsJson {
   timings: Record<string, number>;
 }
 
-function digest(s: string | Buffer): Buffer { return createHash('sha256').update(s).digest(); }
+function digest(s: string | Buffer): Buffer {
+  return createHash('sha256').update(s).digest();
+}
 
 /** Constant-time membership test of a presented token against the configured ones (compares SHA-256 digests). */
 export function tokenMatches(presented: string, tokens: readonly Buffer[]): boolean {
@@ -131,7 +168,8 @@ export class VcmServer {
   private detectorWeights: DetectorWeights | null = null;
   private ready = false;
   private draining = false;
-  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'adapter'>> & Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'adapter'>;
+  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'adapter'>> &
+    Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'adapter'>;
   private readonly tokenDigests: Buffer[];
   private m!: {
     requests: Counter<'route' | 'status'>;
@@ -145,11 +183,18 @@ export class VcmServer {
   constructor(o: ServeOptions) {
     if (!o.codecs.length) throw new RangeError('serve needs at least one codec');
     this.opts = {
-      bodyLimit: 4 << 20, maxPixels: 4 << 20, queueLimit: 16, deadlineMs: 30000, requestTimeoutMs: 10000, streamPending: 1, ...o,
+      bodyLimit: 4 << 20,
+      maxPixels: 4 << 20,
+      queueLimit: 16,
+      deadlineMs: 30000,
+      requestTimeoutMs: 10000,
+      streamPending: 1,
+      ...o,
     } as VcmServer['opts'];
     for (const k of ['bodyLimit', 'maxPixels', 'queueLimit', 'deadlineMs', 'requestTimeoutMs', 'streamPending'] as const) {
       const v = this.opts[k];
-      if (!Number.isInteger(v) || v < (k === 'queueLimit' || k === 'streamPending' ? 0 : 1)) throw new RangeError(`${k} must be a positive integer, got ${String(v)}`);
+      if (!Number.isInteger(v) || v < (k === 'queueLimit' || k === 'streamPending' ? 0 : 1))
+        throw new RangeError(`${k} must be a positive integer, got ${String(v)}`);
     }
     this.tokenDigests = (o.tokens ?? []).filter((t) => t.length > 0).map((t) => digest(t));
     this.initMetrics();
@@ -166,24 +211,54 @@ export class VcmServer {
     const register = this.registry;
     collectDefaultMetrics({ register, prefix: 'webvcm_' });
     this.m = {
-      requests: new Counter({ name: 'webvcm_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [register] }),
-      latency: new Histogram({ name: 'webvcm_request_duration_seconds', help: 'request latency (arrival to reply)', labelNames: ['route'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [register] }),
+      requests: new Counter({
+        name: 'webvcm_requests_total',
+        help: 'HTTP requests by route and status',
+        labelNames: ['route', 'status'],
+        registers: [register],
+      }),
+      latency: new Histogram({
+        name: 'webvcm_request_duration_seconds',
+        help: 'request latency (arrival to reply)',
+        labelNames: ['route'],
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+        registers: [register],
+      }),
       depth: new Gauge({ name: 'webvcm_queue_depth', help: 'jobs waiting for the GPU', registers: [register] }),
       gpu: new Counter({ name: 'webvcm_gpu_seconds_total', help: 'seconds the device spent decoding', registers: [register] }),
-      buffers: new Gauge({ name: 'webvcm_gpu_buffers', help: 'pooled GPU buffers (all decoders)', labelNames: ['state'], registers: [register] }),
-      dropped: new Counter({ name: 'webvcm_stream_frames_dropped_total', help: 'WebSocket frames dropped by the drop policy', labelNames: ['reason'], registers: [register] }),
+      buffers: new Gauge({
+        name: 'webvcm_gpu_buffers',
+        help: 'pooled GPU buffers (all decoders)',
+        labelNames: ['state'],
+        registers: [register],
+      }),
+      dropped: new Counter({
+        name: 'webvcm_stream_frames_dropped_total',
+        help: 'WebSocket frames dropped by the drop policy',
+        labelNames: ['reason'],
+        registers: [register],
+      }),
     };
   }
 
   /** Load the models on one device, warm up, register the routes. Resolves when the routes exist (not yet warm). */
   async init(): Promise<void> {
-    const runtime = this.runtime = await createRuntime({ adapter: this.opts.adapter });
+    const runtime = (this.runtime = await createRuntime({ adapter: this.opts.adapter }));
     try {
       for (const c of this.opts.codecs) {
-        const decoder = await createDecoder({ detector: this.detectorWeights ?? this.opts.detector as never, codec: c as never, runtime, detectorConfig: this.opts.detectorConfig, precision: this.opts.precision });
+        const decoder = await createDecoder({
+          detector: this.detectorWeights ?? (this.opts.detector as never),
+          codec: c as never,
+          runtime,
+          detectorConfig: this.opts.detectorConfig,
+          precision: this.opts.precision,
+        });
         this.detectorWeights ??= decoder.detectorWeights;
         const fp = toHex(decoder.fingerprint);
-        if (this.served.some((s) => s.fp === fp)) { decoder.dispose(); continue; }
+        if (this.served.some((s) => s.fp === fp)) {
+          decoder.dispose();
+          continue;
+        }
         this.served.push({ fp, decoder });
       }
     } catch (e) {
@@ -208,8 +283,12 @@ export class VcmServer {
     this.ready = true;
   }
 
-  get isReady(): boolean { return this.ready && !this.draining; }
-  get fingerprints(): string[] { return this.served.map((s) => s.fp); }
+  get isReady(): boolean {
+    return this.ready && !this.draining;
+  }
+  get fingerprints(): string[] {
+    return this.served.map((s) => s.fp);
+  }
 
   gpuBuffers(): { live: number; free: number } {
     const b = this.runtime && !this.runtime.isDisposed ? this.runtime.gpuBuffers() : { live: 0, free: 0 };
@@ -228,36 +307,82 @@ export class VcmServer {
       const q = new URLSearchParams(req.url.split('?')[1] ?? '').get('access_token');
       if (q) tok = q;
     }
-    if (tok === undefined) throw new HttpProblem(401, 'unauthorized', 'Unauthorized', 'this server needs a bearer token (Authorization: Bearer <token>)', {}, { 'www-authenticate': 'Bearer' });
-    if (!tokenMatches(tok, this.tokenDigests)) throw new HttpProblem(401, 'unauthorized', 'Unauthorized', 'the bearer token is not valid', {}, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    if (tok === undefined)
+      throw new HttpProblem(
+        401,
+        'unauthorized',
+        'Unauthorized',
+        'this server needs a bearer token (Authorization: Bearer <token>)',
+        {},
+        { 'www-authenticate': 'Bearer' },
+      );
+    if (!tokenMatches(tok, this.tokenDigests))
+      throw new HttpProblem(
+        401,
+        'unauthorized',
+        'Unauthorized',
+        'the bearer token is not valid',
+        {},
+        { 'www-authenticate': 'Bearer error="invalid_token"' },
+      );
   }
 
   /** Find the codec for a stream (409 when the fingerprint is not served) after validating its container. */
   private route(bytes: Uint8Array): Served {
     if (bytes.length < CONTAINER_HEADER_BYTES) {
-      throw new HttpProblem(400, 'invalid-stream', 'Invalid stream', `a .vcm stream has at least ${CONTAINER_HEADER_BYTES} bytes, got ${bytes.length}`);
+      throw new HttpProblem(
+        400,
+        'invalid-stream',
+        'Invalid stream',
+        `a .vcm stream has at least ${CONTAINER_HEADER_BYTES} bytes, got ${bytes.length}`,
+      );
     }
     let stream: StreamReport;
     try {
       stream = inspectStream(bytes);
     } catch (e) {
-      throw new HttpProblem(400, 'invalid-stream', 'Invalid stream', errorKind(e) === 'input' ? (e as Error).message : 'the body is not a .vcm stream');
+      throw new HttpProblem(
+        400,
+        'invalid-stream',
+        'Invalid stream',
+        errorKind(e) === 'input' ? (e as Error).message : 'the body is not a .vcm stream',
+      );
     }
     const { resized } = stream.sizes;
     if (resized[0] * resized[1] > this.opts.maxPixels) {
-      throw new HttpProblem(413, 'image-too-large', 'Image too large', `the stream asks for detection on ${resized.join('x')} pixels, over this server's budget of ${this.opts.maxPixels}`);
+      throw new HttpProblem(
+        413,
+        'image-too-large',
+        'Image too large',
+        `the stream asks for detection on ${resized.join('x')} pixels, over this server's budget of ${this.opts.maxPixels}`,
+      );
     }
     const fp = stream.model.fingerprint;
     const s = this.served.find((x) => x.fp === fp);
     if (!s) {
-      throw new HttpProblem(409, 'unknown-weights', 'Stream coded for other weights', `the stream was coded with codec weights ${fp}, which this server does not hold`, { fingerprint: fp, served: this.fingerprints });
+      throw new HttpProblem(
+        409,
+        'unknown-weights',
+        'Stream coded for other weights',
+        `the stream was coded with codec weights ${fp}, which this server does not hold`,
+        { fingerprint: fp, served: this.fingerprints },
+      );
     }
     return s;
   }
 
   private checkReady(): void {
-    if (this.draining) throw new HttpProblem(503, 'draining', 'Shutting down', 'the server is draining its queue and takes no new work', {}, { 'retry-after': '1' });
-    if (!this.ready) throw new HttpProblem(503, 'warming-up', 'Not ready', 'the server is compiling its GPU pipelines', {}, { 'retry-after': '5' });
+    if (this.draining)
+      throw new HttpProblem(
+        503,
+        'draining',
+        'Shutting down',
+        'the server is draining its queue and takes no new work',
+        {},
+        { 'retry-after': '1' },
+      );
+    if (!this.ready)
+      throw new HttpProblem(503, 'warming-up', 'Not ready', 'the server is compiling its GPU pipelines', {}, { 'retry-after': '5' });
   }
 
   /** Decode one stream through the queue. Throws HttpProblem for every expected failure. */
@@ -277,12 +402,14 @@ export class VcmServer {
       }, deadlineMs);
       const end = performance.now();
       return {
-        ...detectionsToJson(r.detections, s.decoder.classNames, r.sizes), fingerprint: s.fp,
+        ...detectionsToJson(r.detections, s.decoder.classNames, r.sizes),
+        fingerprint: s.fp,
         timings: { ...r.timings, 'queue wait': started - t0, 'server total': end - t0 },
       };
     } catch (e) {
       const p = problemForError(e);
-      if (p.slug === 'internal' || p.slug === 'unavailable') this.app.log.error({ err: e, fingerprint: s.fp }, `decode failed (${errorKind(e)}): ${(e as Error)?.message ?? String(e)}`);
+      if (p.slug === 'internal' || p.slug === 'unavailable')
+        this.app.log.error({ err: e, fingerprint: s.fp }, `decode failed (${errorKind(e)}): ${(e as Error)?.message ?? String(e)}`);
       throw p;
     } finally {
       this.m.buffers.set({ state: 'live' }, this.gpuBuffers().live);
@@ -298,7 +425,13 @@ export class VcmServer {
   private async registerRoutes(): Promise<void> {
     const app = this.app;
     if (this.opts.cors) {
-      await app.register(cors, { origin: this.opts.cors === true ? true : this.opts.cors, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['authorization', 'content-type'], exposedHeaders: ['retry-after'], maxAge: 600 });
+      await app.register(cors, {
+        origin: this.opts.cors === true ? true : this.opts.cors,
+        methods: ['GET', 'POST', 'OPTIONS'],
+        allowedHeaders: ['authorization', 'content-type'],
+        exposedHeaders: ['retry-after'],
+        maxAge: 600,
+      });
     }
     await app.register(websocket, { options: { maxPayload: this.opts.bodyLimit + 4 } });
     // Only .vcm bodies are parsed: without Fastify's default JSON/text parsers, every other media type (a JSON body that
@@ -307,7 +440,10 @@ export class VcmServer {
     for (const ct of VCM_MEDIA_TYPES) {
       app.addContentTypeParser(ct, { parseAs: 'buffer', bodyLimit: this.opts.bodyLimit }, (_req, body, done) => done(null, body));
     }
-    app.addHook('onRequest', async (req) => { (req as unknown as { t0: number }).t0 = performance.now(); this.auth(req); });
+    app.addHook('onRequest', async (req) => {
+      (req as unknown as { t0: number }).t0 = performance.now();
+      this.auth(req);
+    });
     app.addHook('onResponse', async (req, reply) => {
       const route = req.routeOptions?.url ?? 'unmatched';
       this.m.requests.inc({ route, status: String(reply.statusCode) });
@@ -317,20 +453,49 @@ export class VcmServer {
       if (err instanceof HttpProblem) return this.sendProblem(reply, err);
       const e = err as { statusCode?: number; code?: string; message: string };
       const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
-      const slug = e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'body-too-large'
-        : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported-media-type'
-          : status === 500 ? 'internal' : 'bad-request';
-      const detail = e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `the body exceeds the limit of ${this.opts.bodyLimit} bytes`
-        : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? VCM_MEDIA_HINT
-          : status === 500 ? 'internal error' : e.message;
+      const slug =
+        e.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? 'body-too-large'
+          : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+            ? 'unsupported-media-type'
+            : status === 500
+              ? 'internal'
+              : 'bad-request';
+      const detail =
+        e.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? `the body exceeds the limit of ${this.opts.bodyLimit} bytes`
+          : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+            ? VCM_MEDIA_HINT
+            : status === 500
+              ? 'internal error'
+              : e.message;
       if (status === 500) app.log.error(err);
-      return this.sendProblem(reply, new HttpProblem(status, slug, status === 413 ? 'Payload too large' : status === 415 ? 'Unsupported media type' : status === 500 ? 'Internal error' : 'Bad request', detail));
+      return this.sendProblem(
+        reply,
+        new HttpProblem(
+          status,
+          slug,
+          status === 413
+            ? 'Payload too large'
+            : status === 415
+              ? 'Unsupported media type'
+              : status === 500
+                ? 'Internal error'
+                : 'Bad request',
+          detail,
+        ),
+      );
     });
-    app.setNotFoundHandler((req, reply) => this.sendProblem(reply, new HttpProblem(404, 'not-found', 'Not found', `no route ${req.method} ${req.url.split('?')[0]}`)));
+    app.setNotFoundHandler((req, reply) =>
+      this.sendProblem(reply, new HttpProblem(404, 'not-found', 'Not found', `no route ${req.method} ${req.url.split('?')[0]}`)),
+    );
 
     app.get('/healthz', async (_req, reply) => {
       if (!this.isReady) {
-        return reply.code(503).header('retry-after', this.draining ? '1' : '5').send({ status: this.draining ? 'draining' : 'warming-up' });
+        return reply
+          .code(503)
+          .header('retry-after', this.draining ? '1' : '5')
+          .send({ status: this.draining ? 'draining' : 'warming-up' });
       }
       return { status: 'ready', queue: this.queue.depth, models: this.fingerprints.length };
     });
@@ -343,9 +508,26 @@ export class VcmServer {
     app.get('/v1/models', async () => {
       const dw = this.detectorWeights!;
       return {
-        detector: { kind: dw.kind, fingerprint: toHex(dw.fingerprint), stemChannels: dw.config.stemOut, precision: this.opts.precision ?? 'f32' },
-        codecs: this.served.map((s) => ({ kind: 'compressai-hyperprior', fingerprint: s.fp, ...s.decoder.codecShape, methods: [1, 2], modes: ['compat', 'portable'] })),
-        limits: { bodyLimit: this.opts.bodyLimit, maxPixels: this.opts.maxPixels, queueLimit: this.opts.queueLimit, deadlineMs: this.opts.deadlineMs, streamPending: this.opts.streamPending },
+        detector: {
+          kind: dw.kind,
+          fingerprint: toHex(dw.fingerprint),
+          stemChannels: dw.config.stemOut,
+          precision: this.opts.precision ?? 'f32',
+        },
+        codecs: this.served.map((s) => ({
+          kind: 'compressai-hyperprior',
+          fingerprint: s.fp,
+          ...s.decoder.codecShape,
+          methods: [1, 2],
+          modes: ['compat', 'portable'],
+        })),
+        limits: {
+          bodyLimit: this.opts.bodyLimit,
+          maxPixels: this.opts.maxPixels,
+          queueLimit: this.opts.queueLimit,
+          deadlineMs: this.opts.deadlineMs,
+          streamPending: this.opts.streamPending,
+        },
       };
     });
     app.post('/v1/detect', async (req) => {
@@ -355,7 +537,13 @@ export class VcmServer {
       let deadline = this.opts.deadlineMs;
       if (hd !== undefined) {
         const v = Number(hd);
-        if (!Number.isInteger(v) || v <= 0) throw new HttpProblem(400, 'bad-request', 'Bad request', `X-Webvcm-Deadline-Ms must be a positive integer, got ${JSON.stringify(hd)}`);
+        if (!Number.isInteger(v) || v <= 0)
+          throw new HttpProblem(
+            400,
+            'bad-request',
+            'Bad request',
+            `X-Webvcm-Deadline-Ms must be a positive integer, got ${JSON.stringify(hd)}`,
+          );
         deadline = Math.min(v, deadline);
       }
       if (!(body instanceof Uint8Array)) throw new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', VCM_MEDIA_HINT);
@@ -365,7 +553,10 @@ export class VcmServer {
       // ?pending=N lowers (never raises) this connection's waiting-frame allowance.
       const q = new URLSearchParams(req.url.split('?')[1] ?? '').get('pending');
       const n = q === null ? NaN : Number(q);
-      this.stream(socket as unknown as StreamSocket, Number.isInteger(n) && n >= 0 ? Math.min(n, this.opts.streamPending) : this.opts.streamPending);
+      this.stream(
+        socket as unknown as StreamSocket,
+        Number.isInteger(n) && n >= 0 ? Math.min(n, this.opts.streamPending) : this.opts.streamPending,
+      );
     });
   }
 
@@ -376,16 +567,29 @@ export class VcmServer {
    * Every frame gets exactly one reply, in arrival order.
    */
   private stream(socket: StreamSocket, pending: number): void {
-    interface Frame { id: number; bytes: Uint8Array; settle: (m: object) => void }
+    interface Frame {
+      id: number;
+      bytes: Uint8Array;
+      settle: (m: object) => void;
+    }
     const waiting: Frame[] = [];
     let busy = false;
     let out: Promise<void> = Promise.resolve();
     let closed = false;
-    socket.on('close', () => { closed = true; for (const f of waiting.splice(0)) f.settle({ type: 'dropped', id: f.id, reason: 'closed' }); });
+    socket.on('close', () => {
+      closed = true;
+      for (const f of waiting.splice(0)) f.settle({ type: 'dropped', id: f.id, reason: 'closed' });
+    });
     const enqueueReply = (): ((m: object) => void) => {
       let settle!: (m: object) => void;
-      const p = new Promise<object>((r) => { settle = r; });
-      out = out.then(() => p).then((m) => { if (!closed && socket.readyState === socket.OPEN) socket.send(JSON.stringify(m)); });
+      const p = new Promise<object>((r) => {
+        settle = r;
+      });
+      out = out
+        .then(() => p)
+        .then((m) => {
+          if (!closed && socket.readyState === socket.OPEN) socket.send(JSON.stringify(m));
+        });
       return settle;
     };
     const pump = (): void => {
@@ -393,25 +597,39 @@ export class VcmServer {
       const f = waiting.shift();
       if (!f) return;
       busy = true;
-      this.detect(f.bytes).then(
-        (r) => f.settle({ type: 'detections', id: f.id, ...r }),
-        (e: unknown) => {
-          if (e instanceof HttpProblem && e.status === 503 && e.slug === 'overloaded') {
-            this.m.dropped.inc({ reason: 'server-busy' });
-            f.settle({ type: 'dropped', id: f.id, reason: 'server-busy' });
-          } else {
-            const p = e instanceof HttpProblem ? e.toJSON() : { type: PROBLEM_BASE + 'internal', title: 'Internal error', status: 500 };
-            f.settle({ type: 'error', id: f.id, problem: p });
-          }
-        },
-      ).finally(() => { busy = false; pump(); });
+      this.detect(f.bytes)
+        .then(
+          (r) => f.settle({ type: 'detections', id: f.id, ...r }),
+          (e: unknown) => {
+            if (e instanceof HttpProblem && e.status === 503 && e.slug === 'overloaded') {
+              this.m.dropped.inc({ reason: 'server-busy' });
+              f.settle({ type: 'dropped', id: f.id, reason: 'server-busy' });
+            } else {
+              const p = e instanceof HttpProblem ? e.toJSON() : { type: PROBLEM_BASE + 'internal', title: 'Internal error', status: 500 };
+              f.settle({ type: 'error', id: f.id, problem: p });
+            }
+          },
+        )
+        .finally(() => {
+          busy = false;
+          pump();
+        });
     };
     socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       if (closed) return;
       const settle = enqueueReply();
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       if (!isBinary || buf.length < 4) {
-        settle({ type: 'error', id: null, problem: new HttpProblem(400, 'bad-frame', 'Bad frame', 'frames are binary: a little-endian u32 frame id followed by a .vcm stream').toJSON() });
+        settle({
+          type: 'error',
+          id: null,
+          problem: new HttpProblem(
+            400,
+            'bad-frame',
+            'Bad frame',
+            'frames are binary: a little-endian u32 frame id followed by a .vcm stream',
+          ).toJSON(),
+        });
         return;
       }
       const id = buf.readUInt32LE(0);
@@ -447,4 +665,3 @@ export async function createServer(o: ServeOptions): Promise<VcmServer> {
   await s.init();
   return s;
 }
-

@@ -28,7 +28,8 @@ export function packF16(a: Float32Array, what = 'tensor'): Uint32Array {
   if (a.length % 2 !== 0) throw new RangeError(`packF16: ${what} has an odd number of values (${a.length})`);
   for (let i = 0; i < a.length; i++) {
     const v = a[i]!;
-    if (!(Math.abs(v) <= F16_MAX)) throw new RangeError(`${what}: value ${v} at index ${i} does not fit in f16 (|x| <= ${F16_MAX}); use precision 'f32'`);
+    if (!(Math.abs(v) <= F16_MAX))
+      throw new RangeError(`${what}: value ${v} at index ${i} does not fit in f16 (|x| <= ${F16_MAX}); use precision 'f32'`);
   }
   const h = new Float16Array(a);
   return new Uint32Array(h.buffer, h.byteOffset, a.length / 2);

@@ -52,9 +52,13 @@ export class WasmEngine {
   private scratches: [number, number][] = [];
   constructor(readonly k: WasmKernels) {}
 
-  static async create(opts: WasmEngineOptions = {}): Promise<WasmEngine> { return new WasmEngine(await WasmKernels.create(opts)); }
+  static async create(opts: WasmEngineOptions = {}): Promise<WasmEngine> {
+    return new WasmEngine(await WasmKernels.create(opts));
+  }
 
-  get threads(): number { return this.k.threads; }
+  get threads(): number {
+    return this.k.threads;
+  }
 
   /** Thread t's scratch for one call (grown when a call needs more; never shrinks). */
   scratch(floats: number, t = 0): number {
@@ -68,16 +72,21 @@ export class WasmEngine {
   }
 
   /** Stop the worker threads (the backend objects of this engine must not be used afterwards). */
-  dispose(): void { this.k.dispose(); }
+  dispose(): void {
+    this.k.dispose();
+  }
 
   /** Pack [M][K] (conv: [OC][C·KH·KW]) or, transposed, [C][OC][KH][KW] weights; upload the bias. */
   prepare(weight: Float32Array, shape: readonly number[], bias: Float32Array | null, transposed: boolean, f16: boolean): WasmConv {
-    if (shape.length !== 4 || shape.some((d) => !Number.isInteger(d) || d <= 0)) throw new WasmShapeError(`conv weights must be 4-D, got [${shape.join(',')}]`);
+    if (shape.length !== 4 || shape.some((d) => !Number.isInteger(d) || d <= 0))
+      throw new WasmShapeError(`conv weights must be 4-D, got [${shape.join(',')}]`);
     const [d0, d1, KH, KW] = shape as [number, number, number, number];
     if (weight.length !== d0 * d1 * KH * KW) throw new WasmShapeError(`conv weights: ${weight.length} values for [${shape.join(',')}]`);
-    const C = transposed ? d0 : d1, OC = transposed ? d1 : d0;
+    const C = transposed ? d0 : d1,
+      OC = transposed ? d1 : d0;
     if (bias && bias.length !== OC) throw new WasmShapeError(`conv bias: ${bias.length} values for ${OC} output channels`);
-    const M = transposed ? OC * KH * KW : OC, K = transposed ? C : C * KH * KW;
+    const M = transposed ? OC * KH * KW : OC,
+      K = transposed ? C : C * KH * KW;
     const k = this.k;
     const w = k.put(f16 ? roundToF16(weight) : weight);
     const MR = k.x.block_rows();
@@ -88,7 +97,17 @@ export class WasmEngine {
     k.dealloc(w, weight.length * 4);
     const b = bias ? k.put(bias) : 0;
     const h: WasmConv = {
-      engine: this, C, OC, KH, KW, transposed, apk, apkBytes, bias: b, f16, released: false,
+      engine: this,
+      C,
+      OC,
+      KH,
+      KW,
+      transposed,
+      apk,
+      apkBytes,
+      bias: b,
+      f16,
+      released: false,
       release: () => {
         if (h.released) return;
         h.released = true;
@@ -104,7 +123,9 @@ export class WasmEngine {
     if (cw.released) throw new WasmShapeError(`conv ${opts.label ?? ''}: the prepared weights were released`);
     if (cw.engine !== this) throw new WasmShapeError(`conv ${opts.label ?? ''}: weights prepared on another wasm backend`);
     if (c !== cw.C) throw new WasmShapeError(`conv2d ${opts.label ?? ''}: input has ${c} channels, weights expect ${cw.C}`);
-    const s = opts.stride ?? 1, p = opts.pad ?? 0, op = opts.outputPadding ?? 0;
+    const s = opts.stride ?? 1,
+      p = opts.pad ?? 0,
+      op = opts.outputPadding ?? 0;
     if (!(Number.isInteger(s) && s >= 1 && Number.isInteger(p) && p >= 0 && Number.isInteger(op) && op >= 0)) {
       throw new WasmShapeError(`conv2d ${opts.label ?? ''}: bad stride/pad/outputPadding ${s}/${p}/${op}`);
     }
@@ -117,7 +138,8 @@ export class WasmEngine {
     if (res !== undefined && (!(res instanceof CpuTensor) || res.data.length !== n)) {
       throw new WasmShapeError(`conv2d ${opts.label ?? ''}: residual does not match the output [${OC},${OH},${OW}]`);
     }
-    const k = this.k, X = k.x;
+    const k = this.k,
+      X = k.x;
     const xi = k.put(cw.f16 ? roundToF16(x) : x);
     const out = k.alloc(n * 4);
     const aux = opts.gdn ? xi : res ? k.put(res.f32) : 0;
@@ -133,13 +155,58 @@ export class WasmEngine {
         const byTiles = tiles >= threads;
         for (const [a, b] of byTiles ? split(tiles, threads, 1) : split(OC, threads, X.block_rows())) {
           const [t0, t1, oc0, oc1] = byTiles ? [a, b, 0, OC] : [0, tiles, a, b];
-          jobs.push([JOB.conv2d, [xi, c, h, w, cw.apk, cw.bias, OC, KH, KW, s, p, out, OH, OW, aux, epi, t0, t1, oc0, oc1, this.scratch(X.conv_scratch(), jobs.length)]]);
+          jobs.push([
+            JOB.conv2d,
+            [
+              xi,
+              c,
+              h,
+              w,
+              cw.apk,
+              cw.bias,
+              OC,
+              KH,
+              KW,
+              s,
+              p,
+              out,
+              OH,
+              OW,
+              aux,
+              epi,
+              t0,
+              t1,
+              oc0,
+              oc1,
+              this.scratch(X.conv_scratch(), jobs.length),
+            ],
+          ]);
         }
       } else {
         // threads take output channels (in multiples of the row block), since tiles scatter into shared pixels
         X.fill_bias(out, cw.bias, OC, OH * OW);
         for (const [oc0, oc1] of split(OC, threads, X.block_rows())) {
-          jobs.push([JOB.deconv2d, [xi, c, h, w, cw.apk, OC, KH, KW, s, p, out, OH, OW, oc0, oc1, this.scratch(X.deconv_scratch((oc1 - oc0) * KH * KW), jobs.length)]]);
+          jobs.push([
+            JOB.deconv2d,
+            [
+              xi,
+              c,
+              h,
+              w,
+              cw.apk,
+              OC,
+              KH,
+              KW,
+              s,
+              p,
+              out,
+              OH,
+              OW,
+              oc0,
+              oc1,
+              this.scratch(X.deconv_scratch((oc1 - oc0) * KH * KW), jobs.length),
+            ],
+          ]);
         }
       }
       k.parallel(jobs);
@@ -157,10 +224,12 @@ const MIN_PARALLEL_FLOP = 4e6;
 
 /** [0, n) in at most `parts` contiguous ranges whose starts are multiples of `unit` (none empty). */
 export function split(n: number, parts: number, unit: number): [number, number][] {
-  const units = Math.ceil(n / unit), k = Math.max(1, Math.min(parts, units));
+  const units = Math.ceil(n / unit),
+    k = Math.max(1, Math.min(parts, units));
   const out: [number, number][] = [];
   for (let i = 0; i < k; i++) {
-    const a = Math.floor((units * i) / k) * unit, b = Math.min(n, Math.floor((units * (i + 1)) / k) * unit);
+    const a = Math.floor((units * i) / k) * unit,
+      b = Math.min(n, Math.floor((units * (i + 1)) / k) * unit);
     if (b > a) out.push([a, b]);
   }
   return out;
@@ -169,12 +238,23 @@ export function split(n: number, parts: number, unit: number): [number, number][
 /** Max pooling on the kernels (the CPU reference's semantics, bit for bit). */
 function maxPool(k: WasmKernels, x: CpuTensor, size: number, stride: number, pad: number): CpuTensor {
   const [c, h, w] = x.chw;
-  if (!(Number.isInteger(size) && size >= 1 && Number.isInteger(stride) && stride >= 1 && Number.isInteger(pad) && pad >= 0 && pad < size)) {
+  if (!(
+    Number.isInteger(size) &&
+    size >= 1 &&
+    Number.isInteger(stride) &&
+    stride >= 1 &&
+    Number.isInteger(pad) &&
+    pad >= 0 &&
+    pad < size
+  )) {
     throw new WasmShapeError(`maxPool2d: bad kernel/stride/pad ${size}/${stride}/${pad}`);
   }
-  const OH = Math.floor((h + 2 * pad - size) / stride) + 1, OW = Math.floor((w + 2 * pad - size) / stride) + 1;
+  const OH = Math.floor((h + 2 * pad - size) / stride) + 1,
+    OW = Math.floor((w + 2 * pad - size) / stride) + 1;
   if (OH <= 0 || OW <= 0) throw new WasmShapeError(`maxPool2d: empty output for input [${c},${h},${w}]`);
-  const xi = k.put(x.f32), n = c * OH * OW, out = k.alloc(n * 4);
+  const xi = k.put(x.f32),
+    n = c * OH * OW,
+    out = k.alloc(n * 4);
   try {
     k.x.maxpool2d(xi, c, h, w, size, stride, pad, out, OH, OW);
     return new CpuTensor(k.f32(out, n).slice(), [c, OH, OW]);
@@ -191,7 +271,12 @@ type CpuCtor = abstract new (...args: any[]) => CpuBackend;
 function withWasmConv<B extends CpuCtor>(Base: B) {
   abstract class WasmConvBackend extends Base {
     abstract readonly engine: WasmEngine;
-    override prepareConv(weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts: { transposed?: boolean; label?: string; precision?: Precision } = {}): ConvHandle {
+    override prepareConv(
+      weight: Float32Array,
+      shape: readonly number[],
+      bias: Float32Array | null,
+      opts: { transposed?: boolean; label?: string; precision?: Precision } = {},
+    ): ConvHandle {
       const transposed = !!opts.transposed;
       return this.engine.prepare(weight, shape, bias, transposed, !transposed && (opts.precision ?? this.precision) === 'f16');
     }
@@ -200,7 +285,9 @@ function withWasmConv<B extends CpuCtor>(Base: B) {
       const [c, h, wd] = x.chw;
       return this.engine.run(w as WasmConv, x.f32, c, h, wd, opts);
     }
-    override maxPool2d(x: CpuTensor, k: number, stride: number, pad: number): CpuTensor { return maxPool(this.engine.k, x, k, stride, pad); }
+    override maxPool2d(x: CpuTensor, k: number, stride: number, pad: number): CpuTensor {
+      return maxPool(this.engine.k, x, k, stride, pad);
+    }
   }
   return WasmConvBackend;
 }
@@ -213,13 +300,20 @@ export interface WasmBackendOptions {
 /** The core op set on wasm. */
 export class WasmBackend extends withWasmConv(CpuBackend) {
   override readonly kind = 'wasm' as const;
-  constructor(readonly engine: WasmEngine, opts: WasmBackendOptions = {}) { super(opts); }
+  constructor(
+    readonly engine: WasmEngine,
+    opts: WasmBackendOptions = {},
+  ) {
+    super(opts);
+  }
 }
 
 /** The codec's op set on wasm: convs and GDN in the kernels, the rest (integer h_s, quantizers) the CPU reference's. */
 export class WasmCodecBackend extends withWasmConv(CpuCodecBackend) {
   override readonly kind = 'wasm' as const;
-  constructor(readonly engine: WasmEngine) { super({ precision: 'f32' }); }
+  constructor(readonly engine: WasmEngine) {
+    super({ precision: 'f32' });
+  }
 
   override prepareGdn(beta: Float32Array, gamma: Float32Array, C: number, inverse: boolean): GdnHandle {
     if (beta.length !== C || gamma.length !== C * C) throw new CodecShapeError(`GDN parameters do not match C = ${C}`);
@@ -239,5 +333,10 @@ export class WasmCodecBackend extends withWasmConv(CpuCodecBackend) {
 /** The detector's op set (dense + heads) on wasm. */
 export class WasmDetectorBackend extends withWasmConv(CpuDetectorBackend) {
   override readonly kind = 'wasm' as const;
-  constructor(readonly engine: WasmEngine, opts: WasmBackendOptions = {}) { super(opts); }
+  constructor(
+    readonly engine: WasmEngine,
+    opts: WasmBackendOptions = {},
+  ) {
+    super(opts);
+  }
 }

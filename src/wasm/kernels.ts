@@ -33,10 +33,47 @@ interface Exports {
   tile_cols(): number;
   conv_scratch(): number;
   deconv_scratch(M: number): number;
-  conv2d(x: number, C: number, H: number, W: number, apk: number, bias: number, OC: number, KH: number, KW: number, stride: number,
-    pad: number, out: number, OH: number, OW: number, aux: number, epi: number, t0: number, t1: number, oc0: number, oc1: number, scratch: number): void;
-  deconv2d(x: number, C: number, H: number, W: number, apk: number, OC: number, KH: number, KW: number, stride: number, pad: number,
-    out: number, OH: number, OW: number, oc0: number, oc1: number, scratch: number): void;
+  conv2d(
+    x: number,
+    C: number,
+    H: number,
+    W: number,
+    apk: number,
+    bias: number,
+    OC: number,
+    KH: number,
+    KW: number,
+    stride: number,
+    pad: number,
+    out: number,
+    OH: number,
+    OW: number,
+    aux: number,
+    epi: number,
+    t0: number,
+    t1: number,
+    oc0: number,
+    oc1: number,
+    scratch: number,
+  ): void;
+  deconv2d(
+    x: number,
+    C: number,
+    H: number,
+    W: number,
+    apk: number,
+    OC: number,
+    KH: number,
+    KW: number,
+    stride: number,
+    pad: number,
+    out: number,
+    OH: number,
+    OW: number,
+    oc0: number,
+    oc1: number,
+    scratch: number,
+  ): void;
   fill_bias(out: number, bias: number, OC: number, HW: number): void;
   epilogue(out: number, res: number, n: number, relu: number): void;
   maxpool2d(x: number, C: number, H: number, W: number, k: number, s: number, p: number, out: number, OH: number, OW: number): void;
@@ -79,7 +116,12 @@ function compiled(variant: 'ST' | 'MT'): Promise<WebAssembly.Module> {
 
 /** Whether this runtime can compile the kernels (SIMD128). */
 export async function wasmSupported(): Promise<boolean> {
-  try { await compiled('ST'); return true; } catch { return false; }
+  try {
+    await compiled('ST');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
@@ -128,14 +170,18 @@ if (typeof require === 'function' && typeof self === 'undefined') {
 }
 `;
 /** Control block: [0] job sequence, [1] −1 = exit, [2] workers done, [3] error flag, then one slot per worker. */
-const ARGS0 = 4, SLOT = 24, MAX_WORKERS = 15;
+const ARGS0 = 4,
+  SLOT = 24,
+  MAX_WORKERS = 15;
 const CTL_INTS = ARGS0 + SLOT * MAX_WORKERS;
 const STACK_BYTES = 256 * 1024;
 /** Job kinds (the worker's `fns`). */
 export const JOB = { conv2d: 0, deconv2d: 1 } as const;
 export type Job = [kind: number, args: number[]];
 
-interface WorkerLike { terminate(): unknown }
+interface WorkerLike {
+  terminate(): unknown;
+}
 
 /**
  * One instance of the kernels with its own linear memory and a first-fit allocator over it (byte offsets, 64-byte
@@ -173,12 +219,16 @@ export class WasmKernels {
   }
 
   /** The calling thread + the workers. */
-  get threads(): number { return this.workers.length + 1; }
+  get threads(): number {
+    return this.workers.length + 1;
+  }
 
   private async startWorkers(module: WebAssembly.Module, n: number): Promise<void> {
     const ctlOff = this.alloc(CTL_INTS * 4);
     this.ctl = new Int32Array(this.memory.buffer, ctlOff, CTL_INTS);
-    const src = WORKER_SRC.replaceAll('${CTL_INTS}', String(CTL_INTS)).replaceAll('${ARGS0}', String(ARGS0)).replaceAll('${SLOT}', String(SLOT));
+    const src = WORKER_SRC.replaceAll('${CTL_INTS}', String(CTL_INTS))
+      .replaceAll('${ARGS0}', String(ARGS0))
+      .replaceAll('${SLOT}', String(SLOT));
     const ready: Promise<void>[] = [];
     for (let tid = 0; tid < n; tid++) {
       const stack = this.alloc(STACK_BYTES);
@@ -189,13 +239,23 @@ export class WasmKernels {
         const w = new wt.Worker(src, { eval: true, workerData: data });
         w.unref();
         this.workers.push(w);
-        ready.push(new Promise((res, rej) => { w.once('message', () => res()); w.once('error', rej); }));
+        ready.push(
+          new Promise((res, rej) => {
+            w.once('message', () => res());
+            w.once('error', rej);
+          }),
+        );
       } else {
         const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
         const w = new Worker(url);
         URL.revokeObjectURL(url);
         this.workers.push(w);
-        ready.push(new Promise((res, rej) => { w.onmessage = () => res(); w.onerror = (e) => rej(new WasmUnavailableError(`wasm worker failed: ${e.message}`)); }));
+        ready.push(
+          new Promise((res, rej) => {
+            w.onmessage = () => res();
+            w.onerror = (e) => rej(new WasmUnavailableError(`wasm worker failed: ${e.message}`));
+          }),
+        );
         w.postMessage(data);
       }
     }
@@ -215,10 +275,15 @@ export class WasmKernels {
     const fns = [this.x.conv2d, this.x.deconv2d] as ((...a: number[]) => void)[];
     if (jobs.length === 0) return;
     if (jobs.length > this.threads) throw new WasmUnavailableError(`${jobs.length} jobs for ${this.threads} threads`);
-    if (jobs.length === 1 || !this.ctl) { for (const [f, a] of jobs) fns[f]!(...a); return; }
-    const ctl = this.ctl, nw = this.workers.length;
+    if (jobs.length === 1 || !this.ctl) {
+      for (const [f, a] of jobs) fns[f]!(...a);
+      return;
+    }
+    const ctl = this.ctl,
+      nw = this.workers.length;
     for (let t = 0; t < nw; t++) {
-      const base = ARGS0 + t * SLOT, job = jobs[t + 1];
+      const base = ARGS0 + t * SLOT,
+        job = jobs[t + 1];
       ctl[base] = job ? job[0] : -1;
       if (job) for (let i = 0; i < job[1].length; i++) ctl[base + 1 + i] = job[1][i]!;
     }
@@ -228,7 +293,11 @@ export class WasmKernels {
     Atomics.store(ctl, 0, this.seq);
     Atomics.notify(ctl, 0);
     let err: unknown = null;
-    try { fns[jobs[0]![0]]!(...jobs[0]![1]); } catch (e) { err = e; }
+    try {
+      fns[jobs[0]![0]]!(...jobs[0]![1]);
+    } catch (e) {
+      err = e;
+    }
     for (;;) {
       const done = Atomics.load(ctl, 2);
       if (done >= nw) break;
@@ -250,8 +319,12 @@ export class WasmKernels {
     this.ctl = null;
   }
   /** Bytes allocated now (weights + live per-call buffers). */
-  get liveBytes(): number { return this.live; }
-  get heapBytes(): number { return this.memory.buffer.byteLength; }
+  get liveBytes(): number {
+    return this.live;
+  }
+  get heapBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
 
   /** Allocate `bytes` (rounded up to 64), growing memory when needed. */
   alloc(bytes: number): number {
@@ -286,7 +359,10 @@ export class WasmKernels {
       this.top = off;
       // the block below may be free too: fold it into the top
       const last = this.free[this.free.length - 1];
-      if (last && last[0] + last[1] === this.top) { this.top = last[0]; this.free.pop(); }
+      if (last && last[0] + last[1] === this.top) {
+        this.top = last[0];
+        this.free.pop();
+      }
       return;
     }
     let i = 0;
@@ -294,13 +370,21 @@ export class WasmKernels {
     this.free.splice(i, 0, [off, size]);
     const cur = this.free[i]!;
     const next = this.free[i + 1];
-    if (next && cur[0] + cur[1] === next[0]) { cur[1] += next[1]; this.free.splice(i + 1, 1); }
+    if (next && cur[0] + cur[1] === next[0]) {
+      cur[1] += next[1];
+      this.free.splice(i + 1, 1);
+    }
     const prev = this.free[i - 1];
-    if (prev && prev[0] + prev[1] === cur[0]) { prev[1] += cur[1]; this.free.splice(i, 1); }
+    if (prev && prev[0] + prev[1] === cur[0]) {
+      prev[1] += cur[1];
+      this.free.splice(i, 1);
+    }
   }
 
   /** A float32 view (invalidated when memory grows: take it right before use). */
-  f32(off: number, n: number): Float32Array { return new Float32Array(this.memory.buffer, off, n); }
+  f32(off: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, off, n);
+  }
 
   /** Allocate and fill with `data` (float32). */
   put(data: Float32Array): number {

@@ -16,7 +16,15 @@ describeGpu('library API', () => {
     const ctx = await GpuContext.create();
     try {
       const progress: { file: string; loaded: number; total?: number }[] = [];
-      const enc = await createEncoder({ detector: DET, codec: COD, method: 1, mode: 'portable', device: ctx.device, ...SIZE, onProgress: (p) => progress.push(p) });
+      const enc = await createEncoder({
+        detector: DET,
+        codec: COD,
+        method: 1,
+        mode: 'portable',
+        device: ctx.device,
+        ...SIZE,
+        onProgress: (p) => progress.push(p),
+      });
       expect(enc.device).toBe(ctx.device);
       for (const f of ['detector', 'codec']) {
         const last = progress.filter((p) => p.file === f).at(-1);
@@ -34,10 +42,17 @@ describeGpu('library API', () => {
       const b = await enc.encode(bgr);
       expect(Array.from(b.bytes)).toEqual(Array.from(a.bytes));
       // the same pixels as an rgba8unorm texture on the same device
-      const tex = ctx.device.createTexture({ size: [bgr.width, bgr.height], format: 'rgba8unorm', usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.COPY_SRC | GPUTextureUsage.TEXTURE_BINDING });
+      const tex = ctx.device.createTexture({
+        size: [bgr.width, bgr.height],
+        format: 'rgba8unorm',
+        usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.COPY_SRC | GPUTextureUsage.TEXTURE_BINDING,
+      });
       const rgba = new Uint8Array(bgr.width * bgr.height * 4);
       for (let i = 0; i < bgr.width * bgr.height; i++) {
-        rgba[4 * i] = bgr.data[3 * i + 2]!; rgba[4 * i + 1] = bgr.data[3 * i + 1]!; rgba[4 * i + 2] = bgr.data[3 * i]!; rgba[4 * i + 3] = 255;
+        rgba[4 * i] = bgr.data[3 * i + 2]!;
+        rgba[4 * i + 1] = bgr.data[3 * i + 1]!;
+        rgba[4 * i + 2] = bgr.data[3 * i]!;
+        rgba[4 * i + 3] = 255;
       }
       ctx.device.queue.writeTexture({ texture: tex }, rgba, { bytesPerRow: bgr.width * 4 }, [bgr.width, bgr.height]);
       expect(Array.from((await toBgrImage(tex, ctx)).data)).toEqual(Array.from(bgr.data));
@@ -77,7 +92,9 @@ describeGpu('library API', () => {
 
   it('rejects bad options and bad streams with clear errors', async () => {
     await expect(createEncoder({ detector: DET, codec: COD, method: 3 as unknown as 1 })).rejects.toThrow(/method must be 1 or 2/);
-    await expect(createEncoder({ detector: DET, codec: COD, mode: 'fast' as unknown as 'compat' })).rejects.toThrow(/mode must be compat or portable/);
+    await expect(createEncoder({ detector: DET, codec: COD, mode: 'fast' as unknown as 'compat' })).rejects.toThrow(
+      /mode must be compat or portable/,
+    );
     await expect(createEncoder({ detector: COD, codec: COD })).rejects.toThrow(/detectron2/);
     {
       const e = await createEncoder({ detector: DET, codec: COD, ...SIZE });

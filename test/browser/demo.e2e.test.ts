@@ -13,7 +13,14 @@ import { matchBoxes } from '../detector/match.ts';
 import { itGolden } from '../helpers/golden.ts';
 
 const IMAGE = 'weights/world/example.png'; // the demo's default image
-const OPTS = { detector: 'weights/default/detector.safetensors', codec: 'weights/default/codec.safetensors', method: 1 as const, mode: 'compat' as const, minSize: 320, maxSize: 544 };
+const OPTS = {
+  detector: 'weights/default/detector.safetensors',
+  codec: 'weights/default/codec.safetensors',
+  method: 1 as const,
+  mode: 'compat' as const,
+  minSize: 320,
+  maxSize: 544,
+};
 
 let server: PreviewServer;
 let url = '';
@@ -21,12 +28,18 @@ let url = '';
 describeGpu('demo page end to end (built with Vite, headless Chromium)', () => {
   beforeAll(async () => {
     await build({ configFile: 'demo/vite.config.ts', logLevel: 'error' });
-    server = await preview({ configFile: 'demo/vite.config.ts', logLevel: 'error', preview: { host: '127.0.0.1', port: 0, strictPort: false } });
+    server = await preview({
+      configFile: 'demo/vite.config.ts',
+      logLevel: 'error',
+      preview: { host: '127.0.0.1', port: 0, strictPort: false },
+    });
     const addr = server.httpServer.address();
     if (!addr || typeof addr === 'string') throw new Error('no preview address');
     url = `http://127.0.0.1:${addr.port}/`;
   });
-  afterAll(async () => { await server?.close(); });
+  afterAll(async () => {
+    await server?.close();
+  });
 
   async function nodeRun(opts: typeof OPTS) {
     const enc = await createEncoder(opts);
@@ -54,9 +67,14 @@ describeGpu('demo page end to end (built with Vite, headless Chromium)', () => {
       if (uploads.detector) await (await page.$('input#detFile'))!.uploadFile(uploads.detector);
       if (uploads.codec) await (await page.$('input#codecFile'))!.uploadFile(uploads.codec);
       await page.evaluate('window.__runDemo()');
-      const err = await page.waitForFunction('window.__webvcm !== undefined || window.__webvcmError !== undefined', { timeout: 600_000 }).then(() => page.evaluate('window.__webvcmError'));
+      const err = await page
+        .waitForFunction('window.__webvcm !== undefined || window.__webvcmError !== undefined', { timeout: 600_000 })
+        .then(() => page.evaluate('window.__webvcmError'));
       if (err) throw new Error(`demo failed: ${err}\n${logs.join('\n')}`);
-      const r = (await page.evaluate('window.__webvcm')) as { bytes: number; detections: { boxes: number[]; scores: number[]; classes: number[] } };
+      const r = (await page.evaluate('window.__webvcm')) as {
+        bytes: number;
+        detections: { boxes: number[]; scores: number[]; classes: number[] };
+      };
       mkdirSync('artifacts', { recursive: true });
       await page.screenshot({ path: screenshot, fullPage: true });
       return r;
@@ -69,12 +87,23 @@ describeGpu('demo page end to end (built with Vite, headless Chromium)', () => {
     const node = await nodeRun(OPTS);
     const nodeDets = node.dets;
     const r = await pageRun('artifacts/demo-e2e.png');
-    const browserDets = { boxes: Float32Array.from(r.detections.boxes), scores: Float32Array.from(r.detections.scores), classes: Int32Array.from(r.detections.classes) };
+    const browserDets = {
+      boxes: Float32Array.from(r.detections.boxes),
+      scores: Float32Array.from(r.detections.scores),
+      classes: Int32Array.from(r.detections.classes),
+    };
     expect(nodeDets.scores.length).toBeGreaterThan(0);
     const m = matchBoxes(nodeDets.boxes, browserDets.boxes, {
-      refScores: nodeDets.scores, gotScores: browserDets.scores, refClasses: nodeDets.classes, gotClasses: browserDets.classes, minIou: 0.99, maxDs: 1e-3,
+      refScores: nodeDets.scores,
+      gotScores: browserDets.scores,
+      refClasses: nodeDets.classes,
+      gotClasses: browserDets.classes,
+      minIou: 0.99,
+      maxDs: 1e-3,
     });
-    console.log(`demo e2e: node ${nodeDets.scores.length} dets, browser ${browserDets.scores.length} dets, matched ${m.matched}; container ${node.bytes} B (node) vs ${r.bytes} B (browser)`);
+    console.log(
+      `demo e2e: node ${nodeDets.scores.length} dets, browser ${browserDets.scores.length} dets, matched ${m.matched}; container ${node.bytes} B (node) vs ${r.bytes} B (browser)`,
+    );
     expect(browserDets.scores.length).toBe(nodeDets.scores.length);
     expect(m.matched).toBe(nodeDets.scores.length);
   });
@@ -84,11 +113,22 @@ describeGpu('demo page end to end (built with Vite, headless Chromium)', () => {
     const codec = '../shared/golden/pipeline/P_A/codec.pth.tar';
     const node = await nodeRun({ ...OPTS, detector: det, codec });
     const r = await pageRun('artifacts/demo-e2e-original-checkpoints.png', { detector: det, codec });
-    const got = { boxes: Float32Array.from(r.detections.boxes), scores: Float32Array.from(r.detections.scores), classes: Int32Array.from(r.detections.classes) };
+    const got = {
+      boxes: Float32Array.from(r.detections.boxes),
+      scores: Float32Array.from(r.detections.scores),
+      classes: Int32Array.from(r.detections.classes),
+    };
     const m = matchBoxes(node.dets.boxes, got.boxes, {
-      refScores: node.dets.scores, gotScores: got.scores, refClasses: node.dets.classes, gotClasses: got.classes, minIou: 0.99, maxDs: 1e-3,
+      refScores: node.dets.scores,
+      gotScores: got.scores,
+      refClasses: node.dets.classes,
+      gotClasses: got.classes,
+      minIou: 0.99,
+      maxDs: 1e-3,
     });
-    console.log(`demo e2e (original checkpoints): node ${node.dets.scores.length} dets / ${node.bytes} B, browser ${got.scores.length} dets / ${r.bytes} B, matched ${m.matched}`);
+    console.log(
+      `demo e2e (original checkpoints): node ${node.dets.scores.length} dets / ${node.bytes} B, browser ${got.scores.length} dets / ${r.bytes} B, matched ${m.matched}`,
+    );
     expect(node.dets.scores.length).toBeGreaterThan(0);
     expect(m.matched).toBeGreaterThanOrEqual(Math.ceil(0.95 * node.dets.scores.length));
   });

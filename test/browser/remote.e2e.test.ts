@@ -30,12 +30,22 @@ const TOKEN = 'browser-test-token';
 const PAGE_TIMEOUT_MS = 840_000; // SwiftShader on a shared 2-core box: the encode alone takes 30–120 s
 let vite: ViteDevServer, demo: ViteDevServer;
 let server: VcmServer;
-let testOrigin = '', demoOrigin = '', api = '';
+let testOrigin = '',
+  demoOrigin = '',
+  api = '';
 
-interface PlainDets { boxes: number[]; scores: number[]; classes: number[] }
+interface PlainDets {
+  boxes: number[];
+  scores: number[];
+  classes: number[];
+}
 interface PageResult {
-  ok: boolean; error?: string; adapter?: { backend: string; architecture: string; description: string }; encodeMs: number;
-  bytes: number[]; http: PlainDets & { names: string[]; fingerprint: string; roundTripMs: number };
+  ok: boolean;
+  error?: string;
+  adapter?: { backend: string; architecture: string; description: string };
+  encodeMs: number;
+  bytes: number[];
+  http: PlainDets & { names: string[]; fingerprint: string; roundTripMs: number };
   stream: PlainDets & { type: string; id: number };
 }
 
@@ -53,7 +63,9 @@ async function origin(v: ViteDevServer): Promise<string> {
 function watch(p: Page): { logs: string[]; crashed: Promise<never> } {
   const logs: string[] = [];
   p.on('console', (m) => logs.push(m.text()));
-  const crashed = new Promise<never>((_, reject) => p.on('pageerror', (e) => reject(new Error(`page error: ${String(e)}\n${logs.join('\n')}`))));
+  const crashed = new Promise<never>((_, reject) =>
+    p.on('pageerror', (e) => reject(new Error(`page error: ${String(e)}\n${logs.join('\n')}`))),
+  );
   return { logs, crashed };
 }
 
@@ -75,18 +87,44 @@ function expectIdentical(got: PlainDets, ref: DecodeResult['detections'], what: 
 
 describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader WebGPU)', () => {
   beforeAll(async () => {
-    vite = await createVite({ root: process.cwd(), logLevel: 'error', server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false }, optimizeDeps: DEPS });
+    vite = await createVite({
+      root: process.cwd(),
+      logLevel: 'error',
+      server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
+      optimizeDeps: DEPS,
+    });
     testOrigin = await origin(vite);
-    demo = await createVite({ configFile: 'demo/vite.config.ts', logLevel: 'error', server: { port: 0, strictPort: false, hmr: false }, optimizeDeps: DEPS });
+    demo = await createVite({
+      configFile: 'demo/vite.config.ts',
+      logLevel: 'error',
+      server: { port: 0, strictPort: false, hmr: false },
+      optimizeDeps: DEPS,
+    });
     demoOrigin = await origin(demo);
     // warm up for the example image and the fake camera's 480×640 frames, at the detector's trained resize
     const img = bgrFromFileBytes(new Uint8Array(readFileSync(IMAGE)), IMAGE);
     // deadline far above the default 30 s: the server's own run-time estimate on a loaded CI box must not refuse the pages
-    server = await createServer({ detector: DET, codecs: [COD], tokens: [TOKEN], cors: [testOrigin, demoOrigin], deadlineMs: 600_000, warmup: { sizes: [[img.height, img.width], [480, 640]] } });
+    server = await createServer({
+      detector: DET,
+      codecs: [COD],
+      tokens: [TOKEN],
+      cors: [testOrigin, demoOrigin],
+      deadlineMs: 600_000,
+      warmup: {
+        sizes: [
+          [img.height, img.width],
+          [480, 640],
+        ],
+      },
+    });
     api = await server.listen(0);
     await server.warmup();
   });
-  afterAll(async () => { await server?.close(); await demo?.close(); await vite?.close(); });
+  afterAll(async () => {
+    await server?.close();
+    await demo?.close();
+    await vite?.close();
+  });
 
   it('the page encodes, the server decodes: HTTP and WebSocket detections identical to a local decode of the same bytes', async () => {
     const { browser, close } = await launchChromium();
@@ -94,7 +132,10 @@ describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader Web
     try {
       const p = await browser.newPage();
       const { logs, crashed } = watch(p);
-      await p.goto(`${testOrigin}/test/browser/remote.html?server=${encodeURIComponent(api)}&token=${TOKEN}`, { waitUntil: 'load', timeout: 120_000 });
+      await p.goto(`${testOrigin}/test/browser/remote.html?server=${encodeURIComponent(api)}&token=${TOKEN}`, {
+        waitUntil: 'load',
+        timeout: 120_000,
+      });
       await Promise.race([p.waitForFunction('window.__result !== undefined', { timeout: PAGE_TIMEOUT_MS }), crashed]);
       console.log(logs.filter((l) => l.startsWith('[remote.html]')).join('\n'));
       r = (await p.evaluate('window.__result')) as PageResult;
@@ -105,7 +146,9 @@ describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader Web
     expect(r.adapter?.backend).toBe('browser');
     expect(readContainer(Uint8Array.from(r.bytes)).mode).toBe('portable');
     const { dets, classNames } = await localDecode(r.bytes);
-    console.log(`browser → serve: page adapter ${r.adapter?.architecture}, encode ${r.encodeMs.toFixed(0)} ms, ${r.bytes.length} B; server ${r.http.scores.length} detections (round trip ${r.http.roundTripMs.toFixed(0)} ms), local ${dets.scores.length}`);
+    console.log(
+      `browser → serve: page adapter ${r.adapter?.architecture}, encode ${r.encodeMs.toFixed(0)} ms, ${r.bytes.length} B; server ${r.http.scores.length} detections (round trip ${r.http.roundTripMs.toFixed(0)} ms), local ${dets.scores.length}`,
+    );
     expect(dets.scores.length).toBeGreaterThan(0);
     expect(r.http.fingerprint).toBe(server.fingerprints[0]);
     expectIdentical(r.http, dets, 'HTTP');
@@ -119,8 +162,20 @@ describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader Web
   async function openDemoForServer(p: Page, crashed: Promise<never>): Promise<void> {
     await p.goto(`${demoOrigin}/`, { waitUntil: 'load', timeout: 120_000 });
     await Promise.race([p.waitForFunction('window.__demoReady === true', { timeout: 120_000 }), crashed]);
-    await p.$eval('#remoteUrl', (el, v) => { (el as HTMLInputElement).value = v; }, api);
-    await p.$eval('#remoteToken', (el, v) => { (el as HTMLInputElement).value = v; }, TOKEN);
+    await p.$eval(
+      '#remoteUrl',
+      (el, v) => {
+        (el as HTMLInputElement).value = v;
+      },
+      api,
+    );
+    await p.$eval(
+      '#remoteToken',
+      (el, v) => {
+        (el as HTMLInputElement).value = v;
+      },
+      TOKEN,
+    );
   }
 
   it("the demo's 'detect on a server' mode (still image) draws and lists the server's detections of the page's stream", async () => {
@@ -132,13 +187,20 @@ describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader Web
       const { logs, crashed } = watch(p);
       await openDemoForServer(p, crashed);
       await p.click('#remoteStill');
-      await Promise.race([p.waitForFunction("['done', 'error'].includes(document.querySelector('#remote')?.dataset.state)", { timeout: PAGE_TIMEOUT_MS }), crashed]);
+      await Promise.race([
+        p.waitForFunction("['done', 'error'].includes(document.querySelector('#remote')?.dataset.state)", { timeout: PAGE_TIMEOUT_MS }),
+        crashed,
+      ]);
       st = (await p.evaluate('window.__webvcmRemote')) as RemoteStillState;
       if (!st.ok) throw new Error(`demo: ${st.error}\n${logs.join('\n')}`);
       dom = await p.evaluate(() => ({
         stats: document.querySelector('#remoteStats')!.textContent ?? '',
         mode: (document.querySelector('#mode') as HTMLSelectElement).value,
-        items: Array.from(document.querySelectorAll<HTMLLIElement>('#remoteDets li'), (li) => ({ cls: li.dataset.class ?? '', score: li.dataset.score ?? '', box: li.dataset.box ?? '' })),
+        items: Array.from(document.querySelectorAll<HTMLLIElement>('#remoteDets li'), (li) => ({
+          cls: li.dataset.class ?? '',
+          score: li.dataset.score ?? '',
+          box: li.dataset.box ?? '',
+        })),
       }));
     } finally {
       await close();
@@ -153,7 +215,13 @@ describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader Web
     console.log(`demo remote: ${st.bytes.length} B, ${dets.scores.length} detections, ${shown.length} drawn; "${dom.stats}"`);
     expect(shown.length).toBeGreaterThan(0);
     expect(st.drawn).toBe(shown.length);
-    expect(dom.items).toEqual(shown.map((i) => ({ cls: String(dets.classes[i]), score: String(dets.scores[i]), box: Array.from(dets.boxes.subarray(4 * i, 4 * i + 4)).join(',') })));
+    expect(dom.items).toEqual(
+      shown.map((i) => ({
+        cls: String(dets.classes[i]),
+        score: String(dets.scores[i]),
+        box: Array.from(dets.boxes.subarray(4 * i, 4 * i + 4)).join(','),
+      })),
+    );
     expect(dom.stats).toContain(`${st.bytes.length} B`);
     expect(dom.stats).toContain(`${dets.scores.length} detections (${shown.length} drawn`);
   }, 900_000);
@@ -167,11 +235,16 @@ describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader Web
       const { logs, crashed } = watch(p);
       await openDemoForServer(p, crashed);
       await p.click('#remoteCam');
-      await Promise.race([p.waitForFunction('(window.__webvcmRemoteStream?.replies ?? 0) >= 1', { timeout: PAGE_TIMEOUT_MS }), crashed]).catch(async (e: unknown) => {
+      await Promise.race([
+        p.waitForFunction('(window.__webvcmRemoteStream?.replies ?? 0) >= 1', { timeout: PAGE_TIMEOUT_MS }),
+        crashed,
+      ]).catch(async (e: unknown) => {
         throw new Error(`${String(e)}\nstats: ${await p.$eval('#remoteStats', (el) => el.textContent)}\n${logs.join('\n')}`);
       });
       // one evaluate: the state and the text of the same reply (both are set in one message handler)
-      ({ st, stats } = (await p.evaluate("({ st: window.__webvcmRemoteStream, stats: document.querySelector('#remoteStats').textContent })")) as { st: RemoteStreamState; stats: string });
+      ({ st, stats } = (await p.evaluate(
+        "({ st: window.__webvcmRemoteStream, stats: document.querySelector('#remoteStats').textContent })",
+      )) as { st: RemoteStreamState; stats: string });
       await p.click('#remoteCam'); // stop
       expect(await p.$eval('#remoteCam', (el) => el.textContent)).toBe('webcam stream');
     } finally {
@@ -181,8 +254,12 @@ describeGpu('browser client → webvcm serve (headless Chromium, SwiftShader Web
     expect(readContainer(Uint8Array.from(last.bytes)).mode).toBe('portable');
     const { dets } = await localDecode(last.bytes);
     expectIdentical(last.detections, dets, 'stream');
-    const shown = Array.from(dets.scores).filter((v) => v >= DRAW_SCORE).slice(0, 50).length;
-    console.log(`demo webcam stream: frame ${last.id}, ${last.bytes.length} B, ${dets.scores.length} detections, ${shown} drawn, round trip ${last.roundTripMs.toFixed(0)} ms, ${st.dropped} dropped; "${stats}"`);
+    const shown = Array.from(dets.scores)
+      .filter((v) => v >= DRAW_SCORE)
+      .slice(0, 50).length;
+    console.log(
+      `demo webcam stream: frame ${last.id}, ${last.bytes.length} B, ${dets.scores.length} detections, ${shown} drawn, round trip ${last.roundTripMs.toFixed(0)} ms, ${st.dropped} dropped; "${stats}"`,
+    );
     expect(last.drawn).toBe(shown);
     expect(stats).toMatch(new RegExp(`^frame ${last.id}: ${last.bytes.length} B, ${dets.scores.length} detections \\(${shown} drawn\\)`));
   }, 900_000);

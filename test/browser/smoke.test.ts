@@ -8,13 +8,20 @@ let base = '';
 
 describeGpu('browser smoke test (headless Chromium, SwiftShader WebGPU)', () => {
   beforeAll(async () => {
-    server = await createServer({ root: process.cwd(), logLevel: 'error', server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false }, optimizeDeps: { noDiscovery: true, include: [] } });
+    server = await createServer({
+      root: process.cwd(),
+      logLevel: 'error',
+      server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
+      optimizeDeps: { noDiscovery: true, include: [] },
+    });
     await server.listen();
     const addr = server.httpServer!.address();
     if (!addr || typeof addr === 'string') throw new Error('no server address');
     base = `http://127.0.0.1:${addr.port}`;
   });
-  afterAll(async () => { await server?.close(); });
+  afterAll(async () => {
+    await server?.close();
+  });
 
   it('runs the conv kernel in the page and matches the CPU reference', async () => {
     const { browser, close } = await launchChromium();
@@ -25,7 +32,12 @@ describeGpu('browser smoke test (headless Chromium, SwiftShader WebGPU)', () => 
       page.on('pageerror', (e) => logs.push(String(e)));
       await page.goto(`${base}/test/browser/smoke.html`, { waitUntil: 'load', timeout: 120_000 });
       await page.waitForFunction('window.__result !== undefined', { timeout: 240_000 });
-      const r = (await page.evaluate('window.__result')) as { ok: boolean; maxAbsErr?: number; error?: string; adapter?: { description: string; backend: string; architecture: string } };
+      const r = (await page.evaluate('window.__result')) as {
+        ok: boolean;
+        maxAbsErr?: number;
+        error?: string;
+        adapter?: { description: string; backend: string; architecture: string };
+      };
       if (!r.ok) throw new Error(`page result: ${JSON.stringify(r)}\nlogs:\n${logs.join('\n')}`);
       expect(r.adapter?.backend).toBe('browser');
       expect(r.adapter?.architecture).toMatch(/swiftshader/i);

@@ -12,19 +12,32 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeGpu } from '../helpers/gpu.ts';
 
-interface Run { status: number; stdout: string; stderr: string }
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Async (not spawnSync): a long blocking child would stall the vitest worker's RPC. */
 function webvcm(...args: string[]): Promise<Run> {
   return new Promise((res) => {
-    execFile(process.execPath, ['bin/webvcm.js', ...args], { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      res({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['bin/webvcm.js', ...args],
+      { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        res({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 /** stderr without Dawn's adapter warnings (printed by the native module whenever a device is created). */
-const ownStderr = (r: Run): string => r.stderr.split('\n').filter((l) => l && !/^Warning: /.test(l)).join('\n');
+const ownStderr = (r: Run): string =>
+  r.stderr
+    .split('\n')
+    .filter((l) => l && !/^Warning: /.test(l))
+    .join('\n');
 
 const IMAGE = 'weights/world/example.png';
 const SMALL = ['--min-size', '160', '--max-size', '272'];
@@ -32,13 +45,16 @@ const BUNDLED_CLASSES = ['circle', 'triangle', 'square', 'star', 'ring', 'cross'
 
 describe('encode / decode / detect: the same options', () => {
   it('--help: positional input, -o/--output, --detector, --min-size/--max-size, --precision, --json on all three; --method on encode and detect', async () => {
-    const help = Object.fromEntries(await Promise.all(['encode', 'decode', 'detect'].map(async (c) => [c, await webvcm(c, '--help')] as const)));
+    const help = Object.fromEntries(
+      await Promise.all(['encode', 'decode', 'detect'].map(async (c) => [c, await webvcm(c, '--help')] as const)),
+    );
     expect(help.encode.stdout).toMatch(/Usage: webvcm encode \[options\] <image>/);
     expect(help.decode.stdout).toMatch(/Usage: webvcm decode \[options\] <file>/);
     expect(help.detect.stdout).toMatch(/Usage: webvcm detect \[options\] \[image\]/);
     for (const [cmd, r] of Object.entries(help)) {
       expect(r.status, cmd).toBe(0);
-      for (const flag of ['-o, --output <file>', '--detector <ckpt>', '--min-size <n>', '--max-size <n>', '--precision <p>', '--json']) expect(r.stdout, `${cmd} ${flag}`).toContain(flag);
+      for (const flag of ['-o, --output <file>', '--detector <ckpt>', '--min-size <n>', '--max-size <n>', '--precision <p>', '--json'])
+        expect(r.stdout, `${cmd} ${flag}`).toContain(flag);
       expect(r.stdout, cmd).toMatch(/--detector <ckpt>\s+(?:(?!\n\s+-)[\s\S])*default: bundled/);
     }
     expect(help.encode.stdout).toContain('--method <n>');
@@ -74,7 +90,9 @@ describeGpu('encode / decode / detect: bundled defaults, summary on stdout, --js
   const dir = mkdtempSync(join(tmpdir(), 'webvcm-cli-gpu-'));
 
   it('with no checkpoints given all three use the bundled models; text and --json summaries on stdout', async () => {
-    const vcm = join(dir, 'x.vcm'), dec = join(dir, 'dec.json'), det = join(dir, 'det.json');
+    const vcm = join(dir, 'x.vcm'),
+      dec = join(dir, 'dec.json'),
+      det = join(dir, 'det.json');
     const enc = await webvcm('encode', IMAGE, '-o', vcm, ...SMALL);
     expect(enc.status, enc.stderr).toBe(0);
     expect(enc.stdout).toMatch(new RegExp(`^wrote ${vcm.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\d+ bytes`));
@@ -82,15 +100,21 @@ describeGpu('encode / decode / detect: bundled defaults, summary on stdout, --js
     expect(d.status, d.stderr).toBe(0);
     const t = await webvcm('detect', IMAGE, '-o', det, ...SMALL);
     expect(t.status, t.stderr).toBe(0);
-    for (const [r, out] of [[d, dec], [t, det]] as const) {
-      expect(r.stdout.split('\n')[0]).toMatch(new RegExp(`^wrote ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\d+ detections \\(image 456x320`));
+    for (const [r, out] of [
+      [d, dec],
+      [t, det],
+    ] as const) {
+      expect(r.stdout.split('\n')[0]).toMatch(
+        new RegExp(`^wrote ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\d+ detections \\(image 456x320`),
+      );
     }
     for (const r of [enc, d, t]) {
       expect(ownStderr(r)).toBe(''); // the summary is not on stderr
       expect(r.stderr).not.toMatch(/wrote|detections/);
     }
     // one detections format, named with the bundled detector's classes (so the bundled default was used)
-    const jd = JSON.parse(readFileSync(dec, 'utf8')) as Record<string, unknown>, jt = JSON.parse(readFileSync(det, 'utf8')) as Record<string, unknown>;
+    const jd = JSON.parse(readFileSync(dec, 'utf8')) as Record<string, unknown>,
+      jt = JSON.parse(readFileSync(det, 'utf8')) as Record<string, unknown>;
     expect(Object.keys(jt)).toEqual(Object.keys(jd));
     expect(Object.keys(jt)).toEqual(['format', 'version', 'boxes', 'scores', 'classes', 'labels', 'sizes']);
     expect([jt.format, jt.version]).toEqual(['webvcm.detections', 1]);
@@ -106,7 +130,10 @@ describeGpu('encode / decode / detect: bundled defaults, summary on stdout, --js
     const ej = await webvcm('encode', IMAGE, '-o', join(dir, 'y.vcm'), ...SMALL, '--json');
     const dj = await webvcm('decode', vcm, '-o', join(dir, 'dec2.json'), '--json');
     const tj = await webvcm('detect', IMAGE, '-o', join(dir, 'det2.json'), ...SMALL, '--json');
-    const sums = [ej, dj, tj].map((r) => { expect(r.status, r.stderr).toBe(0); return JSON.parse(r.stdout) as Record<string, unknown>; });
+    const sums = [ej, dj, tj].map((r) => {
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as Record<string, unknown>;
+    });
     expect(sums.map((s) => s.output)).toEqual([join(dir, 'y.vcm'), join(dir, 'dec2.json'), join(dir, 'det2.json')]);
     expect(sums[1]!.detections).toBe((jd.scores as number[]).length);
     expect(sums[2]!.detections).toBe((jt.scores as number[]).length);
@@ -115,9 +142,20 @@ describeGpu('encode / decode / detect: bundled defaults, summary on stdout, --js
   }, 900_000);
 
   it('detect: --weights / --input / --method2 (the older spellings) still work and mean the same; --precision f16', async () => {
-    const a = join(dir, 'a.json'), b = join(dir, 'b.json');
+    const a = join(dir, 'a.json'),
+      b = join(dir, 'b.json');
     const ra = await webvcm('detect', IMAGE, '-o', a, ...SMALL, '--method', '2', '--detector', 'weights/default/detector.safetensors');
-    const rb = await webvcm('detect', '--input', IMAGE, '--output', b, ...SMALL, '--method2', '--weights', 'weights/default/detector.safetensors');
+    const rb = await webvcm(
+      'detect',
+      '--input',
+      IMAGE,
+      '--output',
+      b,
+      ...SMALL,
+      '--method2',
+      '--weights',
+      'weights/default/detector.safetensors',
+    );
     expect(ra.status, ra.stderr).toBe(0);
     expect(rb.status, rb.stderr).toBe(0);
     expect(readFileSync(b, 'utf8')).toBe(readFileSync(a, 'utf8'));
@@ -133,10 +171,32 @@ describeGpu('encode / decode / detect: bundled defaults, summary on stdout, --js
 
   it('eval names the CSV and the SVG it wrote', async () => {
     const out = join(dir, 'eval');
-    const r = await webvcm('eval', '--annotations', 'weights/mini-coco/instances.json', '--images', 'weights/mini-coco', '--method', '1', '--limit', '1',
-      '--min-size', '128', '--max-size', '192', '--out', out, '--detector', 'weights/random/detector.safetensors', '--codec', 'weights/random/codec.safetensors');
+    const r = await webvcm(
+      'eval',
+      '--annotations',
+      'weights/mini-coco/instances.json',
+      '--images',
+      'weights/mini-coco',
+      '--method',
+      '1',
+      '--limit',
+      '1',
+      '--min-size',
+      '128',
+      '--max-size',
+      '192',
+      '--out',
+      out,
+      '--detector',
+      'weights/random/detector.safetensors',
+      '--codec',
+      'weights/random/codec.safetensors',
+    );
     expect(r.status, r.stderr).toBe(0);
-    for (const [label, file] of [['csv', join(out, 'rd.csv')], ['plot', join(out, 'rd.svg')]]) {
+    for (const [label, file] of [
+      ['csv', join(out, 'rd.csv')],
+      ['plot', join(out, 'rd.svg')],
+    ]) {
       expect(existsSync(file)).toBe(true);
       expect(r.stdout).toMatch(new RegExp(`^\\s+${label}\\s+${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
     }

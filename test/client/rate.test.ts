@@ -27,10 +27,18 @@ function fakeSocket(sent: Uint8Array[]): typeof WebSocket {
     onerror: (() => void) | null = null;
     onclose: (() => void) | null = null;
     onmessage: ((ev: MessageEvent) => void) | null = null;
-    constructor(_url: string) { queueMicrotask(() => this.onopen?.()); }
-    send(b: Uint8Array) { sent.push(b); }
-    addEventListener(_t: string, f: () => void) { queueMicrotask(f); }
-    close() { this.readyState = 3; }
+    constructor(_url: string) {
+      queueMicrotask(() => this.onopen?.());
+    }
+    send(b: Uint8Array) {
+      sent.push(b);
+    }
+    addEventListener(_t: string, f: () => void) {
+      queueMicrotask(f);
+    }
+    close() {
+      this.readyState = 3;
+    }
   }
   return Fake as unknown as typeof WebSocket;
 }
@@ -71,28 +79,48 @@ describe('rate controller', () => {
 describe('createRemoteDecoder stream with a bitrate budget (real VBR frames)', () => {
   it('halving the budget mid-stream: the bytes per frame follow within 10 frames', async () => {
     const cpu = new CpuCodecBackend();
-    const codec = await HyperpriorCodec.create(codecWeightsFromRaw(readCheckpoint(new Uint8Array(readFileSync(resolve(D, 'bmshj2018-hyperprior-vbr/model.pth.tar'))))), cpu);
+    const codec = await HyperpriorCodec.create(
+      codecWeightsFromRaw(readCheckpoint(new Uint8Array(readFileSync(resolve(D, 'bmshj2018-hyperprior-vbr/model.pth.tar'))))),
+      cpu,
+    );
     const u8 = readNpy(new Uint8Array(readFileSync(resolve(D, 'x_u8.npy')))).data as Uint8Array;
     const [C, H, W] = [64, 64, 128];
     // four "video frames": the golden input circularly shifted (a panning camera); each analysed once
     const frames: Analysed<CpuTensor>[] = [];
     for (let f = 0; f < 4; f++) {
       const x = new Float32Array(C * H * W);
-      for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let xx = 0; xx < W; xx++) x[(c * H + y) * W + xx] = Math.fround(u8[(c * H + y) * W + ((xx + 9 * f) % W)]! / 255);
+      for (let c = 0; c < C; c++)
+        for (let y = 0; y < H; y++)
+          for (let xx = 0; xx < W; xx++) x[(c * H + y) * W + xx] = Math.fround(u8[(c * H + y) * W + ((xx + 9 * f) % W)]! / 255);
       frames.push(await codec.analyse(x, { shape: [C, H, W] }));
     }
     const gains = codec.gains;
     const sent: Uint8Array[] = [];
     const remote = createRemoteDecoder({ url: 'http://127.0.0.1:1', WebSocket: fakeSocket(sent) });
     const fps = 10;
-    const s = await remote.stream({ onMessage: () => {}, rate: { budgetKbps: 28, fps, minGain: Math.min(...gains), maxGain: Math.max(...gains) } });
+    const s = await remote.stream({
+      onMessage: () => {},
+      rate: { budgetKbps: 28, fps, minGain: Math.min(...gains), maxGain: Math.max(...gains) },
+    });
     const sizes: number[] = [];
     for (let i = 0; i < 40; i++) {
       if (i === 20) s.setBudget(14);
       const r = await codec.code(frames[i % 4]!, s.nextScale()!);
       const bytes = writeContainer({
-        mode: 'compat', method: Method.Plain, fingerprint: codec.fingerprint, originalSize: [H, W], resizedSize: [H, W], featureShape: [C, H, W],
-        padding: [0, 0, 0, 0], mn: 0, mx: 1, zShape: r.zShape, model: codec.architecture, gain: r.gain, yString: r.strings[0], zString: r.strings[1],
+        mode: 'compat',
+        method: Method.Plain,
+        fingerprint: codec.fingerprint,
+        originalSize: [H, W],
+        resizedSize: [H, W],
+        featureShape: [C, H, W],
+        padding: [0, 0, 0, 0],
+        mn: 0,
+        mx: 1,
+        zShape: r.zShape,
+        model: codec.architecture,
+        gain: r.gain,
+        yString: r.strings[0],
+        zString: r.strings[1],
       });
       s.send(i, bytes);
       sizes.push(bytes.length);
@@ -103,7 +131,8 @@ describe('createRemoteDecoder stream with a bitrate budget (real VBR frames)', (
     const target = (kbps: number) => (kbps * 1000) / 8 / fps;
     const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
     // within 10 frames of each budget: every frame within 25 % (content varies frame to frame), the average within 10 %
-    const before = sizes.slice(10, 20), after = sizes.slice(30, 40);
+    const before = sizes.slice(10, 20),
+      after = sizes.slice(30, 40);
     for (const b of before) expect(Math.abs(b / target(28) - 1)).toBeLessThan(0.25);
     for (const b of after) expect(Math.abs(b / target(14) - 1)).toBeLessThan(0.25);
     expect(Math.abs(mean(before) / target(28) - 1)).toBeLessThan(0.1);

@@ -11,8 +11,18 @@ import type { CodecOps } from '../../src/model/codec/ops.ts';
 import type { HyperpriorParams } from '../../src/model/codec/params.ts';
 import { goldenParams, i32 } from './golden.ts';
 
-export const nextUp = (v: number): number => { const f = new Float32Array([v]); const u = new Uint32Array(f.buffer); u[0]! += v >= 0 ? 1 : -1; return f[0]!; };
-export const nextDown = (v: number): number => { const f = new Float32Array([v]); const u = new Uint32Array(f.buffer); u[0]! += v > 0 ? -1 : 1; return f[0]!; };
+export const nextUp = (v: number): number => {
+  const f = new Float32Array([v]);
+  const u = new Uint32Array(f.buffer);
+  u[0]! += v >= 0 ? 1 : -1;
+  return f[0]!;
+};
+export const nextDown = (v: number): number => {
+  const f = new Float32Array([v]);
+  const u = new Uint32Array(f.buffer);
+  u[0]! += v > 0 ? -1 : 1;
+  return f[0]!;
+};
 
 export interface IndexCase {
   name: string;
@@ -34,7 +44,9 @@ function withLastLayer(p: HyperpriorParams, bias: Float32Array): HyperpriorParam
 async function lastExponent(p: HyperpriorParams, z: Int32Array, zShape: [number, number]): Promise<number> {
   const codec = await HyperpriorCodec.create(p, new CpuCodecBackend());
   let E = NaN;
-  await codec.indexesFromZSymbols(z, zShape, 'portable', (layer, e) => { if (layer === 2) E = e; });
+  await codec.indexesFromZSymbols(z, zShape, 'portable', (layer, e) => {
+    if (layer === 2) E = e;
+  });
   return E;
 }
 
@@ -44,26 +56,50 @@ export async function indexCases(): Promise<IndexCase[]> {
   const cases: IndexCase[] = [
     { name: 'golden A', params: A, zSymbols: zA, zShape: [2, 3] },
     { name: 'golden C', params: goldenParams('compressai/C/model.pth.tar'), zSymbols: i32('compressai/C/z_symbols.npy'), zShape: [2, 3] },
-    { name: 'pipeline P_A m1', params: goldenParams('pipeline/P_A/codec.pth.tar'), zSymbols: i32('pipeline/P_A/m1/z_symbols.npy'), zShape: [2, 2] },
-    { name: 'pipeline P_A m2', params: goldenParams('pipeline/P_A/codec.pth.tar'), zSymbols: i32('pipeline/P_A/m2/z_symbols.npy'), zShape: [1, 2] },
+    {
+      name: 'pipeline P_A m1',
+      params: goldenParams('pipeline/P_A/codec.pth.tar'),
+      zSymbols: i32('pipeline/P_A/m1/z_symbols.npy'),
+      zShape: [2, 2],
+    },
+    {
+      name: 'pipeline P_A m2',
+      params: goldenParams('pipeline/P_A/codec.pth.tar'),
+      zSymbols: i32('pipeline/P_A/m2/z_symbols.npy'),
+      zShape: [1, 2],
+    },
   ];
-  const t = A.scaleTable, M = A.M;
+  const t = A.scaleTable,
+    M = A.M;
   // float32 boundaries: scale == table[k], one ulp above, one ulp below
-  const fb = new Float32Array(M), expC: number[] = [];
+  const fb = new Float32Array(M),
+    expC: number[] = [];
   for (let c = 0; c < M; c++) {
-    const k = c % 63, kind = Math.floor(c / 63);
-    if (kind === 0) { fb[c] = t[k]!; expC.push(k); }
-    else if (kind === 1) { fb[c] = nextUp(t[k]!); expC.push(k + 1); }
-    else if (kind === 2) { fb[c] = nextDown(t[k]!); expC.push(k); }
-    else { fb[c] = [0, 300, nextDown(0.11)][c % 3]!; expC.push([0, 63, 0][c % 3]!); }
+    const k = c % 63,
+      kind = Math.floor(c / 63);
+    if (kind === 0) {
+      fb[c] = t[k]!;
+      expC.push(k);
+    } else if (kind === 1) {
+      fb[c] = nextUp(t[k]!);
+      expC.push(k + 1);
+    } else if (kind === 2) {
+      fb[c] = nextDown(t[k]!);
+      expC.push(k);
+    } else {
+      fb[c] = [0, 300, nextDown(0.11)][c % 3]!;
+      expC.push([0, 63, 0][c % 3]!);
+    }
   }
   const pf = withLastLayer(A, fb);
   const E = await lastExponent(pf, zA, [2, 3]);
   cases.push({ name: 'adversarial: scales at float32 table boundaries', params: pf, zSymbols: zA, zShape: [2, 3], expectCompat: expC });
   // fixed-point boundaries: v = T_k, T_k + 1, T_k − 1 exactly (T_k = floor(table[k]·2^E))
-  const xb = new Float32Array(M), expP: number[] = [];
+  const xb = new Float32Array(M),
+    expP: number[] = [];
   for (let c = 0; c < M; c++) {
-    const k = c % 63, d = [0, 1, -1][Math.floor(c / 63) % 3]!;
+    const k = c % 63,
+      d = [0, 1, -1][Math.floor(c / 63) % 3]!;
     const Tk = Math.floor(t[k]! * 2 ** E);
     const b = Math.fround((Tk + d) * 2 ** -E);
     xb[c] = b;
@@ -72,7 +108,13 @@ export async function indexCases(): Promise<IndexCase[]> {
     for (let j = 0; j < 63; j++) if (v > Math.floor(t[j]! * 2 ** E)) n++;
     expP.push(n);
   }
-  cases.push({ name: 'adversarial: scales at fixed-point thresholds', params: withLastLayer(A, xb), zSymbols: zA, zShape: [2, 3], expectPortable: expP });
+  cases.push({
+    name: 'adversarial: scales at fixed-point thresholds',
+    params: withLastLayer(A, xb),
+    zSymbols: zA,
+    zShape: [2, 3],
+    expectPortable: expP,
+  });
   // z at extreme values (saturating fixed-point input) with the real weights
   const zx = zA.map((v, i) => (i % 7 === 0 ? 1000 * (i % 2 ? 1 : -1) : v));
   cases.push({ name: 'adversarial: extreme z symbols', params: A, zSymbols: zx, zShape: [2, 3] });
@@ -80,11 +122,17 @@ export async function indexCases(): Promise<IndexCase[]> {
 }
 
 export function hash(a: Int32Array): string {
-  return createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** Indexes of every case on one backend: { name: { portable, compat } } as hashes, plus the raw arrays. */
-export async function runCases<T extends Tensor>(be: CodecOps<T>, cases: IndexCase[]): Promise<Record<string, { portable: string; compat: string; p: Int32Array; c: Int32Array }>> {
+export async function runCases<T extends Tensor>(
+  be: CodecOps<T>,
+  cases: IndexCase[],
+): Promise<Record<string, { portable: string; compat: string; p: Int32Array; c: Int32Array }>> {
   const out: Record<string, { portable: string; compat: string; p: Int32Array; c: Int32Array }> = {};
   for (const cs of cases) {
     const codec = await HyperpriorCodec.create(cs.params, be);

@@ -34,25 +34,42 @@ describeGpuGolden('webvcm codec CLI', () => {
     expect(firstDiff(readNpy(new Uint8Array(readFileSync(join(dir, 'p.npy')))).data as Float32Array, xh.data as Float32Array)).toBe(-1);
     // CompressAI's own raw strings
     await decompressCommand({ weights, stringsIn: resolve(GOLDEN, 'compressai/C'), zShape: [2, 3], output: join(dir, 'raw.npy') });
-    expectClose(readNpy(new Uint8Array(readFileSync(join(dir, 'raw.npy')))).data as Float32Array, f32('compressai/C/x_hat.npy'), 1e-4, 0, 'raw strings x_hat');
-    await expect(decompressCommand({ weights: resolve(GOLDEN, 'compressai/A/model.pth.tar'), input: join(dir, 'c.wvcm'), output: join(dir, 'bad.npy') }))
-      .rejects.toThrow(/fingerprint mismatch/);
+    expectClose(
+      readNpy(new Uint8Array(readFileSync(join(dir, 'raw.npy')))).data as Float32Array,
+      f32('compressai/C/x_hat.npy'),
+      1e-4,
+      0,
+      'raw strings x_hat',
+    );
+    await expect(
+      decompressCommand({
+        weights: resolve(GOLDEN, 'compressai/A/model.pth.tar'),
+        input: join(dir, 'c.wvcm'),
+        output: join(dir, 'bad.npy'),
+      }),
+    ).rejects.toThrow(/fingerprint mismatch/);
   });
 });
 
 describeGpu('webvcm codec compress: inputs it cannot code are refused by name', () => {
-  it('NaN names the file and the position; huge values say they are out of the codec\'s range', async () => {
+  it("NaN names the file and the position; huge values say they are out of the codec's range", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'webvcm-codec-bad-'));
     const weights = resolve('weights/default/codec.safetensors');
     const x = new Float32Array(64 * 16 * 16).map((_, i) => (i % 97) / 97);
-    const nan = x.slice(); nan[3 * 256 + 4 * 16 + 5] = NaN;
+    const nan = x.slice();
+    nan[3 * 256 + 4 * 16 + 5] = NaN;
     writeFileSync(join(dir, 'nan.npy'), writeNpy(nan, [1, 64, 16, 16]));
-    const e1 = await compressCommand({ weights, input: join(dir, 'nan.npy'), output: join(dir, 'nan.vcm'), mode: 'compat' }).catch((e: unknown) => e);
+    const e1 = await compressCommand({ weights, input: join(dir, 'nan.npy'), output: join(dir, 'nan.vcm'), mode: 'compat' }).catch(
+      (e: unknown) => e,
+    );
     expect(e1).toBeInstanceOf(CodecInputError);
     expect((e1 as Error).message).toMatch(/nan\.npy: value at \[0, 3, 4, 5\] is NaN; the codec codes finite values only/);
-    const big = x.slice(); big[100] = 1e30;
+    const big = x.slice();
+    big[100] = 1e30;
     writeFileSync(join(dir, 'big.npy'), writeNpy(big, [1, 64, 16, 16]));
-    const e2 = await compressCommand({ weights, input: join(dir, 'big.npy'), output: join(dir, 'big.vcm'), mode: 'compat' }).catch((e: unknown) => e);
+    const e2 = await compressCommand({ weights, input: join(dir, 'big.npy'), output: join(dir, 'big.vcm'), mode: 'compat' }).catch(
+      (e: unknown) => e,
+    );
     expect(e2).toBeInstanceOf(CodecInputError);
     expect((e2 as Error).message).toMatch(/out of the codec's range/);
     // an ordinary input of the same shape still compresses

@@ -18,18 +18,33 @@ import { FIXTURES_ROOT } from '../helpers/golden.ts';
 import { checked, describeGpu, expectClose, gpuContext } from '../helpers/gpu.ts';
 
 const D = resolve(FIXTURES_ROOT, 'codec-family');
-interface Case { model: string; setting: string; gain: number | null; z_shape: [number, number]; y_bytes: number }
-const manifest = JSON.parse(readFileSync(resolve(D, 'manifest.json'), 'utf8')) as { cases: Case[]; x_hat_sample_stride: number; input: { shape: number[] } };
+interface Case {
+  model: string;
+  setting: string;
+  gain: number | null;
+  z_shape: [number, number];
+  y_bytes: number;
+}
+const manifest = JSON.parse(readFileSync(resolve(D, 'manifest.json'), 'utf8')) as {
+  cases: Case[];
+  x_hat_sample_stride: number;
+  input: { shape: number[] };
+};
 const bytes = (rel: string) => new Uint8Array(readFileSync(resolve(D, rel)));
 const npy = (rel: string) => readNpy(bytes(rel));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const shape = manifest.input.shape.slice(1) as [number, number, number];
 const x = Float32Array.from(npy('x_u8.npy').data as ArrayLike<number>, (k) => Math.fround(k / 255));
 const rateOf = (setting: string): RateOptions =>
-  setting.startsWith('level') ? { level: Number(setting.slice(5)) } : setting.startsWith('scale') ? { scale: Number(setting.slice(5)) } : {};
+  setting.startsWith('level')
+    ? { level: Number(setting.slice(5)) }
+    : setting.startsWith('scale')
+      ? { scale: Number(setting.slice(5)) }
+      : {};
 const weights = (model: string) => codecWeightsFromRaw(readCheckpoint(bytes(`${model}/model.pth.tar`)));
 const MODELS = [...new Set(manifest.cases.map((c) => c.model))];
-const XHAT_ATOL = 1e-4, XHAT_RTOL = 1e-4;
+const XHAT_ATOL = 1e-4,
+  XHAT_RTOL = 1e-4;
 
 async function checkCases<T extends Tensor>(ops: CodecOps<T>, read: (t: T) => Promise<Float32Array>): Promise<number> {
   let n = 0;
@@ -44,13 +59,23 @@ async function checkCases<T extends Tensor>(ops: CodecOps<T>, read: (t: T) => Pr
       expect(hex(r.strings[1]), `${what} z`).toBe(hex(bytes(`${model}/${c.setting}/z_string.bin`)));
       expect(r.zShape).toEqual(c.z_shape);
       // decode CompressAI's own strings at the recorded gain
-      const d = await codec.decompress([bytes(`${model}/${c.setting}/y_string.bin`), bytes(`${model}/${c.setting}/z_string.bin`)], r.zShape, { gain: r.gain });
+      const d = await codec.decompress(
+        [bytes(`${model}/${c.setting}/y_string.bin`), bytes(`${model}/${c.setting}/z_string.bin`)],
+        r.zShape,
+        { gain: r.gain },
+      );
       expect(Array.from(d.ySymbols)).toEqual(Array.from(npy(`${model}/${c.setting}/y_symbols.npy`).data as Int32Array));
       const xHat = await read(d.xHat);
       ops.release(d.xHat);
       const ref = npy(`${model}/${c.setting}/x_hat_sample.npy`).data as Float32Array;
       const s = manifest.x_hat_sample_stride;
-      expectClose(Float32Array.from(ref, (_, i) => xHat[i * s]!), ref, XHAT_ATOL, XHAT_RTOL, `${what} x_hat`);
+      expectClose(
+        Float32Array.from(ref, (_, i) => xHat[i * s]!),
+        ref,
+        XHAT_ATOL,
+        XHAT_RTOL,
+        `${what} x_hat`,
+      );
       n++;
     }
     codec.release();
@@ -90,7 +115,7 @@ describe('codec family: registry and architecture recognition', () => {
     for (const s of [0, -1, NaN, Infinity, 1e60]) expect(() => vbr.gainFor({ scale: s }), String(s)).toThrow(/scale/);
     expect(() => vbr.gainFor({ level: 1, scale: 1 })).toThrow(/not both/);
   });
-  it('a raw state dict and the loader\'s canonical tensors give the same parameters and fingerprint', async () => {
+  it("a raw state dict and the loader's canonical tensors give the same parameters and fingerprint", async () => {
     const cpu = new CpuCodecBackend();
     for (const model of MODELS) {
       const a = await HyperpriorCodec.create(weights(model), cpu);
@@ -101,7 +126,7 @@ describe('codec family: registry and architecture recognition', () => {
 });
 
 describe('codec family: CPU reference against CompressAI', () => {
-  it('strings byte for byte, CompressAI\'s strings decode, x_hat within tolerance (every model and rate)', async () => {
+  it("strings byte for byte, CompressAI's strings decode, x_hat within tolerance (every model and rate)", async () => {
     const cpu = new CpuCodecBackend();
     expect(await checkCases(cpu, (t) => cpu.toCHW(t))).toBe(manifest.cases.length);
   }, 120_000);
@@ -118,8 +143,13 @@ describe('codec family: CPU reference against CompressAI', () => {
         seen.add(hex(new Uint8Array(r.yIndexes.buffer)));
         // the fixed-point h_s picks (nearly) the same Gaussian rows as the float one
         const c = await codec.compress(x, { shape, mode: 'compat', ...rate });
-        let diff = 0, step = 0;
-        for (let i = 0; i < c.yIndexes.length; i++) if (c.yIndexes[i] !== r.yIndexes[i]) { diff++; step = Math.max(step, Math.abs(c.yIndexes[i]! - r.yIndexes[i]!)); }
+        let diff = 0,
+          step = 0;
+        for (let i = 0; i < c.yIndexes.length; i++)
+          if (c.yIndexes[i] !== r.yIndexes[i]) {
+            diff++;
+            step = Math.max(step, Math.abs(c.yIndexes[i]! - r.yIndexes[i]!));
+          }
         expect(diff / c.yIndexes.length, `${model} ${JSON.stringify(rate)} index flips`).toBeLessThan(0.05);
         expect(step, `${model} index step`).toBeLessThanOrEqual(1);
       }
@@ -129,13 +159,13 @@ describe('codec family: CPU reference against CompressAI', () => {
 });
 
 describeGpu('codec family on the GPU (WGSL) against CompressAI', () => {
-  it('strings byte for byte, CompressAI\'s strings decode, x_hat within tolerance (every model and rate)', async () => {
+  it("strings byte for byte, CompressAI's strings decode, x_hat within tolerance (every model and rate)", async () => {
     const ctx = await gpuContext();
     const gpu = new GpuCodecBackend(ctx);
     const n = await checked(ctx, 'codec family', () => checkCases(gpu, (t) => gpu.toCHW(t)));
     expect(n).toBe(manifest.cases.length);
   }, 120_000);
-  it('portable mode, every model: GPU and CPU indexes and strings identical; each decodes the other\'s stream', async () => {
+  it("portable mode, every model: GPU and CPU indexes and strings identical; each decodes the other's stream", async () => {
     const ctx = await gpuContext();
     const gpu = new GpuCodecBackend(ctx);
     const cpu = new CpuCodecBackend();

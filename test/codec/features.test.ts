@@ -39,12 +39,14 @@ describeGpuGolden('feature path (paper methods 1 and 2) vs the pipeline golden',
         const x = gpu.quantize8(F, qp.mn, qp.scale, pad);
         const xd = await gpu.toCHW(x);
         gpu.release(x);
-        const Hp = Hf + pad[0] + pad[2], Wp = Wf + pad[1] + pad[3];
+        const Hp = Hf + pad[0] + pad[2],
+          Wp = Wf + pad[1] + pad[3];
         let bad = 0;
         for (let c = 0; c < C; c++)
           for (let y = 0; y < Hp; y++)
             for (let xx = 0; xx < Wp; xx++) {
-              const iy = y - pad[0], ix = xx - pad[1];
+              const iy = y - pad[0],
+                ix = xx - pad[1];
               const inside = iy >= 0 && ix >= 0 && iy < Hf && ix < Wf;
               const want = inside ? Math.fround(q8[(c * Hf + iy) * Wf + ix]! / 255) : 0;
               if (xd[(c * Hp + y) * Wp + xx] !== want) bad++;
@@ -68,11 +70,18 @@ describeGpuGolden('feature path (paper methods 1 and 2) vs the pipeline golden',
         expectClose(got, ref, 1e-4 * qp.range + 1e-6, 0, 'F_hat');
 
         // portable mode: different stream, same decoded y_hat, hence the same F_hat on this device
-        const encP = await encodeFeatures(codec, F, { method, mode: 'portable', originalSize: quant.original_hw, resizedSize: quant.resized_hw });
+        const encP = await encodeFeatures(codec, F, {
+          method,
+          mode: 'portable',
+          originalSize: quant.original_hw,
+          resizedSize: quant.resized_hw,
+        });
         expect(readContainer(encP.bytes).mode).toBe('portable');
         const decP = await decodeFeatures(codec, encP.bytes);
         expect(firstDiff(await gpu.toCHW(decP.features), got)).toBe(-1);
-        console.log(`P_A ${m}: portable ${encP.strings[0].length + encP.strings[1].length} B vs compat ${enc.strings[0].length + enc.strings[1].length} B`);
+        console.log(
+          `P_A ${m}: portable ${encP.strings[0].length + encP.strings[1].length} B vs compat ${enc.strings[0].length + enc.strings[1].length} B`,
+        );
         gpu.release(F, dec.features, decP.features);
 
         // container checks: wrong weights, truncation, corruption, inconsistent shapes
@@ -80,7 +89,8 @@ describeGpuGolden('feature path (paper methods 1 and 2) vs the pipeline golden',
         await expect(decodeFeatures(other, enc.bytes)).rejects.toThrow(/fingerprint mismatch/);
         other.release();
         await expect(decodeFeatures(codec, enc.bytes.slice(0, enc.bytes.length - 4))).rejects.toBeInstanceOf(ContainerError);
-        const bad1 = enc.bytes.slice(); bad1[0] = 0x58;
+        const bad1 = enc.bytes.slice();
+        bad1[0] = 0x58;
         await expect(decodeFeatures(codec, bad1)).rejects.toThrow(/magic/);
         const f = readContainer(enc.bytes);
         // a feature shape that does not fit the resized image is refused by the container itself
@@ -100,7 +110,9 @@ describeGpuGolden('feature path (paper methods 1 and 2) vs the pipeline golden',
     const gpu = new GpuCodecBackend(ctx);
     const codec = await HyperpriorCodec.create(goldenParams('pipeline/P_A/codec.pth.tar'), gpu);
     const F = gpu.fromCHW(new Float32Array(64 * 80 * 64), 64, 80, 64);
-    await expect(encodeFeatures(codec, F, { method: 2, originalSize: [300, 200], resizedSize: [320, 256] })).rejects.toThrow(/multiples of 64/);
+    await expect(encodeFeatures(codec, F, { method: 2, originalSize: [300, 200], resizedSize: [320, 256] })).rejects.toThrow(
+      /multiples of 64/,
+    );
     gpu.release(F);
     codec.release();
   });

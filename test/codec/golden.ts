@@ -13,9 +13,15 @@ export function npy(rel: string): { data: Float32Array | Int32Array | Uint8Array
   const a = readNpy(new Uint8Array(readFileSync(resolve(GOLDEN, rel))));
   return { data: a.data as Float32Array | Int32Array | Uint8Array, shape: a.shape };
 }
-export function f32(rel: string): Float32Array { return npy(rel).data as Float32Array; }
-export function i32(rel: string): Int32Array { return npy(rel).data as Int32Array; }
-export function bin(rel: string): Uint8Array { return new Uint8Array(readFileSync(resolve(GOLDEN, rel))); }
+export function f32(rel: string): Float32Array {
+  return npy(rel).data as Float32Array;
+}
+export function i32(rel: string): Int32Array {
+  return npy(rel).data as Int32Array;
+}
+export function bin(rel: string): Uint8Array {
+  return new Uint8Array(readFileSync(resolve(GOLDEN, rel)));
+}
 
 const cache = new Map<string, HyperpriorParams>();
 export function goldenParams(rel: string): HyperpriorParams {

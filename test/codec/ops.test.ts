@@ -5,7 +5,16 @@ import { CpuCodecBackend, gdnRef } from '../../src/cpu/codec-backend.ts';
 import { GpuCodecBackend } from '../../src/gpu/codec-backend.ts';
 import { EXAMPLE_ADAPTERS } from '../../src/gpu/adapter-class.ts';
 import { GpuShapeError } from '../../src/gpu/errors.ts';
-import { conv2d, convVariantProblem, gdnProblem, prepareConv, selectConvMode, selectConvVariant, type ConvGeometry, type ConvWeights } from '../../src/gpu/ops/conv.ts';
+import {
+  conv2d,
+  convVariantProblem,
+  gdnProblem,
+  prepareConv,
+  selectConvMode,
+  selectConvVariant,
+  type ConvGeometry,
+  type ConvWeights,
+} from '../../src/gpu/ops/conv.ts';
 import { gdn, gdnParamsProblem, prepareGdn, type GdnWeights } from '../../src/gpu/ops/gdn.ts';
 import { packIntWeights } from '../../src/gpu/ops/intconv.ts';
 import { computePadding, method2Size, quantParams } from '../../src/model/codec/features.ts';
@@ -14,8 +23,18 @@ import { checked, describeGpu, expectClose, gpuContext, randn, rng } from '../he
 
 const cpu = new CpuCodecBackend();
 const SCALE_TABLE = Float32Array.from({ length: 64 }, (_, k) => Math.exp(Math.log(0.11) + ((Math.log(256) - Math.log(0.11)) * k) / 63));
-const nextUp = (v: number) => { const f = new Float32Array([v]); const u = new Uint32Array(f.buffer); u[0]! += v >= 0 ? 1 : -1; return f[0]!; };
-const nextDown = (v: number) => { const f = new Float32Array([v]); const u = new Uint32Array(f.buffer); u[0]! += v > 0 ? -1 : 1; return f[0]!; };
+const nextUp = (v: number) => {
+  const f = new Float32Array([v]);
+  const u = new Uint32Array(f.buffer);
+  u[0]! += v >= 0 ? 1 : -1;
+  return f[0]!;
+};
+const nextDown = (v: number) => {
+  const f = new Float32Array([v]);
+  const u = new Uint32Array(f.buffer);
+  u[0]! += v > 0 ? -1 : 1;
+  return f[0]!;
+};
 
 describe('codec helpers (pure)', () => {
   it('computePadding follows CompressAI (top/left floor(diff/2))', () => {
@@ -66,7 +85,20 @@ describe('codec helpers (pure)', () => {
     expect(() => packIntWeights(Int32Array.of(40000), [1, 1, 1, 1], false)).toThrow(/32767/);
   });
   it('GDN runs as a 1x1 conv: gdnProblem / gdnParamsProblem, and the conv selector gives it the gemm loader', () => {
-    const ok = { C: 128, OC: 128, KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0, transposed: false, precision: 'f32' as const, residual: false, relu: false };
+    const ok = {
+      C: 128,
+      OC: 128,
+      KH: 1,
+      KW: 1,
+      SH: 1,
+      SW: 1,
+      PH: 0,
+      PW: 0,
+      transposed: false,
+      precision: 'f32' as const,
+      residual: false,
+      relu: false,
+    };
     expect(gdnProblem(ok)).toBeNull();
     expect(gdnProblem({ ...ok, KH: 3, KW: 3 })).toMatch(/1x1/);
     expect(gdnProblem({ ...ok, SH: 2, SW: 2 })).toMatch(/stride 1/);
@@ -100,7 +132,17 @@ describeGpu('codec kernels vs CPU reference', () => {
   };
   // C odd / not a multiple of 4 (scalar loads) or of 64 (channel tails); P not a multiple of the 4/16/64/128-pixel tiles;
   // the last two use the large software tile (M·C² ≥ CONV_SMALL_WORK) with both a vec4 (128) and a scalar (130) C.
-  for (const [C, H, W, inverse] of [[13, 5, 7, false], [70, 3, 9, true], [128, 6, 5, false], [3, 1, 1, true], [64, 17, 19, true], [1, 3, 2, false], [130, 7, 11, false], [128, 67, 65, false], [130, 65, 67, true]] as const) {
+  for (const [C, H, W, inverse] of [
+    [13, 5, 7, false],
+    [70, 3, 9, true],
+    [128, 6, 5, false],
+    [3, 1, 1, true],
+    [64, 17, 19, true],
+    [1, 3, 2, false],
+    [130, 7, 11, false],
+    [128, 67, 65, false],
+    [130, 65, 67, true],
+  ] as const) {
     it(`GDN C${C} ${H}x${W}${inverse ? ' inverse' : ''}`, async () => {
       const g = await gpu();
       const { x, beta, gamma } = gdnCase(C, H, W);
@@ -110,7 +152,8 @@ describeGpu('codec kernels vs CPU reference', () => {
         const xt = g.fromCHW(x, C, H, W);
         const y = g.gdn(xt, h);
         const out = await g.toCHW(y);
-        g.release(xt, y); h.release();
+        g.release(xt, y);
+        h.release();
         return out;
       });
       // float32 sum of C terms + (inverse)sqrt: a few ulps relative.
@@ -120,10 +163,15 @@ describeGpu('codec kernels vs CPU reference', () => {
 
   it('GDN and IGDN with the tile every adapter class selects (real-GPU tiles run here), C68 9x11', async () => {
     const g = await gpu();
-    const C = 68, H = 9, W = 11;
+    const C = 68,
+      H = 9,
+      W = 11;
     const { x, beta, gamma } = gdnCase(C, H, W);
     const geo: ConvGeometry = { M: H * W, C, OC: C, KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0, transposed: false };
-    const local = { maxInvocations: g.ctx.limits.maxComputeInvocationsPerWorkgroup, maxWorkgroupStorage: g.ctx.limits.maxComputeWorkgroupStorageSize };
+    const local = {
+      maxInvocations: g.ctx.limits.maxComputeInvocationsPerWorkgroup,
+      maxWorkgroupStorage: g.ctx.limits.maxComputeWorkgroupStorageSize,
+    };
     const seen = new Map<string, string>();
     for (const [name, a] of Object.entries(EXAMPLE_ADAPTERS)) {
       const v = selectConvVariant(geo, a);
@@ -164,21 +212,25 @@ describeGpu('codec kernels vs CPU reference', () => {
       expect(() => conv2d(g.ctx, xt, w3, { pad: 1, gdn: 'forward' })).toThrow(/1x1/);
       expect(() => conv2d(g.ctx, xt, h.conv, { gdn: 'forward', relu: true })).toThrow(/ReLU/);
       expect(() => conv2d(g.ctx, xt, h.conv, { gdn: 'sideways' as 'forward' })).toThrow(/'forward' or 'inverse'/);
-      w3.release(); h.release();
+      w3.release();
+      h.release();
       g.release(xt, x4, chw, ints);
     });
   });
 
   it('quantize / dequantize (round half to even, per-channel means) match the reference exactly', async () => {
     const g = await gpu();
-    const C = 11, H = 3, W = 5;
+    const C = 11,
+      H = 3,
+      W = 5;
     const r = rng(5);
     const x = randn(r, C * H * W, 20);
-    for (let i = 0; i < 12; i++) x[i] = (i - 6) + 0.5; // exact ties
+    for (let i = 0; i < 12; i++) x[i] = i - 6 + 0.5; // exact ties
     const means = Float32Array.from({ length: C }, (_, c) => (c % 3 === 0 ? 0 : Math.fround(r() * 4 - 2)));
     await checked(g.ctx, 'quant', async () => {
       for (const m of [null, means]) {
-        const mv = m ? g.prepareChannelVec(m) : null, mc = m ? cpu.prepareChannelVec(m) : null;
+        const mv = m ? g.prepareChannelVec(m) : null,
+          mc = m ? cpu.prepareChannelVec(m) : null;
         const xt = g.fromCHW(x, C, H, W);
         const s = g.quantize(xt, mv);
         const sym = await g.toCHWInt(s);
@@ -189,7 +241,8 @@ describeGpu('codec kernels vs CPU reference', () => {
         const back = await g.toCHW(d);
         const refBack = await cpu.toCHW(cpu.dequantize(cpu.fromCHWInt(ref, C, H, W), mc));
         expect(Array.from(back)).toEqual(Array.from(refBack));
-        g.release(xt, s, d); mv?.release();
+        g.release(xt, s, d);
+        mv?.release();
       }
     });
   });
@@ -205,7 +258,8 @@ describeGpu('codec kernels vs CPU reference', () => {
       const st = g.fromCHW(s, 1, 1, n);
       const it = g.buildIndexes(st, tab);
       const out = await g.toCHWInt(it);
-      g.release(st, it); tab.release();
+      g.release(st, it);
+      tab.release();
       return out;
     });
     const ref = await cpu.toCHWInt(cpu.buildIndexes(cpu.fromCHW(s, 1, 1, n), cpu.prepareScaleTable(SCALE_TABLE, 0.11)));
@@ -217,7 +271,11 @@ describeGpu('codec kernels vs CPU reference', () => {
     }
   });
 
-  for (const [C, H, W, OC, K, S, transposed] of [[7, 3, 4, 5, 5, 2, true], [16, 5, 3, 9, 3, 1, false], [5, 4, 4, 6, 5, 2, false]] as const) {
+  for (const [C, H, W, OC, K, S, transposed] of [
+    [7, 3, 4, 5, 5, 2, true],
+    [16, 5, 3, 9, 3, 1, false],
+    [5, 4, 4, 6, 5, 2, false],
+  ] as const) {
     it(`exact int conv C${C} ${H}x${W} -> ${OC} k${K} s${S}${transposed ? ' transposed' : ''}, requant, max, indexes`, async () => {
       const g = await gpu();
       const r = rng(C + OC);
@@ -230,7 +288,8 @@ describeGpu('codec kernels vs CPU reference', () => {
       const ch = cpu.prepareIntConv(wq, shape, transposed);
       const accC = cpu.intConv(cpu.fromCHWInt(a, C, H, W), ch, bh, bl, opts);
       const [, OH, OW] = accC.hi.shape as [number, number, number];
-      const refHi = await cpu.toCHWInt(accC.hi), refLo = await cpu.toCHWInt(accC.lo);
+      const refHi = await cpu.toCHWInt(accC.hi),
+        refLo = await cpu.toCHWInt(accC.lo);
       const mh = await cpu.intMaxHi(accC);
       const shift = requantShift(mh);
       const refQ = await cpu.toCHWInt(cpu.intRequant(accC, shift));
@@ -239,7 +298,8 @@ describeGpu('codec kernels vs CPU reference', () => {
       const T: number[] = [];
       for (let i = 0; i < 20; i++) T.push(Math.max(0, refHi[i]! * 65536 + refLo[i]! + ((i % 3) - 1)));
       T.sort((x, y) => x - y);
-      const th = Int32Array.from(T, (v) => splitHiLo(v)[0]), tl = Int32Array.from(T, (v) => splitHiLo(v)[1]);
+      const th = Int32Array.from(T, (v) => splitHiLo(v)[0]),
+        tl = Int32Array.from(T, (v) => splitHiLo(v)[1]);
       const refIdx = await cpu.toCHWInt(cpu.intIndexes(accC, th, tl));
       await checked(g.ctx, 'intconv', async () => {
         const hg = g.prepareIntConv(wq, shape, transposed);
@@ -249,14 +309,18 @@ describeGpu('codec kernels vs CPU reference', () => {
         expect(Array.from(await g.toCHWInt(acc.hi))).toEqual(Array.from(refHi));
         expect(Array.from(await g.toCHWInt(acc.lo))).toEqual(Array.from(refLo));
         expect(await g.intMaxHi(acc)).toBe(mh);
-        for (const [s, ref] of [[shift, refQ], [20, refQ0]] as const) {
+        for (const [s, ref] of [
+          [shift, refQ],
+          [20, refQ0],
+        ] as const) {
           const q = g.intRequant(acc, s);
           expect(Array.from(await g.toCHWInt(q))).toEqual(Array.from(ref));
           g.release(q);
         }
         const idx = g.intIndexes(acc, th, tl);
         expect(Array.from(await g.toCHWInt(idx))).toEqual(Array.from(refIdx));
-        g.release(xt, acc.hi, acc.lo, idx); hg.release();
+        g.release(xt, acc.hi, acc.lo, idx);
+        hg.release();
       });
     });
   }
@@ -264,7 +328,8 @@ describeGpu('codec kernels vs CPU reference', () => {
   it('requant kernel for every shift 0..47 on hand-picked accumulators', async () => {
     const g = await gpu();
     const vals = [0, 1, 32767, 32768, 65535, 65536, 2 ** 20 + 12345, 2 ** 31 + 7, 2 ** 40 - 1, 2 ** 45 + 2 ** 30, -5];
-    const hi = Int32Array.from(vals, (v) => splitHiLo(v)[0]), lo = Int32Array.from(vals, (v) => splitHiLo(v)[1]);
+    const hi = Int32Array.from(vals, (v) => splitHiLo(v)[0]),
+      lo = Int32Array.from(vals, (v) => splitHiLo(v)[1]);
     await checked(g.ctx, 'requant', async () => {
       const acc = { hi: g.fromCHWInt(hi, 1, 1, vals.length), lo: g.fromCHWInt(lo, 1, 1, vals.length) };
       for (let s = 0; s <= 47; s++) {
@@ -279,16 +344,20 @@ describeGpu('codec kernels vs CPU reference', () => {
 
   it('feature quantizer: exact min/max, correctly rounded division at ties, padding, dequantize with crop', async () => {
     const g = await gpu();
-    const C = 6, H = 7, W = 9;
+    const C = 6,
+      H = 7,
+      W = 9;
     const r = rng(11);
     const F = Float32Array.from({ length: C * H * W }, () => Math.fround(r() * 9));
-    F[3] = 0; F[10] = 9.5;
+    F[3] = 0;
+    F[10] = 9.5;
     const q = quantParams(0, 9.5);
     // values whose quotient lies within an ulp of a .5 tie (the division must be correctly rounded)
     for (let i = 0; i < 60; i++) {
       const k = i % 255;
       let v = Math.fround((k + 0.5) * q.scale);
-      if (i % 3 === 1) v = nextUp(v); else if (i % 3 === 2) v = nextDown(v);
+      if (i % 3 === 1) v = nextUp(v);
+      else if (i % 3 === 2) v = nextDown(v);
       F[20 + i] = v;
     }
     const pad = [2, 1, 3, 0] as const;
@@ -322,7 +391,13 @@ describeGpu('codec kernels vs CPU reference', () => {
 // GpuCodecBackend's deconvs go through the core conv: stride 2 in its sub-pixel mode (ops/conv.ts selectConvMode,
 // packSubpixel; kernel-level cases in test/gpu/conv-variants.test.ts), stride 1 in the gather form.
 describeGpu('codec backend stride-2 transposed conv (core sub-pixel mode) vs CPU reference', () => {
-  for (const [C, H, W, OC, K, pad, op, relu] of [[7, 5, 3, 5, 5, 2, 1, false], [64, 4, 6, 13, 5, 2, 1, true], [16, 3, 3, 8, 3, 1, 1, false], [12, 2, 5, 4, 4, 1, 0, true], [128, 2, 3, 128, 5, 2, 1, true]] as const) {
+  for (const [C, H, W, OC, K, pad, op, relu] of [
+    [7, 5, 3, 5, 5, 2, 1, false],
+    [64, 4, 6, 13, 5, 2, 1, true],
+    [16, 3, 3, 8, 3, 1, 1, false],
+    [12, 2, 5, 4, 4, 1, 0, true],
+    [128, 2, 3, 128, 5, 2, 1, true],
+  ] as const) {
     it(`C${C} ${H}x${W} -> ${OC} k${K} p${pad} op${op}${relu ? ' relu' : ''}`, async () => {
       const { convTranspose2dRef } = await import('../../src/cpu/conv.ts');
       const g = new GpuCodecBackend(await gpuContext());
@@ -344,7 +419,8 @@ describeGpu('codec backend stride-2 transposed conv (core sub-pixel mode) vs CPU
         const y1 = g.conv2d(xt, h, { stride: 1, pad: 1 });
         const ref1 = convTranspose2dRef({ data: x, c: C, h: H, w: W }, w, [C, OC, K, K], b, { stride: 1, pad: 1, outputPadding: 0 });
         expectClose(await g.toCHW(y1), ref1.data, 1e-4, 1e-4, 'deconv stride 1');
-        g.release(xt, y, y1); h.release();
+        g.release(xt, y, y1);
+        h.release();
         return out;
       });
       expectClose(got, refData, 1e-4, 1e-4, 'deconv stride 2');

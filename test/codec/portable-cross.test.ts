@@ -28,7 +28,8 @@ describeGpuGolden('portable indexes: lavapipe = SwiftShader = CPU reference', ()
     expect(existsSync(SWIFTSHADER_ICD), 'SwiftShader (Debian chromium) must be installed: npm run setup').toBe(true);
     const child = spawnSync(process.execPath, ['--import', 'tsx', 'test/codec/portable-indexes.script.ts'], {
       env: { ...process.env, WEBVCM_ADAPTER: 'swiftshader', VK_ICD_FILENAMES: SWIFTSHADER_ICD, WEBVCM_VK_ICD: SWIFTSHADER_ICD },
-      encoding: 'utf8', timeout: 240_000,
+      encoding: 'utf8',
+      timeout: 240_000,
     });
     const line = child.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     expect(line, `SwiftShader child failed: ${child.stderr.slice(-2000)}`).toBeDefined();
@@ -44,9 +45,15 @@ describeGpuGolden('portable indexes: lavapipe = SwiftShader = CPU reference', ()
         expect(lvp[n]!.compat, `${n}: lavapipe compat`).toBe(ref[n]!.compat);
         expect(ss.results[n]!.compat, `${n}: SwiftShader compat`).toBe(ref[n]!.compat);
       }
-      let diffL = 0, diffP = 0;
-      for (let i = 0; i < ref[n]!.c.length; i++) { if (lvp[n]!.c[i] !== ref[n]!.c[i]) diffL++; if (ref[n]!.p[i] !== ref[n]!.c[i]) diffP++; }
-      rows.push(`${n}: portable ${ref[n]!.portable} on all three; compat: lavapipe vs CPU ${diffL} differ, SwiftShader ${ss.results[n]!.compat === ref[n]!.compat ? '=' : '≠'} CPU; portable vs compat ${diffP}/${ref[n]!.c.length}`);
+      let diffL = 0,
+        diffP = 0;
+      for (let i = 0; i < ref[n]!.c.length; i++) {
+        if (lvp[n]!.c[i] !== ref[n]!.c[i]) diffL++;
+        if (ref[n]!.p[i] !== ref[n]!.c[i]) diffP++;
+      }
+      rows.push(
+        `${n}: portable ${ref[n]!.portable} on all three; compat: lavapipe vs CPU ${diffL} differ, SwiftShader ${ss.results[n]!.compat === ref[n]!.compat ? '=' : '≠'} CPU; portable vs compat ${diffP}/${ref[n]!.c.length}`,
+      );
     }
     console.log(`${ss.adapter} / ${ctx.info.description}\n${rows.join('\n')}`);
   });

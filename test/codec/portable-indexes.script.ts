@@ -12,4 +12,7 @@ async function main(): Promise<void> {
   process.stdout.write(`RESULT ${JSON.stringify({ adapter: ctx.info.description, results })}\n`);
   ctx.dispose();
 }
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -18,7 +18,8 @@ describeGpuGolden('hyperprior codec: CPU reference vs GPU on the tiny checkpoint
   it('tiny 64-channel checkpoints: the three key namings load identically; CPU and GPU backends give identical strings', async () => {
     const ctx = await gpuContext();
     const gpu = new GpuCodecBackend(ctx);
-    const load = (n: string) => hyperpriorParams(readCheckpoint(new Uint8Array(readFileSync(resolve(GOLDEN, `compressai/keys/${n}`)))).tensors);
+    const load = (n: string) =>
+      hyperpriorParams(readCheckpoint(new Uint8Array(readFileSync(resolve(GOLDEN, `compressai/keys/${n}`)))).tensors);
     const ps = ['tiny_keys_v1.0.pth.tar', 'tiny_keys_v1.1.pth.tar', 'tiny_keys_current.pth.tar'].map(load);
     const codecs = await Promise.all(ps.map((p) => HyperpriorCodec.create(p, cpu)));
     expect([ps[2]!.C, ps[2]!.N, ps[2]!.M]).toEqual([64, 16, 24]);

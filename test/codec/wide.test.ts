@@ -16,11 +16,17 @@ function synthetic(C: number, N: number, M: number, seed: number): HyperpriorPar
   const r = rng(seed);
   const A = goldenParams('compressai/A/model.pth.tar');
   const conv = (name: string, i: number, o: number, k: number, transposed: boolean, gain = 1): ConvParams => ({
-    name, transposed, shape: transposed ? [i, o, k, k] : [o, i, k, k],
-    weight: randn(r, i * o * k * k, gain / Math.sqrt(i * k * k / (transposed ? 4 : 1))), bias: randn(r, o, 0.05),
+    name,
+    transposed,
+    shape: transposed ? [i, o, k, k] : [o, i, k, k],
+    weight: randn(r, i * o * k * k, gain / Math.sqrt((i * k * k) / (transposed ? 4 : 1))),
+    bias: randn(r, o, 0.05),
   });
   const gdn = (name: string, inverse: boolean): GdnParams => ({
-    name, C: N, inverse, beta: Float32Array.from({ length: N }, () => 0.5 + r()),
+    name,
+    C: N,
+    inverse,
+    beta: Float32Array.from({ length: N }, () => 0.5 + r()),
     gamma: Float32Array.from({ length: N * N }, (_, i) => (i % (N + 1) === 0 ? 0.1 : r() < 0.1 ? 0.01 * r() : 0)),
   });
   // EB tables: golden A's rows reused cyclically for N channels
@@ -31,19 +37,41 @@ function synthetic(C: number, N: number, M: number, seed: number): HyperpriorPar
   });
   const offsets = Int32Array.from({ length: N }, (_, c) => eb.offsets[c % eb.count]!);
   return {
-    C, N, M,
-    gA: { convs: [conv('g_a.0', C, N, 5, false), conv('g_a.2', N, N, 5, false), conv('g_a.4', N, N, 5, false), conv('g_a.6', N, M, 5, false, 8)], gdns: [gdn('g_a.1', false), gdn('g_a.3', false), gdn('g_a.5', false)] },
-    gS: { convs: [conv('g_s.0', M, N, 5, true, 0.2), conv('g_s.2', N, N, 5, true), conv('g_s.4', N, N, 5, true), conv('g_s.6', N, C, 5, true)], gdns: [gdn('g_s.1', true), gdn('g_s.3', true), gdn('g_s.5', true)] },
+    C,
+    N,
+    M,
+    gA: {
+      convs: [
+        conv('g_a.0', C, N, 5, false),
+        conv('g_a.2', N, N, 5, false),
+        conv('g_a.4', N, N, 5, false),
+        conv('g_a.6', N, M, 5, false, 8),
+      ],
+      gdns: [gdn('g_a.1', false), gdn('g_a.3', false), gdn('g_a.5', false)],
+    },
+    gS: {
+      convs: [conv('g_s.0', M, N, 5, true, 0.2), conv('g_s.2', N, N, 5, true), conv('g_s.4', N, N, 5, true), conv('g_s.6', N, C, 5, true)],
+      gdns: [gdn('g_s.1', true), gdn('g_s.3', true), gdn('g_s.5', true)],
+    },
     hA: [conv('h_a.0', M, N, 3, false), conv('h_a.2', N, N, 5, false), conv('h_a.4', N, N, 5, false, 4)],
     hS: [conv('h_s.0', N, N, 5, true), conv('h_s.2', N, N, 5, true), conv('h_s.4', N, M, 3, false, 3)],
     medians: Float32Array.from({ length: N }, () => Math.fround(r() * 2 - 1)),
-    ebTables: CdfTables.from(rows, rows.map((x) => x.length), offsets),
-    gcTables: A.gcTables, scaleTable: A.scaleTable, scaleBound: A.scaleBound,
+    ebTables: CdfTables.from(
+      rows,
+      rows.map((x) => x.length),
+      offsets,
+    ),
+    gcTables: A.gcTables,
+    scaleTable: A.scaleTable,
+    scaleBound: A.scaleBound,
   };
 }
 
 describeGpuGolden('codec shapes from the parameters (N=192, M=320; odd C)', () => {
-  for (const [C, N, M, H, W] of [[64, 192, 320, 64, 128], [5, 24, 40, 128, 64]] as const) {
+  for (const [C, N, M, H, W] of [
+    [64, 192, 320, 64, 128],
+    [5, 24, 40, 128, 64],
+  ] as const) {
     it(`C=${C} N=${N} M=${M}, input ${H}x${W}`, async () => {
       const ctx = await gpuContext();
       const gpu = new GpuCodecBackend(ctx);

@@ -15,10 +15,18 @@ import { CODEC_ARCHITECTURES } from '../../src/model/codec/registry.ts';
 
 function fields(over: Partial<ContainerFields> = {}): ContainerFields {
   return {
-    mode: 'compat', method: Method.PadCrop, fingerprint: Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i),
-    originalSize: [800, 1216], resizedSize: [800, 1216], featureShape: [64, 200, 304], padding: [28, 8, 28, 8],
-    mn: 0, mx: Math.fround(17.3), zShape: [4, 5],
-    yString: Uint8Array.from({ length: 24 }, (_, i) => i + 1), zString: Uint8Array.from([0, 0, 0, 0x80, 0, 0, 0, 0]),
+    mode: 'compat',
+    method: Method.PadCrop,
+    fingerprint: Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i),
+    originalSize: [800, 1216],
+    resizedSize: [800, 1216],
+    featureShape: [64, 200, 304],
+    padding: [28, 8, 28, 8],
+    mn: 0,
+    mx: Math.fround(17.3),
+    zShape: [4, 5],
+    yString: Uint8Array.from({ length: 24 }, (_, i) => i + 1),
+    zString: Uint8Array.from([0, 0, 0, 0x80, 0, 0, 0, 0]),
     ...over,
   };
 }
@@ -37,7 +45,11 @@ describe('container version 2: model and gain', () => {
     expect([r.model, r.gain]).toEqual(['bmshj2018-hyperprior', 1]);
   });
   it('every other model round-trips with its gain in a 96-byte header', () => {
-    for (const [model, gain] of [['mbt2018-mean', 1], ['bmshj2018-hyperprior-vbr', Math.fround(0.26874)], ['mbt2018-mean-vbr', Math.fround(0.45)]] as const) {
+    for (const [model, gain] of [
+      ['mbt2018-mean', 1],
+      ['bmshj2018-hyperprior-vbr', Math.fround(0.26874)],
+      ['mbt2018-mean-vbr', Math.fround(0.45)],
+    ] as const) {
       const b = writeContainer(fields({ model, gain }));
       expect(b[4]).toBe(2);
       expect(b[7]).toBe(CONTAINER_MODELS.indexOf(model));
@@ -58,20 +70,53 @@ describe('container version 2: model and gain', () => {
     for (const g of [0, -1, NaN, Infinity]) bad({ model: 'mbt2018-mean-vbr', gain: g }, /gain/);
     bad({ model: 'mbt2018-mean-vbr', gain: 0.1 }, /float32/);
     const good = writeContainer(fields({ model: 'mbt2018-mean-vbr', gain: Math.fround(0.45) }));
-    const patch = (f: (dv: DataView, b: Uint8Array) => void) => { const b = good.slice(); f(new DataView(b.buffer), b); return b; };
+    const patch = (f: (dv: DataView, b: Uint8Array) => void) => {
+      const b = good.slice();
+      f(new DataView(b.buffer), b);
+      return b;
+    };
     const reject = (b: Uint8Array, msg: RegExp) => {
       let err: unknown;
-      try { readContainer(b); } catch (e) { err = e; }
+      try {
+        readContainer(b);
+      } catch (e) {
+        err = e;
+      }
       expect(err).toBeInstanceOf(ContainerError);
       expect((err as Error).message).toMatch(msg);
     };
-    reject(patch((_, b) => (b[7] = 9)), /unknown model byte 9/);
-    reject(patch((dv, b) => { b[7] = 0; dv.setFloat32(92, 1, true); }), /written as version 1/);
-    for (const g of [0, -2, NaN, Infinity]) reject(patch((dv) => dv.setFloat32(92, g, true)), /gain/);
-    reject(patch((_, b) => (b[7] = 1)), /fixed-rate model mbt2018-mean/); // gain 0.45 with a fixed-rate model
-    reject(patch((_, b) => (b[4] = 3)), /unsupported container version 3/);
+    reject(
+      patch((_, b) => (b[7] = 9)),
+      /unknown model byte 9/,
+    );
+    reject(
+      patch((dv, b) => {
+        b[7] = 0;
+        dv.setFloat32(92, 1, true);
+      }),
+      /written as version 1/,
+    );
+    for (const g of [0, -2, NaN, Infinity])
+      reject(
+        patch((dv) => dv.setFloat32(92, g, true)),
+        /gain/,
+      );
+    reject(
+      patch((_, b) => (b[7] = 1)),
+      /fixed-rate model mbt2018-mean/,
+    ); // gain 0.45 with a fixed-rate model
+    reject(
+      patch((_, b) => (b[4] = 3)),
+      /unsupported container version 3/,
+    );
     reject(good.subarray(0, 94), /shorter than its 96-byte header/);
     // a version 1 header with 4 more bytes is not a version 2 stream: the strings no longer add up
-    reject(patch((_, b) => { b[4] = 1; b[7] = 0; }), /trailing bytes/);
+    reject(
+      patch((_, b) => {
+        b[4] = 1;
+        b[7] = 0;
+      }),
+      /trailing bytes/,
+    );
   });
 });

@@ -63,7 +63,20 @@ describe('bitstream container', () => {
     expect(dv.getUint32(88, true)).toBe(8);
     const f = readContainer(good);
     expect(f).toEqual({ ...fields(), model: 'bmshj2018-hyperprior', gain: 1 });
-    const p = readContainer(writeContainer(fields({ mode: 'portable', method: Method.Resize, resizedSize: [768, 1280], featureShape: [64, 192, 320], padding: [0, 0, 0, 0], zShape: [3, 5], mn: -3.5, mx: -3.5 })));
+    const p = readContainer(
+      writeContainer(
+        fields({
+          mode: 'portable',
+          method: Method.Resize,
+          resizedSize: [768, 1280],
+          featureShape: [64, 192, 320],
+          padding: [0, 0, 0, 0],
+          zShape: [3, 5],
+          mn: -3.5,
+          mx: -3.5,
+        }),
+      ),
+    );
     expect(p.mode).toBe('portable');
     expect(p.method).toBe(2);
     expect(p.resizedSize).toEqual([768, 1280]);
@@ -75,7 +88,10 @@ describe('bitstream container', () => {
     const withSizes = (o: [number, number], r: [number, number]) => {
       const b = good.slice();
       const dv = new DataView(b.buffer);
-      dv.setUint32(24, o[0], true); dv.setUint32(28, o[1], true); dv.setUint32(32, r[0], true); dv.setUint32(36, r[1], true);
+      dv.setUint32(24, o[0], true);
+      dv.setUint32(28, o[1], true);
+      dv.setUint32(32, r[0], true);
+      dv.setUint32(36, r[1], true);
       return b;
     };
     // a stream that claims a 1x1 original: its boxes would be scaled by 1/800 without a word
@@ -91,15 +107,25 @@ describe('bitstream container', () => {
     const m2 = { method: Method.Resize, padding: [0, 0, 0, 0] as [number, number, number, number] };
     expect(() => writeContainer(fields({ ...m2, resizedSize: [800, 1216] }))).toThrow(/multiples of 256/);
     expect(() => writeContainer(fields({ ...m2, resizedSize: [768, 1280], featureShape: [64, 200, 304] }))).toThrow(/quarter/);
-    expect(() => writeContainer(fields({ ...m2, originalSize: [100, 1216], resizedSize: [768, 1280], featureShape: [64, 192, 320], zShape: [3, 5] }))).toThrow(/uniform scale/);
-    expect(() => writeContainer(fields({ ...m2, originalSize: [40, 60], resizedSize: [256, 256], featureShape: [64, 64, 64], zShape: [1, 1] }))).not.toThrow();
+    expect(() =>
+      writeContainer(fields({ ...m2, originalSize: [100, 1216], resizedSize: [768, 1280], featureShape: [64, 192, 320], zShape: [3, 5] })),
+    ).toThrow(/uniform scale/);
+    expect(() =>
+      writeContainer(fields({ ...m2, originalSize: [40, 60], resizedSize: [256, 256], featureShape: [64, 64, 64], zShape: [1, 1] })),
+    ).not.toThrow();
   });
 
   it('rejects a z shape that does not fit the padded feature map, and implausible channel counts', () => {
-    expect(() => writeContainer(fields({ zShape: [4, 6] }))).toThrow(/z shape 4x6 does not fit the padded feature map 256x320 \(the codec's z of it is 4x5\)/);
+    expect(() => writeContainer(fields({ zShape: [4, 6] }))).toThrow(
+      /z shape 4x6 does not fit the padded feature map 256x320 \(the codec's z of it is 4x5\)/,
+    );
     expect(() => writeContainer(fields({ featureShape: [100000, 200, 304] }))).toThrow(/feature C = 100000/);
     const good = writeContainer(fields());
-    for (const [off, v, msg] of [[76, 5, /z shape 5x5/], [80, 0xfffffff0, /z shape 4x4294967280/], [40, 0xfffffff0, /feature C/]] as const) {
+    for (const [off, v, msg] of [
+      [76, 5, /z shape 5x5/],
+      [80, 0xfffffff0, /z shape 4x4294967280/],
+      [40, 0xfffffff0, /feature C/],
+    ] as const) {
       const b = good.slice();
       new DataView(b.buffer).setUint32(off, v, true);
       reject(b, msg);
@@ -108,10 +134,18 @@ describe('bitstream container', () => {
 
   itGolden('carries real y/z strings that still decode', () => {
     const [y, z] = caseStreams('A');
-    const c = writeContainer(fields({
-      method: Method.Plain, originalSize: [128, 192], resizedSize: [128, 192], featureShape: [64, 128, 192], padding: [0, 0, 0, 0],
-      yString: y!.encoded, zString: z!.encoded, zShape: [2, 3],
-    }));
+    const c = writeContainer(
+      fields({
+        method: Method.Plain,
+        originalSize: [128, 192],
+        resizedSize: [128, 192],
+        featureShape: [64, 128, 192],
+        padding: [0, 0, 0, 0],
+        yString: y!.encoded,
+        zString: z!.encoded,
+        zShape: [2, 3],
+      }),
+    );
     const f = readContainer(c);
     expect(decodeWithIndexes(f.yString, y!.indexes, y!.rows, y!.cdfLengths, y!.offsets)).toEqual(y!.symbols);
     expect(decodeWithIndexes(f.zString, z!.indexes, z!.rows, z!.cdfLengths, z!.offsets)).toEqual(z!.symbols);
@@ -130,40 +164,102 @@ describe('bitstream container', () => {
 
   it('rejects malformed headers', () => {
     reject(good.subarray(0, 91), /shorter than its 92-byte header/);
-    reject(patch(good, (_, b) => (b[0] = 0x58)), /bad magic "XVCM"/);
-    reject(patch(good, (_, b) => (b[4] = 3)), /unsupported container version 3/);
-    reject(patch(good, (_, b) => (b[4] = 0)), /unsupported container version 0/);
-    reject(patch(good, (_, b) => (b[5] = 2)), /unknown mode byte 2/);
-    reject(patch(good, (_, b) => (b[6] = 3)), /unknown method 3/);
-    reject(patch(good, (_, b) => (b[7] = 1)), /reserved byte 7/);
+    reject(
+      patch(good, (_, b) => (b[0] = 0x58)),
+      /bad magic "XVCM"/,
+    );
+    reject(
+      patch(good, (_, b) => (b[4] = 3)),
+      /unsupported container version 3/,
+    );
+    reject(
+      patch(good, (_, b) => (b[4] = 0)),
+      /unsupported container version 0/,
+    );
+    reject(
+      patch(good, (_, b) => (b[5] = 2)),
+      /unknown mode byte 2/,
+    );
+    reject(
+      patch(good, (_, b) => (b[6] = 3)),
+      /unknown method 3/,
+    );
+    reject(
+      patch(good, (_, b) => (b[7] = 1)),
+      /reserved byte 7/,
+    );
   });
 
   it('rejects zero sizes', () => {
     const names: [number, RegExp][] = [
-      [24, /original H is 0/], [28, /original W is 0/], [32, /resized h is 0/], [36, /resized w is 0/],
-      [40, /feature C is 0/], [44, /feature H is 0/], [48, /feature W is 0/], [76, /z h is 0/], [80, /z w is 0/],
+      [24, /original H is 0/],
+      [28, /original W is 0/],
+      [32, /resized h is 0/],
+      [36, /resized w is 0/],
+      [40, /feature C is 0/],
+      [44, /feature H is 0/],
+      [48, /feature W is 0/],
+      [76, /z h is 0/],
+      [80, /z w is 0/],
     ];
-    for (const [off, msg] of names) reject(patch(good, (dv) => dv.setUint32(off, 0, true)), msg);
+    for (const [off, msg] of names)
+      reject(
+        patch(good, (dv) => dv.setUint32(off, 0, true)),
+        msg,
+      );
   });
 
   it('rejects non-finite or inverted quantization ranges', () => {
-    reject(patch(good, (dv) => dv.setFloat32(68, NaN, true)), /mn = NaN is not a finite number/);
-    reject(patch(good, (dv) => dv.setFloat32(72, Infinity, true)), /mx = Infinity is not a finite number/);
-    reject(patch(good, (dv) => dv.setFloat32(68, -Infinity, true)), /mn = -Infinity/);
-    reject(patch(good, (dv) => dv.setFloat32(68, 20, true)), /mx \(17\.\d+\) < mn \(20\)/);
+    reject(
+      patch(good, (dv) => dv.setFloat32(68, NaN, true)),
+      /mn = NaN is not a finite number/,
+    );
+    reject(
+      patch(good, (dv) => dv.setFloat32(72, Infinity, true)),
+      /mx = Infinity is not a finite number/,
+    );
+    reject(
+      patch(good, (dv) => dv.setFloat32(68, -Infinity, true)),
+      /mn = -Infinity/,
+    );
+    reject(
+      patch(good, (dv) => dv.setFloat32(68, 20, true)),
+      /mx \(17\.\d+\) < mn \(20\)/,
+    );
   });
 
   it('rejects string lengths that run past the end or leave trailing bytes', () => {
-    reject(patch(good, (dv) => dv.setUint32(84, 28, true)), /run past the end/);
-    reject(patch(good, (dv) => dv.setUint32(88, 0xffffffff, true)), /run past the end/);
-    reject(patch(good, (dv) => dv.setUint32(84, 0xfffffff8, true)), /run past the end/);
+    reject(
+      patch(good, (dv) => dv.setUint32(84, 28, true)),
+      /run past the end/,
+    );
+    reject(
+      patch(good, (dv) => dv.setUint32(88, 0xffffffff, true)),
+      /run past the end/,
+    );
+    reject(
+      patch(good, (dv) => dv.setUint32(84, 0xfffffff8, true)),
+      /run past the end/,
+    );
     const longer = new Uint8Array(good.length + 3);
     longer.set(good);
     reject(longer, /3 trailing bytes after the z string/);
     reject(good.subarray(0, good.length - 4), /run past the end/);
     // lengths consistent with the file but not valid rANS string lengths
-    reject(patch(good, (dv) => { dv.setUint32(84, 28, true); dv.setUint32(88, 4, true); }), /z string length 4 is not a valid rANS string length/);
-    reject(patch(good, (dv) => { dv.setUint32(84, 30, true); dv.setUint32(88, 2, true); }), /not a valid rANS string length/);
+    reject(
+      patch(good, (dv) => {
+        dv.setUint32(84, 28, true);
+        dv.setUint32(88, 4, true);
+      }),
+      /z string length 4 is not a valid rANS string length/,
+    );
+    reject(
+      patch(good, (dv) => {
+        dv.setUint32(84, 30, true);
+        dv.setUint32(88, 2, true);
+      }),
+      /not a valid rANS string length/,
+    );
   });
 
   it('the writer refuses what the reader would reject', () => {

@@ -25,7 +25,15 @@ describe('bounded fuzz', () => {
     addRows([[0, 65533, 65534, 65535, 65536]], [5], [0]);
     for (let k = 0; k < 4; k++) {
       const rows = Array.from({ length: 6 }, () => randomCdf(r, r.int(3, 30), 30));
-      addRows(rows, rows.map((x) => { let l = x.length; while (x[l - 1] === 0) l--; return l; }), rows.map(() => r.int(-15, 5)));
+      addRows(
+        rows,
+        rows.map((x) => {
+          let l = x.length;
+          while (x[l - 1] === 0) l--;
+          return l;
+        }),
+        rows.map(() => r.int(-15, 5)),
+      );
     }
     if (haveGolden) {
       const eb = loadNpy('A/eb_quantized_cdf.npy');
@@ -60,13 +68,31 @@ describe('bounded fuzz', () => {
         idx = new Int32Array(r.int(0, 40)).map(() => r.int(0, b.c.lens.length - 1));
       } else {
         bytes = b.bytes.slice();
-        if (kind === 1) for (let f = r.int(1, 3); f > 0; f--) { const p = r.int(0, bytes.length * 8 - 1); bytes[p >> 3]! ^= 1 << (p & 7); }
+        if (kind === 1)
+          for (let f = r.int(1, 3); f > 0; f--) {
+            const p = r.int(0, bytes.length * 8 - 1);
+            bytes[p >> 3]! ^= 1 << (p & 7);
+          }
         else if (kind === 2) bytes[r.int(0, bytes.length - 1)] = r.int(0, 255);
         else if (kind === 3) bytes = bytes.subarray(0, r.int(0, bytes.length));
-        else if (kind === 4) { const e = new Uint8Array(bytes.length + 4 * r.int(1, 3)); e.set(bytes); for (let i = bytes.length; i < e.length; i++) e[i] = r.int(0, 255); bytes = e; }
-        else if (kind === 5 && bytes.length >= 8) { const w = bytes.length / 4; const i = r.int(0, w - 1), j = r.int(0, w - 1); const t = bytes.slice(i * 4, i * 4 + 4); bytes.copyWithin(i * 4, j * 4, j * 4 + 4); bytes.set(t, j * 4); }
-        else if (kind === 6) { idx = idx.slice(0, r.int(0, idx.length)); }
-        else if (kind === 7 && idx.length > 0) { idx = idx.slice(); idx[r.int(0, idx.length - 1)] = r.int(0, b.c.lens.length - 1); }
+        else if (kind === 4) {
+          const e = new Uint8Array(bytes.length + 4 * r.int(1, 3));
+          e.set(bytes);
+          for (let i = bytes.length; i < e.length; i++) e[i] = r.int(0, 255);
+          bytes = e;
+        } else if (kind === 5 && bytes.length >= 8) {
+          const w = bytes.length / 4;
+          const i = r.int(0, w - 1),
+            j = r.int(0, w - 1);
+          const t = bytes.slice(i * 4, i * 4 + 4);
+          bytes.copyWithin(i * 4, j * 4, j * 4 + 4);
+          bytes.set(t, j * 4);
+        } else if (kind === 6) {
+          idx = idx.slice(0, r.int(0, idx.length));
+        } else if (kind === 7 && idx.length > 0) {
+          idx = idx.slice();
+          idx[r.int(0, idx.length - 1)] = r.int(0, b.c.lens.length - 1);
+        }
         // kind 8 (and no-op fallbacks): unmodified stream
       }
       try {
@@ -82,7 +108,10 @@ describe('bounded fuzz', () => {
         expect(e).toBeInstanceOf(RansDecodeError);
         if (e.code === 'truncated') stats.truncated++;
         else stats.badStream++;
-        const key = e.message.replace(/0x[0-9a-f]+|\d+/g, '#').split(/[:(]/)[0]!.trim();
+        const key = e.message
+          .replace(/0x[0-9a-f]+|\d+/g, '#')
+          .split(/[:(]/)[0]!
+          .trim();
         stats.kinds.set(key, (stats.kinds.get(key) ?? 0) + 1);
       }
     }
@@ -115,9 +144,15 @@ describe('bounded fuzz', () => {
       let bytes = base.slice();
       const kind = r.int(0, 3);
       if (kind === 0) bytes[r.int(0, 91)] = r.int(0, 255);
-      else if (kind === 1) { const p = r.int(0, bytes.length * 8 - 1); bytes[p >> 3]! ^= 1 << (p & 7); }
-      else if (kind === 2) bytes = bytes.subarray(0, r.int(0, bytes.length - 1));
-      else { bytes = new Uint8Array(r.int(0, 200)); for (let i = 0; i < bytes.length; i++) bytes[i] = r.int(0, 255); if (r.next() < 0.5) bytes.set(base.subarray(0, Math.min(bytes.length, 8))); }
+      else if (kind === 1) {
+        const p = r.int(0, bytes.length * 8 - 1);
+        bytes[p >> 3]! ^= 1 << (p & 7);
+      } else if (kind === 2) bytes = bytes.subarray(0, r.int(0, bytes.length - 1));
+      else {
+        bytes = new Uint8Array(r.int(0, 200));
+        for (let i = 0; i < bytes.length; i++) bytes[i] = r.int(0, 255);
+        if (r.next() < 0.5) bytes.set(base.subarray(0, Math.min(bytes.length, 8)));
+      }
       try {
         const f = readContainer(bytes);
         expect(eq(writeContainer(f), bytes)).toBe(true);

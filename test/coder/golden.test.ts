@@ -11,7 +11,9 @@ function checkStream(s: Stream) {
   expect(enc.length).toBe(s.encoded.length);
   expect(hex(enc)).toBe(hex(s.encoded));
   const numberRows = s.rows.map((r) => Array.from(r));
-  expect(hex(encodeWithIndexes(Array.from(s.symbols), Array.from(s.indexes), numberRows, Array.from(s.cdfLengths), Array.from(s.offsets)))).toBe(hex(s.encoded));
+  expect(
+    hex(encodeWithIndexes(Array.from(s.symbols), Array.from(s.indexes), numberRows, Array.from(s.cdfLengths), Array.from(s.offsets))),
+  ).toBe(hex(s.encoded));
   expect(hex(encodeWithIndexes(s.symbols, s.indexes, { data: s.flat, stride: s.stride }, s.cdfLengths, s.offsets))).toBe(hex(s.encoded));
   const tables = CdfTables.from(s.rows, s.cdfLengths, s.offsets);
   expect(hex(encodeWithIndexes(s.symbols, s.indexes, tables))).toBe(hex(s.encoded));
@@ -54,7 +56,8 @@ describeGolden('rANS golden vectors (CompressAI RansEncoder)', () => {
       dec.setStream(s.encoded);
       const parts: number[] = [];
       const step = Math.max(1, Math.floor(s.symbols.length / 5));
-      for (let i = 0; i < s.symbols.length; i += step) parts.push(...dec.decodeStream(s.indexes.subarray(i, i + step), s.rows, s.cdfLengths, s.offsets));
+      for (let i = 0; i < s.symbols.length; i += step)
+        parts.push(...dec.decodeStream(s.indexes.subarray(i, i + step), s.rows, s.cdfLengths, s.offsets));
       dec.finish();
       expect(Int32Array.from(parts), s.name).toEqual(s.symbols);
     }

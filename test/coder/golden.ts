@@ -40,7 +40,9 @@ function table(prefix: string) {
 }
 
 export function ransStreams(): Stream[] {
-  const dirs = readdirSync(path.join(GOLDEN, 'rans')).filter((d) => /^r\d\d_/.test(d)).sort();
+  const dirs = readdirSync(path.join(GOLDEN, 'rans'))
+    .filter((d) => /^r\d\d_/.test(d))
+    .sort();
   return dirs.map((d) => {
     const cdf = loadNpy(`rans/${d}/cdfs.npy`);
     const flat = cdf.data as Int32Array;
@@ -68,7 +70,13 @@ export function caseStreams(c: string): Stream[] {
   const zIdx = new Int32Array(C * H * W);
   for (let ch = 0; ch < C; ch++) zIdx.fill(ch, ch * H * W, (ch + 1) * H * W);
   return [
-    { name: `${c}/y`, symbols: loadI32(`${c}/y_symbols.npy`), indexes: loadI32(`${c}/y_indexes.npy`), ...gc, encoded: loadBin(`${c}/y_string.bin`) },
+    {
+      name: `${c}/y`,
+      symbols: loadI32(`${c}/y_symbols.npy`),
+      indexes: loadI32(`${c}/y_indexes.npy`),
+      ...gc,
+      encoded: loadBin(`${c}/y_string.bin`),
+    },
     { name: `${c}/z`, symbols: zs.data as Int32Array, indexes: zIdx, ...eb, encoded: loadBin(`${c}/z_string.bin`) },
   ];
 }

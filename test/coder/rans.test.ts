@@ -85,7 +85,7 @@ describe('rANS basics', () => {
     expect(hex(enc.flush())).toBe(hex(encodeWithIndexes([0, 1], [0, 0], T, L, O)));
   });
 
-  it('the symbol search equals CompressAI\'s linear scan for every cf of every table', () => {
+  it("the symbol search equals CompressAI's linear scan for every cf of every table", () => {
     const r = rng(7);
     const rows = [randomCdf(r, 3), randomCdf(r, 40), randomCdf(r, 600), randomCdf(r, 5000)];
     const lens = rows.map((x) => x.length);
@@ -94,7 +94,10 @@ describe('rANS basics', () => {
       const gc = loadNpy('A/gc_quantized_cdf.npy');
       const st = gc.shape[1]!;
       const g = gc.data as Int32Array;
-      all.push({ rows: Array.from({ length: 64 }, (_, i) => g.subarray(i * st, (i + 1) * st)), lens: Array.from(loadI32('A/gc_cdf_length.npy')) });
+      all.push({
+        rows: Array.from({ length: 64 }, (_, i) => g.subarray(i * st, (i + 1) * st)),
+        lens: Array.from(loadI32('A/gc_cdf_length.npy')),
+      });
     }
     let checked = 0;
     for (const { rows: rs, lens: ls } of all) {
@@ -168,14 +171,22 @@ describe('rANS property tests', () => {
 
   it('a chunked nibble count (15 + n, never produced by CompressAI) is rejected', () => {
     // Not reachable through CompressAI's encoder (raw < 2^28 needs <= 7 nibbles); the decoder rejects counts > 7.
-    const ops: Op[] = [{ kind: 'sym', start: 65535, freq: 1 }, { kind: 'bypass', v: 15 }, { kind: 'bypass', v: 0 }];
+    const ops: Op[] = [
+      { kind: 'sym', start: 65535, freq: 1 },
+      { kind: 'bypass', v: 15 },
+      { kind: 'bypass', v: 0 },
+    ];
     for (let j = 0; j < 15; j++) ops.push({ kind: 'bypass', v: 1 });
     expectThrow(() => decodeWithIndexes(refFlush(ops), [0], T, L, O), RansDecodeError, /raw nibbles/);
   });
 
   itGolden('one million symbols with Gaussian tables round-trip', () => {
     const gc = loadNpy('A/gc_quantized_cdf.npy');
-    const tables = CdfTables.from({ data: gc.data as Int32Array, stride: gc.shape[1]! }, loadI32('A/gc_cdf_length.npy'), loadI32('A/gc_offset.npy'));
+    const tables = CdfTables.from(
+      { data: gc.data as Int32Array, stride: gc.shape[1]! },
+      loadI32('A/gc_cdf_length.npy'),
+      loadI32('A/gc_offset.npy'),
+    );
     const scale = loadNpy('A/gc_scale_table.npy').data as Float32Array;
     const r = rng(99);
     const n = 1_000_000;
@@ -238,7 +249,11 @@ describe('rANS hostile input', () => {
     expectThrow(() => encodeWithIndexes([2 ** 31], [0], T, L, O), RansArgumentError, /not an int32/);
     expectThrow(() => encodeWithIndexes([0], [0], T, [5, 5], O), RansArgumentError, /cdfLengths has 2 entries for 1/);
     expectThrow(() => encodeWithIndexes([0], [0], T, L, []), RansArgumentError, /offsets has 0 entries/);
-    expectThrow(() => encodeWithIndexes([0], [0], { data: new Int32Array(7), stride: 5 }, L, O), RansArgumentError, /not a multiple of the stride/);
+    expectThrow(
+      () => encodeWithIndexes([0], [0], { data: new Int32Array(7), stride: 5 }, L, O),
+      RansArgumentError,
+      /not a multiple of the stride/,
+    );
     expectThrow(() => decodeWithIndexes(good, [0, 0, 5], T, L, O), RansArgumentError, /indexes\[2\] = 5/);
     expectThrow(() => decodeWithIndexes(good, [0], T), RansArgumentError, /required/);
     const t = CdfTables.from(T, L, O);
@@ -248,7 +263,11 @@ describe('rANS hostile input', () => {
   it('streams: too short, not word-aligned, invalid initial state, truncated, trailing data', () => {
     expectThrow(() => decodeWithIndexes(new Uint8Array(4), [], T, L, O), RansDecodeError, /shorter than its 8-byte state/);
     expectThrow(() => decodeWithIndexes(new Uint8Array(10), [], T, L, O), RansDecodeError, /not a multiple of 4/);
-    expectThrow(() => decodeWithIndexes(Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0]), [], T, L, O), RansDecodeError, /invalid initial rANS state/);
+    expectThrow(
+      () => decodeWithIndexes(Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0]), [], T, L, O),
+      RansDecodeError,
+      /invalid initial rANS state/,
+    );
     expectThrow(() => decodeWithIndexes(Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0x80]), [], T, L, O), RansDecodeError, /invalid initial/);
     // every truncation of a real stream fails with a typed error
     if (haveGolden) {

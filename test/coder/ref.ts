@@ -33,7 +33,13 @@ export function refFlush(ops: Op[]): Uint8Array {
 }
 
 /** Ops for symbols as CompressAI's encoder queues them. */
-export function refOps(symbols: ArrayLike<number>, indexes: ArrayLike<number>, cdfs: ArrayLike<number>[], lens: ArrayLike<number>, offs: ArrayLike<number>): Op[] {
+export function refOps(
+  symbols: ArrayLike<number>,
+  indexes: ArrayLike<number>,
+  cdfs: ArrayLike<number>[],
+  lens: ArrayLike<number>,
+  offs: ArrayLike<number>,
+): Op[] {
   const ops: Op[] = [];
   for (let i = 0; i < symbols.length; i++) {
     const r = indexes[i]!;

@@ -27,7 +27,12 @@ describeGpuGolden('golden A: dense graph on the GPU', () => {
 
   it('architecture comes from the checkpoint', () => {
     expect(bb.arch.stemOut).toBe(64);
-    expect(bb.arch.stages.map((s) => [s.blocks, s.bottleneck, s.out])).toEqual([[3, 8, 32], [4, 16, 64], [6, 32, 128], [3, 64, 256]]);
+    expect(bb.arch.stages.map((s) => [s.blocks, s.bottleneck, s.out])).toEqual([
+      [3, 8, 32],
+      [4, 16, 64],
+      [6, 32, 128],
+      [3, 64, 256],
+    ]);
     expect(bb.arch.fpnOut).toBe(32);
   });
 
@@ -56,7 +61,9 @@ describeGpuGolden('golden A: dense graph on the GPU', () => {
       const stem = ops.fromCHW(f32(goldenNpy('A', 'stem.npy')), 64, 80, 128);
       const out = await runFromStem(ops, bb, stem, { keep: true });
       const read = new Map<string, Float32Array>();
-      const put = async (n: string, t: GpuTensor): Promise<void> => { read.set(n, await ops.toCHW(t)); };
+      const put = async (n: string, t: GpuTensor): Promise<void> => {
+        read.set(n, await ops.toCHW(t));
+      };
       for (const [n, t] of out.kept) await put(n, t);
       for (const l of FPN_LEVELS) await put(l, out.features[l]);
       for (let i = 0; i < 5; i++) {

@@ -14,17 +14,26 @@ itGolden('golden A on the CPU backend: stem, p2..p6 and detections', async () =>
   const det = await Detector.create(weights, new CpuDetectorBackend(), { minSize: 320, maxSize: 544 });
   const a = goldenNpy('A', 'input_bgr_u8.npy');
   const dumps = new Map<string, Float32Array>();
-  const { detections } = await det.detect({ height: 300, width: 451, data: a.data as Uint8Array }, {
-    dump: (n, d) => { if (d instanceof Float32Array) dumps.set(n, d); },
-  });
+  const { detections } = await det.detect(
+    { height: 300, width: 451, data: a.data as Uint8Array },
+    {
+      dump: (n, d) => {
+        if (d instanceof Float32Array) dumps.set(n, d);
+      },
+    },
+  );
   det.dispose();
   for (const n of ['stem', 'res5', 'p2', 'p3', 'p4', 'p5', 'p6', 'rpn_objectness_p2', 'rpn_anchor_deltas_p3']) {
     const e = relErr(dumps.get(n)!, f32(goldenNpy('A', `${n}.npy`)));
     expect(e.rel, n).toBeLessThanOrEqual(K_REL);
   }
   const m = matchBoxes(f32(goldenNpy('A', 'detections_boxes.npy')), detections.boxes, {
-    refScores: f32(goldenNpy('A', 'detections_scores.npy')), gotScores: detections.scores,
-    refClasses: goldenNpy('A', 'detections_classes.npy').data as Int32Array, gotClasses: detections.classes, minIou: 0.99, maxDs: 1e-3,
+    refScores: f32(goldenNpy('A', 'detections_scores.npy')),
+    gotScores: detections.scores,
+    refClasses: goldenNpy('A', 'detections_classes.npy').data as Int32Array,
+    gotClasses: detections.classes,
+    minIou: 0.99,
+    maxDs: 1e-3,
   });
   expect(m.unmatchedRef).toEqual([]);
   expect(m.unmatchedGot).toEqual([]);

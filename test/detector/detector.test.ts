@@ -15,26 +15,45 @@ import { itGolden } from '../helpers/golden.ts';
 const arch = r50FpnArch({ width: 2, res2Out: 8, fpnOut: 8, fcDim: 8 });
 const weights = randomDetectorWeights(arch, 3);
 const cfg = { minSize: 64, maxSize: 100 };
-const H = 45, W = 61;
+const H = 45,
+  W = 61;
 const image: BgrImage = { height: H, width: W, data: new Uint8Array(H * W * 3).map((_, i) => (i * 37 + (i % 7) * 11) & 255) };
 
 /** Fake heads: reads every FPN/RPN tensor back and returns it flattened as "scores" (one detection per value). */
 function recordingHeads<T extends Tensor>(): HeadsFn<T> {
   return async (ops, fpn) => {
     const parts: Float32Array[] = [];
-    for (const t of [fpn.features.p2, fpn.features.p3, fpn.features.p4, fpn.features.p5, fpn.features.p6, ...fpn.rpnObjectness, ...fpn.rpnDeltas]) parts.push(await ops.toCHW(t));
+    for (const t of [
+      fpn.features.p2,
+      fpn.features.p3,
+      fpn.features.p4,
+      fpn.features.p5,
+      fpn.features.p6,
+      ...fpn.rpnObjectness,
+      ...fpn.rpnDeltas,
+    ])
+      parts.push(await ops.toCHW(t));
     const n = parts.reduce((a, p) => a + p.length, 0);
     const scores = new Float32Array(n);
     let o = 0;
-    for (const p of parts) { scores.set(p, o); o += p.length; }
+    for (const p of parts) {
+      scores.set(p, o);
+      o += p.length;
+    }
     return { detections: { boxes: new Float32Array(4 * n), scores, classes: new Int32Array(n) } };
   };
 }
 
-async function runAll<T extends Tensor>(ops: DetectorBackend<T>): Promise<{ unsplit: Float32Array; split: Float32Array; stem: Float32Array; dumps: Map<string, number[]> }> {
+async function runAll<T extends Tensor>(
+  ops: DetectorBackend<T>,
+): Promise<{ unsplit: Float32Array; split: Float32Array; stem: Float32Array; dumps: Map<string, number[]> }> {
   const det = await Detector.create(weights, ops, cfg, { heads: recordingHeads<T>() });
   const dumps = new Map<string, number[]>();
-  const { detections, sizes } = await det.detect(image, { dump: (n, _d, s) => { dumps.set(n, s); } });
+  const { detections, sizes } = await det.detect(image, {
+    dump: (n, _d, s) => {
+      dumps.set(n, s);
+    },
+  });
   expect(sizes).toEqual({ original: [45, 61], resized: [64, 87], padded: [64, 96] });
   const s = await det.stem(image);
   expect(s.stem.shape).toEqual([64, 16, 24]);
@@ -70,14 +89,28 @@ describe('Detector driver on the CPU reference backend', () => {
 
 describeGpu('Detector driver: GPU vs CPU graph, split vs unsplit', () => {
   let cpu: Awaited<ReturnType<typeof runAll<import('../../src/cpu/backend.ts').CpuTensor>>>;
-  beforeAll(async () => { cpu = await runAll(new CpuDetectorBackend()); });
+  beforeAll(async () => {
+    cpu = await runAll(new CpuDetectorBackend());
+  });
 
   it('CPU: split and unsplit identical; dumps under the golden names', () => {
     expect(cpu.split).toEqual(cpu.unsplit);
-    expect([...cpu.dumps.keys()].sort()).toEqual([
-      'input_tensor', 'p2', 'p3', 'p4', 'p5', 'p6', 'res2', 'res3', 'res4', 'res5',
-      ...['p2', 'p3', 'p4', 'p5', 'p6'].flatMap((l) => [`rpn_anchor_deltas_${l}`, `rpn_objectness_${l}`]), 'stem',
-    ].sort());
+    expect([...cpu.dumps.keys()].sort()).toEqual(
+      [
+        'input_tensor',
+        'p2',
+        'p3',
+        'p4',
+        'p5',
+        'p6',
+        'res2',
+        'res3',
+        'res4',
+        'res5',
+        ...['p2', 'p3', 'p4', 'p5', 'p6'].flatMap((l) => [`rpn_anchor_deltas_${l}`, `rpn_objectness_${l}`]),
+        'stem',
+      ].sort(),
+    );
     expect(cpu.dumps.get('res5')).toEqual([1, 64, 2, 3]);
     expect(cpu.dumps.get('p6')).toEqual([1, 8, 1, 2]);
   });

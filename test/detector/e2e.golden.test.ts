@@ -14,15 +14,36 @@ import { D2, K_REL, f32, goldenNpy, npy, relErr } from './golden.ts';
 import { matchBoxes } from './match.ts';
 import { describeGpuGolden } from '../helpers/golden.ts';
 
-const DENSE = ['input_tensor', 'stem', 'res2', 'res3', 'res4', 'res5', 'p2', 'p3', 'p4', 'p5', 'p6',
-  ...['p2', 'p3', 'p4', 'p5', 'p6'].flatMap((l) => [`rpn_objectness_${l}`, `rpn_anchor_deltas_${l}`])];
+const DENSE = [
+  'input_tensor',
+  'stem',
+  'res2',
+  'res3',
+  'res4',
+  'res5',
+  'p2',
+  'p3',
+  'p4',
+  'p5',
+  'p6',
+  ...['p2', 'p3', 'p4', 'p5', 'p6'].flatMap((l) => [`rpn_objectness_${l}`, `rpn_anchor_deltas_${l}`]),
+];
 
 function expectDetectionsMatch(got: Detections, prefix: string, what: string): void {
   const rb = f32(goldenNpy('A', `${prefix}detections_boxes.npy`));
   const rs = f32(goldenNpy('A', `${prefix}detections_scores.npy`));
   const rc = goldenNpy('A', `${prefix}detections_classes.npy`).data as Int32Array;
-  const m = matchBoxes(rb, got.boxes, { refScores: rs, gotScores: got.scores, refClasses: rc, gotClasses: got.classes, minIou: 0.99, maxDs: 1e-3 });
-  console.log(`${what}: ${got.scores.length} detections vs ${rs.length} golden, matched ${m.matched}, min IoU ${m.minIou.toFixed(6)}, max |Δscore| ${m.maxScoreDiff.toExponential(2)}`);
+  const m = matchBoxes(rb, got.boxes, {
+    refScores: rs,
+    gotScores: got.scores,
+    refClasses: rc,
+    gotClasses: got.classes,
+    minIou: 0.99,
+    maxDs: 1e-3,
+  });
+  console.log(
+    `${what}: ${got.scores.length} detections vs ${rs.length} golden, matched ${m.matched}, min IoU ${m.minIou.toFixed(6)}, max |Δscore| ${m.maxScoreDiff.toExponential(2)}`,
+  );
   expect(m.unmatchedRef, `${what}: unmatched golden detections`).toEqual([]);
   expect(m.unmatchedGot, `${what}: extra detections`).toEqual([]);
 }
@@ -47,7 +68,18 @@ describeGpuGolden('golden A end to end (GPU)', () => {
     const ctx = await gpuContext();
     const weights = await loadDetectorWeights(resolve(D2, 'A/weights.pkl'));
     det = await Detector.create(weights, new GpuDetectorBackend(ctx), { minSize: 320, maxSize: 544 });
-    unsplit = await checked(ctx, 'detect', async () => (await det.detect(image(), { dump: (n, data, shape) => { dumps.set(n, { data, shape }); } })).detections);
+    unsplit = await checked(
+      ctx,
+      'detect',
+      async () =>
+        (
+          await det.detect(image(), {
+            dump: (n, data, shape) => {
+              dumps.set(n, { data, shape });
+            },
+          })
+        ).detections,
+    );
   });
 
   it('every dense intermediate within 2e-5·max|ref|', () => {
@@ -73,7 +105,7 @@ describeGpuGolden('golden A end to end (GPU)', () => {
       const { stem, sizes } = await det.stem(image());
       const host = await ops.toCHW(stem);
       ops.release(stem);
-      const received = ops.fromCHW(host, ...(det.stemShape(sizes)));
+      const received = ops.fromCHW(host, ...det.stemShape(sizes));
       const d = await det.fromStem(received, JSON.parse(JSON.stringify(sizes)));
       ops.release(received);
       return d;
@@ -91,9 +123,15 @@ describeGpuGolden('golden A end to end (GPU)', () => {
     const proposals: Float32Array[] = [];
     const got = await checked(ops.ctx, 'q8', async () => {
       const t = ops.fromCHW(stem, 64, 80, 128);
-      const d = await det.fromStem(t, { original: [300, 451], resized: [320, 481], padded: [320, 512] }, {
-        dump: (n, data) => { if (n === 'proposals_boxes') proposals.push(data as Float32Array); },
-      });
+      const d = await det.fromStem(
+        t,
+        { original: [300, 451], resized: [320, 481], padded: [320, 512] },
+        {
+          dump: (n, data) => {
+            if (n === 'proposals_boxes') proposals.push(data as Float32Array);
+          },
+        },
+      );
       ops.release(t);
       return d;
     });
@@ -113,18 +151,35 @@ describeGpuGolden('golden P_A method 2 (GPU)', () => {
     const det = await Detector.create(weights, ops, { minSize: 320, maxSize: 544, method2: true });
     const a = goldenNpy('A', 'input_bgr_u8.npy');
     const stems: Float32Array[] = [];
-    const { detections, sizes } = await checked(ctx, 'm2', () => det.detect({ height: 300, width: 451, data: a.data as Uint8Array }, {
-      dump: (n, d) => { if (n === 'stem') stems.push(d as Float32Array); },
-    }));
+    const { detections, sizes } = await checked(ctx, 'm2', () =>
+      det.detect(
+        { height: 300, width: 451, data: a.data as Uint8Array },
+        {
+          dump: (n, d) => {
+            if (n === 'stem') stems.push(d as Float32Array);
+          },
+        },
+      ),
+    );
     det.dispose();
     expect(sizes).toEqual({ original: [300, 451], resized: [256, 512], padded: [256, 512] });
     const e = relErr(stems[0]!, f32(npy(resolve(M2, 'stem.npy'))));
     console.log(`m2 stem: rel err ${e.rel.toExponential(2)}`);
     expect(e.rel).toBeLessThanOrEqual(K_REL);
-    const rb = f32(npy(resolve(M2, 'ref_detections_boxes.npy'))), rs = f32(npy(resolve(M2, 'ref_detections_scores.npy')));
+    const rb = f32(npy(resolve(M2, 'ref_detections_boxes.npy'))),
+      rs = f32(npy(resolve(M2, 'ref_detections_scores.npy')));
     const rc = npy(resolve(M2, 'ref_detections_classes.npy')).data as Int32Array;
-    const m = matchBoxes(rb, detections.boxes, { refScores: rs, gotScores: detections.scores, refClasses: rc, gotClasses: detections.classes, minIou: 0.99, maxDs: 1e-3 });
-    console.log(`m2: ${detections.scores.length} detections vs ${rs.length}, matched ${m.matched}, min IoU ${m.minIou.toFixed(6)}, max |Δscore| ${m.maxScoreDiff.toExponential(2)}`);
+    const m = matchBoxes(rb, detections.boxes, {
+      refScores: rs,
+      gotScores: detections.scores,
+      refClasses: rc,
+      gotClasses: detections.classes,
+      minIou: 0.99,
+      maxDs: 1e-3,
+    });
+    console.log(
+      `m2: ${detections.scores.length} detections vs ${rs.length}, matched ${m.matched}, min IoU ${m.minIou.toFixed(6)}, max |Δscore| ${m.maxScoreDiff.toExponential(2)}`,
+    );
     expect(m.unmatchedRef).toEqual([]);
     expect(m.unmatchedGot).toEqual([]);
   });

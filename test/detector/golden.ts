@@ -25,7 +25,8 @@ export const K_REL = 2e-5;
 
 export function relErr(got: Float32Array, ref: Float32Array): { rel: number; maxRef: number } {
   expect(got.length).toBe(ref.length);
-  let maxRef = 0, maxDiff = 0;
+  let maxRef = 0,
+    maxDiff = 0;
   for (let i = 0; i < ref.length; i++) {
     maxRef = Math.max(maxRef, Math.abs(ref[i]!));
     const d = Math.abs(got[i]! - ref[i]!);

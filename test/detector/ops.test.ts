@@ -23,23 +23,37 @@ it('CPU upsampleAddRef on a hand example', () => {
 
 describeGpu('detector GPU ops vs CPU references', () => {
   // Pure data movement + one float32 add: exact (tolerance 0).
-  for (const [c, h, w] of [[3, 1, 1], [5, 3, 7], [32, 10, 13], [1, 2, 2]] as const) {
+  for (const [c, h, w] of [
+    [3, 1, 1],
+    [5, 3, 7],
+    [32, 10, 13],
+    [1, 2, 2],
+  ] as const) {
     it(`upsampleAdd C${c} ${h}x${w} -> ${2 * h}x${2 * w} is exact`, async () => {
       const ctx = await gpuContext();
       const r = rng(c * 100 + h * 10 + w);
-      const lat = randn(r, c * 4 * h * w), coarse = randn(r, c * h * w);
+      const lat = randn(r, c * 4 * h * w),
+        coarse = randn(r, c * h * w);
       const ref = upsampleAddRef(lat, coarse, c, 2 * h, 2 * w);
       const got = await checked(ctx, 'upsampleAdd', async () => {
-        const a = ctx.uploadCHW(lat, c, 2 * h, 2 * w), b = ctx.uploadCHW(coarse, c, h, w);
+        const a = ctx.uploadCHW(lat, c, 2 * h, 2 * w),
+          b = ctx.uploadCHW(coarse, c, h, w);
         const y = upsampleAdd(ctx, a, b);
         const out = await ctx.readCHW(y);
-        a.release(); b.release(); y.release();
+        a.release();
+        b.release();
+        y.release();
         return out;
       });
       expectClose(got, ref, 0, 0, 'upsampleAdd');
     });
   }
-  for (const [h, w, Hp, Wp] of [[5, 7, 32, 32], [1, 1, 1, 1], [13, 3, 13, 32], [33, 17, 64, 32]] as const) {
+  for (const [h, w, Hp, Wp] of [
+    [5, 7, 32, 32],
+    [1, 1, 1, 1],
+    [13, 3, 13, 32],
+    [33, 17, 64, 32],
+  ] as const) {
     it(`normalizeImage ${h}x${w} -> ${Hp}x${Wp} is bit-exact`, async () => {
       const ctx = await gpuContext();
       const r = rng(h * 31 + w);

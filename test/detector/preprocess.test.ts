@@ -3,7 +3,15 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DETECTOR_CONFIG } from '../../src/model/detector/types.ts';
 import {
-  DetectorInputError, MAX_RESIZED_PIXELS, imageSizes, normalizeAndPad, pillowCoeffs, pillowResizeBilinear, resizeForDetector, roundTo256, shortestEdgeSize,
+  DetectorInputError,
+  MAX_RESIZED_PIXELS,
+  imageSizes,
+  normalizeAndPad,
+  pillowCoeffs,
+  pillowResizeBilinear,
+  resizeForDetector,
+  roundTo256,
+  shortestEdgeSize,
 } from '../../src/model/detector/preprocess.ts';
 import { goldenNpy, npy } from './golden.ts';
 import { describeGolden } from '../helpers/golden.ts';
@@ -45,14 +53,21 @@ describe('Detectron2 test-time sizes', () => {
     // 4096×4096 is exactly the budget; method 2 rounds 4000 up to 4096 and stays inside it
     expect(imageSizes(4096, 4096, { ...DEFAULT_DETECTOR_CONFIG, minSize: 4096, maxSize: 4096 }).resized).toEqual([4096, 4096]);
     expect(4096 * 4096).toBe(MAX_RESIZED_PIXELS);
-    expect(imageSizes(4000, 4000, { ...DEFAULT_DETECTOR_CONFIG, minSize: 4000, maxSize: 4000, method2: true }).resized).toEqual([4096, 4096]);
+    expect(imageSizes(4000, 4000, { ...DEFAULT_DETECTOR_CONFIG, minSize: 4000, maxSize: 4000, method2: true }).resized).toEqual([
+      4096, 4096,
+    ]);
     expect(() => imageSizes(4097, 4096, { ...DEFAULT_DETECTOR_CONFIG, minSize: 4096, maxSize: 4097 })).toThrow(/budget/);
   });
 });
 
 describe('Pillow bilinear resize (Resample.c, 8 bpc)', () => {
   it('coefficients sum to 2^22 (±rounding) and cover the support', () => {
-    for (const [i, o] of [[83, 20], [57, 130], [1000, 7], [5, 5]] as const) {
+    for (const [i, o] of [
+      [83, 20],
+      [57, 130],
+      [1000, 7],
+      [5, 5],
+    ] as const) {
       const { ksize, bounds, kk } = pillowCoeffs(i, o);
       for (let x = 0; x < o; x++) {
         let s = 0;
@@ -64,11 +79,14 @@ describe('Pillow bilinear resize (Resample.c, 8 bpc)', () => {
   });
   // Fixtures: tools script test/detector/fixtures/make-pil-fixtures.py (PIL.Image.resize(..., BILINEAR) on a synthetic
   // 57x83x3 uint8 image): downscales (antialiased), upscales, one axis only, and the identity.
-  const H = 57, W = 83;
+  const H = 57,
+    W = 83;
   const src = new Uint8Array(H * W * 3);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) {
-    src[(y * W + x) * 3 + c] = (y * 131 + x * 71 + c * 37 + ((x * y) % 97) * 3) % 256;
-  }
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++)
+      for (let c = 0; c < 3; c++) {
+        src[(y * W + x) * 3 + c] = (y * 131 + x * 71 + c * 37 + ((x * y) % 97) * 3) % 256;
+      }
   const files = readdirSync(FIX).filter((f) => f.startsWith('pil_bilinear_'));
   it('has fixtures', () => expect(files.length).toBeGreaterThanOrEqual(7));
   for (const f of files) {
@@ -96,6 +114,11 @@ describeGolden('golden Detectron2 case A preprocessing', () => {
     const x = normalizeAndPad(resized, sizes.padded, cfg.pixelMean);
     const refX = goldenNpy('A', 'input_tensor.npy');
     expect(refX.shape).toEqual([1, 3, 320, 512]);
-    expect(Buffer.compare(Buffer.from(x.buffer), Buffer.from((refX.data as Float32Array).buffer, (refX.data as Float32Array).byteOffset, x.byteLength))).toBe(0);
+    expect(
+      Buffer.compare(
+        Buffer.from(x.buffer),
+        Buffer.from((refX.data as Float32Array).buffer, (refX.data as Float32Array).byteOffset, x.byteLength),
+      ),
+    ).toBe(0);
   });
 });

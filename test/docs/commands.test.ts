@@ -6,7 +6,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const DOCS = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+const DOCS = [
+  'README.md',
+  ...readdirSync('docs')
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f)),
+];
 
 /** Shell commands of a markdown text: the lines of ```sh/bash/shell/console blocks (continuations joined, comments
  *  and prompts removed), and inline code spans that start with a command word. */
@@ -50,7 +55,10 @@ export function repoPaths(cmd: string): string[] {
   const paths: string[] = [];
   for (const tok of cmd.split(/\s+/)) {
     for (let part of tok.split(',')) {
-      part = part.replace(/^--?[\w-]+=/, '').replace(/^['"]|['"]$/g, '').replace(/[;)]+$/, '');
+      part = part
+        .replace(/^--?[\w-]+=/, '')
+        .replace(/^['"]|['"]$/g, '')
+        .replace(/[;)]+$/, '');
       if (!part || /[<>[\]…*$]/.test(part)) continue;
       if (REPO_DIRS.some((d) => part.startsWith(d + '/'))) paths.push(part.replace(/\/$/, ''));
     }
@@ -73,13 +81,23 @@ describe('documented commands', () => {
     expect(readme).toContain('npm run setup');
     expect(readme).toContain('npm start');
     expect(readme).toContain('npm test');
-    expect(extractCommands('```sh\nnpx webvcm eval --a x \\\n  --b weights/y.bin   # note\n```\n')).toEqual(['npx webvcm eval --a x --b weights/y.bin']);
-    expect(repoPaths('x --codec weights/a.st,weights/b.st --out=tools/z.ts <file> weights/[x]')).toEqual(['weights/a.st', 'weights/b.st', 'tools/z.ts']);
+    expect(extractCommands('```sh\nnpx webvcm eval --a x \\\n  --b weights/y.bin   # note\n```\n')).toEqual([
+      'npx webvcm eval --a x --b weights/y.bin',
+    ]);
+    expect(repoPaths('x --codec weights/a.st,weights/b.st --out=tools/z.ts <file> weights/[x]')).toEqual([
+      'weights/a.st',
+      'weights/b.st',
+      'tools/z.ts',
+    ]);
     expect(commands.length).toBeGreaterThan(30);
   });
 
   it('every repository file a documented command names exists', () => {
-    const missing = commands.flatMap(({ file, cmd }) => repoPaths(cmd).filter((p) => !existsSync(p)).map((p) => `${file}: ${p} (in: ${cmd})`));
+    const missing = commands.flatMap(({ file, cmd }) =>
+      repoPaths(cmd)
+        .filter((p) => !existsSync(p))
+        .map((p) => `${file}: ${p} (in: ${cmd})`),
+    );
     expect(missing).toEqual([]);
   });
 

@@ -29,7 +29,8 @@ describe('Bjøntegaard delta', () => {
     expect(Math.abs(bdQuality(A, B, 'pchip').value - 1.5857563197299704)).toBeLessThan(1e-9);
     // antisymmetry in log-rate: (1 + BD(A→B)) · (1 + BD(B→A)) = 1 only approximately for fits; for pchip over the
     // same range the mean log difference flips sign exactly
-    const ab = bdRate(A, B, 'pchip').value, ba = bdRate(B, A, 'pchip').value;
+    const ab = bdRate(A, B, 'pchip').value,
+      ba = bdRate(B, A, 'pchip').value;
     expect(Math.abs((1 + ab / 100) * (1 + ba / 100) - 1)).toBeLessThan(1e-12);
   });
 
@@ -52,8 +53,12 @@ describe('Bjøntegaard delta', () => {
 
   it('polyfit recovers a cubic exactly; pchip integrates a straight line exactly', () => {
     const x = [0, 1, 2, 3, 4, 5];
-    const c = polyfit(x, x.map((v) => 1 - 2 * v + 0.5 * v * v - 0.25 * v ** 3), 3);
+    const c = polyfit(
+      x,
+      x.map((v) => 1 - 2 * v + 0.5 * v * v - 0.25 * v ** 3),
+      3,
+    );
     [1, -2, 0.5, -0.25].forEach((v, i) => expect(Math.abs(c[i]! - v)).toBeLessThan(1e-10));
-    expect(Math.abs(pchipIntegral([0, 1, 3], [1, 3, 7], 0.5, 2.5) - (2 * 2.5 ** 2 / 2 + 2.5 - (0.5 ** 2 + 0.5)))).toBeLessThan(1e-12);
+    expect(Math.abs(pchipIntegral([0, 1, 3], [1, 3, 7], 0.5, 2.5) - ((2 * 2.5 ** 2) / 2 + 2.5 - (0.5 ** 2 + 0.5)))).toBeLessThan(1e-12);
   });
 });

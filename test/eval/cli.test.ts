@@ -51,10 +51,38 @@ describe('webvcm eval (scoring mode)', () => {
 
   it('full mode (--images) runs the real pipeline on the bundled mini set: table, CSV and SVG plot', () => {
     const dir = mkdtempSync(join(tmpdir(), 'webvcm-evalfull-'));
-    const csv = join(dir, 'r.csv'), svg = join(dir, 'r.svg');
-    const r = spawnSync(process.execPath, ['bin/webvcm.js', 'eval', '--annotations', 'weights/mini-coco/instances.json', '--images', 'weights/mini-coco',
-      '--method', '1,2', '--limit', '1', '--min-size', '160', '--max-size', '272', '--csv', csv, '--plot', svg, '--out', dir,
-      '--detector', 'weights/random/detector.safetensors', '--codec', 'weights/random/codec.safetensors'], { encoding: 'utf8', timeout: 600_000 });
+    const csv = join(dir, 'r.csv'),
+      svg = join(dir, 'r.svg');
+    const r = spawnSync(
+      process.execPath,
+      [
+        'bin/webvcm.js',
+        'eval',
+        '--annotations',
+        'weights/mini-coco/instances.json',
+        '--images',
+        'weights/mini-coco',
+        '--method',
+        '1,2',
+        '--limit',
+        '1',
+        '--min-size',
+        '160',
+        '--max-size',
+        '272',
+        '--csv',
+        csv,
+        '--plot',
+        svg,
+        '--out',
+        dir,
+        '--detector',
+        'weights/random/detector.safetensors',
+        '--codec',
+        'weights/random/codec.safetensors',
+      ],
+      { encoding: 'utf8', timeout: 600_000 },
+    );
     expect(r.status, r.stderr).toBe(0);
     console.log(r.stdout);
     expect(r.stdout).toMatch(/AP/);
@@ -68,7 +96,10 @@ describe('webvcm eval (scoring mode)', () => {
 /** A 2-image shapes-world val set in a temp folder (tools/make-world.ts), image 1 optionally corrupt. */
 function world(corrupt = false): string {
   const dir = mkdtempSync(join(tmpdir(), 'webvcm-world-'));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'tools/make-world.ts', '--split', 'val', '--count', '2', '--out', dir], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'tools/make-world.ts', '--split', 'val', '--count', '2', '--out', dir], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   if (corrupt) writeFileSync(join(dir, '000001.png'), readFileSync(join(dir, '000001.png')).subarray(0, 200));
   return dir;
@@ -77,9 +108,14 @@ const RANDOM = ['--detector', 'weights/random/detector.safetensors'];
 /** Async (not spawnSync): a long blocking child would stall the vitest worker's RPC. */
 function full(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    execFile(process.execPath, ['bin/webvcm.js', 'eval', ...args], { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      res({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['bin/webvcm.js', 'eval', ...args],
+      { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        res({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -111,27 +147,71 @@ describe('webvcm eval (the rate-accuracy experiment)', () => {
   it('world images: uncompressed + 2 methods × 2 rate points + JPEG/WebP anchors → CSVs, SVG, BD-rate files', async () => {
     const dir = world();
     const out = join(dir, 'rd');
-    const lo = join(dir, 'lo.safetensors'), hi = join(dir, 'hi.safetensors');
+    const lo = join(dir, 'lo.safetensors'),
+      hi = join(dir, 'hi.safetensors');
     copyFileSync('weights/random/codec.safetensors', lo);
     copyFileSync('weights/random/codec.safetensors', hi);
-    const r = await full('--images', dir, '--annotations', join(dir, 'instances.json'), ...RANDOM, '--codec', `${lo},${hi}`, '--method', '1,2',
-      '--anchors', 'jpeg,webp', '--anchor-q', '10,50', '--limit', '1', '--min-size', '160', '--max-size', '272', '--out', out, '--progress', 'lines');
+    const r = await full(
+      '--images',
+      dir,
+      '--annotations',
+      join(dir, 'instances.json'),
+      ...RANDOM,
+      '--codec',
+      `${lo},${hi}`,
+      '--method',
+      '1,2',
+      '--anchors',
+      'jpeg,webp',
+      '--anchor-q',
+      '10,50',
+      '--limit',
+      '1',
+      '--min-size',
+      '160',
+      '--max-size',
+      '272',
+      '--out',
+      out,
+      '--progress',
+      'lines',
+    );
     expect(r.status, r.stderr).toBe(0);
     for (const f of ['rd.csv', 'rd-images.csv', 'rd.svg', 'bd-rate.json', 'bd-rate.md', 'summary.json']) {
       expect(existsSync(join(out, f)), f).toBe(true);
       expect(r.stdout).toContain(join(out, f));
     }
-    const rows = readFileSync(join(out, 'rd.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
-    expect(rows.map((x) => x[0])).toEqual(['row', 'uncompressed', 'm1/0', 'm1/1', 'm2/0', 'm2/1', 'jpeg/q10', 'jpeg/q50', 'webp/q10', 'webp/q50']);
+    const rows = readFileSync(join(out, 'rd.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(','));
+    expect(rows.map((x) => x[0])).toEqual([
+      'row',
+      'uncompressed',
+      'm1/0',
+      'm1/1',
+      'm2/0',
+      'm2/1',
+      'jpeg/q10',
+      'jpeg/q50',
+      'webp/q10',
+      'webp/q50',
+    ]);
     expect(rows.slice(1).map((x) => x[2])).toEqual(['uncompressed', 'lo', 'hi', 'lo', 'hi', 'q10', 'q50', 'q10', 'q50']);
     const bppCol = rows[0]!.indexOf('bpp');
     for (const x of rows.slice(2)) expect(Number(x[bppCol])).toBeGreaterThan(0);
     // same codec twice → same stream, and the per-image bpp is bytes·8/(H·W) of the original image
-    const img = readFileSync(join(out, 'rd-images.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+    const img = readFileSync(join(out, 'rd-images.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(','));
     const h = img[0]!;
     const get = (row: string, col: string) => img.find((x) => x[0] === row)![h.indexOf(col)]!;
     expect(get('m1/0', 'bytes')).toBe(get('m1/1', 'bytes'));
-    expect(Number(get('jpeg/q50', 'bpp'))).toBeCloseTo((Number(get('jpeg/q50', 'bytes')) * 8) / (Number(get('jpeg/q50', 'height')) * Number(get('jpeg/q50', 'width'))), 12);
+    expect(Number(get('jpeg/q50', 'bpp'))).toBeCloseTo(
+      (Number(get('jpeg/q50', 'bytes')) * 8) / (Number(get('jpeg/q50', 'height')) * Number(get('jpeg/q50', 'width'))),
+      12,
+    );
     expect(Number(get('jpeg/q50', 'bytes'))).toBeGreaterThan(Number(get('jpeg/q10', 'bytes')));
     const bd = JSON.parse(readFileSync(join(out, 'bd-rate.json'), 'utf8'));
     expect(bd.entries.length).toBeGreaterThan(0);
@@ -142,8 +222,23 @@ describe('webvcm eval (the rate-accuracy experiment)', () => {
 
   it('a corrupt image: fails naming the file by default, --on-error skip evaluates the rest', async () => {
     const dir = world(true);
-    const args = ['--images', dir, '--annotations', join(dir, 'instances.json'), ...RANDOM, '--codec', 'weights/random/codec.safetensors',
-      '--min-size', '160', '--max-size', '272', '--out', join(dir, 'rd'), '--progress', 'none'];
+    const args = [
+      '--images',
+      dir,
+      '--annotations',
+      join(dir, 'instances.json'),
+      ...RANDOM,
+      '--codec',
+      'weights/random/codec.safetensors',
+      '--min-size',
+      '160',
+      '--max-size',
+      '272',
+      '--out',
+      join(dir, 'rd'),
+      '--progress',
+      'none',
+    ];
     let r = await full(...args);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/EvalImageError: image 2 \(000001.png\): ImageFormatError: .*--on-error skip/);

@@ -3,8 +3,17 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { goldenOrFixture } from '../helpers/golden.ts';
 import {
-  evaluateBoxes, CocoFormatError, Params, linspace, pairwiseSum, fmtFixed, bboxIou, COCO, STAT_NAMES,
-  type CocoGroundTruth, type CocoResult,
+  evaluateBoxes,
+  CocoFormatError,
+  Params,
+  linspace,
+  pairwiseSum,
+  fmtFixed,
+  bboxIou,
+  COCO,
+  STAT_NAMES,
+  type CocoGroundTruth,
+  type CocoResult,
 } from '../../src/eval/cocoeval.ts';
 
 const GOLDEN = dirname(dirname(goldenOrFixture('cocoeval/F1/expected.json')));
@@ -49,7 +58,10 @@ describe('F2 edge cases', () => {
 
   it('without image 1003 (bbIou arithmetic separated)', () => {
     const gt2 = { ...gt, images: gt.images.filter((i) => i.id !== 1003), annotations: gt.annotations.filter((a) => a.image_id !== 1003) };
-    const r = evaluateBoxes(gt2, dets.filter((d) => d.image_id !== 1003));
+    const r = evaluateBoxes(
+      gt2,
+      dets.filter((d) => d.image_id !== 1003),
+    );
     r.statsArray.forEach((v, i) => expect(Math.abs(v - expected.without_image_1003.stats[i])).toBeLessThan(1e-12));
   });
 
@@ -57,7 +69,10 @@ describe('F2 edge cases', () => {
     const ids = gt.images.map((i) => i.id).filter((id) => id !== 1003);
     const gt2 = { ...gt, images: gt.images.filter((i) => i.id !== 1003), annotations: gt.annotations.filter((a) => a.image_id !== 1003) };
     const a = evaluateBoxes(gt, dets, { imgIds: ids });
-    const b = evaluateBoxes(gt2, dets.filter((d) => d.image_id !== 1003));
+    const b = evaluateBoxes(
+      gt2,
+      dets.filter((d) => d.image_id !== 1003),
+    );
     expect(a.statsArray).toEqual(b.statsArray);
   });
 
@@ -77,7 +92,18 @@ describe('F2 edge cases', () => {
 
 describe('building blocks', () => {
   it('bbIou: crowd divides by the detection area; zero-size boxes give 0', () => {
-    const iou = bboxIou([[0, 0, 10, 10], [5, 5, 10, 10], [0, 0, 0, 10]], [[0, 0, 20, 20], [0, 0, 10, 10]], [true, false]);
+    const iou = bboxIou(
+      [
+        [0, 0, 10, 10],
+        [5, 5, 10, 10],
+        [0, 0, 0, 10],
+      ],
+      [
+        [0, 0, 20, 20],
+        [0, 0, 10, 10],
+      ],
+      [true, false],
+    );
     // rows: detections, columns: GTs
     expect(iou[0]).toBe(1); // det 0 fully inside the crowd region
     expect(iou[1]).toBe(1);
@@ -107,8 +133,14 @@ describe('building blocks', () => {
 
 describe('results edge cases', () => {
   const gt: CocoGroundTruth = {
-    images: [{ id: 1, width: 100, height: 100 }, { id: 2, width: 100, height: 100 }],
-    categories: [{ id: 1, name: 'person' }, { id: 3, name: 'car' }],
+    images: [
+      { id: 1, width: 100, height: 100 },
+      { id: 2, width: 100, height: 100 },
+    ],
+    categories: [
+      { id: 1, name: 'person' },
+      { id: 3, name: 'car' },
+    ],
     annotations: [
       { id: 1, image_id: 1, category_id: 1, bbox: [10, 10, 40, 40], area: 1600, iscrowd: 0 },
       { id: 2, image_id: 2, category_id: 3, bbox: [0, 0, 50, 20], area: 1000, iscrowd: 0 },
@@ -135,8 +167,14 @@ describe('results edge cases', () => {
 
   it('loadRes semantics: ids 1..n, area w*h, iscrowd 0', () => {
     const c = COCO.fromGroundTruth(gt);
-    const r = c.loadRes([{ image_id: 2, category_id: 3, bbox: [1, 2, 3, 4], score: 0.5 }, { image_id: 1, category_id: 1, bbox: [0, 0, 2, 2], score: 0.1 }]);
-    expect(r.anns.map((a) => [a.id, a.area, a.iscrowd])).toEqual([[1, 12, false], [2, 4, false]]);
+    const r = c.loadRes([
+      { image_id: 2, category_id: 3, bbox: [1, 2, 3, 4], score: 0.5 },
+      { image_id: 1, category_id: 1, bbox: [0, 0, 2, 2], score: 0.1 },
+    ]);
+    expect(r.anns.map((a) => [a.id, a.area, a.iscrowd])).toEqual([
+      [1, 12, false],
+      [2, 4, false],
+    ]);
   });
 });
 
@@ -149,20 +187,101 @@ describe('malformed input raises CocoFormatError', () => {
   const det = (): any => ({ image_id: 1, category_id: 1, bbox: [0, 0, 10, 10], score: 0.5 });
   const cases: [string, () => [unknown, unknown], RegExp][] = [
     ['GT not an object', () => [[], []], /JSON object/],
-    ['missing annotations', () => { const g = good(); delete g.annotations; return [g, []]; }, /"annotations"/],
-    ['missing area', () => { const g = good(); delete g.annotations[0].area; return [g, []]; }, /"area"/],
-    ['missing iscrowd', () => { const g = good(); delete g.annotations[0].iscrowd; return [g, []]; }, /iscrowd/],
-    ['GT bbox of 3', () => { const g = good(); g.annotations[0].bbox = [0, 0, 1]; return [g, []]; }, /bbox/],
-    ['GT unknown image', () => { const g = good(); g.annotations[0].image_id = 9; return [g, []]; }, /image_id 9/],
-    ['GT unknown category', () => { const g = good(); g.annotations[0].category_id = 9; return [g, []]; }, /category_id 9/],
-    ['duplicate annotation id', () => { const g = good(); g.annotations.push({ ...g.annotations[0] }); return [g, []]; }, /duplicate annotation id/],
-    ['duplicate image id', () => { const g = good(); g.images.push({ id: 1 }); return [g, []]; }, /duplicate image id/],
+    [
+      'missing annotations',
+      () => {
+        const g = good();
+        delete g.annotations;
+        return [g, []];
+      },
+      /"annotations"/,
+    ],
+    [
+      'missing area',
+      () => {
+        const g = good();
+        delete g.annotations[0].area;
+        return [g, []];
+      },
+      /"area"/,
+    ],
+    [
+      'missing iscrowd',
+      () => {
+        const g = good();
+        delete g.annotations[0].iscrowd;
+        return [g, []];
+      },
+      /iscrowd/,
+    ],
+    [
+      'GT bbox of 3',
+      () => {
+        const g = good();
+        g.annotations[0].bbox = [0, 0, 1];
+        return [g, []];
+      },
+      /bbox/,
+    ],
+    [
+      'GT unknown image',
+      () => {
+        const g = good();
+        g.annotations[0].image_id = 9;
+        return [g, []];
+      },
+      /image_id 9/,
+    ],
+    [
+      'GT unknown category',
+      () => {
+        const g = good();
+        g.annotations[0].category_id = 9;
+        return [g, []];
+      },
+      /category_id 9/,
+    ],
+    [
+      'duplicate annotation id',
+      () => {
+        const g = good();
+        g.annotations.push({ ...g.annotations[0] });
+        return [g, []];
+      },
+      /duplicate annotation id/,
+    ],
+    [
+      'duplicate image id',
+      () => {
+        const g = good();
+        g.images.push({ id: 1 });
+        return [g, []];
+      },
+      /duplicate image id/,
+    ],
     ['results not an array', () => [good(), { annotations: [] }], /JSON array/],
     ['non-finite bbox', () => [good(), [{ ...det(), bbox: [0, 0, NaN, 10] }]], /finite/],
     ['Infinity in bbox', () => [good(), [{ ...det(), bbox: [0, 0, Infinity, 10] }]], /finite/],
     ['bbox as string', () => [good(), [{ ...det(), bbox: '0,0,1,1' }]], /bbox/],
-    ['missing score', () => { const d = det(); delete d.score; return [good(), [d]]; }, /"score"/],
-    ['segm result', () => { const d = det(); delete d.bbox; d.segmentation = {}; return [good(), [d]]; }, /only bbox/],
+    [
+      'missing score',
+      () => {
+        const d = det();
+        delete d.score;
+        return [good(), [d]];
+      },
+      /"score"/,
+    ],
+    [
+      'segm result',
+      () => {
+        const d = det();
+        delete d.bbox;
+        d.segmentation = {};
+        return [good(), [d]];
+      },
+      /only bbox/,
+    ],
     ['unknown image id in results', () => [good(), [det(), { ...det(), image_id: 77 }]], /image id\(s\) not in the ground truth \(77\)/],
   ];
   it.each(cases)('%s', (_name, make, msg) => {

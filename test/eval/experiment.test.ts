@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
-  EvalImageError, planRows, RD_CSV_COLUMNS, runRdExperiment, type ExperimentRunner, type RowOutput, type RowPlan,
+  EvalImageError,
+  planRows,
+  RD_CSV_COLUMNS,
+  runRdExperiment,
+  type ExperimentRunner,
+  type RowOutput,
+  type RowPlan,
 } from '../../src/eval/experiment.ts';
 import { CategoryMappingError } from '../../src/eval/coco-categories.ts';
 
@@ -25,7 +31,14 @@ function makeSet(): { dir: string; ann: string; gt: any } {
   let aid = 1;
   for (const im of images) {
     for (let k = 0; k < 3; k++) {
-      annotations.push({ id: aid++, image_id: im.id, category_id: k + 1, bbox: [10 + 50 * k, 20, 30 + 5 * k, 40], area: (30 + 5 * k) * 40, iscrowd: 0 });
+      annotations.push({
+        id: aid++,
+        image_id: im.id,
+        category_id: k + 1,
+        bbox: [10 + 50 * k, 20, 30 + 5 * k, 40],
+        area: (30 + 5 * k) * 40,
+        iscrowd: 0,
+      });
     }
     writeFileSync(join(dir, im.file_name), 'not read by the fake runner');
   }
@@ -61,8 +74,15 @@ function fakeRunner(gt: any, opts: { failOn?: number; classNames?: string[] } = 
         if (job.id === opts.failOn && r.kind === 'anchor') throw new Error('corrupt PNG');
         // rate point i / quality q: higher rate -> smaller shift -> higher AP
         const level = r.kind === 'reference' ? 100 : r.kind === 'feature' ? 20 * (r.codecIndex + 1) + (r.method === 2 ? 10 : 0) : r.quality;
-        const bytes = r.kind === 'reference' ? null : (r.kind === 'feature' ? 0.8 : 1) * (50 + 10 * level) * (r.kind === 'anchor' && r.anchor === 'webp' ? 0.9 : 1);
-        out.set(r.key, { dets: dets(gt, job.id, Math.max(0, (100 - level) / 5)), bytes: bytes === null ? null : Math.round(bytes), stringBytes: r.kind === 'feature' ? 10 : undefined });
+        const bytes =
+          r.kind === 'reference'
+            ? null
+            : (r.kind === 'feature' ? 0.8 : 1) * (50 + 10 * level) * (r.kind === 'anchor' && r.anchor === 'webp' ? 0.9 : 1);
+        out.set(r.key, {
+          dets: dets(gt, job.id, Math.max(0, (100 - level) / 5)),
+          bytes: bytes === null ? null : Math.round(bytes),
+          stringBytes: r.kind === 'feature' ? 10 : undefined,
+        });
         done(r.key);
       }
       return { size: [100, 200], rows: out };
@@ -70,14 +90,38 @@ function fakeRunner(gt: any, opts: { failOn?: number; classNames?: string[] } = 
   };
 }
 
-const PLAN: RowPlan = { methods: [1, 2], codecNames: ['l1', 'l2', 'l3', 'l4'], anchors: [{ codec: 'jpeg', qualities: [10, 30, 50, 70, 90] }, { codec: 'webp', qualities: [10, 30, 50, 70, 90] }] };
+const PLAN: RowPlan = {
+  methods: [1, 2],
+  codecNames: ['l1', 'l2', 'l3', 'l4'],
+  anchors: [
+    { codec: 'jpeg', qualities: [10, 30, 50, 70, 90] },
+    { codec: 'webp', qualities: [10, 30, 50, 70, 90] },
+  ],
+};
 
 describe('the rate-accuracy experiment (fake runner)', () => {
   it('plans rows: uncompressed, method × codec, anchor × quality', () => {
     const rows = planRows(PLAN);
     expect(rows.map((r) => r.key)).toEqual([
-      'uncompressed', 'm1/0', 'm1/1', 'm1/2', 'm1/3', 'm2/0', 'm2/1', 'm2/2', 'm2/3',
-      'jpeg/q10', 'jpeg/q30', 'jpeg/q50', 'jpeg/q70', 'jpeg/q90', 'webp/q10', 'webp/q30', 'webp/q50', 'webp/q70', 'webp/q90',
+      'uncompressed',
+      'm1/0',
+      'm1/1',
+      'm1/2',
+      'm1/3',
+      'm2/0',
+      'm2/1',
+      'm2/2',
+      'm2/3',
+      'jpeg/q10',
+      'jpeg/q30',
+      'jpeg/q50',
+      'jpeg/q70',
+      'jpeg/q90',
+      'webp/q10',
+      'webp/q30',
+      'webp/q50',
+      'webp/q70',
+      'webp/q90',
     ]);
     expect(new Set(rows.map((r) => r.curve))).toEqual(new Set(['uncompressed', 'method 1', 'method 2', 'JPEG', 'WebP']));
   });
@@ -86,7 +130,15 @@ describe('the rate-accuracy experiment (fake runner)', () => {
     const { dir, ann, gt } = makeSet();
     const sink = new Sink();
     const out = join(dir, 'out');
-    const res = await runRdExperiment({ annotations: ann, images: dir, plan: PLAN, runner: fakeRunner(gt), outDir: out, progress: 'lines', progressStream: sink });
+    const res = await runRdExperiment({
+      annotations: ann,
+      images: dir,
+      plan: PLAN,
+      runner: fakeRunner(gt),
+      outDir: out,
+      progress: 'lines',
+      progressStream: sink,
+    });
     expect(res.mapping.by).toBe('name');
     expect(res.imageIds).toEqual([1, 2, 3]);
     const ref = res.rows.find((r) => r.key === 'uncompressed')!;
@@ -125,12 +177,23 @@ describe('the rate-accuracy experiment (fake runner)', () => {
   it('a failing image: --on-error fail names it; skip leaves it out of the evaluation and lists it', async () => {
     const { dir, ann, gt } = makeSet();
     const plan: RowPlan = { methods: [1], codecNames: ['a'], anchors: [{ codec: 'jpeg', qualities: [10] }] };
-    await expect(runRdExperiment({ annotations: ann, images: dir, plan, runner: fakeRunner(gt, { failOn: 2 }), progress: 'none' }))
-      .rejects.toThrow(/image 2 \(im2.png\): Error: corrupt PNG \(use --on-error skip/);
-    await expect(runRdExperiment({ annotations: ann, images: dir, plan, runner: fakeRunner(gt, { failOn: 2 }), progress: 'none' }))
-      .rejects.toBeInstanceOf(EvalImageError);
+    await expect(
+      runRdExperiment({ annotations: ann, images: dir, plan, runner: fakeRunner(gt, { failOn: 2 }), progress: 'none' }),
+    ).rejects.toThrow(/image 2 \(im2.png\): Error: corrupt PNG \(use --on-error skip/);
+    await expect(
+      runRdExperiment({ annotations: ann, images: dir, plan, runner: fakeRunner(gt, { failOn: 2 }), progress: 'none' }),
+    ).rejects.toBeInstanceOf(EvalImageError);
     const sink = new Sink();
-    const res = await runRdExperiment({ annotations: ann, images: dir, plan, runner: fakeRunner(gt, { failOn: 2 }), onError: 'skip', progress: 'lines', progressStream: sink, outDir: join(dir, 'o') });
+    const res = await runRdExperiment({
+      annotations: ann,
+      images: dir,
+      plan,
+      runner: fakeRunner(gt, { failOn: 2 }),
+      onError: 'skip',
+      progress: 'lines',
+      progressStream: sink,
+      outDir: join(dir, 'o'),
+    });
     expect(res.imageIds).toEqual([1, 3]);
     expect(res.skipped.map((s) => s.fileName)).toEqual(['im2.png']);
     expect(res.rows[0]!.stats.AP).toBeCloseTo(1, 12); // the skipped image's GT does not count as misses
@@ -145,35 +208,83 @@ describe('the rate-accuracy experiment (fake runner)', () => {
     const res = await runRdExperiment({ annotations: ann, images: dir, plan, runner: r, limit: 2, progress: 'none' });
     expect(res.imageIds).toEqual([1, 2]);
     expect(r.calls).toEqual(['im1.png', 'im2.png']);
-    const wrongSize = { ...fakeRunner(gt), async runImage(...a: Parameters<ExperimentRunner['runImage']>) { const o = await fakeRunner(gt).runImage(...a); return { ...o, size: [50, 200] as [number, number] }; } };
-    await expect(runRdExperiment({ annotations: ann, images: dir, plan, runner: wrongSize, progress: 'none' })).rejects.toThrow(/im1.png\): CocoFormatError: the file is 50x200 \(HxW\) but the annotations say 100x200/);
-    await expect(runRdExperiment({ annotations: ann, images: dir, plan, runner: fakeRunner(gt, { classNames: ['cat', 'dog', 'bird'] }), progress: 'none' }))
-      .rejects.toThrow(CategoryMappingError);
+    const wrongSize = {
+      ...fakeRunner(gt),
+      async runImage(...a: Parameters<ExperimentRunner['runImage']>) {
+        const o = await fakeRunner(gt).runImage(...a);
+        return { ...o, size: [50, 200] as [number, number] };
+      },
+    };
+    await expect(runRdExperiment({ annotations: ann, images: dir, plan, runner: wrongSize, progress: 'none' })).rejects.toThrow(
+      /im1.png\): CocoFormatError: the file is 50x200 \(HxW\) but the annotations say 100x200/,
+    );
+    await expect(
+      runRdExperiment({
+        annotations: ann,
+        images: dir,
+        plan,
+        runner: fakeRunner(gt, { classNames: ['cat', 'dog', 'bird'] }),
+        progress: 'none',
+      }),
+    ).rejects.toThrow(CategoryMappingError);
     const gt2 = { ...gt, images: [...gt.images, { id: 9, file_name: 'gone.png', height: 10, width: 10 }] };
     writeFileSync(join(dir, 'more.json'), JSON.stringify(gt2));
-    await expect(runRdExperiment({ annotations: join(dir, 'more.json'), images: dir, plan, runner: fakeRunner(gt), progress: 'none' })).rejects.toThrow(/1 image file\(s\) not found under .*: gone.png/);
+    await expect(
+      runRdExperiment({ annotations: join(dir, 'more.json'), images: dir, plan, runner: fakeRunner(gt), progress: 'none' }),
+    ).rejects.toThrow(/1 image file\(s\) not found under .*: gone.png/);
   });
 
   it('--resume reuses the cached per-image detections of an interrupted run (same settings only)', async () => {
     const { dir, ann, gt } = makeSet();
     const out = join(dir, 'out');
     const plan: RowPlan = { methods: [1], codecNames: ['a'], anchors: [{ codec: 'jpeg', qualities: [10, 90] }] };
-    const first = await runRdExperiment({ annotations: ann, images: dir, plan, runner: { ...fakeRunner(gt), settings: 'S' }, outDir: out, progress: 'none' });
+    const first = await runRdExperiment({
+      annotations: ann,
+      images: dir,
+      plan,
+      runner: { ...fakeRunner(gt), settings: 'S' },
+      outDir: out,
+      progress: 'none',
+    });
     expect(first.files.cache).toBe(join(out, 'detections.jsonl'));
     // simulate a run killed while writing image 3: drop its line and leave a torn one
     const lines = readFileSync(join(out, 'detections.jsonl'), 'utf8').trim().split('\n');
     expect(lines).toHaveLength(4);
     writeFileSync(join(out, 'detections.jsonl'), [...lines.slice(0, 3), lines[3]!.slice(0, 40)].join('\n'));
     const r = fakeRunner(gt);
-    const again = await runRdExperiment({ annotations: ann, images: dir, plan, runner: { ...r, settings: 'S', runImage: r.runImage }, outDir: out, resume: true, progress: 'none' });
+    const again = await runRdExperiment({
+      annotations: ann,
+      images: dir,
+      plan,
+      runner: { ...r, settings: 'S', runImage: r.runImage },
+      outDir: out,
+      resume: true,
+      progress: 'none',
+    });
     expect(r.calls).toEqual(['im3.png']); // only the image without a complete cached line runs
     expect(again.rows.map((x) => [x.key, x.bpp, x.stats.AP])).toEqual(first.rows.map((x) => [x.key, x.bpp, x.stats.AP]));
     expect(readFileSync(join(out, 'detections.jsonl'), 'utf8').trim().split('\n')).toHaveLength(4);
-    await expect(runRdExperiment({ annotations: ann, images: dir, plan, runner: { ...fakeRunner(gt), settings: 'other' }, outDir: out, resume: true, progress: 'none' }))
-      .rejects.toThrow(/written by a run with other settings or rows; remove it or run without --resume/);
+    await expect(
+      runRdExperiment({
+        annotations: ann,
+        images: dir,
+        plan,
+        runner: { ...fakeRunner(gt), settings: 'other' },
+        outDir: out,
+        resume: true,
+        progress: 'none',
+      }),
+    ).rejects.toThrow(/written by a run with other settings or rows; remove it or run without --resume/);
     // without --resume the cache starts afresh
     const r2 = fakeRunner(gt);
-    await runRdExperiment({ annotations: ann, images: dir, plan, runner: { ...r2, settings: 'other', runImage: r2.runImage }, outDir: out, progress: 'none' });
+    await runRdExperiment({
+      annotations: ann,
+      images: dir,
+      plan,
+      runner: { ...r2, settings: 'other', runImage: r2.runImage },
+      outDir: out,
+      progress: 'none',
+    });
     expect(r2.calls).toHaveLength(3);
   });
 });

@@ -5,7 +5,13 @@ import pngjs from 'pngjs';
 import jpegjs from 'jpeg-js';
 import { zlibSync } from 'fflate';
 import {
-  decodeImageFile, toBgrHwc, toBgrChwFloat, applyExifOrientation, readJpegExifOrientation, ImageFormatError, type RgbImage,
+  decodeImageFile,
+  toBgrHwc,
+  toBgrChwFloat,
+  applyExifOrientation,
+  readJpegExifOrientation,
+  ImageFormatError,
+  type RgbImage,
 } from '../../src/io/image.ts';
 import { readNpy } from '../../src/io/npy.ts';
 import { GOLDEN_ROOT, itGolden } from '../helpers/golden.ts';
@@ -41,7 +47,8 @@ describe('decodeImageFile', () => {
   });
 
   it('PNG: grey and RGBA inputs become RGB (grey replicated, alpha dropped without compositing)', () => {
-    const w = 5, h = 3;
+    const w = 5,
+      h = 3;
     const grey = new pngjs.PNG({ width: w, height: h });
     for (let i = 0; i < w * h; i++) grey.data.set([i * 10, i * 10, i * 10, 255], 4 * i);
     const g = decodeImageFile(pngjs.PNG.sync.write(grey, { colorType: 0, inputColorType: 6 }));
@@ -54,20 +61,23 @@ describe('decodeImageFile', () => {
   });
 
   it('JPEG: decodes close to the encoded pixels', () => {
-    const w = 32, h = 16;
+    const w = 32,
+      h = 16;
     const data = new Uint8Array(w * h * 4);
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set([x * 8, y * 16, 128, 255], 4 * (y * w + x));
     const jpg = jpegjs.encode({ data, width: w, height: h }, 100).data;
     const img = decodeImageFile(new Uint8Array(jpg));
     expect([img.width, img.height, img.rgb.length]).toEqual([w, h, w * h * 3]);
     let maxDiff = 0;
-    for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) maxDiff = Math.max(maxDiff, Math.abs(img.rgb[3 * i + c]! - data[4 * i + c]!));
+    for (let i = 0; i < w * h; i++)
+      for (let c = 0; c < 3; c++) maxDiff = Math.max(maxDiff, Math.abs(img.rgb[3 * i + c]! - data[4 * i + c]!));
     expect(maxDiff).toBeLessThan(12);
     expect(readJpegExifOrientation(new Uint8Array(jpg))).toBeNull();
   });
 
   it('JPEG: EXIF orientation is applied (detectron2 _apply_exif_orientation)', () => {
-    const w = 24, h = 8;
+    const w = 24,
+      h = 8;
     const data = new Uint8Array(w * h * 4);
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set([x * 10, y * 30, 0, 255], 4 * (y * w + x));
     const jpg = new Uint8Array(jpegjs.encode({ data, width: w, height: h }, 95).data);
@@ -99,22 +109,27 @@ describe('decodeImageFile', () => {
     expectFormatError(() => decodeImageFile(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 4, 1, 2])), /JPEG/);
   });
 
-  it('corrupt JPEGs (truncated, bit-flipped, tables removed) never show the decoder\'s internals', () => {
-    const w = 24, h = 16;
+  it("corrupt JPEGs (truncated, bit-flipped, tables removed) never show the decoder's internals", () => {
+    const w = 24,
+      h = 16;
     const data = new Uint8Array(w * h * 4).map((_, i) => (i * 37) & 255);
     const jpg = new Uint8Array(jpegjs.encode({ data, width: w, height: h }, 90).data);
     // drop every DHT segment: the scan then refers to Huffman tables that do not exist
     // (jpeg-js: "Cannot set properties of undefined (setting 'huffmanTableDC')")
     const parts: number[] = [0xff, 0xd8];
     for (let o = 2; o + 4 <= jpg.length;) {
-      const m = jpg[o + 1]!, len = (jpg[o + 2]! << 8) | jpg[o + 3]!;
-      if (m === 0xda) { parts.push(...jpg.subarray(o)); break; }
+      const m = jpg[o + 1]!,
+        len = (jpg[o + 2]! << 8) | jpg[o + 3]!;
+      if (m === 0xda) {
+        parts.push(...jpg.subarray(o));
+        break;
+      }
       if (m !== 0xc4) parts.push(...jpg.subarray(o, o + 2 + len));
       o += 2 + len;
     }
     const variants: Uint8Array[] = [new Uint8Array(parts)];
     let seed = 11;
-    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (let k = 0; k < 150; k++) {
       const v = jpg.slice();
       for (let f = 0; f < 1 + (k % 4); f++) v[2 + Math.floor(rnd() * (v.length - 2))]! ^= 1 << Math.floor(rnd() * 8);
@@ -139,7 +154,10 @@ describe('decodeImageFile', () => {
 // A minimal PNG writer for the colour types pngjs cannot write (palette, 1/2/4/16-bit, tRNS, Adam7 off).
 function crc32(b: Uint8Array): number {
   let c = ~0;
-  for (const x of b) { c ^= x; for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1)); }
+  for (const x of b) {
+    c ^= x;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
   return ~c >>> 0;
 }
 function chunk(type: string, body: number[] | Uint8Array): number[] {
@@ -151,17 +169,56 @@ function chunk(type: string, body: number[] | Uint8Array): number[] {
 }
 /** rows: raw scanline bytes (filter type 0 is prepended). */
 function makePng(w: number, h: number, depth: number, colorType: number, rows: number[][], extra: [string, number[]][] = []): Uint8Array {
-  const ihdr = [w >>> 24, (w >> 16) & 255, (w >> 8) & 255, w & 255, h >>> 24, (h >> 16) & 255, (h >> 8) & 255, h & 255, depth, colorType, 0, 0, 0];
+  const ihdr = [
+    w >>> 24,
+    (w >> 16) & 255,
+    (w >> 8) & 255,
+    w & 255,
+    h >>> 24,
+    (h >> 16) & 255,
+    (h >> 8) & 255,
+    h & 255,
+    depth,
+    colorType,
+    0,
+    0,
+    0,
+  ];
   const raw = new Uint8Array(rows.flatMap((r) => [0, ...r]));
-  return new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...chunk('IHDR', ihdr),
-    ...extra.flatMap(([t, b]) => chunk(t, b)), ...chunk('IDAT', zlibSync(raw)), ...chunk('IEND', [])]);
+  return new Uint8Array([
+    0x89,
+    0x50,
+    0x4e,
+    0x47,
+    0x0d,
+    0x0a,
+    0x1a,
+    0x0a,
+    ...chunk('IHDR', ihdr),
+    ...extra.flatMap(([t, b]) => chunk(t, b)),
+    ...chunk('IDAT', zlibSync(raw)),
+    ...chunk('IEND', []),
+  ]);
 }
 
-describe('PNG colour types decode as PIL convert(\'RGB\') does', () => {
+describe("PNG colour types decode as PIL convert('RGB') does", () => {
   it('4-bit palette with tRNS: palette colours, alpha ignored', () => {
     // 3x2, indexes 0 1 2 / 2 1 0 packed two per byte (odd width: last nibble is padding)
     const plte = [10, 20, 30, 40, 50, 60, 70, 80, 90];
-    const png = makePng(3, 2, 4, 3, [[0x01, 0x20], [0x21, 0x00]], [['PLTE', plte], ['tRNS', [0, 128, 255]]]);
+    const png = makePng(
+      3,
+      2,
+      4,
+      3,
+      [
+        [0x01, 0x20],
+        [0x21, 0x00],
+      ],
+      [
+        ['PLTE', plte],
+        ['tRNS', [0, 128, 255]],
+      ],
+    );
     const img = decodeImageFile(png);
     expect(Array.from(img.rgb)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 70, 80, 90, 40, 50, 60, 10, 20, 30]);
   });
@@ -193,14 +250,66 @@ describe('applyExifOrientation matches PIL transposes', () => {
   const px = (o: RgbImage): number[][] =>
     Array.from({ length: o.height }, (_, y) => Array.from({ length: o.width }, (_, x) => o.rgb[3 * (y * o.width + x)]!));
   it.each([
-    [1, [[1, 2, 3], [4, 5, 6]]],
-    [2, [[3, 2, 1], [6, 5, 4]]], // FLIP_LEFT_RIGHT
-    [3, [[6, 5, 4], [3, 2, 1]]], // ROTATE_180
-    [4, [[4, 5, 6], [1, 2, 3]]], // FLIP_TOP_BOTTOM
-    [5, [[1, 4], [2, 5], [3, 6]]], // TRANSPOSE
-    [6, [[4, 1], [5, 2], [6, 3]]], // ROTATE_270 (clockwise)
-    [7, [[6, 3], [5, 2], [4, 1]]], // TRANSVERSE
-    [8, [[3, 6], [2, 5], [1, 4]]], // ROTATE_90 (counter-clockwise)
+    [
+      1,
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+    ],
+    [
+      2,
+      [
+        [3, 2, 1],
+        [6, 5, 4],
+      ],
+    ], // FLIP_LEFT_RIGHT
+    [
+      3,
+      [
+        [6, 5, 4],
+        [3, 2, 1],
+      ],
+    ], // ROTATE_180
+    [
+      4,
+      [
+        [4, 5, 6],
+        [1, 2, 3],
+      ],
+    ], // FLIP_TOP_BOTTOM
+    [
+      5,
+      [
+        [1, 4],
+        [2, 5],
+        [3, 6],
+      ],
+    ], // TRANSPOSE
+    [
+      6,
+      [
+        [4, 1],
+        [5, 2],
+        [6, 3],
+      ],
+    ], // ROTATE_270 (clockwise)
+    [
+      7,
+      [
+        [6, 3],
+        [5, 2],
+        [4, 1],
+      ],
+    ], // TRANSVERSE
+    [
+      8,
+      [
+        [3, 6],
+        [2, 5],
+        [1, 4],
+      ],
+    ], // ROTATE_90 (counter-clockwise)
   ] as [number, number[][]][])('orientation %i', (o, expected) => {
     expect(px(applyExifOrientation(img, o))).toEqual(expected);
   });

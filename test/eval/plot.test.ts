@@ -8,10 +8,13 @@ const gt = JSON.parse(readFileSync(join(MINI, 'instances.json'), 'utf8'));
 
 describe('renderRatePlot', () => {
   it('plot escapes labels and skips undefined (-1) APs', () => {
-    const svg = renderRatePlot([
-      { series: 'a<b', label: 'q&1', bpp: 0.5, ap: 0.3 },
-      { series: 'a<b', label: 'q2', bpp: 1.0, ap: -1 },
-    ], { referenceAP: -1 });
+    const svg = renderRatePlot(
+      [
+        { series: 'a<b', label: 'q&1', bpp: 0.5, ap: 0.3 },
+        { series: 'a<b', label: 'q2', bpp: 1.0, ap: -1 },
+      ],
+      { referenceAP: -1 },
+    );
     expect(svg).toContain('a&lt;b');
     expect(svg).toContain('q&amp;1');
     expect(svg.match(/<circle /g)).toHaveLength(1);

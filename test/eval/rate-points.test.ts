@@ -14,7 +14,10 @@ describe('eval rate points', () => {
     ]);
   });
   it('--scales replaces the levels of the VBR checkpoints', () => {
-    expect(ratePoints([levels], [0.2, 0.7]).map((p) => [p.gain, p.suffix])).toEqual([[Math.fround(0.2), '@scale0.2'], [Math.fround(0.7), '@scale0.7']]);
+    expect(ratePoints([levels], [0.2, 0.7]).map((p) => [p.gain, p.suffix])).toEqual([
+      [Math.fround(0.2), '@scale0.2'],
+      [Math.fround(0.7), '@scale0.7'],
+    ]);
   });
   it('--scales parsing', () => {
     expect(parseScales('0.1, 0.45,1')).toEqual([0.1, 0.45, 1]);

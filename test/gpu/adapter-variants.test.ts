@@ -8,7 +8,8 @@ import { adapterOf, conv2d, convVariantProblem, prepareConv, selectConvVariant, 
 import { checked, describeGpu, expectClose, gpuContext, randomConv, rng } from '../helpers/gpu.ts';
 
 // float32 sums over K ≤ 300 terms of O(1) values in another order than the float64 reference (as conv.test.ts).
-const ATOL = 1e-4, RTOL = 1e-4;
+const ATOL = 1e-4,
+  RTOL = 1e-4;
 
 describe('adapter classification (pure)', () => {
   it('software rasterizers, by name or the fallback flag', () => {
@@ -27,9 +28,21 @@ describe('adapter classification (pure)', () => {
     expect(classifyAdapter({})).toBe('integrated');
   });
   it('describeAdapter carries limits, subgroup sizes and shader-f16', () => {
-    const d = describeAdapter({ vendor: 'NVIDIA', architecture: 'Hopper', subgroupMinSize: 32, subgroupMaxSize: 32 },
-      { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 49152 }, ['shader-f16', 'timestamp-query']);
-    expect(d).toEqual({ class: 'discrete', vendor: 'nvidia', architecture: 'hopper', subgroupMinSize: 32, subgroupMaxSize: 32, maxInvocations: 1024, maxWorkgroupStorage: 49152, hasF16: true });
+    const d = describeAdapter(
+      { vendor: 'NVIDIA', architecture: 'Hopper', subgroupMinSize: 32, subgroupMaxSize: 32 },
+      { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 49152 },
+      ['shader-f16', 'timestamp-query'],
+    );
+    expect(d).toEqual({
+      class: 'discrete',
+      vendor: 'nvidia',
+      architecture: 'hopper',
+      subgroupMinSize: 32,
+      subgroupMaxSize: 32,
+      maxInvocations: 1024,
+      maxWorkgroupStorage: 49152,
+      hasF16: true,
+    });
   });
 });
 
@@ -51,8 +64,24 @@ describe('conv2d variant per adapter class (pure)', () => {
       expect(v.WGX * v.WGY, name).toBeLessThanOrEqual(256);
       expect(convVariantProblem(v, big, { maxInvocations: a.maxInvocations, maxWorkgroupStorage: a.maxWorkgroupStorage }), name).toBeNull();
     }
-    expect(selectConvVariant(big, EXAMPLE_ADAPTERS['nvidia-hopper']!)).toEqual({ WGX: 8, WGY: 16, TM: 8, TN: 2, BK: 16, LOAD: 'hoist', A4: true });
-    expect(selectConvVariant(big, EXAMPLE_ADAPTERS['intel-xe']!)).toEqual({ WGX: 8, WGY: 8, TM: 8, TN: 1, BK: 16, LOAD: 'hoist', A4: true });
+    expect(selectConvVariant(big, EXAMPLE_ADAPTERS['nvidia-hopper']!)).toEqual({
+      WGX: 8,
+      WGY: 16,
+      TM: 8,
+      TN: 2,
+      BK: 16,
+      LOAD: 'hoist',
+      A4: true,
+    });
+    expect(selectConvVariant(big, EXAMPLE_ADAPTERS['intel-xe']!)).toEqual({
+      WGX: 8,
+      WGY: 8,
+      TM: 8,
+      TN: 1,
+      BK: 16,
+      LOAD: 'hoist',
+      A4: true,
+    });
   });
   it('real-GPU tiles shrink for few channels, small maps and tight limits', () => {
     const n = EXAMPLE_ADAPTERS['nvidia-hopper']!;
@@ -68,9 +97,7 @@ describe('conv2d variant per adapter class (pure)', () => {
 describeGpu('variants chosen for every adapter class, run here vs the CPU reference', () => {
   // a 3x3 conv with borders and OC not a multiple of 4 (one shape: each extra shape's pipelines cost lavapipe ~30 s;
   // the same tiles on the gemm loader are covered by conv-variants.test.ts's r8x2)
-  const shapes = [
-    { name: '3x3 s1 p1 +relu', c: 12, h: 13, w: 11, oc: 37, k: 3, s: 1, p: 1, relu: true },
-  ];
+  const shapes = [{ name: '3x3 s1 p1 +relu', c: 12, h: 13, w: 11, oc: 37, k: 3, s: 1, p: 1, relu: true }];
   it('this machine classifies as a software adapter', async () => {
     const ctx = await gpuContext();
     expect(adapterOf(ctx).class).toBe('software');
@@ -82,7 +109,10 @@ describeGpu('variants chosen for every adapter class, run here vs the CPU refere
       const { x, w, b, OH, OW } = randomConv(r, s);
       const ref = conv2dRef({ data: x, c: s.c, h: s.h, w: s.w }, w, [s.oc, s.c, s.k, s.k], b, { stride: s.s, pad: s.p, relu: s.relu }).data;
       const geo: ConvGeometry = { M: OH * OW, C: s.c, OC: s.oc, KH: s.k, KW: s.k, SH: s.s, SW: s.s, PH: s.p, PW: s.p, transposed: false };
-      const local = { maxInvocations: ctx.limits.maxComputeInvocationsPerWorkgroup, maxWorkgroupStorage: ctx.limits.maxComputeWorkgroupStorageSize };
+      const local = {
+        maxInvocations: ctx.limits.maxComputeInvocationsPerWorkgroup,
+        maxWorkgroupStorage: ctx.limits.maxComputeWorkgroupStorageSize,
+      };
       // distinct variants only (each pipeline costs lavapipe a compile)
       const seen = new Map<string, string>();
       for (const [name, a] of Object.entries(EXAMPLE_ADAPTERS)) {
@@ -100,7 +130,8 @@ describeGpu('variants chosen for every adapter class, run here vs the CPU refere
           y.release();
           expectClose(got, ref, ATOL, RTOL, `${s.name} as ${name} ${key}`);
         }
-        xt.release(); cw.release();
+        xt.release();
+        cw.release();
       });
     });
   }

@@ -8,18 +8,29 @@ import { checked, describeGpu, expectClose, gpuContext, randn, rng } from '../he
 
 // Tolerance: float32 accumulation over K ≤ 1600 terms of O(1) values in a different order than the float64
 // reference: |err| ≲ K·eps·Σ|terms| ~ 1e-4 in practice; we allow atol 1e-4 + rtol 1e-4.
-const ATOL = 1e-4, RTOL = 1e-4;
+const ATOL = 1e-4,
+  RTOL = 1e-4;
 
-interface Case { c: number; h: number; w: number; oc: number; k: number; s: number; p: number; relu?: boolean; residual?: boolean }
+interface Case {
+  c: number;
+  h: number;
+  w: number;
+  oc: number;
+  k: number;
+  s: number;
+  p: number;
+  relu?: boolean;
+  residual?: boolean;
+}
 const CASES: Case[] = [
   { c: 3, h: 7, w: 9, oc: 5, k: 3, s: 1, p: 1 },
-  { c: 3, h: 13, w: 11, oc: 64, k: 7, s: 2, p: 3, relu: true },         // Detectron2 stem shape family
-  { c: 8, h: 10, w: 6, oc: 8, k: 1, s: 1, p: 0 },                        // 1x1
-  { c: 16, h: 9, w: 9, oc: 12, k: 1, s: 2, p: 0, relu: true },           // strided 1x1 (res3 first block)
-  { c: 64, h: 12, w: 17, oc: 24, k: 5, s: 2, p: 2 },                     // CompressAI conv
-  { c: 5, h: 1, w: 1, oc: 3, k: 3, s: 1, p: 1 },                         // 1x1 map, all border
+  { c: 3, h: 13, w: 11, oc: 64, k: 7, s: 2, p: 3, relu: true }, // Detectron2 stem shape family
+  { c: 8, h: 10, w: 6, oc: 8, k: 1, s: 1, p: 0 }, // 1x1
+  { c: 16, h: 9, w: 9, oc: 12, k: 1, s: 2, p: 0, relu: true }, // strided 1x1 (res3 first block)
+  { c: 64, h: 12, w: 17, oc: 24, k: 5, s: 2, p: 2 }, // CompressAI conv
+  { c: 5, h: 1, w: 1, oc: 3, k: 3, s: 1, p: 1 }, // 1x1 map, all border
   { c: 12, h: 15, w: 8, oc: 70, k: 3, s: 1, p: 1, relu: true, residual: true }, // OC not /4, residual
-  { c: 7, h: 6, w: 5, oc: 1, k: 2, s: 2, p: 0 },                         // even kernel, single channel
+  { c: 7, h: 6, w: 5, oc: 1, k: 2, s: 2, p: 0 }, // even kernel, single channel
 ];
 
 describeGpu('conv2d (tiled implicit GEMM) vs CPU reference', () => {
@@ -30,9 +41,15 @@ describeGpu('conv2d (tiled implicit GEMM) vs CPU reference', () => {
       const x = randn(r, cs.c * cs.h * cs.w);
       const w = randn(r, cs.oc * cs.c * cs.k * cs.k, 1 / Math.sqrt(cs.c * cs.k * cs.k));
       const b = randn(r, cs.oc, 0.1);
-      const OH = convOutputSize(cs.h, cs.k, cs.s, cs.p), OW = convOutputSize(cs.w, cs.k, cs.s, cs.p);
+      const OH = convOutputSize(cs.h, cs.k, cs.s, cs.p),
+        OW = convOutputSize(cs.w, cs.k, cs.s, cs.p);
       const resData = cs.residual ? randn(r, cs.oc * OH * OW) : undefined;
-      const ref = conv2dRef({ data: x, c: cs.c, h: cs.h, w: cs.w }, w, [cs.oc, cs.c, cs.k, cs.k], b, { stride: cs.s, pad: cs.p, relu: cs.relu, residual: resData });
+      const ref = conv2dRef({ data: x, c: cs.c, h: cs.h, w: cs.w }, w, [cs.oc, cs.c, cs.k, cs.k], b, {
+        stride: cs.s,
+        pad: cs.p,
+        relu: cs.relu,
+        residual: resData,
+      });
       const got = await checked(ctx, 'conv2d', async () => {
         const xt = ctx.uploadCHW(x, cs.c, cs.h, cs.w);
         const cw = prepareConv(ctx, w, [cs.oc, cs.c, cs.k, cs.k], b);
@@ -40,7 +57,10 @@ describeGpu('conv2d (tiled implicit GEMM) vs CPU reference', () => {
         const y = conv2d(ctx, xt, cw, { stride: cs.s, pad: cs.p, relu: cs.relu, residual: res });
         expect(y.shape).toEqual([cs.oc, OH, OW]);
         const out = await ctx.readCHW(y);
-        xt.release(); y.release(); res?.release(); cw.release();
+        xt.release();
+        y.release();
+        res?.release();
+        cw.release();
         return out;
       });
       expect(ref.h).toBe(OH);
@@ -48,7 +68,12 @@ describeGpu('conv2d (tiled implicit GEMM) vs CPU reference', () => {
     });
   }
 
-  for (const [c, oc, h, w] of [[8, 6, 3, 4], [3, 64, 5, 7], [128, 3, 4, 6], [6, 5, 1, 1]] as const) {
+  for (const [c, oc, h, w] of [
+    [8, 6, 3, 4],
+    [3, 64, 5, 7],
+    [128, 3, 4, 6],
+    [6, 5, 1, 1],
+  ] as const) {
     it(`transposed conv (CompressAI deconv k5 s2 p2 op1) C${c} -> ${oc} ${h}x${w}`, async () => {
       const ctx = await gpuContext();
       const r = rng(c * 7 + oc);
@@ -63,7 +88,9 @@ describeGpu('conv2d (tiled implicit GEMM) vs CPU reference', () => {
         const y = convTranspose2d(ctx, xt, cw, { stride: 2, pad: 2, outputPadding: 1 });
         expect(y.shape).toEqual([oc, 2 * h, 2 * w]);
         const out = await ctx.readCHW(y);
-        xt.release(); y.release(); cw.release();
+        xt.release();
+        y.release();
+        cw.release();
         return out;
       });
       expectClose(got, ref.data, ATOL, RTOL, 'deconv');
@@ -72,7 +99,11 @@ describeGpu('conv2d (tiled implicit GEMM) vs CPU reference', () => {
 
   it('max-pool 3x3/2 pad 1 on odd sizes and negative values (exact)', async () => {
     const ctx = await gpuContext();
-    for (const [c, h, w] of [[3, 7, 9], [5, 8, 8], [2, 1, 3]] as const) {
+    for (const [c, h, w] of [
+      [3, 7, 9],
+      [5, 8, 8],
+      [2, 1, 3],
+    ] as const) {
       const x = randn(rng(h * w), c * h * w);
       const ref = maxPool2dRef({ data: x, c, h, w }, 3, 2, 1);
       const got = await checked(ctx, 'maxpool', async () => {
@@ -88,22 +119,50 @@ describeGpu('conv2d (tiled implicit GEMM) vs CPU reference', () => {
   it('element-wise add / add+relu / relu / abs (exact)', async () => {
     const ctx = await gpuContext();
     const n = 1001;
-    const a = randn(rng(1), n), b = randn(rng(2), n);
+    const a = randn(rng(1), n),
+      b = randn(rng(2), n);
     const out = await checked(ctx, 'eltwise', async () => {
-      const at = ctx.upload(a, [n]), bt = ctx.upload(b, [n]);
+      const at = ctx.upload(a, [n]),
+        bt = ctx.upload(b, [n]);
       return Promise.all([add(ctx, at, bt), add(ctx, at, bt, { relu: true }), relu(ctx, at), abs(ctx, at)].map((t) => ctx.read(t)));
     });
-    expectClose(out[0]!, a.map((v, i) => Math.fround(v + b[i]!)), 0, 0, 'add');
-    expectClose(out[1]!, a.map((v, i) => Math.max(0, Math.fround(v + b[i]!))), 0, 0, 'add_relu');
-    expectClose(out[2]!, a.map((v) => Math.max(0, v)), 0, 0, 'relu');
-    expectClose(out[3]!, a.map((v) => Math.abs(v)), 0, 0, 'abs');
+    expectClose(
+      out[0]!,
+      a.map((v, i) => Math.fround(v + b[i]!)),
+      0,
+      0,
+      'add',
+    );
+    expectClose(
+      out[1]!,
+      a.map((v, i) => Math.max(0, Math.fround(v + b[i]!))),
+      0,
+      0,
+      'add_relu',
+    );
+    expectClose(
+      out[2]!,
+      a.map((v) => Math.max(0, v)),
+      0,
+      0,
+      'relu',
+    );
+    expectClose(
+      out[3]!,
+      a.map((v) => Math.abs(v)),
+      0,
+      0,
+      'abs',
+    );
   });
 
   it('reports a validation error through the error scope (not silently)', async () => {
     const ctx = await gpuContext();
-    await expect(ctx.scoped('bad', () => {
-      ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE });
-    })).rejects.toThrow(/validation/i);
+    await expect(
+      ctx.scoped('bad', () => {
+        ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE });
+      }),
+    ).rejects.toThrow(/validation/i);
   });
 
   it('rejects mismatched shapes with a typed error', async () => {
@@ -111,7 +170,8 @@ describeGpu('conv2d (tiled implicit GEMM) vs CPU reference', () => {
     const xt = ctx.uploadCHW(new Float32Array(2 * 3 * 3), 2, 3, 3);
     const cw = prepareConv(ctx, new Float32Array(4 * 3 * 9), [4, 3, 3, 3], null);
     expect(() => conv2d(ctx, xt, cw)).toThrow(/input has 2 channels, weights expect 3/);
-    cw.release(); xt.release();
+    cw.release();
+    xt.release();
     expect(() => xt.buffer).toThrow(/released tensor/);
   });
 });

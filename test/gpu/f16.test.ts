@@ -16,7 +16,8 @@ import { conv2d, prepareConv, type ConvVariant, type ConvWeights } from '../../s
 import { F16_MAX, packF16, parsePrecision, precisionProblem, roundToF16 } from '../../src/util/f16.ts';
 import { checked, compareClose, describeGpu, expectClose, gpuContext, randn, randomConv, rng } from '../helpers/gpu.ts';
 
-const ATOL = 1e-4, RTOL = 1e-4;
+const ATOL = 1e-4,
+  RTOL = 1e-4;
 
 describe('binary16 on the host (pure)', () => {
   it('rounds to nearest, ties to even, keeps exact values', () => {
@@ -28,7 +29,9 @@ describe('binary16 on the host (pure)', () => {
     expect([...u].map((v) => v.toString(16))).toEqual(['c0003c00', '7bff2e66']);
   });
   it('refuses values outside the f16 range and odd lengths, naming them', () => {
-    expect(() => packF16(new Float32Array([0, F16_MAX * 2]), 'res5.conv1.weight')).toThrow(/res5\.conv1\.weight: value 131008 at index 1 does not fit in f16/);
+    expect(() => packF16(new Float32Array([0, F16_MAX * 2]), 'res5.conv1.weight')).toThrow(
+      /res5\.conv1\.weight: value 131008 at index 1 does not fit in f16/,
+    );
     expect(() => packF16(new Float32Array([0, NaN]))).toThrow(/does not fit in f16/);
     expect(() => packF16(new Float32Array(3))).toThrow(/odd number/);
   });
@@ -38,12 +41,17 @@ describe('binary16 on the host (pure)', () => {
     expect(() => parsePrecision('fp16', '--precision')).toThrow(/--precision must be 'f32' or 'f16', got "fp16"/);
     expect(precisionProblem('f32', [])).toBeNull();
     expect(precisionProblem('f16', ['shader-f16'])).toBeNull();
-    expect(precisionProblem('f16', ['timestamp-query'], 'SwiftShader')).toMatch(/needs the WebGPU feature 'shader-f16', which SwiftShader does not offer/);
+    expect(precisionProblem('f16', ['timestamp-query'], 'SwiftShader')).toMatch(
+      /needs the WebGPU feature 'shader-f16', which SwiftShader does not offer/,
+    );
   });
   it('the CPU backend emulates f16 convs by rounding weights and inputs', async () => {
     const r = rng(5);
-    const x = randn(r, 3 * 5 * 5), w = randn(r, 4 * 3 * 9, 0.3), b = randn(r, 4, 0.1);
-    const f16 = new CpuBackend({ precision: 'f16' }), f32 = new CpuBackend();
+    const x = randn(r, 3 * 5 * 5),
+      w = randn(r, 4 * 3 * 9, 0.3),
+      b = randn(r, 4, 0.1);
+    const f16 = new CpuBackend({ precision: 'f16' }),
+      f32 = new CpuBackend();
     const y16 = (f16.conv2d(new CpuTensor(x, [3, 5, 5]), f16.prepareConv(w, [4, 3, 3, 3], b), { pad: 1 }) as CpuTensor).f32;
     const ref = conv2dRef({ data: roundToF16(x), c: 3, h: 5, w: 5 }, roundToF16(w), [4, 3, 3, 3], b, { pad: 1 }).data;
     expect([...y16]).toEqual([...ref]);
@@ -54,7 +62,19 @@ describe('binary16 on the host (pure)', () => {
 
 describeGpu('f16 conv kernel vs the CPU reference with f16 operands', () => {
   // loaders: hoist (VEC_A and scalar), gemm, generic; small and big (> CONV_SMALL_WORK) register tiles
-  const shapes: { name: string; c: number; h: number; w: number; oc: number; k: number; s: number; p: number; relu?: boolean; residual?: boolean; variant?: Partial<ConvVariant> }[] = [
+  const shapes: {
+    name: string;
+    c: number;
+    h: number;
+    w: number;
+    oc: number;
+    k: number;
+    s: number;
+    p: number;
+    relu?: boolean;
+    residual?: boolean;
+    variant?: Partial<ConvVariant>;
+  }[] = [
     { name: '3x3 s1 p1 +relu +residual (hoist, vec4 A)', c: 8, h: 9, w: 11, oc: 12, k: 3, s: 1, p: 1, relu: true, residual: true },
     { name: '7x7 s2 p3 stem-like (hoist, scalar A)', c: 3, h: 17, w: 15, oc: 16, k: 7, s: 2, p: 3, relu: true },
     { name: '1x1 (gemm)', c: 16, h: 6, w: 7, oc: 37, k: 1, s: 1, p: 0 },
@@ -72,17 +92,30 @@ describeGpu('f16 conv kernel vs the CPU reference with f16 operands', () => {
       const { x, w, b, OH, OW } = randomConv(r, s);
       const res = s.residual ? randn(r, s.oc * OH * OW) : undefined;
       const shape = [s.oc, s.c, s.k, s.k];
-      const ref16 = conv2dRef({ data: roundToF16(x), c: s.c, h: s.h, w: s.w }, roundToF16(w), shape, b, { stride: s.s, pad: s.p, relu: s.relu, residual: res }).data;
-      const ref32 = conv2dRef({ data: x, c: s.c, h: s.h, w: s.w }, w, shape, b, { stride: s.s, pad: s.p, relu: s.relu, residual: res }).data;
+      const ref16 = conv2dRef({ data: roundToF16(x), c: s.c, h: s.h, w: s.w }, roundToF16(w), shape, b, {
+        stride: s.s,
+        pad: s.p,
+        relu: s.relu,
+        residual: res,
+      }).data;
+      const ref32 = conv2dRef({ data: x, c: s.c, h: s.h, w: s.w }, w, shape, b, {
+        stride: s.s,
+        pad: s.p,
+        relu: s.relu,
+        residual: res,
+      }).data;
       await checked(ctx, `f16 conv ${s.name}`, async () => {
         const xt = ctx.uploadCHW(x, s.c, s.h, s.w);
         const rt = res ? ctx.uploadCHW(res, s.oc, OH, OW) : undefined;
         const cw = prepareConv(ctx, w, shape, b, { precision: 'f16' });
         expect(cw.precision).toBe('f16');
-        expect(cw.w.byteLength).toBe((s.k * s.k * s.c * Math.ceil(s.oc / 4) * 4) * 2);   // half the f32 weights
+        expect(cw.w.byteLength).toBe(s.k * s.k * s.c * Math.ceil(s.oc / 4) * 4 * 2); // half the f32 weights
         const y = conv2d(ctx, xt, cw, { stride: s.s, pad: s.p, relu: s.relu, residual: rt, variant: s.variant });
         const got = await ctx.readCHW(y);
-        y.release(); xt.release(); rt?.release(); cw.release();
+        y.release();
+        xt.release();
+        rt?.release();
+        cw.release();
         expectClose(got, ref16, ATOL, RTOL, `${s.name} vs f16 reference`);
         // and against exact f32: off by the operand rounding (relative 2^-11 per operand, K terms of O(1/sqrt(K)))
         const d = compareClose(got, ref32, 0, 0);
@@ -99,7 +132,8 @@ describeGpu('f16 conv kernel vs the CPU reference with f16 operands', () => {
     const t = be.prepareConv(randn(r, 4 * 8 * 25), [4, 8, 5, 5], null, { transposed: true }) as unknown as ConvWeights;
     expect(c.precision).toBe('f16');
     expect(t.precision).toBe('f32');
-    c.release(); t.release();
+    c.release();
+    t.release();
   });
   it('without shader-f16 the backend refuses f16 with a typed error that says the fix', async () => {
     const ctx = await gpuContext();
@@ -113,7 +147,19 @@ describeGpu('--precision on the CLI', () => {
   it('encode and decode take --precision f16 (the stream decodes with either precision); other values are usage errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'webvcm-f16-cli-'));
     const cli = (...a: string[]) => spawnSync(process.execPath, ['bin/webvcm.js', ...a], { encoding: 'utf8', timeout: 240_000 });
-    const enc = cli('encode', 'weights/world/example.png', '-o', join(dir, 'h.vcm'), '--precision', 'f16', '--min-size', '128', '--max-size', '192', '--json');
+    const enc = cli(
+      'encode',
+      'weights/world/example.png',
+      '-o',
+      join(dir, 'h.vcm'),
+      '--precision',
+      'f16',
+      '--min-size',
+      '128',
+      '--max-size',
+      '192',
+      '--json',
+    );
     expect(enc.status, enc.stderr).toBe(0);
     expect((JSON.parse(enc.stdout) as { bytes: number }).bytes).toBeGreaterThan(100);
     for (const p of ['f16', 'f32']) {

@@ -13,13 +13,20 @@ const ops = import.meta.glob('../../src/gpu/ops/*.ts', { eager: true });
 /** The `struct Params { … }` blocks of a WGSL source, each as "name:type" strings in order (comments stripped). */
 function structs(src: string): string[][] {
   const code = src.replace(/\/\/[^\n]*/g, '');
-  return [...code.matchAll(/struct\s+Params\s*\{([^}]*)\}/g)].map((m) => m[1]!.split(',').map((f) => f.replace(/\s+/g, '')).filter(Boolean));
+  return [...code.matchAll(/struct\s+Params\s*\{([^}]*)\}/g)].map((m) =>
+    m[1]!
+      .split(',')
+      .map((f) => f.replace(/\s+/g, ''))
+      .filter(Boolean),
+  );
 }
 
 it('each declaration matches a struct Params of its shader, and each shipped struct Params is declared', () => {
   expect(Object.keys(ops).length).toBeGreaterThan(10);
   const layouts = paramLayouts();
-  const shaders = readdirSync('shaders').filter((f) => f.endsWith('.wgsl')).map((f) => f.slice(0, -5));
+  const shaders = readdirSync('shaders')
+    .filter((f) => f.endsWith('.wgsl'))
+    .map((f) => f.slice(0, -5));
   const declared = new Map<string, Set<string>>();
   for (const l of layouts) {
     expect(shaders, `declaration for an unknown shader '${l.shader}'`).toContain(l.shader);
@@ -40,7 +47,10 @@ it('each declaration matches a struct Params of its shader, and each shipped str
 });
 
 it('no op or runtime code packs a uniform positionally', () => {
-  const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(`${dir}/${e.name}`) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : []));
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? files(`${dir}/${e.name}`) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : [],
+    );
   for (const f of files('src')) {
     const src = readFileSync(f, 'utf8');
     expect(src, `${f} builds a uniform from a positional array`).not.toMatch(/\.uniform\(\s*\[/);

@@ -23,7 +23,8 @@ describeGpu('GPU runtime: pool, caches, batching, timestamps', () => {
       expect(ctx.uniform([1000])).not.toBe(ctx.uniform([1001]));
       const out = await ctx.read(y2);
       expect(out.length).toBe(1000);
-      a.release(); y2.release();
+      a.release();
+      y2.release();
     });
   });
 
@@ -33,7 +34,11 @@ describeGpu('GPU runtime: pool, caches, batching, timestamps', () => {
     const x = randn(rng(3), n);
     const got = await checked(ctx, 'batch', async () => {
       let t = ctx.upload(x, [n]);
-      for (let i = 0; i < 150; i++) { const u = relu(ctx, t); t.release(); t = u; } // > maxBatch: auto-flushes
+      for (let i = 0; i < 150; i++) {
+        const u = relu(ctx, t);
+        t.release();
+        t = u;
+      } // > maxBatch: auto-flushes
       return ctx.read(t);
     });
     expect(Array.from(got)).toEqual(Array.from(x, (v) => Math.max(0, v)));
@@ -105,11 +110,12 @@ describeGpu('GPU runtime: host uploads keep program order with recorded work', (
   it('an upload into a recycled buffer does not change what earlier recorded dispatches read', async () => {
     const ctx = await gpuContext();
     const n = 512;
-    const a = randn(rng(11), n), b = randn(rng(12), n);
+    const a = randn(rng(11), n),
+      b = randn(rng(12), n);
     const [ya, yb] = await checked(ctx, 'order', async () => {
       const ta = ctx.upload(a, [n]);
       const out1 = relu(ctx, ta); // recorded, not submitted
-      ta.release();               // back to the pool while out1's dispatch still reads it
+      ta.release(); // back to the pool while out1's dispatch still reads it
       const tb = ctx.upload(b, [n]); // same bucket: reuses ta's buffer
       const out2 = relu(ctx, tb);
       return [await ctx.read(out1), await ctx.read(out2)];

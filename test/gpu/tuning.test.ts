@@ -6,8 +6,24 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { conv2dRef } from '../../src/cpu/conv.ts';
 import { EXAMPLE_ADAPTERS } from '../../src/gpu/adapter-class.ts';
-import { adapterOf, conv2d, convVariantProblem, prepareConv, selectConvVariant, type ConvGeometry, type ConvVariant } from '../../src/gpu/ops/conv.ts';
-import { adapterKey, convCandidates, geometryKey, installTuning, pickWinner, recordConvGeometries, stopRecording } from '../../src/gpu/tuning.ts';
+import {
+  adapterOf,
+  conv2d,
+  convVariantProblem,
+  prepareConv,
+  selectConvVariant,
+  type ConvGeometry,
+  type ConvVariant,
+} from '../../src/gpu/ops/conv.ts';
+import {
+  adapterKey,
+  convCandidates,
+  geometryKey,
+  installTuning,
+  pickWinner,
+  recordConvGeometries,
+  stopRecording,
+} from '../../src/gpu/tuning.ts';
 import { applyTuneCache, loadTuneCache, saveTuneTable } from '../../src/gpu/tuning-node.ts';
 import { checked, describeGpu, expectClose, gpuContext, randn, rng } from '../helpers/gpu.ts';
 
@@ -18,7 +34,13 @@ describe('tuning (pure)', () => {
     expect(geometryKey(g)).toBe('M5120 C128 OC192 k5x5 s2x2 p2x2');
     expect(geometryKey({ ...g, outMap: true })).not.toBe(geometryKey(g));
     expect(geometryKey({ ...g, transposed: true })).not.toBe(geometryKey(g));
-    const info = { backend: 'node-dawn' as const, vendor: 'mesa', architecture: 'software', device: '', description: 'llvmpipe: Mesa 25.0.7' };
+    const info = {
+      backend: 'node-dawn' as const,
+      vendor: 'mesa',
+      architecture: 'software',
+      device: '',
+      description: 'llvmpipe: Mesa 25.0.7',
+    };
     expect(adapterKey(info)).not.toBe(adapterKey({ ...info, description: 'llvmpipe: Mesa 25.1.0' })); // driver in the key
   });
   it('candidates: the selector first, every class represented, all valid, no duplicates', () => {
@@ -27,13 +49,25 @@ describe('tuning (pure)', () => {
       expect(c[0]).toEqual(selectConvVariant(g, a));
       expect(new Set(c.map((v) => JSON.stringify(v))).size).toBe(c.length);
       expect(c.length).toBeGreaterThanOrEqual(3);
-      for (const v of c) expect(convVariantProblem(v, g, { maxInvocations: a.maxInvocations, maxWorkgroupStorage: a.maxWorkgroupStorage })).toBeNull();
+      for (const v of c)
+        expect(convVariantProblem(v, g, { maxInvocations: a.maxInvocations, maxWorkgroupStorage: a.maxWorkgroupStorage })).toBeNull();
     }
   });
   it('winner by median; ties keep the first', () => {
-    const a = { TM: 1 } as unknown as ConvVariant, b = { TM: 2 } as unknown as ConvVariant;
-    expect(pickWinner([{ variant: a, ms: [5, 1, 5] }, { variant: b, ms: [4, 4, 9] }]).variant).toBe(b);
-    expect(pickWinner([{ variant: a, ms: [3] }, { variant: b, ms: [3] }]).variant).toBe(a);
+    const a = { TM: 1 } as unknown as ConvVariant,
+      b = { TM: 2 } as unknown as ConvVariant;
+    expect(
+      pickWinner([
+        { variant: a, ms: [5, 1, 5] },
+        { variant: b, ms: [4, 4, 9] },
+      ]).variant,
+    ).toBe(b);
+    expect(
+      pickWinner([
+        { variant: a, ms: [3] },
+        { variant: b, ms: [3] },
+      ]).variant,
+    ).toBe(a);
     expect(() => pickWinner([])).toThrow();
   });
   it('a missing or corrupt cache file reads as empty', () => {
@@ -49,13 +83,15 @@ describeGpu('tuned variants at run time', () => {
     const ctx = await gpuContext();
     const s = { c: 8, h: 11, w: 9, oc: 13 };
     const r = rng(4242);
-    const x = randn(r, s.c * s.h * s.w), w = randn(r, s.oc * s.c * 9, 1 / Math.sqrt(s.c * 9)), b = randn(r, s.oc, 0.1);
+    const x = randn(r, s.c * s.h * s.w),
+      w = randn(r, s.oc * s.c * 9, 1 / Math.sqrt(s.c * 9)),
+      b = randn(r, s.oc, 0.1);
     const ref = conv2dRef({ data: x, c: s.c, h: s.h, w: s.w }, w, [s.oc, s.c, 3, 3], b, { pad: 1 }).data;
     await checked(ctx, 'tuned conv', async () => {
       const xt = ctx.uploadCHW(x, s.c, s.h, s.w);
       const cw = prepareConv(ctx, w, [s.oc, s.c, 3, 3], b);
       const rec = recordConvGeometries(ctx);
-      (conv2d(ctx, xt, cw, { pad: 1 })).release();
+      conv2d(ctx, xt, cw, { pad: 1 }).release();
       stopRecording(ctx);
       expect(rec.size).toBe(1);
       const [key, rep] = [...rec][0]!;
@@ -71,7 +107,8 @@ describeGpu('tuned variants at run time', () => {
       expectClose(await ctx.readCHW(y), ref, 1e-4, 1e-4, `tuned ${JSON.stringify(tuned)}`);
       y.release();
       installTuning(ctx, {});
-      xt.release(); cw.release();
+      xt.release();
+      cw.release();
     });
   });
 });

@@ -2,7 +2,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-export const GOLDEN_ROOT = process.env.WEBVCM_GOLDEN_DIR ? resolve(process.env.WEBVCM_GOLDEN_DIR) : resolve(process.cwd(), '../shared/golden');
+export const GOLDEN_ROOT = process.env.WEBVCM_GOLDEN_DIR
+  ? resolve(process.env.WEBVCM_GOLDEN_DIR)
+  : resolve(process.cwd(), '../shared/golden');
 export const HAVE_GOLDEN = existsSync(GOLDEN_ROOT);
 export const IN_CI = /^(1|true)$/i.test(process.env.CI ?? '');
 

@@ -22,14 +22,22 @@ export { GOLDEN_MISSING, GOLDEN_ROOT, HAVE_GOLDEN, IN_CI, goldenRequiredMessage 
  */
 export function describeGolden(name: string, fn: () => void): void {
   if (HAVE_GOLDEN) describe(name, fn);
-  else if (IN_CI) describe(name, () => it('needs ../shared/golden', () => { throw new Error(goldenRequiredMessage()); }));
+  else if (IN_CI)
+    describe(name, () =>
+      it('needs ../shared/golden', () => {
+        throw new Error(goldenRequiredMessage());
+      }),
+    );
   else describe(name, () => it.skip(`skipped: needs ../shared/golden (not found at ${GOLDEN_ROOT})`, () => {}));
 }
 
 /** it() for single golden tests inside otherwise standalone suites. */
 export function itGolden(name: string, fn: () => unknown | Promise<unknown>, timeout?: number): void {
   if (HAVE_GOLDEN) it(name, fn, timeout);
-  else if (IN_CI) it(name, () => { throw new Error(goldenRequiredMessage()); });
+  else if (IN_CI)
+    it(name, () => {
+      throw new Error(goldenRequiredMessage());
+    });
   else it.skip(`${name} [skipped: needs ../shared/golden]`, fn);
 }
 

@@ -36,21 +36,32 @@ export { mulberry32 as rng } from '../../src/util/random.ts';
 export function randn(r: () => number, n: number, scale = 1): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const u = Math.max(r(), 1e-12), v = r();
+    const u = Math.max(r(), 1e-12),
+      v = r();
     out[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v) * scale;
   }
   return out;
 }
 
-export interface CloseReport { maxAbs: number; worst: number; bad: number; n: number }
+export interface CloseReport {
+  maxAbs: number;
+  worst: number;
+  bad: number;
+  n: number;
+}
 
 /** |got − ref| ≤ atol + rtol·|ref| element-wise; reports the worst element. */
 export function compareClose(got: ArrayLike<number>, ref: ArrayLike<number>, atol: number, rtol: number): CloseReport {
   expect(got.length).toBe(ref.length);
-  let maxAbs = 0, worst = -1, bad = 0;
+  let maxAbs = 0,
+    worst = -1,
+    bad = 0;
   for (let i = 0; i < ref.length; i++) {
     const d = Math.abs(got[i]! - ref[i]!);
-    if (!(d <= atol + rtol * Math.abs(ref[i]!))) { bad++; if (worst < 0) worst = i; }
+    if (!(d <= atol + rtol * Math.abs(ref[i]!))) {
+      bad++;
+      if (worst < 0) worst = i;
+    }
     if (d > maxAbs || Number.isNaN(d)) maxAbs = Number.isNaN(d) ? Infinity : d;
   }
   return { maxAbs, worst, bad, n: ref.length };
@@ -59,7 +70,9 @@ export function compareClose(got: ArrayLike<number>, ref: ArrayLike<number>, ato
 export function expectClose(got: ArrayLike<number>, ref: ArrayLike<number>, atol: number, rtol: number, what = ''): CloseReport {
   const r = compareClose(got, ref, atol, rtol);
   if (r.bad) {
-    throw new Error(`${what}: ${r.bad}/${r.n} elements outside atol ${atol} + rtol ${rtol}; first at ${r.worst}: got ${got[r.worst]} ref ${ref[r.worst]}; max |diff| ${r.maxAbs}`);
+    throw new Error(
+      `${what}: ${r.bad}/${r.n} elements outside atol ${atol} + rtol ${rtol}; first at ${r.worst}: got ${got[r.worst]} ref ${ref[r.worst]}; max |diff| ${r.maxAbs}`,
+    );
   }
   return r;
 }

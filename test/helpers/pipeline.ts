@@ -40,9 +40,15 @@ export interface QuantJson {
   original_hw: [number, number];
   resized_hw: [number, number];
   detector_padded_hw: [number, number];
-  Hf: number; Wf: number;
-  mn: number; mx: number; scale: number; range: number;
-  mx_f32_hex: string; scale_f32_hex: string; range_f32_hex: string;
+  Hf: number;
+  Wf: number;
+  mn: number;
+  mx: number;
+  scale: number;
+  range: number;
+  mx_f32_hex: string;
+  scale_f32_hex: string;
+  range_f32_hex: string;
   padding: { left: number; right: number; top: number; bottom: number; applied: boolean };
   codec_input_hw: [number, number];
 }
@@ -111,13 +117,21 @@ export function loadRun(method: Method): GoldenRun {
 
 /** round half to even (torch.round) of a float. */
 export function roundHalfEven(v: number): number {
-  const f = Math.floor(v), d = v - f;
+  const f = Math.floor(v),
+    d = v - f;
   if (d > 0.5) return f + 1;
   if (d < 0.5) return f;
   return f % 2 === 0 ? f : f + 1;
 }
 
-export interface HostQ8 { q: Uint8Array; mn: number; mx: number; scale: number; range: number; t: Float32Array }
+export interface HostQ8 {
+  q: Uint8Array;
+  mn: number;
+  mx: number;
+  scale: number;
+  range: number;
+  t: Float32Array;
+}
 
 /**
  * The contract's 8-bit step on the host, float32 throughout: mn = min F, mx = max F, range = f32(mx − mn),
@@ -125,8 +139,12 @@ export interface HostQ8 { q: Uint8Array; mn: number; mx: number; scale: number; 
  * values rounded once to float32 is the IEEE float32 result), q = clamp(round_half_even(t), 0, 255).
  */
 export function hostQ8(F: Float32Array): HostQ8 {
-  let mn = Infinity, mx = -Infinity;
-  for (const v of F) { if (v < mn) mn = v; if (v > mx) mx = v; }
+  let mn = Infinity,
+    mx = -Infinity;
+  for (const v of F) {
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+  }
   mn = Math.fround(mn) + 0;
   const range = Math.fround(mx - mn);
   const scale = Math.fround(range / 255);
@@ -150,16 +168,19 @@ export function xFromQ8(q: Uint8Array): Float32Array {
 /** Zero-pad a CHW map by [top, left, bottom, right]. */
 export function padCHW(x: Float32Array, C: number, H: number, W: number, p: readonly [number, number, number, number]): Float32Array {
   const [t, l, b, r] = p;
-  const H2 = H + t + b, W2 = W + l + r;
+  const H2 = H + t + b,
+    W2 = W + l + r;
   const out = new Float32Array(C * H2 * W2);
-  for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) out.set(x.subarray((c * H + y) * W, (c * H + y + 1) * W), (c * H2 + y + t) * W2 + l);
+  for (let c = 0; c < C; c++)
+    for (let y = 0; y < H; y++) out.set(x.subarray((c * H + y) * W, (c * H + y + 1) * W), (c * H2 + y + t) * W2 + l);
   return out;
 }
 
 /** Crop a CHW map [C, Hp, Wp] to [C, H, W] at offset (top, left). */
 export function cropCHW(x: Float32Array, C: number, Hp: number, Wp: number, top: number, left: number, H: number, W: number): Float32Array {
   const out = new Float32Array(C * H * W);
-  for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) out.set(x.subarray((c * Hp + y + top) * Wp + left, (c * Hp + y + top) * Wp + left + W), (c * H + y) * W);
+  for (let c = 0; c < C; c++)
+    for (let y = 0; y < H; y++) out.set(x.subarray((c * Hp + y + top) * Wp + left, (c * Hp + y + top) * Wp + left + W), (c * H + y) * W);
   return out;
 }
 
@@ -187,16 +208,26 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** One-to-one matching against golden detections: IoU ≥ 0.99, same class, |Δscore| ≤ 1e-3. */
-export function matchDetections(ref: Detections, got: { boxes: ArrayLike<number>; scores: ArrayLike<number>; classes: ArrayLike<number> }): MatchReport {
+export function matchDetections(
+  ref: Detections,
+  got: { boxes: ArrayLike<number>; scores: ArrayLike<number>; classes: ArrayLike<number> },
+): MatchReport {
   return matchBoxes(ref.boxes, got.boxes, {
-    refScores: ref.scores, gotScores: got.scores, refClasses: ref.classes, gotClasses: got.classes, minIou: 0.99, maxDs: 1e-3,
+    refScores: ref.scores,
+    gotScores: got.scores,
+    refClasses: ref.classes,
+    gotClasses: got.classes,
+    minIou: 0.99,
+    maxDs: 1e-3,
   });
 }
 
 export function describeMatch(what: string, ref: Detections, got: { scores: ArrayLike<number> }, m: MatchReport): string {
-  return `${what}: ${got.scores.length} detections vs ${ref.scores.length} golden, matched ${m.matched} ` +
+  return (
+    `${what}: ${got.scores.length} detections vs ${ref.scores.length} golden, matched ${m.matched} ` +
     `(${((100 * m.matched) / Math.max(1, ref.scores.length)).toFixed(1)} %), unmatched golden ${m.unmatchedRef.length}, extra ${m.unmatchedGot.length}, ` +
-    `min IoU ${m.minIou.toFixed(6)}, max |Δscore| ${m.maxScoreDiff.toExponential(2)}`;
+    `min IoU ${m.minIou.toFixed(6)}, max |Δscore| ${m.maxScoreDiff.toExponential(2)}`
+  );
 }
 
 /**
@@ -225,8 +256,14 @@ export interface Q8TieReport {
 /** Compare a host-computed q8 (from our F) with the golden q8.npy, and locate the differences relative to ties. */
 export function q8TieReport(h: HostQ8, g: GoldenRun): Q8TieReport {
   expect(h.q.length).toBe(g.q8.length);
-  const mn = 0, scale = g.quant.scale, tol = tieTolerance(g);
-  let differing = 0, maxDq = 0, maxTie = 0, candidates = 0, maxDt = 0;
+  const mn = 0,
+    scale = g.quant.scale,
+    tol = tieTolerance(g);
+  let differing = 0,
+    maxDq = 0,
+    maxTie = 0,
+    candidates = 0,
+    maxDt = 0;
   for (let i = 0; i < g.q8.length; i++) {
     const tRef = Math.fround(Math.fround(g.stem[i]! - mn) / scale);
     const tieDist = Math.abs(tRef - Math.floor(tRef) - 0.5);
@@ -248,14 +285,25 @@ export function q8TieReport(h: HostQ8, g: GoldenRun): Q8TieReport {
  * then one 4-bit chunk per nibble of the folded value). The byte lengths of the strings move in 4-byte words, so this
  * is how the rate of two index choices is compared at a finer grain.
  */
-export function idealBits(symbols: Int32Array, indexes: ArrayLike<number>, t: { cdf: Int32Array; rowStart: Int32Array; maxValue: Int32Array; offsets: Int32Array }): number {
+export function idealBits(
+  symbols: Int32Array,
+  indexes: ArrayLike<number>,
+  t: { cdf: Int32Array; rowStart: Int32Array; maxValue: Int32Array; offsets: Int32Array },
+): number {
   let bits = 0;
   for (let i = 0; i < symbols.length; i++) {
     const r = indexes[i]!;
-    const base = t.rowStart[r]!, max = t.maxValue[r]!;
+    const base = t.rowStart[r]!,
+      max = t.maxValue[r]!;
     let v = symbols[i]! - t.offsets[r]!;
     let raw = -1;
-    if (v < 0) { raw = -2 * v - 1; v = max; } else if (v >= max) { raw = 2 * (v - max); v = max; }
+    if (v < 0) {
+      raw = -2 * v - 1;
+      v = max;
+    } else if (v >= max) {
+      raw = 2 * (v - max);
+      v = max;
+    }
     bits -= Math.log2((t.cdf[base + v + 1]! - t.cdf[base + v]!) / 65536);
     if (raw >= 0) {
       let n = 0;
@@ -269,14 +317,25 @@ export function idealBits(symbols: Int32Array, indexes: ArrayLike<number>, t: { 
 /** 'identical', or how many elements differ and the first difference. */
 export function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): string {
   if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
-  let n = 0, first = -1;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) { n++; if (first < 0) first = i; }
+  let n = 0,
+    first = -1;
+  for (let i = 0; i < a.length; i++)
+    if (a[i] !== b[i]) {
+      n++;
+      if (first < 0) first = i;
+    }
   return n === 0 ? 'identical' : `${n} differ, first at ${first}: ${a[first]} vs ${b[first]}`;
 }
 
 // ---- shared GPU fixture of the pipeline tests ----------------------------------------------------------------------
 
-export interface PipelineFixture { codecW: CodecWeights; detW: DetectorWeights; backend: GpuCodecBackend; codec: HyperpriorCodec<GpuTensor>; decoder: VcmDecoder }
+export interface PipelineFixture {
+  codecW: CodecWeights;
+  detW: DetectorWeights;
+  backend: GpuCodecBackend;
+  codec: HyperpriorCodec<GpuTensor>;
+  decoder: VcmDecoder;
+}
 
 /** Registers a beforeAll in the calling describe: P_A weights, a GPU codec and a decoder on the shared context. */
 export function usePipelineFixture(): PipelineFixture {
@@ -287,7 +346,10 @@ export function usePipelineFixture(): PipelineFixture {
     fx.backend = new GpuCodecBackend(ctx);
     fx.codec = await HyperpriorCodec.create(fx.codecW, fx.backend);
     fx.decoder = await createDecoder({ detector: fx.detW, codec: fx.codecW, device: ctx.device, minSize: MIN_SIZE, maxSize: MAX_SIZE });
-    return () => { fx.decoder.dispose(); fx.codec.release(); };
+    return () => {
+      fx.decoder.dispose();
+      fx.codec.release();
+    };
   });
   return fx;
 }

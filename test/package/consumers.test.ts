@@ -31,16 +31,26 @@ let tarball = '';
 
 /** Runs a command in the consumer project; fails with its output. */
 function sh(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): string {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd ?? app, env: { ...process.env, ...opts.env }, encoding: 'utf8', timeout: opts.timeout ?? 240_000 });
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd ?? app,
+    env: { ...process.env, ...opts.env },
+    encoding: 'utf8',
+    timeout: opts.timeout ?? 240_000,
+  });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
 
 /** package-lock.json for a project depending on the tarball only: the dependency closure copied from ours. */
 function consumerLock(tgzName: string, integrity: string): unknown {
-  const lock = JSON.parse(readFileSync(resolve(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, Record<string, unknown>> };
+  const lock = JSON.parse(readFileSync(resolve(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, Record<string, unknown>>;
+  };
   const pkgs = lock.packages;
-  const parent = (p: string): string => { const i = p.lastIndexOf('/node_modules/'); return i < 0 ? '' : p.slice(0, i); };
+  const parent = (p: string): string => {
+    const i = p.lastIndexOf('/node_modules/');
+    return i < 0 ? '' : p.slice(0, i);
+  };
   const find = (from: string, name: string): string | undefined => {
     for (let p = from; ; p = parent(p)) {
       const cand = `${p ? `${p}/` : ''}node_modules/${name}`;
@@ -50,7 +60,13 @@ function consumerLock(tgzName: string, integrity: string): unknown {
   };
   const out: Record<string, Record<string, unknown>> = {
     '': { name: 'webvcm-consumer', dependencies: { webvcm: `file:${tgzName}` } },
-    'node_modules/webvcm': { version: PKG.version, resolved: `file:${tgzName}`, integrity, dependencies: PKG.dependencies, bin: { webvcm: 'bin/webvcm.js' } },
+    'node_modules/webvcm': {
+      version: PKG.version,
+      resolved: `file:${tgzName}`,
+      integrity,
+      dependencies: PKG.dependencies,
+      bin: { webvcm: 'bin/webvcm.js' },
+    },
   };
   const queue: [string, string][] = Object.keys(PKG.dependencies).map((n) => ['node_modules/webvcm', n]);
   while (queue.length) {
@@ -82,28 +98,47 @@ function consumerLock(tgzName: string, integrity: string): unknown {
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'webvcm-consumer-'));
   // dist/ is fresh (test/setup/global.ts); pack it as `npm publish` would, once for the four tests
-  const name = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').at(-1)!;
+  const name = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .at(-1)!;
   tarball = join(work, name);
   app = join(work, 'app');
   mkdirSync(app);
   cpSync(tarball, join(app, name));
   const integrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'webvcm-consumer', private: true, type: 'module', dependencies: { webvcm: `file:${name}` } }, null, 2));
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({ name: 'webvcm-consumer', private: true, type: 'module', dependencies: { webvcm: `file:${name}` } }, null, 2),
+  );
   writeFileSync(join(app, 'package-lock.json'), JSON.stringify(consumerLock(name, integrity), null, 2));
   try {
     sh('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { timeout: 280_000 });
   } catch (e) {
-    throw new Error(`installing the tarball offline failed (npm's cache is filled by \`npm run setup\` / npm ci):\n${(e as Error).message}`);
+    throw new Error(
+      `installing the tarball offline failed (npm's cache is filled by \`npm run setup\` / npm ci):\n${(e as Error).message}`,
+    );
   }
   console.log(`packed ${name}: ${(statSync(tarball).size / 1e6).toFixed(2)} MB; installed into ${app}`);
 }, 300_000);
 
-afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
 
 describe('installed package', () => {
   it('contains the build, the bundled weights and no sources or tests', () => {
     const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).trim().split('\n');
-    for (const f of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/node.js', 'package/dist/gpu/shaders.gen.js', 'package/dist/cli/commands.json', 'package/bin/webvcm.js', 'package/weights/default/detector.safetensors', 'package/weights/default/codec.safetensors']) {
+    for (const f of [
+      'package/dist/index.js',
+      'package/dist/index.d.ts',
+      'package/dist/node.js',
+      'package/dist/gpu/shaders.gen.js',
+      'package/dist/cli/commands.json',
+      'package/bin/webvcm.js',
+      'package/weights/default/detector.safetensors',
+      'package/weights/default/codec.safetensors',
+    ]) {
       expect(files, f).toContain(f);
     }
     expect(files.filter((f) => /^package\/(src|test|tools|shaders|bench|demo)\//.test(f))).toEqual([]);
@@ -113,7 +148,9 @@ describe('installed package', () => {
   it('TypeScript consumer type-checks against the shipped .d.ts (moduleResolution bundler and node16)', () => {
     const src = join(app, 'ts');
     mkdirSync(src, { recursive: true });
-    writeFileSync(join(src, 'use.ts'), `
+    writeFileSync(
+      join(src, 'use.ts'),
+      `
 import { createEncoder, createDecoder, COCO_CLASS_NAMES, readContainer, type EncodeResult, type Detections, type ImageInput } from 'webvcm';
 export async function run(device: GPUDevice, image: ImageInput): Promise<string[]> {
   const enc = await createEncoder({ detector: '/m/detector.safetensors', codec: '/m/codec.safetensors', device, method: 2, mode: 'portable', onProgress: (p) => void p.loaded });
@@ -128,23 +165,42 @@ export async function run(device: GPUDevice, image: ImageInput): Promise<string[
 }
 // @ts-expect-error method is 1 or 2
 void createEncoder({ detector: 'd', codec: 'c', method: 3 });
-`);
-    writeFileSync(join(src, 'node-only.ts'), `
+`,
+    );
+    writeFileSync(
+      join(src, 'node-only.ts'),
+      `
 import { bundledWeights, createEncoder } from 'webvcm';
 const w: { detector: string; codec: string } = bundledWeights();
 export const enc = createEncoder({ detector: w.detector, codec: w.codec });
-`);
+`,
+    );
     const base = { strict: true, noEmit: true, skipLibCheck: false, target: 'ES2022', lib: ['ES2022', 'DOM'], types: [] as string[] };
-    writeFileSync(join(app, 'tsconfig.bundler.json'), JSON.stringify({ compilerOptions: { ...base, module: 'ESNext', moduleResolution: 'bundler' }, files: ['ts/use.ts'] }));
-    writeFileSync(join(app, 'tsconfig.node16.json'), JSON.stringify({ compilerOptions: { ...base, module: 'node16', moduleResolution: 'node16' }, files: ['ts/use.ts', 'ts/node-only.ts'] }));
+    writeFileSync(
+      join(app, 'tsconfig.bundler.json'),
+      JSON.stringify({ compilerOptions: { ...base, module: 'ESNext', moduleResolution: 'bundler' }, files: ['ts/use.ts'] }),
+    );
+    writeFileSync(
+      join(app, 'tsconfig.node16.json'),
+      JSON.stringify({
+        compilerOptions: { ...base, module: 'node16', moduleResolution: 'node16' },
+        files: ['ts/use.ts', 'ts/node-only.ts'],
+      }),
+    );
     const tsc = resolve(ROOT, 'node_modules/typescript/bin/tsc');
-    for (const [cfg, entry] of [['tsconfig.bundler.json', 'index'], ['tsconfig.node16.json', 'node']]) {
+    for (const [cfg, entry] of [
+      ['tsconfig.bundler.json', 'index'],
+      ['tsconfig.node16.json', 'node'],
+    ]) {
       const out = sh(process.execPath, [tsc, '-p', cfg!, '--listFiles']); // type-checks, then lists what it read
       expect(out, `${cfg} resolves the shipped types`).toContain(`node_modules/webvcm/dist/${entry}.d.ts`);
     }
     // the browser-facing types must not carry the Node entry's extras
     writeFileSync(join(src, 'wrong.ts'), `import { bundledWeights } from 'webvcm';\nbundledWeights();\n`);
-    writeFileSync(join(app, 'tsconfig.wrong.json'), JSON.stringify({ compilerOptions: { ...base, module: 'ESNext', moduleResolution: 'bundler' }, files: ['ts/wrong.ts'] }));
+    writeFileSync(
+      join(app, 'tsconfig.wrong.json'),
+      JSON.stringify({ compilerOptions: { ...base, module: 'ESNext', moduleResolution: 'bundler' }, files: ['ts/wrong.ts'] }),
+    );
     const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.wrong.json'], { cwd: app, encoding: 'utf8' });
     expect(r.status).not.toBe(0);
     expect(r.stdout).toMatch(/bundledWeights/);
@@ -161,14 +217,21 @@ export const enc = createEncoder({ detector: w.detector, codec: w.codec });
 describeGpu('installed package on a GPU adapter', () => {
   it('npx webvcm doctor finds an adapter and passes its self-test', () => {
     const out = sh('npx', ['webvcm', 'doctor', '--json'], { env: OFFLINE, timeout: 240_000 });
-    const r = JSON.parse(out) as { adapter: { description: string; backend: string; icd?: string }; selfTest: { ok: boolean; maxAbsErr: number } };
-    console.log(`installed doctor: ${r.adapter.description} (${r.adapter.backend}, ICD ${r.adapter.icd ?? 'system'}), self-test ${r.selfTest.ok ? 'PASS' : 'FAIL'} max |gpu-cpu| ${r.selfTest.maxAbsErr}`);
+    const r = JSON.parse(out) as {
+      adapter: { description: string; backend: string; icd?: string };
+      selfTest: { ok: boolean; maxAbsErr: number };
+    };
+    console.log(
+      `installed doctor: ${r.adapter.description} (${r.adapter.backend}, ICD ${r.adapter.icd ?? 'system'}), self-test ${r.selfTest.ok ? 'PASS' : 'FAIL'} max |gpu-cpu| ${r.selfTest.maxAbsErr}`,
+    );
     expect(r.adapter.backend).toBe('node-dawn');
     expect(r.selfTest.ok).toBe(true);
   });
 
   it('plain node: encodes and decodes the example with the bundled weights, byte-identical to the sources', async () => {
-    writeFileSync(join(app, 'run.mjs'), `
+    writeFileSync(
+      join(app, 'run.mjs'),
+      `
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundledWeights, createDecoder, createEncoder } from 'webvcm';
@@ -182,11 +245,21 @@ const d = await dec.decode(e.bytes);
 console.log(JSON.stringify({ adapter: enc.adapter.description, hex: Buffer.from(e.bytes).toString('hex'), dets: d.detections.scores.length, scores: Array.from(d.detections.scores) }));
 dec.dispose();
 enc.dispose();
-`);
+`,
+    );
     // same adapter as this process (lavapipe when installed) so that the bytes are comparable
     const env = { WEBVCM_VK_ICD: statSync(LAVAPIPE_ICD, { throwIfNoEntry: false }) ? LAVAPIPE_ICD : '' };
-    const got = JSON.parse(sh(process.execPath, ['run.mjs', EXAMPLE], { env, timeout: 280_000 }).trim().split('\n').at(-1)!) as { adapter: string; hex: string; dets: number; scores: number[] };
-    const enc = await createEncoder({ detector: 'weights/default/detector.safetensors', codec: 'weights/default/codec.safetensors', ...SIZE });
+    const got = JSON.parse(sh(process.execPath, ['run.mjs', EXAMPLE], { env, timeout: 280_000 }).trim().split('\n').at(-1)!) as {
+      adapter: string;
+      hex: string;
+      dets: number;
+      scores: number[];
+    };
+    const enc = await createEncoder({
+      detector: 'weights/default/detector.safetensors',
+      codec: 'weights/default/codec.safetensors',
+      ...SIZE,
+    });
     const dec = await createDecoder({ detector: enc.detectorWeights, codec: enc.codecWeights, device: enc.device });
     try {
       const e = await enc.encode(new Uint8Array(readFileSync(EXAMPLE)));
@@ -202,14 +275,21 @@ enc.dispose();
 
   describe('a Vite app that imports webvcm', () => {
     let server: PreviewServer | undefined;
-    afterAll(async () => { await server?.close(); });
+    afterAll(async () => {
+      await server?.close();
+    });
 
     it('builds without warnings and runs encode → decode → detect in headless Chromium', async () => {
       const web = join(app, 'web');
       mkdirSync(web, { recursive: true });
       cpSync(EXAMPLE, join(web, 'example.png'));
-      writeFileSync(join(web, 'index.html'), '<!doctype html><html><head><meta charset="utf-8"><title>webvcm consumer</title></head><body><script type="module" src="./main.js"></script></body></html>\n');
-      writeFileSync(join(web, 'main.js'), `
+      writeFileSync(
+        join(web, 'index.html'),
+        '<!doctype html><html><head><meta charset="utf-8"><title>webvcm consumer</title></head><body><script type="module" src="./main.js"></script></body></html>\n',
+      );
+      writeFileSync(
+        join(web, 'main.js'),
+        `
 import { createDecoder, createEncoder } from 'webvcm';
 import detectorUrl from 'webvcm/weights/default/detector.safetensors?url';
 import codecUrl from 'webvcm/weights/default/codec.safetensors?url';
@@ -234,27 +314,49 @@ try {
 } catch (err) {
   window.__result = { ok: false, error: String(err && err.stack || err) };
 }
-`);
+`,
+      );
       const warnings: string[] = [];
       const logger: Logger = {
         hasWarned: false,
         info: () => {},
-        warn: (m) => { warnings.push(m); },
-        warnOnce: (m) => { warnings.push(m); },
-        error: (m) => { warnings.push(`error: ${m}`); },
+        warn: (m) => {
+          warnings.push(m);
+        },
+        warnOnce: (m) => {
+          warnings.push(m);
+        },
+        error: (m) => {
+          warnings.push(`error: ${m}`);
+        },
         clearScreen: () => {},
         hasErrorLogged: () => false,
       };
       // A consumer's plain config: no aliases, no polyfills, no optimizeDeps tweaks.
-      await build({ root: web, configFile: false, logLevel: 'warn', customLogger: logger, build: { outDir: join(web, 'dist'), target: 'es2022' } });
+      await build({
+        root: web,
+        configFile: false,
+        logLevel: 'warn',
+        customLogger: logger,
+        build: { outDir: join(web, 'dist'), target: 'es2022' },
+      });
       expect(warnings, 'vite build warnings').toEqual([]);
       const html = readFileSync(join(web, 'dist/index.html'), 'utf8');
       expect(html).toContain('<script type="module"');
       // no Node-only module reached the browser bundle (Dawn and node:* are only ever imported by computed names)
-      const js = readdirSync(join(web, 'dist/assets')).filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(web, 'dist/assets', f), 'utf8')).join('\n');
+      const js = readdirSync(join(web, 'dist/assets'))
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => readFileSync(join(web, 'dist/assets', f), 'utf8'))
+        .join('\n');
       expect(js).not.toMatch(/from\s*["'](node:|fs["']|zlib["']|path["']|webgpu["'])|require\(["'](node:|fs|zlib|path|webgpu)/);
       expect(js).not.toMatch(/pngjs|inherits is not a function/);
-      server = await preview({ root: web, configFile: false, logLevel: 'error', build: { outDir: join(web, 'dist') }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
+      server = await preview({
+        root: web,
+        configFile: false,
+        logLevel: 'error',
+        build: { outDir: join(web, 'dist') },
+        preview: { host: '127.0.0.1', port: 0, strictPort: false },
+      });
       const addr = server.httpServer.address();
       if (!addr || typeof addr === 'string') throw new Error('no preview address');
       const { browser, close } = await launchChromium();
@@ -265,8 +367,14 @@ try {
         page.on('pageerror', (err) => logs.push(String(err)));
         await page.goto(`http://127.0.0.1:${addr.port}/`, { waitUntil: 'load', timeout: 120_000 });
         await page.waitForFunction('window.__result !== undefined', { timeout: 280_000 });
-        const r = (await page.evaluate('window.__result')) as { ok: boolean; error?: string; bytes?: number; dets?: number; adapter?: { description: string; backend: string };
-          wasm?: { backend: string; threads: number; bytes: number; dets: number } };
+        const r = (await page.evaluate('window.__result')) as {
+          ok: boolean;
+          error?: string;
+          bytes?: number;
+          dets?: number;
+          adapter?: { description: string; backend: string };
+          wasm?: { backend: string; threads: number; bytes: number; dets: number };
+        };
         if (!r.ok) throw new Error(`page failed: ${r.error}\n${logs.join('\n')}`);
         console.log(`vite app in chromium (${r.adapter?.description}): ${r.bytes} B, ${r.dets} detections`);
         expect(r.adapter?.backend).toBe('browser');
@@ -276,7 +384,10 @@ try {
         expect(r.wasm?.backend).toBe('wasm');
         expect(r.wasm?.threads).toBe(1); // not cross-origin isolated
         expect(r.wasm?.bytes).toBeGreaterThan(64);
-        expect(Math.abs(r.wasm!.dets - r.dets!), 'wasm and WebGPU detection counts (float noise at the score threshold at most)').toBeLessThanOrEqual(2);
+        expect(
+          Math.abs(r.wasm!.dets - r.dets!),
+          'wasm and WebGPU detection counts (float noise at the score threshold at most)',
+        ).toBeLessThanOrEqual(2);
       } finally {
         await close();
       }

@@ -18,7 +18,16 @@ import { loadCodecWeights, loadDetectorWeights } from '../../src/model/weights/i
 import { matchBoxes } from '../detector/match.ts';
 import { checked, gpuContext } from '../helpers/gpu.ts';
 import {
-  CODEC_PTH, DETECTOR_PKL, IMAGE_NPY, MAX_SIZE, MIN_SIZE, bytesEqual, describeMatch, goldenImage, loadRun, matchDetections,
+  CODEC_PTH,
+  DETECTOR_PKL,
+  IMAGE_NPY,
+  MAX_SIZE,
+  MIN_SIZE,
+  bytesEqual,
+  describeMatch,
+  goldenImage,
+  loadRun,
+  matchDetections,
 } from '../helpers/pipeline.ts';
 import { describeGpuGolden } from '../helpers/golden.ts';
 
@@ -26,7 +35,12 @@ const run = promisify(execFile);
 const CLI = resolve(process.cwd(), 'bin/webvcm.js');
 
 async function webvcm(args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [CLI, ...args], { cwd: process.cwd(), env: process.env, timeout: 240_000, maxBuffer: 1 << 24 });
+  const { stdout } = await run(process.execPath, [CLI, ...args], {
+    cwd: process.cwd(),
+    env: process.env,
+    timeout: 240_000,
+    maxBuffer: 1 << 24,
+  });
   return stdout;
 }
 
@@ -36,10 +50,28 @@ describeGpuGolden('pipeline golden P_A through `webvcm encode` / `webvcm decode`
 
   it('CLI stream = API stream, contract fields, decode = API decode, detections vs the golden', async () => {
     const g = loadRun('m2');
-    const vcm = join(dir, 'a.vcm'), dets = join(dir, 'dets.json'), fhat = join(dir, 'fhat.npy');
+    const vcm = join(dir, 'a.vcm'),
+      dets = join(dir, 'dets.json'),
+      fhat = join(dir, 'fhat.npy');
     const common = ['--detector', DETECTOR_PKL, '--codec', CODEC_PTH];
-    const encOut = JSON.parse(await webvcm(['encode', IMAGE_NPY, '-o', vcm, '--method', '2', '--mode', 'compat', ...common,
-      '--min-size', String(MIN_SIZE), '--max-size', String(MAX_SIZE), '--json'])) as { bytes: number; yBytes: number; zBytes: number; bppStrings: number; sizes: unknown };
+    const encOut = JSON.parse(
+      await webvcm([
+        'encode',
+        IMAGE_NPY,
+        '-o',
+        vcm,
+        '--method',
+        '2',
+        '--mode',
+        'compat',
+        ...common,
+        '--min-size',
+        String(MIN_SIZE),
+        '--max-size',
+        String(MAX_SIZE),
+        '--json',
+      ]),
+    ) as { bytes: number; yBytes: number; zBytes: number; bppStrings: number; sizes: unknown };
     const decOut = await webvcm(['decode', vcm, '-o', dets, ...common, '--features', fhat]);
     expect(decOut).toMatch(/detections/);
     const bytes = new Uint8Array(readFileSync(vcm));
@@ -65,15 +97,28 @@ describeGpuGolden('pipeline golden P_A through `webvcm encode` / `webvcm decode`
     // The same through the library in-process.
     const ctx = await gpuContext();
     const [codecW, detW] = await Promise.all([loadCodecWeights(CODEC_PTH), loadDetectorWeights(DETECTOR_PKL)]);
-    const enc = await createEncoder({ detector: detW, codec: codecW, device: ctx.device, method: 2, mode: 'compat', minSize: MIN_SIZE, maxSize: MAX_SIZE });
+    const enc = await createEncoder({
+      detector: detW,
+      codec: codecW,
+      device: ctx.device,
+      method: 2,
+      mode: 'compat',
+      minSize: MIN_SIZE,
+      maxSize: MAX_SIZE,
+    });
     const api = await checked(ctx, 'api encode', () => enc.encode(goldenImage())).finally(() => enc.dispose());
     expect(bytesEqual(bytes, api.bytes), 'CLI .vcm = createEncoder bytes').toBe(true);
     const dec = await createDecoder({ detector: detW, codec: codecW, device: ctx.device });
     const ad = await checked(ctx, 'api decode', () => dec.decode(bytes, { returnFeatures: true })).finally(() => dec.dispose());
     const f = readNpy(new Uint8Array(readFileSync(fhat)));
     expect(f.shape).toEqual([1, 64, 64, 128]);
-    expect(bytesEqual(new Uint8Array((f.data as Float32Array).buffer, (f.data as Float32Array).byteOffset, (f.data as Float32Array).byteLength),
-      new Uint8Array(ad.features!.data.buffer, ad.features!.data.byteOffset, ad.features!.data.byteLength)), 'CLI F̂ = createDecoder F̂').toBe(true);
+    expect(
+      bytesEqual(
+        new Uint8Array((f.data as Float32Array).buffer, (f.data as Float32Array).byteOffset, (f.data as Float32Array).byteLength),
+        new Uint8Array(ad.features!.data.buffer, ad.features!.data.byteOffset, ad.features!.data.byteLength),
+      ),
+      'CLI F̂ = createDecoder F̂',
+    ).toBe(true);
     const j = JSON.parse(readFileSync(dets, 'utf8')) as { boxes: number[][]; scores: number[]; classes: number[]; sizes: unknown };
     expect(j.sizes).toEqual(g.sizes);
     expect(j.classes).toEqual(Array.from(ad.detections.classes));
@@ -88,14 +133,28 @@ describeGpuGolden('pipeline golden P_A through `webvcm encode` / `webvcm decode`
     const m = matchDetections(g.dets, got);
     const yIdentical = bytesEqual(c.yString, g.yString);
     const need = Math.ceil(0.95 * Math.max(g.dets.scores.length, got.scores.length));
-    console.log(`CLI P_A m2: ${bytes.length} B (y ${c.yString.length} B, identical to CompressAI's ${yIdentical}; z ${c.zString.length} B, identical true), ` +
-      `bpp (strings) ${encOut.bppStrings.toFixed(6)} vs golden ${g.bpp.bpp.toFixed(6)}`);
-    console.log(describeMatch('CLI P_A m2 detections (IoU ≥ 0.99, |Δscore| ≤ 1e-3)', g.dets, got, m) + ` → 95 % criterion ${m.matched >= need ? 'met' : 'NOT met'}`);
+    console.log(
+      `CLI P_A m2: ${bytes.length} B (y ${c.yString.length} B, identical to CompressAI's ${yIdentical}; z ${c.zString.length} B, identical true), ` +
+        `bpp (strings) ${encOut.bppStrings.toFixed(6)} vs golden ${g.bpp.bpp.toFixed(6)}`,
+    );
+    console.log(
+      describeMatch('CLI P_A m2 detections (IoU ≥ 0.99, |Δscore| ≤ 1e-3)', g.dets, got, m) +
+        ` → 95 % criterion ${m.matched >= need ? 'met' : 'NOT met'}`,
+    );
     if (yIdentical) {
       expect(m.matched).toBeGreaterThanOrEqual(need);
     } else {
-      const loose = matchBoxes(g.dets.boxes, got.boxes, { refScores: g.dets.scores, gotScores: got.scores, refClasses: g.dets.classes, gotClasses: got.classes, minIou: 0.95, maxDs: 1e-2 });
-      console.log(describeMatch('CLI P_A m2 detections (IoU ≥ 0.95, |Δscore| ≤ 1e-2; y string differs from the golden)', g.dets, got, loose));
+      const loose = matchBoxes(g.dets.boxes, got.boxes, {
+        refScores: g.dets.scores,
+        gotScores: got.scores,
+        refClasses: g.dets.classes,
+        gotClasses: got.classes,
+        minIou: 0.95,
+        maxDs: 1e-2,
+      });
+      console.log(
+        describeMatch('CLI P_A m2 detections (IoU ≥ 0.95, |Δscore| ≤ 1e-2; y string differs from the golden)', g.dets, got, loose),
+      );
       expect(loose.matched).toBeGreaterThanOrEqual(need);
     }
   });

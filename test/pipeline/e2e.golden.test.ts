@@ -24,8 +24,20 @@ import { matchBoxes } from '../detector/match.ts';
 import { computePadding } from '../../src/model/codec/features.ts';
 import { checked } from '../helpers/gpu.ts';
 import {
-  MAX_SIZE, MIN_SIZE, bytesEqual, describeMatch, goldenImage, hostFhat, hostQ8, loadRun, matchDetections, maxAbsDiff,
-  padCHW, q8TieReport, tieTolerance, xFromQ8,
+  MAX_SIZE,
+  MIN_SIZE,
+  bytesEqual,
+  describeMatch,
+  goldenImage,
+  hostFhat,
+  hostQ8,
+  loadRun,
+  matchDetections,
+  maxAbsDiff,
+  padCHW,
+  q8TieReport,
+  tieTolerance,
+  xFromQ8,
   usePipelineFixture,
 } from '../helpers/pipeline.ts';
 import { describeGpuGolden } from '../helpers/golden.ts';
@@ -37,7 +49,15 @@ describeGpuGolden('pipeline golden P_A from the image through createEncoder/crea
     it(`method ${method}: q8 differs only at rounding ties, strings follow the contract, detections vs the golden`, async () => {
       const g = loadRun(method === 1 ? 'm1' : 'm2');
       const ctx = fx.backend.ctx;
-      const enc = await createEncoder({ detector: fx.detW, codec: fx.codecW, device: ctx.device, method, mode: 'compat', minSize: MIN_SIZE, maxSize: MAX_SIZE });
+      const enc = await createEncoder({
+        detector: fx.detW,
+        codec: fx.codecW,
+        device: ctx.device,
+        method,
+        mode: 'compat',
+        minSize: MIN_SIZE,
+        maxSize: MAX_SIZE,
+      });
       let r;
       try {
         r = await checked(ctx, `encode m${method}`, () => enc.encode(goldenImage(), { returnFeatures: true }));
@@ -56,11 +76,13 @@ describeGpuGolden('pipeline golden P_A from the image through createEncoder/crea
       const h = hostQ8(F);
       const tie = q8TieReport(h, g);
       const tol = tieTolerance(g);
-      console.log(`P_A m${method} from the image: max |F − stem.npy| ${dF.toExponential(2)} (${(dF / maxF).toExponential(2)}·max|F|), ` +
-        `mx ${h.mx} vs golden ${g.quant.mx} (scale ${h.scale === g.quant.scale ? 'identical' : `${h.scale} vs ${g.quant.scale}`}); ` +
-        `q8 differing from q8.npy: ${tie.differing} of ${g.q8.length} (golden values within ${tol.toExponential(2)} of a tie: ${tie.candidates}; ` +
-        `largest tie distance among differing ${tie.maxTieDistOfDiffering.toExponential(2)}; max |t − t_ref| over the tensor ${tie.maxDt.toExponential(2)}; ` +
-        `max |Δq| ${tie.maxDq})`);
+      console.log(
+        `P_A m${method} from the image: max |F − stem.npy| ${dF.toExponential(2)} (${(dF / maxF).toExponential(2)}·max|F|), ` +
+          `mx ${h.mx} vs golden ${g.quant.mx} (scale ${h.scale === g.quant.scale ? 'identical' : `${h.scale} vs ${g.quant.scale}`}); ` +
+          `q8 differing from q8.npy: ${tie.differing} of ${g.q8.length} (golden values within ${tol.toExponential(2)} of a tie: ${tie.candidates}; ` +
+          `largest tie distance among differing ${tie.maxTieDistOfDiffering.toExponential(2)}; max |t − t_ref| over the tensor ${tie.maxDt.toExponential(2)}; ` +
+          `max |Δq| ${tie.maxDq})`,
+      );
       expect(dF).toBeLessThanOrEqual(2e-5 * maxF);
       expect(r.quant.min).toBe(h.mn);
       expect(r.quant.max).toBe(h.mx);
@@ -80,19 +102,27 @@ describeGpuGolden('pipeline golden P_A from the image through createEncoder/crea
       const pad = computePadding(Hf, Wf);
       expect(c.padding).toEqual(pad);
       const [Hc, Wc] = [Hf + pad[0] + pad[2], Wf + pad[1] + pad[3]];
-      const direct = await checked(ctx, 'direct compress', () => fx.codec.compress(padCHW(xFromQ8(h.q), 64, Hf, Wf, pad), { shape: [1, 64, Hc, Wc], mode: 'compat' }));
+      const direct = await checked(ctx, 'direct compress', () =>
+        fx.codec.compress(padCHW(xFromQ8(h.q), 64, Hf, Wf, pad), { shape: [1, 64, Hc, Wc], mode: 'compat' }),
+      );
       expect(bytesEqual(c.yString, direct.strings[0]), 'encoder y string = compress(host q8)').toBe(true);
       expect(bytesEqual(c.zString, direct.strings[1]), 'encoder z string = compress(host q8)').toBe(true);
       let ySymDiff = 0;
       const changedY: [number, number][] = [];
       const [, yh, yw] = g.yShape;
       for (let i = 0; i < g.ySymbols.length; i++) {
-        if (direct.ySymbols[i] !== g.ySymbols[i]) { ySymDiff++; changedY.push([Math.floor((i % (yh * yw)) / yw), i % yw]); }
+        if (direct.ySymbols[i] !== g.ySymbols[i]) {
+          ySymDiff++;
+          changedY.push([Math.floor((i % (yh * yw)) / yw), i % yw]);
+        }
       }
-      const yEq = bytesEqual(c.yString, g.yString), zEq = bytesEqual(c.zString, g.zString);
-      console.log(`P_A m${method} from the image: y ${c.yString.length} B (golden ${g.yString.length}, identical ${yEq}), ` +
-        `z ${c.zString.length} B (golden ${g.zString.length}, identical ${zEq}); y_symbols differing from the golden: ${ySymDiff}; ` +
-        `bpp (strings) ${r.bpp.strings.toFixed(6)} vs golden ${g.bpp.bpp.toFixed(6)}; container ${r.bytes.length} B`);
+      const yEq = bytesEqual(c.yString, g.yString),
+        zEq = bytesEqual(c.zString, g.zString);
+      console.log(
+        `P_A m${method} from the image: y ${c.yString.length} B (golden ${g.yString.length}, identical ${yEq}), ` +
+          `z ${c.zString.length} B (golden ${g.zString.length}, identical ${zEq}); y_symbols differing from the golden: ${ySymDiff}; ` +
+          `bpp (strings) ${r.bpp.strings.toFixed(6)} vs golden ${g.bpp.bpp.toFixed(6)}; container ${r.bytes.length} B`,
+      );
       if (tie.differing === 0) {
         expect(yEq, 'y string byte-identical to CompressAI').toBe(true);
         expect(zEq, 'z string byte-identical to CompressAI').toBe(true);
@@ -107,26 +137,36 @@ describeGpuGolden('pipeline golden P_A from the image through createEncoder/crea
       // mixes channels only), so y[i, j] reaches x̂ rows 16i − 30 … 16i + 30 (+ padding offset) and likewise columns.
       const fRef = hostFhat(g.xHat, 0, g.quant.range);
       const fGot = d.features!.data;
-      let outside = 0, inside = 0, insideN = 0;
+      let outside = 0,
+        inside = 0,
+        insideN = 0;
       for (let c = 0; c < 64; c++) {
         for (let y = 0; y < Hf; y++) {
           for (let x = 0; x < Wf; x++) {
             const i = (c * Hf + y) * Wf + x;
             const dd = Math.abs(fGot[i]! - fRef[i]!);
-            const yc = y + pad[0], xc = x + pad[1];
+            const yc = y + pad[0],
+              xc = x + pad[1];
             const near = changedY.some(([yi, xi]) => Math.abs(yc - 16 * yi) <= 30 && Math.abs(xc - 16 * xi) <= 30);
-            if (near) { inside = Math.max(inside, dd); if (dd > 1e-4 * g.quant.range) insideN++; } else outside = Math.max(outside, dd);
+            if (near) {
+              inside = Math.max(inside, dd);
+              if (dd > 1e-4 * g.quant.range) insideN++;
+            } else outside = Math.max(outside, dd);
           }
         }
       }
-      console.log(`P_A m${method} from the image: max |F̂ − F̂_golden| outside the changed y footprint ${outside.toExponential(2)}, ` +
-        `inside ${inside.toExponential(2)} (${insideN} values above 1e-4·range)`);
+      console.log(
+        `P_A m${method} from the image: max |F̂ − F̂_golden| outside the changed y footprint ${outside.toExponential(2)}, ` +
+          `inside ${inside.toExponential(2)} (${insideN} values above 1e-4·range)`,
+      );
       expect(outside).toBeLessThanOrEqual(1e-4 * g.quant.range);
       if (ySymDiff === 0) expect(inside).toBeLessThanOrEqual(1e-4 * g.quant.range);
       const m = matchDetections(g.dets, d.detections);
       const need = Math.ceil(0.95 * Math.max(g.dets.scores.length, d.detections.scores.length));
-      console.log(describeMatch(`P_A m${method} from the image, final detections (IoU ≥ 0.99, |Δscore| ≤ 1e-3)`, g.dets, d.detections, m) +
-        ` → 95 % criterion ${m.matched >= need ? 'met' : 'NOT met'}`);
+      console.log(
+        describeMatch(`P_A m${method} from the image, final detections (IoU ≥ 0.99, |Δscore| ≤ 1e-3)`, g.dets, d.detections, m) +
+          ` → 95 % criterion ${m.matched >= need ? 'met' : 'NOT met'}`,
+      );
       if (ySymDiff === 0) {
         // Same coded data as CompressAI's (strings asserted identical above): parity tolerance.
         expect(m.matched).toBeGreaterThanOrEqual(need);
@@ -138,9 +178,21 @@ describeGpuGolden('pipeline golden P_A from the image through createEncoder/crea
         // here is a regression bound for that case (IoU ≥ 0.95, same class, |Δscore| ≤ 1e-2), not a parity claim;
         // the F̂ footprint check above shows the change comes from the changed y symbol(s) alone.
         const loose = matchBoxes(g.dets.boxes, d.detections.boxes, {
-          refScores: g.dets.scores, gotScores: d.detections.scores, refClasses: g.dets.classes, gotClasses: d.detections.classes, minIou: 0.95, maxDs: 1e-2,
+          refScores: g.dets.scores,
+          gotScores: d.detections.scores,
+          refClasses: g.dets.classes,
+          gotClasses: d.detections.classes,
+          minIou: 0.95,
+          maxDs: 1e-2,
         });
-        console.log(describeMatch(`P_A m${method} from the image, final detections (IoU ≥ 0.95, |Δscore| ≤ 1e-2; ${ySymDiff} y symbol(s) changed by the q flips)`, g.dets, d.detections, loose));
+        console.log(
+          describeMatch(
+            `P_A m${method} from the image, final detections (IoU ≥ 0.95, |Δscore| ≤ 1e-2; ${ySymDiff} y symbol(s) changed by the q flips)`,
+            g.dets,
+            d.detections,
+            loose,
+          ),
+        );
         expect(loose.matched).toBeGreaterThanOrEqual(need);
       }
     });

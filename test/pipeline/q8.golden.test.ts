@@ -24,9 +24,23 @@ import { computePadding, method2Size } from '../../src/model/codec/features.ts';
 import { Detector } from '../../src/model/detector/detector.ts';
 import { checked, gpuContext } from '../helpers/gpu.ts';
 import {
-  PIPE, MAX_SIZE, MIN_SIZE, bytesEqual, cropCHW, describeMatch, hostFhat, hostQ8, loadRun, matchDetections,
-  maxAbsDiff, padCHW, xFromQ8, type GoldenRun, type Method,
-  firstDiff, usePipelineFixture,
+  PIPE,
+  MAX_SIZE,
+  MIN_SIZE,
+  bytesEqual,
+  cropCHW,
+  describeMatch,
+  hostFhat,
+  hostQ8,
+  loadRun,
+  matchDetections,
+  maxAbsDiff,
+  padCHW,
+  xFromQ8,
+  type GoldenRun,
+  type Method,
+  firstDiff,
+  usePipelineFixture,
 } from '../helpers/pipeline.ts';
 import { describeGpuGolden } from '../helpers/golden.ts';
 
@@ -39,7 +53,9 @@ describeGpuGolden('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
     detector = await Detector.create(fx.detW, new GpuDetectorBackend(await gpuContext()), { minSize: MIN_SIZE, maxSize: MAX_SIZE });
     runs.m1 = loadRun('m1');
     runs.m2 = loadRun('m2');
-    return () => { detector.dispose(); };
+    return () => {
+      detector.dispose();
+    };
   });
 
   for (const m of ['m1', 'm2'] as const) {
@@ -49,17 +65,27 @@ describeGpuGolden('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
       expect([H, W]).toEqual([300, 451]);
       if (m === 'm2') expect(method2Size(320, 481)).toEqual(g.quant.resized_hw);
       const [t, l, b, r] = computePadding(g.quant.Hf, g.quant.Wf);
-      expect({ top: t, left: l, bottom: b, right: r }).toEqual({ top: g.quant.padding.top, left: g.quant.padding.left, bottom: g.quant.padding.bottom, right: g.quant.padding.right });
+      expect({ top: t, left: l, bottom: b, right: r }).toEqual({
+        top: g.quant.padding.top,
+        left: g.quant.padding.left,
+        bottom: g.quant.padding.bottom,
+        right: g.quant.padding.right,
+      });
       const h = hostQ8(g.stem);
       expect(h.mn).toBe(0);
       expect(h.mx).toBe(g.quant.mx);
       expect(h.scale).toBe(g.quant.scale);
       expect(firstDiff(h.q, g.q8)).toBe('identical');
       // x = q8/255 and F̂ = clamp(x̂,0,1)·range + mn (float32, no FMA) bit-exact: manifest's recomputable_not_stored.
-      const rec = (JSON.parse(readFileSync(resolve(PIPE, '../manifest.json'), 'utf8')) as {
-        cases: { P_A: { runs: Record<string, { recomputable_not_stored: Record<'x' | 'fhat', { sha256_raw_float32_le: string }> }> } };
-      }).cases.P_A.runs[m]!.recomputable_not_stored;
-      const sha = (a: Float32Array) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+      const rec = (
+        JSON.parse(readFileSync(resolve(PIPE, '../manifest.json'), 'utf8')) as {
+          cases: { P_A: { runs: Record<string, { recomputable_not_stored: Record<'x' | 'fhat', { sha256_raw_float32_le: string }> }> } };
+        }
+      ).cases.P_A.runs[m]!.recomputable_not_stored;
+      const sha = (a: Float32Array) =>
+        createHash('sha256')
+          .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+          .digest('hex');
       expect(sha(xFromQ8(g.q8)), 'x = q8/255').toBe(rec.x.sha256_raw_float32_le);
       expect(sha(hostFhat(g.xHat, 0, g.quant.range)), 'F̂ from x_hat.npy').toBe(rec.fhat.sha256_raw_float32_le);
     });
@@ -77,8 +103,10 @@ describeGpuGolden('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
       expect(firstDiff(r.ySymbols, g.ySymbols), 'y_symbols').toBe('identical');
       expect(firstDiff(r.zSymbols, g.zSymbols), 'z_symbols').toBe('identical');
       expect(firstDiff(r.yIndexes, g.yIndexes), 'y_indexes').toBe('identical');
-      console.log(`P_A ${m} compat from q8.npy: y ${r.strings[0].length} B (golden ${g.yString.length}), z ${r.strings[1].length} B (golden ${g.zString.length}), ` +
-        `y identical ${bytesEqual(r.strings[0], g.yString)}, z identical ${bytesEqual(r.strings[1], g.zString)}`);
+      console.log(
+        `P_A ${m} compat from q8.npy: y ${r.strings[0].length} B (golden ${g.yString.length}), z ${r.strings[1].length} B (golden ${g.zString.length}), ` +
+          `y identical ${bytesEqual(r.strings[0], g.yString)}, z identical ${bytesEqual(r.strings[1], g.zString)}`,
+      );
       expect(bytesEqual(r.strings[0], g.yString), 'y string byte-identical').toBe(true);
       expect(bytesEqual(r.strings[1], g.zString), 'z string byte-identical').toBe(true);
     });
@@ -89,7 +117,11 @@ describeGpuGolden('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
       const fhat = hostFhat(g.xHat, 0, g.quant.range);
       const got = await checked(ops.ctx, `${m} fromStem`, async () => {
         const t = ops.fromCHW(fhat, 64, g.quant.Hf, g.quant.Wf);
-        try { return await detector.fromStem(t, g.sizes); } finally { ops.release(t); }
+        try {
+          return await detector.fromStem(t, g.sizes);
+        } finally {
+          ops.release(t);
+        }
       });
       const mt = matchDetections(g.dets, got);
       console.log(describeMatch(`P_A ${m} Detector.fromStem(golden F̂)`, g.dets, got, mt));
@@ -104,7 +136,9 @@ describeGpuGolden('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
       const [Hc, Wc] = [Hf + pad[0] + pad[2], Wf + pad[1] + pad[3]];
       const ctx = fx.backend.ctx;
       // Codec level: decompress CompressAI's strings.
-      const d = await checked(ctx, `${m} decompress`, () => fx.codec.decompress([g.yString, g.zString], g.bpp.compress_shape, { mode: 'compat' }));
+      const d = await checked(ctx, `${m} decompress`, () =>
+        fx.codec.decompress([g.yString, g.zString], g.bpp.compress_shape, { mode: 'compat' }),
+      );
       expect(firstDiff(d.zSymbols, g.zSymbols), 'decoded z_symbols').toBe('identical');
       expect(firstDiff(d.yIndexes, g.yIndexes), 'decoded y_indexes').toBe('identical');
       expect(firstDiff(d.ySymbols, g.ySymbols), 'decoded y_symbols').toBe('identical');
@@ -114,9 +148,18 @@ describeGpuGolden('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
       const dx = maxAbsDiff(xHat, g.xHat);
       // Library level: the same strings in a container → createDecoder().decode (F̂, then Detector.fromStem).
       const bytes = writeContainer({
-        mode: 'compat', method: g.quant.method, fingerprint: fx.codec.fingerprint,
-        originalSize: g.quant.original_hw, resizedSize: g.quant.resized_hw, featureShape: [64, Hf, Wf], padding: pad,
-        mn: 0, mx: g.quant.mx, zShape: g.bpp.compress_shape, yString: g.yString, zString: g.zString,
+        mode: 'compat',
+        method: g.quant.method,
+        fingerprint: fx.codec.fingerprint,
+        originalSize: g.quant.original_hw,
+        resizedSize: g.quant.resized_hw,
+        featureShape: [64, Hf, Wf],
+        padding: pad,
+        mn: 0,
+        mx: g.quant.mx,
+        zShape: g.bpp.compress_shape,
+        yString: g.yString,
+        zString: g.zString,
       });
       expect(readContainer(bytes).yString).toEqual(g.yString);
       const res = await checked(ctx, `${m} decode`, () => fx.decoder.decode(bytes, { returnFeatures: true }));
@@ -125,13 +168,14 @@ describeGpuGolden('pipeline golden P_A: codec from the stored q8 (GPU)', () => {
       const fRef = hostFhat(g.xHat, 0, g.quant.range);
       const dF = maxAbsDiff(res.features!.data, fRef);
       const mt = matchDetections(g.dets, res.detections);
-      console.log(`P_A ${m} decode of the golden strings: max |Δx̂| ${dx.toExponential(2)}, max |ΔF̂| ${dF.toExponential(2)} (range ${g.quant.range.toFixed(4)})`);
+      console.log(
+        `P_A ${m} decode of the golden strings: max |Δx̂| ${dx.toExponential(2)}, max |ΔF̂| ${dF.toExponential(2)} (range ${g.quant.range.toFixed(4)})`,
+      );
       console.log(describeMatch(`P_A ${m} detections from F̂`, g.dets, res.detections, mt));
       expect(dx).toBeLessThanOrEqual(1e-4);
       expect(dF).toBeLessThanOrEqual(1e-4 * g.quant.range);
       expect(mt.unmatchedRef, 'unmatched golden detections').toEqual([]);
       expect(mt.unmatchedGot, 'extra detections').toEqual([]);
     });
-
   }
 });

@@ -31,7 +31,11 @@ function readJson(name: string): Record<string, unknown> {
 
 function toBgr(img: WorldImage): BgrImage {
   const data = new Uint8Array(img.rgb.length);
-  for (let i = 0; i < img.rgb.length; i += 3) { data[i] = img.rgb[i + 2]!; data[i + 1] = img.rgb[i + 1]!; data[i + 2] = img.rgb[i]!; }
+  for (let i = 0; i < img.rgb.length; i += 3) {
+    data[i] = img.rgb[i + 2]!;
+    data[i + 1] = img.rgb[i + 1]!;
+    data[i + 2] = img.rgb[i]!;
+  }
   return { width: img.width, height: img.height, data };
 }
 
@@ -45,7 +49,8 @@ function results(imageId: number, d: Detections) {
 }
 
 function iou(a: number[], b: number[]): number {
-  const iw = Math.max(0, Math.min(a[2]!, b[2]!) - Math.max(a[0]!, b[0]!)), ih = Math.max(0, Math.min(a[3]!, b[3]!) - Math.max(a[1]!, b[1]!));
+  const iw = Math.max(0, Math.min(a[2]!, b[2]!) - Math.max(a[0]!, b[0]!)),
+    ih = Math.max(0, Math.min(a[3]!, b[3]!) - Math.max(a[1]!, b[1]!));
   const u = (a[2]! - a[0]!) * (a[3]! - a[1]!) + (b[2]! - b[0]!) * (b[3]! - b[1]!) - iw * ih;
   return u > 0 ? (iw * ih) / u : 0;
 }
@@ -53,27 +58,41 @@ function iou(a: number[], b: number[]): number {
 describeGpu('tests of purpose (bundled trained models, shapes world val subset)', () => {
   let enc1: VcmEncoder, enc2: VcmEncoder, dec: VcmDecoder;
   const images: { index: number; img: WorldImage }[] = [];
-  const ref: ReturnType<typeof results> = [], m1: ReturnType<typeof results> = [], m2: ReturnType<typeof results> = [];
-  const bytes1: number[] = [], bytes2: number[] = [];
+  const ref: ReturnType<typeof results> = [],
+    m1: ReturnType<typeof results> = [],
+    m2: ReturnType<typeof results> = [];
+  const bytes1: number[] = [],
+    bytes2: number[] = [];
 
   beforeAll(async () => {
     enc1 = await createEncoder({ detector: DET, codec: COD, method: 1, mode: 'compat', ...SIZE });
-    enc2 = await createEncoder({ detector: enc1.detectorWeights, codec: enc1.codecWeights, method: 2, mode: 'compat', device: enc1.device, ...SIZE });
+    enc2 = await createEncoder({
+      detector: enc1.detectorWeights,
+      codec: enc1.codecWeights,
+      method: 2,
+      mode: 'compat',
+      device: enc1.device,
+      ...SIZE,
+    });
     dec = await createDecoder({ detector: enc1.detectorWeights, codec: enc1.codecWeights, device: enc1.device, ...SIZE });
     for (let i = 0; i < SUBSET; i++) {
       const img = generateWorldImage(WORLD_SEEDS.val, i);
       images.push({ index: i, img });
       const bgr = toBgr(img);
       ref.push(...results(i + 1, await enc1.detectUncompressed(bgr)));
-      const a = await enc1.encode(bgr), b = await enc2.encode(bgr);
-      bytes1.push(a.bytes.length); bytes2.push(b.bytes.length);
+      const a = await enc1.encode(bgr),
+        b = await enc2.encode(bgr);
+      bytes1.push(a.bytes.length);
+      bytes2.push(b.bytes.length);
       m1.push(...results(i + 1, (await dec.decode(a.bytes)).detections));
       m2.push(...results(i + 1, (await dec.decode(b.bytes)).detections));
     }
   }, 900_000);
 
   afterAll(() => {
-    dec?.dispose(); enc2?.dispose(); enc1?.dispose();
+    dec?.dispose();
+    enc2?.dispose();
+    enc1?.dispose();
   });
 
   const gt = () => worldCocoJson(WORLD_SEEDS.val, images);
@@ -86,16 +105,22 @@ describeGpu('tests of purpose (bundled trained models, shapes world val subset)'
 
   it('coding at the bundled rate keeps the accuracy: AP loss within the stated bound for both methods', () => {
     const r = evaluateBoxes(gt(), ref).stats.AP;
-    for (const [name, dets] of [['method 1', m1], ['method 2', m2]] as const) {
+    for (const [name, dets] of [
+      ['method 1', m1],
+      ['method 2', m2],
+    ] as const) {
       const a = evaluateBoxes(gt(), dets).stats.AP;
-      console.log(`[purpose] ${name}: AP ${a.toFixed(4)} vs uncompressed ${r.toFixed(4)} (loss ${(100 * (r - a)).toFixed(2)} points, bound ${MAX_AP_LOSS})`);
+      console.log(
+        `[purpose] ${name}: AP ${a.toFixed(4)} vs uncompressed ${r.toFixed(4)} (loss ${(100 * (r - a)).toFixed(2)} points, bound ${MAX_AP_LOSS})`,
+      );
       expect(100 * (r - a)).toBeLessThanOrEqual(MAX_AP_LOSS);
     }
   });
 
   it("method 2's stream is smaller than method 1's for every image of the subset", () => {
     for (let i = 0; i < SUBSET; i++) expect(bytes2[i]!, `image ${i}`).toBeLessThan(bytes1[i]!);
-    const t1 = bytes1.reduce((a, b) => a + b, 0), t2 = bytes2.reduce((a, b) => a + b, 0);
+    const t1 = bytes1.reduce((a, b) => a + b, 0),
+      t2 = bytes2.reduce((a, b) => a + b, 0);
     console.log(`[purpose] bytes on the subset: method 1 ${t1}, method 2 ${t2} (${(100 * (1 - t2 / t1)).toFixed(1)} % smaller)`);
   });
 

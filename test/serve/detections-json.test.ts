@@ -42,20 +42,29 @@ describeGpu('the detections JSON is one format', () => {
     await server.warmup();
     base = await server.listen(0);
   });
-  afterAll(async () => { await server?.close(); });
+  afterAll(async () => {
+    await server?.close();
+  });
 
   it('CLI decode, the server and the remote client agree, and equal a local decode', async () => {
     expect(local.scores.length).toBeGreaterThan(0);
     const dir = mkdtempSync(join(tmpdir(), 'webvcm-json-'));
-    const vcm = join(dir, 'x.vcm'), out = join(dir, 'dets.json');
+    const vcm = join(dir, 'x.vcm'),
+      out = join(dir, 'dets.json');
     writeFileSync(vcm, bytes);
     const cli = await new Promise<{ code: number; err: string }>((res) => {
-      execFile(process.execPath, ['bin/webvcm.js', 'decode', vcm, '-o', out], { encoding: 'utf8', timeout: 600_000 }, (e, _o, err) => res({ code: e ? Number(e.code ?? 1) : 0, err }));
+      execFile(process.execPath, ['bin/webvcm.js', 'decode', vcm, '-o', out], { encoding: 'utf8', timeout: 600_000 }, (e, _o, err) =>
+        res({ code: e ? Number(e.code ?? 1) : 0, err }),
+      );
     });
     expect(cli.code, cli.err).toBe(0);
     const fromCli = JSON.parse(readFileSync(out, 'utf8')) as DetectionsJson;
 
-    const res = await fetch(`${base}/v1/detect`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bytes as BodyInit });
+    const res = await fetch(`${base}/v1/detect`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes as BodyInit,
+    });
     expect(res.status).toBe(200);
     const { fingerprint, timings, ...fromServer } = (await res.json()) as DetectionsJson & { fingerprint: string; timings: object };
     expect(fingerprint).toMatch(/^[0-9a-f]{32}$/);

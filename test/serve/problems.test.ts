@@ -9,12 +9,22 @@ import { problemForError } from '../../src/serve/server.ts';
 import { VcmError } from '../../src/util/errors.ts';
 
 it('input and unsupported errors are 400 with their message; resource 503; internal and foreign errors 500, generic', () => {
-  for (const e of [new ContainerError('bad magic'), new RansDecodeError('truncated', 'stream ends early'), new CodecInputError('out of range'), new GpuUnavailableError('no adapter', 'install one')]) {
+  for (const e of [
+    new ContainerError('bad magic'),
+    new RansDecodeError('truncated', 'stream ends early'),
+    new CodecInputError('out of range'),
+    new GpuUnavailableError('no adapter', 'install one'),
+  ]) {
     const p = problemForError(e);
     expect([p.status, p.slug, p.message]).toEqual([400, 'invalid-stream', e.message]);
   }
   // the bug of issue 20: a GpuShapeError (internal) used to be a 400 because its name matched /Shape/
-  for (const e of [new GpuShapeError('conv2d expects an HWC feature map'), new TypeError('x is undefined'), 'a string', new VcmError('internal', 'invariant')]) {
+  for (const e of [
+    new GpuShapeError('conv2d expects an HWC feature map'),
+    new TypeError('x is undefined'),
+    'a string',
+    new VcmError('internal', 'invariant'),
+  ]) {
     const p = problemForError(e);
     expect([p.status, p.slug]).toEqual([500, 'internal']);
     expect(p.message).not.toMatch(/HWC|undefined|string|invariant/);

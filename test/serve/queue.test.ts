@@ -7,14 +7,25 @@ import { describe, expect, it } from 'vitest';
 import { DeadlineError, QueueFullError, WorkQueue } from '../../src/serve/queue.ts';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const job = (ms: number, v: number) => async () => { await sleep(ms); return v; };
+const job = (ms: number, v: number) => async () => {
+  await sleep(ms);
+  return v;
+};
 
 describe('WorkQueue', () => {
   it('runs jobs one at a time, in order', async () => {
     const q = new WorkQueue(8);
     const seen: number[] = [];
-    let active = 0, maxActive = 0;
-    const mk = (i: number) => async () => { active++; maxActive = Math.max(maxActive, active); await sleep(5); seen.push(i); active--; return i; };
+    let active = 0,
+      maxActive = 0;
+    const mk = (i: number) => async () => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      await sleep(5);
+      seen.push(i);
+      active--;
+      return i;
+    };
     const out = await Promise.all([0, 1, 2, 3].map((i) => q.submit(mk(i), 10_000)));
     expect(out).toEqual([0, 1, 2, 3]);
     expect(seen).toEqual([0, 1, 2, 3]);
@@ -37,7 +48,10 @@ describe('WorkQueue', () => {
     const q = new WorkQueue(4);
     let ran = false;
     const a = q.submit(job(60, 1), 10_000);
-    const b = q.submit(async () => { ran = true; return 2; }, 10);
+    const b = q.submit(async () => {
+      ran = true;
+      return 2;
+    }, 10);
     await expect(b).rejects.toBeInstanceOf(DeadlineError);
     expect(await a).toBe(1);
     await q.idle();

@@ -13,7 +13,11 @@ const procs: ChildProcess[] = [];
 const urls: string[] = [];
 
 function start(): Promise<string> {
-  const p = spawn(process.execPath, ['bin/webvcm.js', 'serve', '--port', '0', '--warmup-size', '150x225', '--min-size', '128', '--max-size', '192'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(
+    process.execPath,
+    ['bin/webvcm.js', 'serve', '--port', '0', '--warmup-size', '150x225', '--min-size', '128', '--max-size', '192'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   procs.push(p);
   let out = '';
   return new Promise((resolve, reject) => {
@@ -27,12 +31,22 @@ function start(): Promise<string> {
 }
 
 describeGpu('two receivers behind one client', () => {
-  beforeAll(async () => { urls.push(...(await Promise.all([start(), start()]))); });
-  afterAll(() => { for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL'); });
+  beforeAll(async () => {
+    urls.push(...(await Promise.all([start(), start()])));
+  });
+  afterAll(() => {
+    for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+  });
 
   it('alternating requests get identical answers from both; SIGTERM exits 0', async () => {
     expect(new Set(urls).size).toBe(2);
-    const enc = await createEncoder({ detector: 'weights/default/detector.safetensors', codec: 'weights/default/codec.safetensors', mode: 'portable', minSize: 128, maxSize: 192 });
+    const enc = await createEncoder({
+      detector: 'weights/default/detector.safetensors',
+      codec: 'weights/default/codec.safetensors',
+      mode: 'portable',
+      minSize: 128,
+      maxSize: 192,
+    });
     const { bytes } = await enc.encode(new Uint8Array(readFileSync('weights/mini-coco/000000000002.png')));
     enc.dispose();
     const clients = urls.map((url) => createRemoteDecoder({ url }));
@@ -43,7 +57,15 @@ describeGpu('two receivers behind one client', () => {
       const t = await (await fetch(`${url}/metrics`)).text();
       expect(t).toMatch(/webvcm_requests_total\{route="\/v1\/detect",status="200"\} 2/);
     }
-    const codes = await Promise.all(procs.map((p) => new Promise<number | null>((r) => { p.once('exit', (c) => r(c)); p.kill('SIGTERM'); })));
+    const codes = await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<number | null>((r) => {
+            p.once('exit', (c) => r(c));
+            p.kill('SIGTERM');
+          }),
+      ),
+    );
     expect(codes).toEqual([0, 0]);
   });
 });

@@ -61,10 +61,22 @@ describeGpu('webvcm serve', () => {
     expect((await dec.decode(streams[0]!)).detections.scores).toEqual(expected[0]!.scores);
     dec.dispose();
 
-    server = await createServer({ detector: DET, codecs: [COD], tokens: [TOKEN], cors: [ORIGIN], queueLimit: 2, bodyLimit: BODY_LIMIT, streamPending: 64, detectorConfig: CFG, warmup: { sizes: [[150, 225]], ...SIZE } });
+    server = await createServer({
+      detector: DET,
+      codecs: [COD],
+      tokens: [TOKEN],
+      cors: [ORIGIN],
+      queueLimit: 2,
+      bodyLimit: BODY_LIMIT,
+      streamPending: 64,
+      detectorConfig: CFG,
+      warmup: { sizes: [[150, 225]], ...SIZE },
+    });
     base = await server.listen(0);
   });
-  afterAll(async () => { await server?.close(); });
+  afterAll(async () => {
+    await server?.close();
+  });
 
   it('answers 503 with Retry-After until warm, then 200; detections equal a local decode', async () => {
     const h0 = await fetch(`${base}/healthz`);
@@ -80,7 +92,13 @@ describeGpu('webvcm serve', () => {
     for (let i = 0; i < 2; i++) {
       const r = await post(streams[i]!);
       expect(r.status).toBe(200);
-      const j = (await r.json()) as { boxes: number[][]; scores: number[]; classes: number[]; labels: string[]; timings: Record<string, number> };
+      const j = (await r.json()) as {
+        boxes: number[][];
+        scores: number[];
+        classes: number[];
+        labels: string[];
+        timings: Record<string, number>;
+      };
       sameDetections(j, expected[i]!);
       expect(j.labels.length).toBe(j.classes.length);
       expect(j.timings['server total']).toBeGreaterThan(0);
@@ -90,7 +108,9 @@ describeGpu('webvcm serve', () => {
   it('one fingerprint everywhere: inspect, the container and /v1/models agree; other weights get 409', async () => {
     const fp = (await inspectFile(COD)).fingerprint!;
     expect(Buffer.from(streams[0]!.subarray(8, 24)).toString('hex')).toBe(fp);
-    const models = (await (await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { codecs: { fingerprint: string; C: number; N: number; M: number; methods: number[] }[] };
+    const models = (await (await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+      codecs: { fingerprint: string; C: number; N: number; M: number; methods: number[] }[];
+    };
     expect(models.codecs.map((c) => c.fingerprint)).toEqual([fp]);
     expect(models.codecs[0]!.C).toBe(64);
     const other = streams[0]!.slice();
@@ -115,7 +135,10 @@ describeGpu('webvcm serve', () => {
   });
 
   it('CORS: the configured origin is allowed (preflight included), others are not', async () => {
-    const pre = await fetch(`${base}/v1/detect`, { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+    const pre = await fetch(`${base}/v1/detect`, {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe(ORIGIN);
     expect(pre.headers.get('access-control-allow-headers')).toMatch(/authorization/);
@@ -133,7 +156,11 @@ describeGpu('webvcm serve', () => {
     expect(ct.status).toBe(415);
     expect(ct.headers.get('content-type')).toMatch(/problem\+json/);
     // JSON, parseable or not, and multipart are the same 415 (not a 400 from a JSON parser)
-    for (const [type, body] of [['application/json', streams[0]!], ['application/json', '{"a":1}'], ['multipart/form-data; boundary=x', streams[0]!]] as const) {
+    for (const [type, body] of [
+      ['application/json', streams[0]!],
+      ['application/json', '{"a":1}'],
+      ['multipart/form-data; boundary=x', streams[0]!],
+    ] as const) {
       const r = await post(body, { 'content-type': type });
       expect(r.status, type).toBe(415);
       expect(((await r.json()) as { type: string }).type).toMatch(/unsupported-media-type/);
@@ -156,15 +183,19 @@ describeGpu('webvcm serve', () => {
     expect(codes.filter((c) => c === 503).length).toBeGreaterThan(0);
     expect(codes.every((c) => c === 200 || c === 503)).toBe(true);
     for (const r of rs) {
-      if (r.status === 503) { expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1); expect(((await r.json()) as { type: string }).type).toMatch(/overloaded/); }
-      else sameDetections((await r.json()) as never, expected[0]!);
+      if (r.status === 503) {
+        expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expect(((await r.json()) as { type: string }).type).toMatch(/overloaded/);
+      } else sameDetections((await r.json()) as never, expected[0]!);
     }
   });
 
   it('malformed streams get 400 and do not poison the next request or leak GPU buffers', async () => {
     const s = streams[0]!;
-    const flipped = s.slice(); flipped[s.length - 5] ^= 0x5a;
-    const header = s.slice(); new DataView(header.buffer).setUint32(24, 0xffffffff, true); // absurd original height
+    const flipped = s.slice();
+    flipped[s.length - 5] ^= 0x5a;
+    const header = s.slice();
+    new DataView(header.buffer).setUint32(24, 0xffffffff, true); // absurd original height
     const bad = [new Uint8Array(50), s.subarray(0, s.length - 8), crypto.getRandomValues(new Uint8Array(2000)), header, 'WVCM'];
     for (const b of bad) {
       const r = await post(b);
@@ -182,7 +213,9 @@ describeGpu('webvcm serve', () => {
   it('an internal error gives 500 with a generic message and a log line with the detail; a resource error 503', async () => {
     const decoder = (server as unknown as { served: { decoder: { decode: (b: Uint8Array) => Promise<unknown> } }[] }).served[0]!.decoder;
     const log = vi.spyOn(server.app.log, 'error');
-    const decode = vi.spyOn(decoder, 'decode').mockRejectedValueOnce(new GpuShapeError('secret internal detail: conv2d expects an HWC feature map'));
+    const decode = vi
+      .spyOn(decoder, 'decode')
+      .mockRejectedValueOnce(new GpuShapeError('secret internal detail: conv2d expects an HWC feature map'));
     try {
       const r = await post(streams[0]!);
       expect(r.status).toBe(500);
@@ -223,7 +256,9 @@ describeGpu('webvcm serve', () => {
     expect(Array.from(r.detections.scores)).toEqual(Array.from(expected[1]!.scores));
     expect(Array.from(r.detections.classes)).toEqual(Array.from(expected[1]!.classes));
     expect(r.roundTripMs).toBeGreaterThan(0);
-    const e = await createRemoteDecoder({ url: base }).decode(streams[1]!).catch((x: unknown) => x);
+    const e = await createRemoteDecoder({ url: base })
+      .decode(streams[1]!)
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(RemoteError);
     expect((e as RemoteError).status).toBe(401);
     expect(() => createRemoteDecoder({ url: 'ftp://x' })).toThrow(RemoteError);
@@ -233,8 +268,15 @@ describeGpu('webvcm serve', () => {
     const remote = createRemoteDecoder({ url: base, token: TOKEN, WebSocket: await wsClass() });
     const got: StreamMessage[] = [];
     let done!: () => void;
-    const all = new Promise<void>((r) => { done = r; });
-    const s = await remote.stream({ onMessage: (m) => { got.push(m); if (got.length === 31) done(); } });
+    const all = new Promise<void>((r) => {
+      done = r;
+    });
+    const s = await remote.stream({
+      onMessage: (m) => {
+        got.push(m);
+        if (got.length === 31) done();
+      },
+    });
     (s.socket as WsLike).send('not a frame');
     for (let i = 0; i < 30; i++) s.send(1000 + i, streams[i % 2]!);
     await all;
@@ -251,9 +293,17 @@ describeGpu('webvcm serve', () => {
   it('WebSocket: a client that sends faster than the server decodes sees frames dropped (keep newest), all answered in order', async () => {
     const WS = await wsClass();
     const ws = new WS(`${base.replace('http', 'ws')}/v1/stream?pending=1&access_token=${TOKEN}`);
-    await new Promise<void>((r, j) => { ws.onopen = () => r(); ws.onerror = () => j(new Error('ws open failed')); });
+    await new Promise<void>((r, j) => {
+      ws.onopen = () => r();
+      ws.onerror = () => j(new Error('ws open failed'));
+    });
     const got: { type: string; id: number; reason?: string }[] = [];
-    const all = new Promise<void>((r) => { ws.onmessage = (ev) => { got.push(JSON.parse(String(ev.data))); if (got.length === 30) r(); }; });
+    const all = new Promise<void>((r) => {
+      ws.onmessage = (ev) => {
+        got.push(JSON.parse(String(ev.data)));
+        if (got.length === 30) r();
+      };
+    });
     for (let i = 0; i < 30; i++) {
       const b = new Uint8Array(4 + streams[0]!.length);
       new DataView(b.buffer).setUint32(0, i, true);

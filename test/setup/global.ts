@@ -24,14 +24,26 @@ function newest(path: string): number {
 export function buildIsStale(): boolean {
   const stamp = resolve(root, 'dist/cli/commands.json');
   if (!existsSync(stamp)) return true;
-  const inputs = ['src', 'shaders', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'tools/gen-shaders.mjs', 'tools/cli-manifest.mjs', 'wasm', 'tools/build-wasm.mjs'];
+  const inputs = [
+    'src',
+    'shaders',
+    'package.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'tools/gen-shaders.mjs',
+    'tools/cli-manifest.mjs',
+    'wasm',
+    'tools/build-wasm.mjs',
+  ];
   return Math.max(...inputs.map((p) => newest(resolve(root, p)))) > statSync(stamp).mtimeMs;
 }
 
 export default function setup(): void {
   if (!HAVE_GOLDEN) {
     if (IN_CI) throw new Error(goldenRequiredMessage());
-    console.log(`[webvcm] ${GOLDEN_MISSING}: golden-parity suites are reported as skipped; test/fixtures still checks the coder, the codec, the detector and COCO scoring.`);
+    console.log(
+      `[webvcm] ${GOLDEN_MISSING}: golden-parity suites are reported as skipped; test/fixtures still checks the coder, the codec, the detector and COCO scoring.`,
+    );
   }
   if (buildIsStale()) {
     console.log('[webvcm] dist/ is older than the sources: npm run build');

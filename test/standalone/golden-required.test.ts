@@ -11,7 +11,11 @@ function vitest(ci: boolean) {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VITEST') && k !== 'CI' && k !== 'NODE_ENV') env[k] = v;
   Object.assign(env, { WEBVCM_GOLDEN_DIR: missing, NO_COLOR: '1', ...(ci ? { CI: 'true' } : {}) });
-  const r = spawnSync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', 'test/coder/golden.test.ts'], { env, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', 'test/coder/golden.test.ts'], {
+    env,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 

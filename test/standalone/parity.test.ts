@@ -22,7 +22,10 @@ import { checked, describeGpu, expectClose, gpuContext } from '../helpers/gpu.ts
 
 interface Manifest {
   files: Record<string, { bytes: number; sha256: string; source?: string; sourceSha256?: string }>;
-  codecTiny: { input: { shape: [number, number, number]; seed: number }; cases: Record<'compat' | 'portable', { zShape: [number, number]; xHatStride: number }> };
+  codecTiny: {
+    input: { shape: [number, number, number]; seed: number };
+    cases: Record<'compat' | 'portable', { zShape: [number, number]; xHatStride: number }>;
+  };
 }
 const fx = (rel: string): string => resolve(FIXTURES_ROOT, rel);
 const bytes = (rel: string): Uint8Array => new Uint8Array(readFileSync(fx(rel)));
@@ -51,7 +54,13 @@ describe('fixture set', () => {
 });
 
 describe('rANS: CompressAI vectors from the fixture set', () => {
-  const dirs = [...new Set(Object.keys(manifest.files).filter((k) => k.startsWith('golden/compressai/rans/')).map((k) => k.split('/')[3]!))].sort();
+  const dirs = [
+    ...new Set(
+      Object.keys(manifest.files)
+        .filter((k) => k.startsWith('golden/compressai/rans/'))
+        .map((k) => k.split('/')[3]!),
+    ),
+  ].sort();
   it('has the four vectors', () => expect(dirs.length).toBe(4));
   for (const d of dirs) {
     it(`${d}: encodes to CompressAI's bytes and decodes them back`, () => {
@@ -79,7 +88,8 @@ function tinyInput(): { x: Float32Array; shape: [number, number, number] } {
 }
 const MODES = ['compat', 'portable'] as const;
 // x_hat: float32 convolutions in a different order (GPU) differ from the CPU reference by ~1e-6 of the range.
-const XHAT_ATOL = 1e-4, XHAT_RTOL = 1e-4;
+const XHAT_ATOL = 1e-4,
+  XHAT_RTOL = 1e-4;
 
 describe('codec: tiny CompressAI checkpoint (CPU reference)', () => {
   it('compat and portable strings equal the fixture; decode gives the fixture x_hat sample', async () => {
@@ -116,7 +126,13 @@ describeGpu('codec and detector on the GPU against the fixture set', () => {
         gpu.release(d.xHat);
         const stride = manifest.codecTiny.cases[mode].xHatStride;
         const ref = npy(`codec-tiny/${mode}_x_hat_stride16.npy`).data as Float32Array;
-        expectClose(Float32Array.from({ length: ref.length }, (_, i) => xHat[i * stride]!), ref, XHAT_ATOL, XHAT_RTOL, `${mode} x_hat`);
+        expectClose(
+          Float32Array.from({ length: ref.length }, (_, i) => xHat[i * stride]!),
+          ref,
+          XHAT_ATOL,
+          XHAT_RTOL,
+          `${mode} x_hat`,
+        );
       }
       codec.release();
     });
@@ -131,8 +147,12 @@ describeGpu('codec and detector on the GPU against the fixture set', () => {
     try {
       const { detections: got } = await checked(ctx, 'detector', () => det.detect(image));
       const m = matchBoxes(npy('golden/detectron2/A/detections_boxes.npy').data as Float32Array, got.boxes, {
-        refScores: npy('golden/detectron2/A/detections_scores.npy').data as Float32Array, gotScores: got.scores,
-        refClasses: npy('golden/detectron2/A/detections_classes.npy').data as Int32Array, gotClasses: got.classes, minIou: 0.99, maxDs: 1e-3,
+        refScores: npy('golden/detectron2/A/detections_scores.npy').data as Float32Array,
+        gotScores: got.scores,
+        refClasses: npy('golden/detectron2/A/detections_classes.npy').data as Int32Array,
+        gotClasses: got.classes,
+        minIou: 0.99,
+        maxDs: 1e-3,
       });
       expect(m.matched).toBeGreaterThan(0);
       expect(m.unmatchedRef, 'unmatched Detectron2 detections').toEqual([]);

@@ -21,8 +21,18 @@ import { matchBoxes } from '../detector/match.ts';
 import { describeGpuGolden } from '../helpers/golden.ts';
 import { checked } from '../helpers/gpu.ts';
 import {
-  MAX_SIZE, MIN_SIZE, bytesEqual, cropCHW, firstDiff, goldenImage, loadRun, matchDetections, maxAbsDiff, padCHW,
-  usePipelineFixture, xFromQ8,
+  MAX_SIZE,
+  MIN_SIZE,
+  bytesEqual,
+  cropCHW,
+  firstDiff,
+  goldenImage,
+  loadRun,
+  matchDetections,
+  maxAbsDiff,
+  padCHW,
+  usePipelineFixture,
+  xFromQ8,
 } from '../helpers/pipeline.ts';
 
 describeGpuGolden('wasm backend on the golden cases (vs GPU and CPU reference)', () => {
@@ -42,15 +52,23 @@ describeGpuGolden('wasm backend on the golden cases (vs GPU and CPU reference)',
         const pg = await checked(fx.backend.ctx, 'gpu portable compress', () => fx.codec.compress(x, { shape, mode: 'portable' }));
         const pw = await wasm.compress(x, { shape, mode: 'portable' });
         const pc = await cpu.compress(x, { shape, mode: 'portable' });
-        for (const [name, p] of [['wasm', pw], ['cpu', pc]] as const) {
+        for (const [name, p] of [
+          ['wasm', pw],
+          ['cpu', pc],
+        ] as const) {
           expect(bytesEqual(p.strings[0], pg.strings[0]), `${name} y string = GPU's`).toBe(true);
           expect(bytesEqual(p.strings[1], pg.strings[1]), `${name} z string = GPU's`).toBe(true);
           expect(firstDiff(p.yIndexes, pg.yIndexes), `${name} y indexes`).toBe('identical');
         }
-        const dg = await checked(fx.backend.ctx, 'gpu portable decompress', () => fx.codec.decompress(pg.strings, pg.zShape, { mode: 'portable' }));
+        const dg = await checked(fx.backend.ctx, 'gpu portable decompress', () =>
+          fx.codec.decompress(pg.strings, pg.zShape, { mode: 'portable' }),
+        );
         const dw = await wasm.decompress(pg.strings, pg.zShape, { mode: 'portable' });
         const dc = await cpu.decompress(pg.strings, pg.zShape, { mode: 'portable' });
-        for (const [name, d] of [['wasm', dw], ['cpu', dc]] as const) {
+        for (const [name, d] of [
+          ['wasm', dw],
+          ['cpu', dc],
+        ] as const) {
           expect(firstDiff(d.ySymbols, dg.ySymbols), `${name} decoded y symbols`).toBe('identical');
           expect(firstDiff(d.yIndexes, dg.yIndexes), `${name} decoded y indexes`).toBe('identical');
           expect(firstDiff(d.zSymbols, dg.zSymbols), `${name} decoded z symbols`).toBe('identical');
@@ -66,8 +84,10 @@ describeGpuGolden('wasm backend on the golden cases (vs GPU and CPU reference)',
         const dcw = await wasm.decompress(cw.strings, cw.zShape, { mode: 'compat' });
         const xcw = cropCHW(await wasm.ops.toCHW(dcw.xHat), 64, Hc, Wc, pad[0], pad[1], Hf, Wf);
         expect(maxAbsDiff(xcw, g.xHat), 'wasm compat x̂ vs golden').toBeLessThanOrEqual(1e-4);
-        console.log(`P_A ${m}: portable y ${pw.strings[0].length} B + z ${pw.strings[1].length} B identical on GPU/wasm/CPU; ` +
-          `max |x̂ wasm − x̂ GPU| ${maxAbsDiff(xw, xg).toExponential(2)}, vs golden ${maxAbsDiff(xw, g.xHat).toExponential(2)} (portable), ${maxAbsDiff(xcw, g.xHat).toExponential(2)} (compat)`);
+        console.log(
+          `P_A ${m}: portable y ${pw.strings[0].length} B + z ${pw.strings[1].length} B identical on GPU/wasm/CPU; ` +
+            `max |x̂ wasm − x̂ GPU| ${maxAbsDiff(xw, xg).toExponential(2)}, vs golden ${maxAbsDiff(xw, g.xHat).toExponential(2)} (portable), ${maxAbsDiff(xcw, g.xHat).toExponential(2)} (compat)`,
+        );
       } finally {
         wasm.release();
         cpu.release();
@@ -75,9 +95,16 @@ describeGpuGolden('wasm backend on the golden cases (vs GPU and CPU reference)',
     });
   }
 
-  it('the API from the image: wasm and webgpu decode each other\'s portable streams identically; detections match', async () => {
+  it("the API from the image: wasm and webgpu decode each other's portable streams identically; detections match", async () => {
     const img = goldenImage();
-    const opts = { detector: fx.detW, codec: fx.codecW, method: 2 as const, mode: 'portable' as const, minSize: MIN_SIZE, maxSize: MAX_SIZE };
+    const opts = {
+      detector: fx.detW,
+      codec: fx.codecW,
+      method: 2 as const,
+      mode: 'portable' as const,
+      minSize: MIN_SIZE,
+      maxSize: MAX_SIZE,
+    };
     const encG = await createEncoder({ ...opts, device: fx.backend.ctx.device });
     const encW = await createEncoder({ ...opts, backend: 'wasm' });
     const decW = await createDecoder({ detector: fx.detW, codec: fx.codecW, minSize: MIN_SIZE, maxSize: MAX_SIZE, backend: 'wasm' });
@@ -89,13 +116,16 @@ describeGpuGolden('wasm backend on the golden cases (vs GPU and CPU reference)',
       expect(() => encW.device).toThrow(/WebGPU backend/);
       const rg = await checked(fx.backend.ctx, 'gpu encode', () => encG.encode(img));
       const rw = await encW.encode(img);
-      const cg = readContainer(rg.bytes), cw = readContainer(rw.bytes);
+      const cg = readContainer(rg.bytes),
+        cw = readContainer(rw.bytes);
       expect(cw.zShape).toEqual(cg.zShape);
       expect(Math.abs(cw.mn - cg.mn)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(cg.mn)));
       expect(Math.abs(cw.mx - cg.mx)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(cg.mx)));
       // each stream decodes to the same symbols and indexes on either backend (the portable guarantee)
       for (const c of [cg, cw]) {
-        const a = await checked(fx.backend.ctx, 'gpu decompress', () => fx.codec.decompress([c.yString, c.zString], c.zShape, { mode: 'portable' }));
+        const a = await checked(fx.backend.ctx, 'gpu decompress', () =>
+          fx.codec.decompress([c.yString, c.zString], c.zShape, { mode: 'portable' }),
+        );
         const b = await wcodec.decompress([c.yString, c.zString], c.zShape, { mode: 'portable' });
         fx.codec.ops.release(a.xHat);
         expect(firstDiff(b.ySymbols, a.ySymbols), 'decoded y symbols, wasm vs GPU').toBe('identical');
@@ -109,9 +139,13 @@ describeGpuGolden('wasm backend on the golden cases (vs GPU and CPU reference)',
       expect(mr.unmatchedRef, 'GPU detections without a wasm match').toEqual([]);
       expect(mr.unmatchedGot, 'wasm detections without a GPU match').toEqual([]);
       const ys = firstDiff(cw.yString, cg.yString);
-      console.log(`API P_A m2 portable: containers ${rw.bytes.length} / ${rg.bytes.length} B (byte-identical: ${bytesEqual(rw.bytes, rg.bytes)}; ` +
-        `mn ${cw.mn} vs ${cg.mn}, mx ${cw.mx} vs ${cg.mx}; y strings ${ys}); ${dw.detections.scores.length} detections matched; ` +
-        `wasm encode ${Object.values(rw.timings).reduce((a, b) => a + b, 0).toFixed(0)} ms (sum of stages)`);
+      console.log(
+        `API P_A m2 portable: containers ${rw.bytes.length} / ${rg.bytes.length} B (byte-identical: ${bytesEqual(rw.bytes, rg.bytes)}; ` +
+          `mn ${cw.mn} vs ${cg.mn}, mx ${cw.mx} vs ${cg.mx}; y strings ${ys}); ${dw.detections.scores.length} detections matched; ` +
+          `wasm encode ${Object.values(rw.timings)
+            .reduce((a, b) => a + b, 0)
+            .toFixed(0)} ms (sum of stages)`,
+      );
     } finally {
       encG.dispose();
       encW.dispose();
@@ -120,22 +154,31 @@ describeGpuGolden('wasm backend on the golden cases (vs GPU and CPU reference)',
     }
   });
 
-  it('golden detector A on wasm: stem, p2..p6 and detections (the GPU tests\' tolerances)', async () => {
+  it("golden detector A on wasm: stem, p2..p6 and detections (the GPU tests' tolerances)", async () => {
     const weights = await loadDetectorWeights(resolve(D2, 'A/weights.pkl'));
     const det = await Detector.create(weights, new WasmDetectorBackend(await WasmEngine.create()), { minSize: 320, maxSize: 544 });
     const a = goldenNpy('A', 'input_bgr_u8.npy');
     const dumps = new Map<string, Float32Array>();
-    const { detections } = await det.detect({ height: 300, width: 451, data: a.data as Uint8Array }, {
-      dump: (n, d) => { if (d instanceof Float32Array) dumps.set(n, d); },
-    });
+    const { detections } = await det.detect(
+      { height: 300, width: 451, data: a.data as Uint8Array },
+      {
+        dump: (n, d) => {
+          if (d instanceof Float32Array) dumps.set(n, d);
+        },
+      },
+    );
     det.dispose();
     for (const n of ['stem', 'res5', 'p2', 'p3', 'p4', 'p5', 'p6', 'rpn_objectness_p2', 'rpn_anchor_deltas_p3']) {
       const e = relErr(dumps.get(n)!, f32(goldenNpy('A', `${n}.npy`)));
       expect(e.rel, n).toBeLessThanOrEqual(K_REL);
     }
     const mt = matchBoxes(f32(goldenNpy('A', 'detections_boxes.npy')), detections.boxes, {
-      refScores: f32(goldenNpy('A', 'detections_scores.npy')), gotScores: detections.scores,
-      refClasses: goldenNpy('A', 'detections_classes.npy').data as Int32Array, gotClasses: detections.classes, minIou: 0.99, maxDs: 1e-3,
+      refScores: f32(goldenNpy('A', 'detections_scores.npy')),
+      gotScores: detections.scores,
+      refClasses: goldenNpy('A', 'detections_classes.npy').data as Int32Array,
+      gotClasses: detections.classes,
+      minIou: 0.99,
+      maxDs: 1e-3,
     });
     expect(mt.unmatchedRef).toEqual([]);
     expect(mt.unmatchedGot).toEqual([]);

@@ -10,8 +10,14 @@ import { BackendChoiceError, decideBackend, parseBackend, softwareAdapterOf, typ
 import { createEncoder } from '../../src/api/index.ts';
 import type { AdapterSummary } from '../../src/gpu/device.ts';
 
-const adapter = (description: string, vendor = '', isFallbackAdapter = false): AdapterSummary =>
-  ({ vendor, architecture: '', device: '', description, isFallbackAdapter, backend: 'node-dawn' });
+const adapter = (description: string, vendor = '', isFallbackAdapter = false): AdapterSummary => ({
+  vendor,
+  architecture: '',
+  device: '',
+  description,
+  isFallbackAdapter,
+  backend: 'node-dawn',
+});
 const LVP = adapter('llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)', 'mesa', true);
 const SWS = adapter('SwiftShader Device (Subzero)', 'google', true);
 const NV = adapter('NVIDIA GeForce RTX 4090', 'nvidia');
@@ -24,13 +30,17 @@ describe('backend selection', () => {
     expect(softwareAdapterOf(NV)).toBeNull();
     // auto
     expect(decideBackend('auto', probe({ adapter: NV }))).toMatchObject({ backend: 'webgpu', fallback: false });
-    expect(decideBackend('auto', probe({ adapter: null, error: 'navigator.gpu is undefined', node: false }))).toMatchObject({ backend: 'wasm', fallback: true });
+    expect(decideBackend('auto', probe({ adapter: null, error: 'navigator.gpu is undefined', node: false }))).toMatchObject({
+      backend: 'wasm',
+      fallback: true,
+    });
     expect(decideBackend('auto', probe({ adapter: null, error: 'x' })).reason).toMatch(/no WebGPU adapter \(x\)/);
-    for (const a of [LVP, SWS]) for (const role of ['encoder', 'decoder'] as const) {
-      expect(decideBackend('auto', probe({ adapter: a, role }))).toMatchObject({ backend: 'wasm', fallback: true });
-      // browsers: a software adapter is still WebGPU (the page asked the browser; no measurement there)
-      expect(decideBackend('auto', probe({ adapter: a, role, node: false }))).toMatchObject({ backend: 'webgpu' });
-    }
+    for (const a of [LVP, SWS])
+      for (const role of ['encoder', 'decoder'] as const) {
+        expect(decideBackend('auto', probe({ adapter: a, role }))).toMatchObject({ backend: 'wasm', fallback: true });
+        // browsers: a software adapter is still WebGPU (the page asked the browser; no measurement there)
+        expect(decideBackend('auto', probe({ adapter: a, role, node: false }))).toMatchObject({ backend: 'webgpu' });
+      }
     expect(decideBackend('auto', probe({ adapter: LVP, external: true })).backend).toBe('webgpu');
     // explicit choices
     expect(decideBackend('wasm', probe({ adapter: NV }))).toMatchObject({ backend: 'wasm', fallback: false });
@@ -41,18 +51,24 @@ describe('backend selection', () => {
   it('parseBackend and the API reject unknown names before loading anything', async () => {
     expect(parseBackend('wasm')).toBe('wasm');
     expect(() => parseBackend('cuda')).toThrow(/one of auto, webgpu, wasm/);
-    await expect(createEncoder({ detector: 'nonexistent', codec: 'nonexistent', backend: 'cuda' as 'wasm' })).rejects.toThrow(BackendChoiceError);
+    await expect(createEncoder({ detector: 'nonexistent', codec: 'nonexistent', backend: 'cuda' as 'wasm' })).rejects.toThrow(
+      BackendChoiceError,
+    );
   });
 });
 
 describe('CLI --backend, the fallback notice and doctor without an adapter', () => {
   const NO_ADAPTER = { ...process.env, WEBVCM_VK_ICD: '/nonexistent/icd.json', VK_ICD_FILENAMES: '', WEBVCM_BACKEND: '' };
-  const cli = (args: string[], env: NodeJS.ProcessEnv = process.env) => spawnSync(process.execPath, ['bin/webvcm.js', ...args], { env, encoding: 'utf8', timeout: 240_000 });
+  const cli = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+    spawnSync(process.execPath, ['bin/webvcm.js', ...args], { env, encoding: 'utf8', timeout: 240_000 });
 
   it('doctor with auto and no adapter: exit 0, backend wasm with the reason; with webgpu: exit 2', () => {
     const r = cli(['doctor', '--json'], NO_ADAPTER);
     expect(r.status, r.stderr).toBe(0);
-    const j = JSON.parse(r.stdout) as { adapter: null; backend: { choice: string; encoder: { backend: string; reason: string }; decoder: { backend: string }; wasm: { ok: boolean } } };
+    const j = JSON.parse(r.stdout) as {
+      adapter: null;
+      backend: { choice: string; encoder: { backend: string; reason: string }; decoder: { backend: string }; wasm: { ok: boolean } };
+    };
     expect(j.adapter).toBeNull();
     expect(j.backend.choice).toBe('auto');
     expect(j.backend.wasm.ok).toBe(true);

@@ -16,7 +16,7 @@ afterAll(async () => {
   process.env.WEBVCM_BACKEND = saved;
 });
 
-it('serves on wasm: every codec on the first decoder\'s backend, detections equal a local wasm decode', async () => {
+it("serves on wasm: every codec on the first decoder's backend, detections equal a local wasm decode", async () => {
   process.env.WEBVCM_BACKEND = 'wasm'; // as auto would choose here; the server's decoders take the default
   const enc = await createEncoder({ detector: DET, codec: CODECS[0]!, mode: 'portable', minSize: 128, maxSize: 192, detectorConfig: CFG });
   const dec = await createDecoder({ detector: enc.detectorWeights, codec: enc.codecWeights, detectorConfig: CFG });
@@ -25,12 +25,22 @@ it('serves on wasm: every codec on the first decoder\'s backend, detections equa
   expect(dec.backend).toBe('wasm');
   enc.dispose();
   dec.dispose();
-  server = await createServer({ detector: DET, codecs: CODECS, tokens: [TOKEN], detectorConfig: CFG, warmup: { sizes: [[150, 225]], minSize: 128, maxSize: 192 } });
+  server = await createServer({
+    detector: DET,
+    codecs: CODECS,
+    tokens: [TOKEN],
+    detectorConfig: CFG,
+    warmup: { sizes: [[150, 225]], minSize: 128, maxSize: 192 },
+  });
   const base = await server.listen(0);
   expect((await fetch(`${base}/healthz`)).status).toBe(503);
   await server.warmup();
   expect((await fetch(`${base}/healthz`)).status).toBe(200);
-  const r = await fetch(`${base}/v1/detect`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${TOKEN}` }, body: bytes as BodyInit });
+  const r = await fetch(`${base}/v1/detect`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${TOKEN}` },
+    body: bytes as BodyInit,
+  });
   expect(r.status).toBe(200);
   const j = (await r.json()) as { scores: number[]; classes: number[]; boxes: number[][] };
   expect(j.scores).toEqual(Array.from(local.scores));

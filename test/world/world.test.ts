@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { generateWorldImage, worldCocoJson, WORLD_CLASS_NAMES, WORLD_SEEDS, WORLD_VAL_SIZE } from '../../src/world/generate.ts';
 
-const EXPECTED = JSON.parse(readFileSync(new URL('./world-val.sha256.json', import.meta.url), 'utf8')) as { pixels: string; instances: string };
+const EXPECTED = JSON.parse(readFileSync(new URL('./world-val.sha256.json', import.meta.url), 'utf8')) as {
+  pixels: string;
+  instances: string;
+};
 
 describe('shapes world', () => {
   it(`regenerates the ${WORLD_VAL_SIZE}-image validation split bit-identically (pixels and instances.json)`, () => {
@@ -42,10 +45,12 @@ describe('shapes world', () => {
   });
 
   it('differs between seeds and indexes, and is the same on a second call', () => {
-    const a = generateWorldImage(WORLD_SEEDS.val, 3), b = generateWorldImage(WORLD_SEEDS.val, 3);
+    const a = generateWorldImage(WORLD_SEEDS.val, 3),
+      b = generateWorldImage(WORLD_SEEDS.val, 3);
     expect(Buffer.from(a.rgb).equals(Buffer.from(b.rgb))).toBe(true);
     expect(a.objects).toEqual(b.objects);
-    const c = generateWorldImage(WORLD_SEEDS.train, 3), d = generateWorldImage(WORLD_SEEDS.val, 4);
+    const c = generateWorldImage(WORLD_SEEDS.train, 3),
+      d = generateWorldImage(WORLD_SEEDS.val, 4);
     expect(Buffer.from(a.rgb).equals(Buffer.from(c.rgb))).toBe(false);
     expect(Buffer.from(a.rgb).equals(Buffer.from(d.rgb))).toBe(false);
   });

@@ -14,7 +14,12 @@ export type ConvLoad = 'generic' | 'hoist' | 'gemm';
  * invocation (BM = WGY·TM pixels, BN = 4·WGX·TN channels per workgroup), BK reductions per K step, A loader.
  */
 export interface ConvVariant {
-  WGX: number; WGY: number; TM: number; TN: number; BK: number; LOAD: ConvLoad;
+  WGX: number;
+  WGY: number;
+  TM: number;
+  TN: number;
+  BK: number;
+  LOAD: ConvLoad;
   /** A tile stored as vec4 over 4 pixels (needs TM % 4 == 0). */
   A4: boolean;
 }
@@ -23,10 +28,25 @@ export interface ConvVariant {
  * The geometry a variant is chosen for. outMap: the output grid is explicit and written through OUT_MAP (a sub-pixel
  * class), so it need not be the input grid (rules out the gemm loader).
  */
-export interface ConvGeometry { M: number; C: number; OC: number; KH: number; KW: number; SH: number; SW: number; PH: number; PW: number; transposed: boolean; outMap?: boolean }
+export interface ConvGeometry {
+  M: number;
+  C: number;
+  OC: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
+  PH: number;
+  PW: number;
+  transposed: boolean;
+  outMap?: boolean;
+}
 
 /** Device limits the variant must respect. */
-export interface ConvLimits { maxInvocations: number; maxWorkgroupStorage: number }
+export interface ConvLimits {
+  maxInvocations: number;
+  maxWorkgroupStorage: number;
+}
 
 /** Multiply-adds (M·OC·K) below which conv2d uses the small, quick-to-compile tile. */
 export const CONV_SMALL_WORK = 1 << 26;
@@ -61,7 +81,8 @@ export function convVariantProblem(v: ConvVariant, g: ConvGeometry, limits: Conv
   if (v.A4 && v.TM % 4 !== 0) return `A4 needs TM % 4 == 0, got TM ${v.TM}`;
   if (v.WGX * v.WGY > limits.maxInvocations) return `workgroup ${v.WGX}x${v.WGY} exceeds the device's ${limits.maxInvocations} invocations`;
   const bytes = convVariantStorage(v);
-  if (bytes > limits.maxWorkgroupStorage) return `tiles need ${bytes} bytes of workgroup storage, the device allows ${limits.maxWorkgroupStorage}`;
+  if (bytes > limits.maxWorkgroupStorage)
+    return `tiles need ${bytes} bytes of workgroup storage, the device allows ${limits.maxWorkgroupStorage}`;
   if (g.transposed && v.LOAD !== 'generic') return `transposed convolutions need LOAD 'generic', got '${v.LOAD}'`;
   if (v.LOAD === 'gemm' && selectConvLoad(g) !== 'gemm') return `LOAD 'gemm' needs a 1x1 kernel, stride 1, no padding and no output map`;
   return null;
@@ -79,7 +100,9 @@ export function selectConvVariant(g: ConvGeometry, target: ConvLimits | AdapterD
   const LOAD = selectConvLoad(g);
   const ocq = Math.ceil(g.OC / 4);
   const adapter = 'class' in target ? target : null;
-  const limits: ConvLimits = adapter ? { maxInvocations: adapter.maxInvocations, maxWorkgroupStorage: adapter.maxWorkgroupStorage } : target;
+  const limits: ConvLimits = adapter
+    ? { maxInvocations: adapter.maxInvocations, maxWorkgroupStorage: adapter.maxWorkgroupStorage }
+    : target;
   let v: ConvVariant;
   if (adapter && adapter.class !== 'software') {
     const discrete = adapter.class === 'discrete';
@@ -104,12 +127,15 @@ export function selectConvVariant(g: ConvGeometry, target: ConvLimits | AdapterD
     // the A tile stored as vec4 over pixels, was 1.5–2.5× the original 4×1 on 16×16 for 3×3 and 5×5 convs.
     const TN = Math.min(4, ocq);
     let WGX = 4;
-    while (WGX > 1 && WGX * TN > ocq) WGX >>= 1;        // don't launch mostly-empty channel columns
+    while (WGX > 1 && WGX * TN > ocq) WGX >>= 1; // don't launch mostly-empty channel columns
     let WGY = 8;
-    while (WGY > 1 && WGY * 16 > g.M) WGY >>= 1;         // small maps: don't launch mostly-empty pixel rows
+    while (WGY > 1 && WGY * 16 > g.M) WGY >>= 1; // small maps: don't launch mostly-empty pixel rows
     v = { WGX, WGY, TM: 16, TN, BK: 16, LOAD, A4: true };
   }
-  while (v.WGX * v.WGY > limits.maxInvocations) { if (v.WGY >= v.WGX && v.WGY > 1) v.WGY >>= 1; else v.WGX >>= 1; }
+  while (v.WGX * v.WGY > limits.maxInvocations) {
+    if (v.WGY >= v.WGX && v.WGY > 1) v.WGY >>= 1;
+    else v.WGX >>= 1;
+  }
   while (convVariantStorage(v) > limits.maxWorkgroupStorage && v.BK > 4) v.BK /= 2;
   return v;
 }
@@ -135,7 +161,8 @@ export function subpixelProblem(g: { KH: number; KW: number; SH: number; SW: num
   if (g.PH < 0 || g.PW < 0) return `sub-pixel mode needs non-negative padding, got ${g.PH}x${g.PW}`;
   for (const P of [0, 1]) {
     // a class conv would need negative (cropping) padding: padding larger than the kernel reaches
-    if (subpixelTaps(g.KH, g.PH, P).pad < 0 || subpixelTaps(g.KW, g.PW, P).pad < 0) return `sub-pixel mode needs padding within the kernel, got ${g.PH}x${g.PW} for ${g.KH}x${g.KW}`;
+    if (subpixelTaps(g.KH, g.PH, P).pad < 0 || subpixelTaps(g.KW, g.PW, P).pad < 0)
+      return `sub-pixel mode needs padding within the kernel, got ${g.PH}x${g.PW} for ${g.KH}x${g.KW}`;
   }
   return null;
 }
@@ -144,7 +171,15 @@ export function subpixelProblem(g: { KH: number; KW: number; SH: number; SW: num
  * Mode choice (pure; tested): transposed convs with stride 2 (CompressAI's deconvs) run as sub-pixel classes when the
  * geometry allows it, other transposed convs in the gather form; ordinary convs directly.
  */
-export function selectConvMode(g: { transposed: boolean; KH: number; KW: number; SH: number; SW: number; PH: number; PW: number }): ConvMode {
+export function selectConvMode(g: {
+  transposed: boolean;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
+  PH: number;
+  PW: number;
+}): ConvMode {
   if (!g.transposed) return 'direct';
   return subpixelProblem(g) === null ? 'subpixel' : 'gather';
 }
@@ -153,10 +188,24 @@ export function selectConvMode(g: { transposed: boolean; KH: number; KW: number;
  * Why the GDN epilogue cannot run on this conv, or null when it can (pure; tested): it needs a square (C == OC) 1×1
  * conv, stride 1, no padding, f32, and nothing else fused (no residual, ReLU or transposition).
  */
-export function gdnProblem(g: { C: number; OC: number; KH: number; KW: number; SH: number; SW: number; PH: number; PW: number; transposed: boolean; precision: Precision; residual: boolean; relu: boolean }): string | null {
+export function gdnProblem(g: {
+  C: number;
+  OC: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
+  PH: number;
+  PW: number;
+  transposed: boolean;
+  precision: Precision;
+  residual: boolean;
+  relu: boolean;
+}): string | null {
   if (g.transposed) return 'the GDN epilogue is for ordinary convolutions, not transposed ones';
   if (g.KH !== 1 || g.KW !== 1) return `the GDN epilogue needs a 1x1 kernel, got ${g.KH}x${g.KW}`;
-  if (g.SH !== 1 || g.SW !== 1 || g.PH !== 0 || g.PW !== 0) return `the GDN epilogue needs stride 1 and no padding, got stride ${g.SH}x${g.SW}, padding ${g.PH}x${g.PW}`;
+  if (g.SH !== 1 || g.SW !== 1 || g.PH !== 0 || g.PW !== 0)
+    return `the GDN epilogue needs stride 1 and no padding, got stride ${g.SH}x${g.SW}, padding ${g.PH}x${g.PW}`;
   if (g.C !== g.OC) return `the GDN epilogue needs as many output as input channels, got ${g.C} -> ${g.OC}`;
   if (g.precision !== 'f32') return `the GDN epilogue runs in f32, got precision '${g.precision}'`;
   if (g.residual || g.relu) return 'the GDN epilogue cannot be combined with a residual or ReLU';
@@ -165,6 +214,13 @@ export function gdnProblem(g: { C: number; OC: number; KH: number; KW: number; S
 
 /** What `webvcm tune` needs to replay one conv dispatch: its geometry and tensor sizes (recorded by conv2d). */
 export interface ConvReplay {
-  geom: ConvGeometry; H: number; W: number; OH: number; OW: number; yShape: [number, number, number];
-  map?: { YW: number; OSY: number; OSX: number; OPY: number; OPX: number }; residual: boolean; relu: boolean;
+  geom: ConvGeometry;
+  H: number;
+  W: number;
+  OH: number;
+  OW: number;
+  yShape: [number, number, number];
+  map?: { YW: number; OSY: number; OSX: number; OPY: number; OPX: number };
+  residual: boolean;
+  relu: boolean;
 }

@@ -10,7 +10,20 @@ import type { GpuTensor } from '../tensor.ts';
 import { describeAdapter, type AdapterDescription } from '../adapter-class.ts';
 import { noteConvGeometry, tunedVariant } from '../tuning.ts';
 import { defineParams } from '../params.ts';
-import { convOutputSize, convVariantProblem, gdnProblem, selectConvMode, selectConvVariant, subpixelProblem, subpixelTaps, type ConvGeometry, type ConvLimits, type ConvMode, type ConvReplay, type ConvVariant } from './conv-select.ts';
+import {
+  convOutputSize,
+  convVariantProblem,
+  gdnProblem,
+  selectConvMode,
+  selectConvVariant,
+  subpixelProblem,
+  subpixelTaps,
+  type ConvGeometry,
+  type ConvLimits,
+  type ConvMode,
+  type ConvReplay,
+  type ConvVariant,
+} from './conv-select.ts';
 import { packF16, precisionProblem, type Precision } from '../../util/f16.ts';
 
 export interface ConvWeights {
@@ -35,7 +48,11 @@ export interface ConvWeights {
  * Repack PyTorch weights into the GEMM layout [(ky, kx, ci)][OCP] (pure; tested).
  * conv: weight [OC, C, KH, KW]. transposed: weight [C, OC, KH, KW] (ConvTranspose2d layout).
  */
-export function packConvWeight(weight: Float32Array, shape: readonly number[], transposed: boolean): { packed: Float32Array; C: number; OC: number; KH: number; KW: number; OCP: number } {
+export function packConvWeight(
+  weight: Float32Array,
+  shape: readonly number[],
+  transposed: boolean,
+): { packed: Float32Array; C: number; OC: number; KH: number; KW: number; OCP: number } {
   if (shape.length !== 4) throw new GpuShapeError(`conv weight must be 4-D, got [${shape.join(',')}]`);
   const [d0, d1, KH, KW] = shape as [number, number, number, number];
   const OC = transposed ? d1 : d0;
@@ -54,15 +71,26 @@ export function packConvWeight(weight: Float32Array, shape: readonly number[], t
   return { packed, C, OC, KH, KW, OCP };
 }
 
-export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readonly number[], bias: Float32Array | null, opts: { transposed?: boolean; label?: string; precision?: Precision } = {}): ConvWeights {
+export function prepareConv(
+  ctx: GpuContext,
+  weight: Float32Array,
+  shape: readonly number[],
+  bias: Float32Array | null,
+  opts: { transposed?: boolean; label?: string; precision?: Precision } = {},
+): ConvWeights {
   const transposed = !!opts.transposed;
   const precision = opts.precision ?? 'f32';
   checkPrecision(ctx, precision, `conv ${opts.label ?? ''}: `);
-  if (precision === 'f16' && transposed) throw new GpuShapeError(`conv ${opts.label ?? ''}: precision 'f16' is for ordinary convolutions (the codec's transposed convs stay f32)`);
+  if (precision === 'f16' && transposed)
+    throw new GpuShapeError(
+      `conv ${opts.label ?? ''}: precision 'f16' is for ordinary convolutions (the codec's transposed convs stay f32)`,
+    );
   if (shape.length !== 4) throw new GpuShapeError(`conv weight must be 4-D, got [${shape.join(',')}]`);
   const [d0, d1, KH, KW] = shape as [number, number, number, number];
   if (weight.length !== d0 * d1 * KH * KW) throw new GpuShapeError(`conv weight has ${weight.length} values for [${shape.join(',')}]`);
-  const OC = transposed ? d1 : d0, C = transposed ? d0 : d1, OCP = Math.ceil(OC / 4) * 4;
+  const OC = transposed ? d1 : d0,
+    C = transposed ? d0 : d1,
+    OCP = Math.ceil(OC / 4) * 4;
   const b = new Float32Array(OCP);
   if (bias) {
     if (bias.length !== OC) throw new GpuShapeError(`bias has ${bias.length} values, conv has ${OC} output channels`);
@@ -79,16 +107,45 @@ export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readon
   };
   if (!transposed) {
     const w = upload();
-    return { w, b: bt, C, OC, KH, KW, transposed, precision, release() { w.release(); bt.release(); } };
+    return {
+      w,
+      b: bt,
+      C,
+      OC,
+      KH,
+      KW,
+      transposed,
+      precision,
+      release() {
+        w.release();
+        bt.release();
+      },
+    };
   }
   // Transposed: the gather-form packing is uploaded only if a gather-mode call needs it (stride-2 calls run in
   // sub-pixel mode from per-class packings), so the weights are not resident twice.
   let w: GpuTensor | null = null;
   const subpixel = new Map<string, SubpixelDeconv>();
   return {
-    get w(): GpuTensor { return (w ??= upload()); },
-    b: bt, C, OC, KH, KW, transposed, precision, host: { weight, shape: [...shape] }, subpixel,
-    release() { w?.release(); w = null; bt.release(); for (const d of subpixel.values()) d.release(); subpixel.clear(); },
+    get w(): GpuTensor {
+      return (w ??= upload());
+    },
+    b: bt,
+    C,
+    OC,
+    KH,
+    KW,
+    transposed,
+    precision,
+    host: { weight, shape: [...shape] },
+    subpixel,
+    release() {
+      w?.release();
+      w = null;
+      bt.release();
+      for (const d of subpixel.values()) d.release();
+      subpixel.clear();
+    },
   };
 }
 
@@ -98,9 +155,12 @@ export function prepareConv(ctx: GpuContext, weight: Float32Array, shape: readon
  */
 export function checkPrecision(ctx: GpuContext, precision: Precision, prefix = ''): void {
   const problem = precisionProblem(precision, ctx.features, `adapter '${ctx.info.description || ctx.info.vendor || 'unknown'}'`);
-  if (problem) throw new GpuUnavailableError(`${prefix}${problem}`, "precision: 'f32' (the default), or an adapter that has 'shader-f16' (webvcm doctor lists the features)");
+  if (problem)
+    throw new GpuUnavailableError(
+      `${prefix}${problem}`,
+      "precision: 'f32' (the default), or an adapter that has 'shader-f16' (webvcm doctor lists the features)",
+    );
 }
-
 
 // ---- Sub-pixel mode of the stride-2 transposed convolution ---------------------------------------------------------
 // Output pixel (2·my + PY, 2·mx + PX) of ConvTranspose2d(stride 2, padding pad) only receives taps ky = RY + 2·ty
@@ -109,7 +169,6 @@ export function checkPrecision(ctx: GpuContext, precision: Precision, prefix = '
 // with an NTY×NTX kernel and top/left padding NTY − 1 − DY / NTX − 1 − DX, whose output (my, mx) the kernel's OUT_MAP
 // epilogue writes to (2·my + PY, 2·mx + PX). Compared with the gather form this skips the ~3/4 of the K·K taps that
 // never reach a given output pixel, and it runs on the tuned direct-conv loaders and register tiles.
-
 
 /**
  * Pack ConvTranspose2d weights [C, OC, KH, KW] for parity class (PY, PX) as the [(ty', tx', ci)][OCP] weights of the
@@ -121,41 +180,92 @@ export function packSubpixel(weight: Float32Array, shape: readonly number[], pad
   const [C, OC, KH, KW] = shape as [number, number, number, number];
   if (weight.length !== C * OC * KH * KW) throw new GpuShapeError(`deconv weight has ${weight.length} values for [${shape.join(',')}]`);
   const [padY, padX] = pair(pad, 0);
-  const ty = subpixelTaps(KH, padY, PY), tx = subpixelTaps(KW, padX, PX);
-  const RY = ty.R, RX = tx.R, NTY = ty.NT, NTX = tx.NT;
+  const ty = subpixelTaps(KH, padY, PY),
+    tx = subpixelTaps(KW, padX, PX);
+  const RY = ty.R,
+    RX = tx.R,
+    NTY = ty.NT,
+    NTX = tx.NT;
   const OCP = Math.ceil(OC / 4) * 4;
   const packed = new Float32Array(Math.max(1, NTY * NTX * C) * OCP);
   for (let a = 0; a < NTY; a++)
     for (let b = 0; b < NTX; b++)
       for (let ci = 0; ci < C; ci++)
         for (let oc = 0; oc < OC; oc++) {
-          const ky = RY + 2 * (NTY - 1 - a), kx = RX + 2 * (NTX - 1 - b);
+          const ky = RY + 2 * (NTY - 1 - a),
+            kx = RX + 2 * (NTX - 1 - b);
           packed[((a * NTX + b) * C + ci) * OCP + oc] = weight[((ci * OC + oc) * KH + ky) * KW + kx]!;
         }
   return { packed, RY, RX, NTY, NTX, PH: ty.pad, PW: tx.pad, OCP };
 }
 
-export interface SubpixelClass { PY: number; PX: number; NTY: number; NTX: number; PH: number; PW: number; w: GpuTensor }
-export interface SubpixelDeconv { pad: [number, number]; classes: SubpixelClass[]; release(): void }
+export interface SubpixelClass {
+  PY: number;
+  PX: number;
+  NTY: number;
+  NTX: number;
+  PH: number;
+  PW: number;
+  w: GpuTensor;
+}
+export interface SubpixelDeconv {
+  pad: [number, number];
+  classes: SubpixelClass[];
+  release(): void;
+}
 
 /** Pack and upload the four class weights of a stride-2 transposed conv for padding `pad` (bias: the conv's own). */
-export function prepareSubpixelDeconv(ctx: GpuContext, weight: Float32Array, shape: readonly number[], pad: number | [number, number], label = 'deconv'): SubpixelDeconv {
+export function prepareSubpixelDeconv(
+  ctx: GpuContext,
+  weight: Float32Array,
+  shape: readonly number[],
+  pad: number | [number, number],
+  label = 'deconv',
+): SubpixelDeconv {
   const classes: SubpixelClass[] = [];
-  for (const [PY, PX] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+  for (const [PY, PX] of [
+    [0, 0],
+    [0, 1],
+    [1, 0],
+    [1, 1],
+  ] as const) {
     const s = packSubpixel(weight, shape, pad, PY, PX);
     const w = ctx.upload(s.packed, [s.packed.length / s.OCP, s.OCP], { persistent: true, label: `${label}.sub${PY}${PX}.w` });
     classes.push({ PY, PX, NTY: s.NTY, NTX: s.NTX, PH: s.PH, PW: s.PW, w });
   }
-  return { pad: pair(pad, 0), classes, release() { for (const c of classes) c.w.release(); } };
+  return {
+    pad: pair(pad, 0),
+    classes,
+    release() {
+      for (const c of classes) c.w.release();
+    },
+  };
 }
-
 
 export * from './conv-select.ts';
 
 /** shaders/conv2d.wgsl's struct Params (YW..OPX: the OUT_MAP epilogue; GI: the GDN epilogue, 1 = inverse). */
 const CONV_PARAMS = defineParams('conv2d', {
-  H: 'u32', W: 'u32', C: 'u32', OH: 'u32', OW: 'u32', OC: 'u32', KW: 'u32', SH: 'u32', SW: 'u32', PH: 'u32', PW: 'u32', K: 'u32',
-  M: 'u32', OCP: 'u32', YW: 'u32', OSY: 'u32', OSX: 'u32', OPY: 'u32', OPX: 'u32', GI: 'u32',
+  H: 'u32',
+  W: 'u32',
+  C: 'u32',
+  OH: 'u32',
+  OW: 'u32',
+  OC: 'u32',
+  KW: 'u32',
+  SH: 'u32',
+  SW: 'u32',
+  PH: 'u32',
+  PW: 'u32',
+  K: 'u32',
+  M: 'u32',
+  OCP: 'u32',
+  YW: 'u32',
+  OSY: 'u32',
+  OSX: 'u32',
+  OPY: 'u32',
+  OPX: 'u32',
+  GI: 'u32',
 });
 
 // ---- conv2d ------------------------------------------------------------------------------------------------------------
@@ -178,7 +288,6 @@ export interface ConvOptions {
   gdn?: 'forward' | 'inverse';
 }
 
-
 function pair(v: number | [number, number] | undefined, d: number): [number, number] {
   return v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
 }
@@ -187,15 +296,33 @@ const ADAPTERS = new WeakMap<GpuContext, AdapterDescription>();
 /** The context's adapter description (classified once per context). */
 export function adapterOf(ctx: GpuContext): AdapterDescription {
   let a = ADAPTERS.get(ctx);
-  if (!a) { a = describeAdapter(ctx.info, ctx.limits, ctx.features); ADAPTERS.set(ctx, a); }
+  if (!a) {
+    a = describeAdapter(ctx.info, ctx.limits, ctx.features);
+    ADAPTERS.set(ctx, a);
+  }
   return a;
 }
 
 /** One dispatch of conv2d.wgsl: the GEMM over an OH×OW grid, written to y directly or through `map` (OUT_MAP). */
 interface ConvGemm {
-  x: GpuTensor; w: GpuTensor; b: GpuTensor; y: GpuTensor; residual?: GpuTensor;
-  H: number; W: number; C: number; OC: number; KH: number; KW: number; SH: number; SW: number; PH: number; PW: number;
-  OH: number; OW: number; transposed: boolean;
+  x: GpuTensor;
+  w: GpuTensor;
+  b: GpuTensor;
+  y: GpuTensor;
+  residual?: GpuTensor;
+  H: number;
+  W: number;
+  C: number;
+  OC: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
+  PH: number;
+  PW: number;
+  OH: number;
+  OW: number;
+  transposed: boolean;
   /** f16 weights in `w` (F16 kernel). */
   f16?: boolean;
   /** GDN epilogue (checked by conv2d with gdnProblem). */
@@ -207,17 +334,44 @@ function dispatchConv(ctx: GpuContext, d: ConvGemm, opts: ConvOptions): void {
   const M = d.OH * d.OW;
   const K = d.KH * d.KW * d.C;
   const OCP = Math.ceil(d.OC / 4) * 4;
-  const geom: ConvGeometry = { M, C: d.C, OC: d.OC, KH: d.KH, KW: d.KW, SH: d.SH, SW: d.SW, PH: d.PH, PW: d.PW, transposed: d.transposed, outMap: !!d.map };
+  const geom: ConvGeometry = {
+    M,
+    C: d.C,
+    OC: d.OC,
+    KH: d.KH,
+    KW: d.KW,
+    SH: d.SH,
+    SW: d.SW,
+    PH: d.PH,
+    PW: d.PW,
+    transposed: d.transposed,
+    outMap: !!d.map,
+  };
   const adapter = adapterOf(ctx);
   const limits: ConvLimits = { maxInvocations: adapter.maxInvocations, maxWorkgroupStorage: adapter.maxWorkgroupStorage };
-  noteConvGeometry(ctx, { geom, H: d.H, W: d.W, OH: d.OH, OW: d.OW, yShape: [d.y.chw[0], d.y.chw[1], d.y.chw[2]], map: d.map, residual: !!d.residual, relu: !!opts.relu });
+  noteConvGeometry(ctx, {
+    geom,
+    H: d.H,
+    W: d.W,
+    OH: d.OH,
+    OW: d.OW,
+    yShape: [d.y.chw[0], d.y.chw[1], d.y.chw[2]],
+    map: d.map,
+    residual: !!d.residual,
+    relu: !!opts.relu,
+  });
   const tuned = tunedVariant(ctx, geom);
   const chosen = tuned && convVariantProblem(tuned, geom, limits) === null ? tuned : selectConvVariant(geom, adapter);
   const v: ConvVariant = { ...chosen, ...opts.variant };
   const problem = convVariantProblem(v, geom, limits);
   if (problem) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: kernel variant ${JSON.stringify(v)}: ${problem}`);
   const pipe = ctx.pipeline('conv2d', {
-    WGX: v.WGX, WGY: v.WGY, TM: v.TM, TN: v.TN, BK: v.BK, A4: v.A4,
+    WGX: v.WGX,
+    WGY: v.WGY,
+    TM: v.TM,
+    TN: v.TN,
+    BK: v.BK,
+    A4: v.A4,
     LOAD_GENERIC: v.LOAD === 'generic',
     LOAD_HOIST: v.LOAD === 'hoist',
     LOAD_GEMM: v.LOAD === 'gemm',
@@ -230,15 +384,34 @@ function dispatchConv(ctx: GpuContext, d: ConvGemm, opts: ConvOptions): void {
     GDN: !!d.gdn,
   });
   const m = d.map ?? { YW: d.OW, OSY: 1, OSX: 1, OPY: 0, OPX: 0 };
-  const u = ctx.uniform(CONV_PARAMS.pack({
-    H: d.H, W: d.W, C: d.C, OH: d.OH, OW: d.OW, OC: d.OC, KW: d.KW, SH: d.SH, SW: d.SW, PH: d.PH, PW: d.PW, K, M, OCP,
-    YW: m.YW, OSY: m.OSY, OSX: m.OSX, OPY: m.OPY, OPX: m.OPX, GI: d.gdn === 'inverse' ? 1 : 0,
-  }));
+  const u = ctx.uniform(
+    CONV_PARAMS.pack({
+      H: d.H,
+      W: d.W,
+      C: d.C,
+      OH: d.OH,
+      OW: d.OW,
+      OC: d.OC,
+      KW: d.KW,
+      SH: d.SH,
+      SW: d.SW,
+      PH: d.PH,
+      PW: d.PW,
+      K,
+      M,
+      OCP,
+      YW: m.YW,
+      OSY: m.OSY,
+      OSX: m.OSX,
+      OPY: m.OPY,
+      OPX: m.OPX,
+      GI: d.gdn === 'inverse' ? 1 : 0,
+    }),
+  );
   const bindings = [u, d.x, d.w, d.b, d.y];
   if (d.residual) bindings.push(d.residual);
   ctx.dispatch(pipe, bindings, [Math.ceil(d.OC / (4 * v.WGX * v.TN)), Math.ceil(M / (v.WGY * v.TM))], opts.label ?? 'conv2d');
 }
-
 
 /**
  * Allocate random-free (zero) tensors for a recorded dispatch; `run(variant)` encodes it once with that variant.
@@ -254,9 +427,39 @@ export function convReplay(ctx: GpuContext, r: ConvReplay): { run(variant: ConvV
   const residual = r.residual ? ctx.empty(r.yShape, 'f32', 'hwc', 'tune.res') : undefined;
   return {
     run(variant) {
-      dispatchConv(ctx, { x, w, b, y, residual, H: r.H, W: r.W, C: g.C, OC: g.OC, KH: g.KH, KW: g.KW, SH: g.SH, SW: g.SW, PH: g.PH, PW: g.PW, OH: r.OH, OW: r.OW, transposed: g.transposed, map: r.map }, { relu: r.relu, variant, label: 'tune' });
+      dispatchConv(
+        ctx,
+        {
+          x,
+          w,
+          b,
+          y,
+          residual,
+          H: r.H,
+          W: r.W,
+          C: g.C,
+          OC: g.OC,
+          KH: g.KH,
+          KW: g.KW,
+          SH: g.SH,
+          SW: g.SW,
+          PH: g.PH,
+          PW: g.PW,
+          OH: r.OH,
+          OW: r.OW,
+          transposed: g.transposed,
+          map: r.map,
+        },
+        { relu: r.relu, variant, label: 'tune' },
+      );
     },
-    release() { x.release(); w.release(); b.release(); y.release(); residual?.release(); },
+    release() {
+      x.release();
+      w.release();
+      b.release();
+      y.release();
+      residual?.release();
+    },
   };
 }
 
@@ -270,7 +473,8 @@ export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: Con
   const OH = convOutputSize(H, cw.KH, SH, PH, cw.transposed, op);
   const OW = convOutputSize(W, cw.KW, SW, PW, cw.transposed, op);
   if (OH <= 0 || OW <= 0) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: output would be ${OH}x${OW}`);
-  if (opts.mode && !cw.transposed) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: mode '${opts.mode}' is for transposed convolutions`);
+  if (opts.mode && !cw.transposed)
+    throw new GpuShapeError(`conv2d ${opts.label ?? ''}: mode '${opts.mode}' is for transposed convolutions`);
   const g = { transposed: cw.transposed, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW };
   const mode: ConvMode = opts.mode ?? selectConvMode(g);
   if (mode === 'subpixel') {
@@ -278,31 +482,83 @@ export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: Con
     if (problem) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: ${problem}`);
   }
   if (opts.gdn) {
-    const problem = opts.gdn !== 'forward' && opts.gdn !== 'inverse' ? `gdn must be 'forward' or 'inverse', got '${String(opts.gdn)}'`
-      : gdnProblem({ C, OC: cw.OC, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW, transposed: cw.transposed, precision: cw.precision, residual: !!opts.residual, relu: !!opts.relu });
+    const problem =
+      opts.gdn !== 'forward' && opts.gdn !== 'inverse'
+        ? `gdn must be 'forward' or 'inverse', got '${String(opts.gdn)}'`
+        : gdnProblem({
+            C,
+            OC: cw.OC,
+            KH: cw.KH,
+            KW: cw.KW,
+            SH,
+            SW,
+            PH,
+            PW,
+            transposed: cw.transposed,
+            precision: cw.precision,
+            residual: !!opts.residual,
+            relu: !!opts.relu,
+          });
     if (problem) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: ${problem}`);
   }
   if (opts.residual) {
     const r = opts.residual.shape;
-    if (r[0] !== cw.OC || r[1] !== OH || r[2] !== OW) throw new GpuShapeError(`residual [${r.join(',')}] does not match conv output [${cw.OC},${OH},${OW}]`);
+    if (r[0] !== cw.OC || r[1] !== OH || r[2] !== OW)
+      throw new GpuShapeError(`residual [${r.join(',')}] does not match conv output [${cw.OC},${OH},${OW}]`);
   }
   const y = ctx.empty([cw.OC, OH, OW], 'f32', 'hwc', opts.label);
   const base = { x, b: cw.b, y, residual: opts.residual, H, W, C, OC: cw.OC };
   if (mode !== 'subpixel') {
-    dispatchConv(ctx, { ...base, w: cw.w, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW, OH, OW, transposed: cw.transposed, f16: cw.precision === 'f16', gdn: opts.gdn }, opts);
+    dispatchConv(
+      ctx,
+      {
+        ...base,
+        w: cw.w,
+        KH: cw.KH,
+        KW: cw.KW,
+        SH,
+        SW,
+        PH,
+        PW,
+        OH,
+        OW,
+        transposed: cw.transposed,
+        f16: cw.precision === 'f16',
+        gdn: opts.gdn,
+      },
+      opts,
+    );
     return y;
   }
   const key = `${PH},${PW}`;
   let sub = cw.subpixel!.get(key);
-  if (!sub) { sub = prepareSubpixelDeconv(ctx, cw.host!.weight, cw.host!.shape, [PH, PW], opts.label); cw.subpixel!.set(key, sub); }
+  if (!sub) {
+    sub = prepareSubpixelDeconv(ctx, cw.host!.weight, cw.host!.shape, [PH, PW], opts.label);
+    cw.subpixel!.set(key, sub);
+  }
   for (const c of sub.classes) {
     // class (PY, PX) covers output rows PY, PY + 2, ... and columns PX, PX + 2, ...
-    const OHC = Math.ceil((OH - c.PY) / 2), OWC = Math.ceil((OW - c.PX) / 2);
+    const OHC = Math.ceil((OH - c.PY) / 2),
+      OWC = Math.ceil((OW - c.PX) / 2);
     if (OHC <= 0 || OWC <= 0) continue;
-    dispatchConv(ctx, {
-      ...base, w: c.w, KH: c.NTY, KW: c.NTX, SH: 1, SW: 1, PH: c.PH, PW: c.PW, OH: OHC, OW: OWC, transposed: false,
-      map: { YW: OW, OSY: 2, OSX: 2, OPY: c.PY, OPX: c.PX },
-    }, opts);
+    dispatchConv(
+      ctx,
+      {
+        ...base,
+        w: c.w,
+        KH: c.NTY,
+        KW: c.NTX,
+        SH: 1,
+        SW: 1,
+        PH: c.PH,
+        PW: c.PW,
+        OH: OHC,
+        OW: OWC,
+        transposed: false,
+        map: { YW: OW, OSY: 2, OSX: 2, OPY: c.PY, OPX: c.PX },
+      },
+      opts,
+    );
   }
   return y;
 }

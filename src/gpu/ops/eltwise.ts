@@ -15,18 +15,33 @@ function sameShape(a: GpuTensor, b: GpuTensor): void {
 export function add(ctx: GpuContext, a: GpuTensor, b: GpuTensor, opts: { relu?: boolean } = {}): GpuTensor {
   sameShape(a, b);
   const y = ctx.empty(a.shape, 'f32', a.layout);
-  ctx.dispatch1d(ctx.pipeline('eltwise', { BINARY: true, RELU: !!opts.relu, ABS: false }), [ctx.uniform(ELTWISE_PARAMS.pack({ N: a.size })), a, b, y], a.size, opts.relu ? 'add_relu' : 'add');
+  ctx.dispatch1d(
+    ctx.pipeline('eltwise', { BINARY: true, RELU: !!opts.relu, ABS: false }),
+    [ctx.uniform(ELTWISE_PARAMS.pack({ N: a.size })), a, b, y],
+    a.size,
+    opts.relu ? 'add_relu' : 'add',
+  );
   return y;
 }
 
 export function relu(ctx: GpuContext, a: GpuTensor): GpuTensor {
   const y = ctx.empty(a.shape, 'f32', a.layout);
-  ctx.dispatch1d(ctx.pipeline('eltwise', { BINARY: false, RELU: true, ABS: false }), [ctx.uniform(ELTWISE_PARAMS.pack({ N: a.size })), a, y], a.size, 'relu');
+  ctx.dispatch1d(
+    ctx.pipeline('eltwise', { BINARY: false, RELU: true, ABS: false }),
+    [ctx.uniform(ELTWISE_PARAMS.pack({ N: a.size })), a, y],
+    a.size,
+    'relu',
+  );
   return y;
 }
 
 export function abs(ctx: GpuContext, a: GpuTensor): GpuTensor {
   const y = ctx.empty(a.shape, 'f32', a.layout);
-  ctx.dispatch1d(ctx.pipeline('eltwise', { BINARY: false, RELU: false, ABS: true }), [ctx.uniform(ELTWISE_PARAMS.pack({ N: a.size })), a, y], a.size, 'abs');
+  ctx.dispatch1d(
+    ctx.pipeline('eltwise', { BINARY: false, RELU: false, ABS: true }),
+    [ctx.uniform(ELTWISE_PARAMS.pack({ N: a.size })), a, y],
+    a.size,
+    'abs',
+  );
   return y;
 }

@@ -8,12 +8,22 @@ import type { GpuContext } from '../context.ts';
 import { GpuShapeError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
 
-export interface GpuOffsetMlp extends OffsetMlpHandle { packed: GpuTensor }
+export interface GpuOffsetMlp extends OffsetMlpHandle {
+  packed: GpuTensor;
+}
 
 type Kernel = 'LEAKY' | 'SCALE' | 'QUANT' | 'DEQUANT' | 'VBR';
 
 function defines(k: Kernel, hasMean = false): Record<string, boolean> {
-  return { K_UNARY: k === 'LEAKY' || k === 'SCALE', K_LEAKY: k === 'LEAKY', K_SCALE: k === 'SCALE', K_QUANT: k === 'QUANT', K_DEQUANT: k === 'DEQUANT', K_VBR: k === 'VBR', HAS_MEAN: hasMean };
+  return {
+    K_UNARY: k === 'LEAKY' || k === 'SCALE',
+    K_LEAKY: k === 'LEAKY',
+    K_SCALE: k === 'SCALE',
+    K_QUANT: k === 'QUANT',
+    K_DEQUANT: k === 'DEQUANT',
+    K_VBR: k === 'VBR',
+    HAS_MEAN: hasMean,
+  };
 }
 
 function params(n: number, o: { H?: number; g?: number; rescale?: number; bound?: number } = {}): Uint32Array {
@@ -66,13 +76,19 @@ export function dequantizeAround(ctx: GpuContext, sym: GpuTensor, means: GpuTens
   i32(sym, 'dequantize_around');
   same(sym, means, 'dequantize_around');
   const y = ctx.empty(sym.shape, 'f32', sym.layout, 'dequantize_around');
-  ctx.dispatch1d(ctx.pipeline('gaussian', defines('DEQUANT')), [ctx.uniform(params(sym.size)), sym, means, y], sym.size, 'dequantize_around');
+  ctx.dispatch1d(
+    ctx.pipeline('gaussian', defines('DEQUANT')),
+    [ctx.uniform(params(sym.size)), sym, means, y],
+    sym.size,
+    'dequantize_around',
+  );
   return y;
 }
 
 export function prepareOffsetMlp(ctx: GpuContext, mlp: OffsetMlp): GpuOffsetMlp {
   const H = mlp.hidden;
-  if (!Number.isInteger(H) || H < 1 || H > OFFSET_MLP_MAX_HIDDEN) throw new GpuShapeError(`QuantABCD with ${H} hidden units (1..${OFFSET_MLP_MAX_HIDDEN})`);
+  if (!Number.isInteger(H) || H < 1 || H > OFFSET_MLP_MAX_HIDDEN)
+    throw new GpuShapeError(`QuantABCD with ${H} hidden units (1..${OFFSET_MLP_MAX_HIDDEN})`);
   const sizes = [2 * H, H, H * H, H, H, 1];
   const parts = [mlp.w[0], mlp.b[0], mlp.w[1], mlp.b[1], mlp.w[2], mlp.b[2]];
   const packed = new Float32Array(sizes.reduce((a, b) => a + b, 0));
@@ -83,10 +99,25 @@ export function prepareOffsetMlp(ctx: GpuContext, mlp: OffsetMlp): GpuOffsetMlp 
     o += p.length;
   });
   const t = ctx.upload(packed, [packed.length], { persistent: true, label: 'quant_abcd' });
-  return { hidden: H, packed: t, release() { t.release(); } };
+  return {
+    hidden: H,
+    packed: t,
+    release() {
+      t.release();
+    },
+  };
 }
 
-export function dequantizeVbr(ctx: GpuContext, sym: GpuTensor, scalesG: GpuTensor, means: GpuTensor | null, gain: number, rescale: number, bound: number, mlp: GpuOffsetMlp): GpuTensor {
+export function dequantizeVbr(
+  ctx: GpuContext,
+  sym: GpuTensor,
+  scalesG: GpuTensor,
+  means: GpuTensor | null,
+  gain: number,
+  rescale: number,
+  bound: number,
+  mlp: GpuOffsetMlp,
+): GpuTensor {
   i32(sym, 'dequantize_vbr');
   same(sym, scalesG, 'dequantize_vbr');
   if (means) same(sym, means, 'dequantize_vbr');

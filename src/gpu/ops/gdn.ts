@@ -24,15 +24,31 @@ export interface GdnWeights {
 /** Typed error for parameters that do not describe a GDN over C channels (pure; tested). */
 export function gdnParamsProblem(beta: Float32Array, gamma: Float32Array, C: number): string | null {
   if (!Number.isInteger(C) || C < 1) return `GDN needs a positive integer channel count, got ${C}`;
-  if (beta.length !== C || gamma.length !== C * C) return `GDN parameters (beta ${beta.length}, gamma ${gamma.length}) do not match C = ${C}`;
+  if (beta.length !== C || gamma.length !== C * C)
+    return `GDN parameters (beta ${beta.length}, gamma ${gamma.length}) do not match C = ${C}`;
   return null;
 }
 
-export function prepareGdn(ctx: GpuContext, beta: Float32Array, gamma: Float32Array, C: number, inverse: boolean, label = inverse ? 'igdn' : 'gdn'): GdnWeights {
+export function prepareGdn(
+  ctx: GpuContext,
+  beta: Float32Array,
+  gamma: Float32Array,
+  C: number,
+  inverse: boolean,
+  label = inverse ? 'igdn' : 'gdn',
+): GdnWeights {
   const problem = gdnParamsProblem(beta, gamma, C);
   if (problem) throw new GpuShapeError(problem);
   const conv = prepareConv(ctx, gamma, [C, C, 1, 1], beta, { label, precision: 'f32' });
-  return { C, inverse, conv, label, release() { conv.release(); } };
+  return {
+    C,
+    inverse,
+    conv,
+    label,
+    release() {
+      conv.release();
+    },
+  };
 }
 
 export function gdn(ctx: GpuContext, x: GpuTensor, g: GdnWeights, label?: string): GpuTensor {

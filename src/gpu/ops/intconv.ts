@@ -9,20 +9,48 @@ import type { GpuTensor } from '../tensor.ts';
 import { defineParams } from '../params.ts';
 
 /** shaders/intconv.wgsl's and shaders/intops.wgsl's struct Params. */
-const INTCONV_PARAMS = defineParams('intconv', { H: 'u32', W: 'u32', C: 'u32', OH: 'u32', OW: 'u32', OC: 'u32', K: 'u32', S: 'u32', PAD: 'u32', N: 'u32', _p0: 'u32', _p1: 'u32' });
+const INTCONV_PARAMS = defineParams('intconv', {
+  H: 'u32',
+  W: 'u32',
+  C: 'u32',
+  OH: 'u32',
+  OW: 'u32',
+  OC: 'u32',
+  K: 'u32',
+  S: 'u32',
+  PAD: 'u32',
+  N: 'u32',
+  _p0: 'u32',
+  _p1: 'u32',
+});
 const INTOPS_PARAMS = defineParams('intops', { N: 'u32', S: 'u32', L: 'u32', _p0: 'u32' });
 
-export interface IntConvWeights { C: number; OC: number; K: number; transposed: boolean; w: GpuTensor; release(): void }
-export interface IntAccGpu { hi: GpuTensor; lo: GpuTensor }
+export interface IntConvWeights {
+  C: number;
+  OC: number;
+  K: number;
+  transposed: boolean;
+  w: GpuTensor;
+  release(): void;
+}
+export interface IntAccGpu {
+  hi: GpuTensor;
+  lo: GpuTensor;
+}
 
 const ACT_MAX = 32767;
 const MAX_TERMS = 65535;
 
 /** Repack to [(ky·K + kx)·C + ci][OC] (pure). */
-export function packIntWeights(wq: Int32Array, shape: readonly number[], transposed: boolean): { packed: Int32Array; C: number; OC: number; K: number } {
+export function packIntWeights(
+  wq: Int32Array,
+  shape: readonly number[],
+  transposed: boolean,
+): { packed: Int32Array; C: number; OC: number; K: number } {
   if (shape.length !== 4 || shape[2] !== shape[3]) throw new GpuShapeError(`int conv weight must be [.,.,K,K], got [${shape.join(',')}]`);
   const [d0, d1, K] = shape as [number, number, number, number];
-  const C = transposed ? d0 : d1, OC = transposed ? d1 : d0;
+  const C = transposed ? d0 : d1,
+    OC = transposed ? d1 : d0;
   if (wq.length !== d0 * d1 * K * K) throw new GpuShapeError(`int conv weight has ${wq.length} values for [${shape.join(',')}]`);
   const packed = new Int32Array(K * K * C * OC);
   for (let oc = 0; oc < OC; oc++)
@@ -40,16 +68,33 @@ export function packIntWeights(wq: Int32Array, shape: readonly number[], transpo
 export function prepareIntConv(ctx: GpuContext, wq: Int32Array, shape: readonly number[], transposed: boolean): IntConvWeights {
   const { packed, C, OC, K } = packIntWeights(wq, shape, transposed);
   const w = ctx.upload(packed, [K * K * C, OC], { persistent: true, label: 'intconv.w' });
-  return { C, OC, K, transposed, w, release() { w.release(); } };
+  return {
+    C,
+    OC,
+    K,
+    transposed,
+    w,
+    release() {
+      w.release();
+    },
+  };
 }
 
-export function intConv(ctx: GpuContext, x: GpuTensor, cw: IntConvWeights, biasHi: Int32Array, biasLo: Int32Array,
-  opts: { stride: number; pad: number; outputPadding?: number }, label = 'intconv'): IntAccGpu {
+export function intConv(
+  ctx: GpuContext,
+  x: GpuTensor,
+  cw: IntConvWeights,
+  biasHi: Int32Array,
+  biasLo: Int32Array,
+  opts: { stride: number; pad: number; outputPadding?: number },
+  label = 'intconv',
+): IntAccGpu {
   if (x.layout !== 'hwc' || x.dtype !== 'i32') throw new GpuShapeError('intConv expects an HWC int32 feature map');
   const [C, H, W] = x.chw;
   if (C !== cw.C) throw new GpuShapeError(`intConv: input has ${C} channels, weights expect ${cw.C}`);
   if (biasHi.length !== cw.OC || biasLo.length !== cw.OC) throw new GpuShapeError('intConv: bias length does not match OC');
-  const { stride: s, pad: p } = opts, op = opts.outputPadding ?? 0;
+  const { stride: s, pad: p } = opts,
+    op = opts.outputPadding ?? 0;
   const OH = cw.transposed ? (H - 1) * s - 2 * p + cw.K + op : Math.floor((H + 2 * p - cw.K) / s) + 1;
   const OW = cw.transposed ? (W - 1) * s - 2 * p + cw.K + op : Math.floor((W + 2 * p - cw.K) / s) + 1;
   if (OH <= 0 || OW <= 0) throw new GpuShapeError(`intConv: output would be ${OH}x${OW}`);
@@ -57,11 +102,13 @@ export function intConv(ctx: GpuContext, x: GpuTensor, cw: IntConvWeights, biasH
   const hi = ctx.empty([cw.OC, OH, OW], 'i32', 'hwc', `${label}.hi`);
   const lo = ctx.empty([cw.OC, OH, OW], 'i32', 'hwc', `${label}.lo`);
   ctx.flush(); // uploads go through queue.writeBuffer: never let them overtake recorded work on a recycled buffer
-  const bh = ctx.upload(biasHi, [cw.OC]), bl = ctx.upload(biasLo, [cw.OC]);
+  const bh = ctx.upload(biasHi, [cw.OC]),
+    bl = ctx.upload(biasLo, [cw.OC]);
   const u = ctx.uniform(INTCONV_PARAMS.pack({ H, W, C, OH, OW, OC: cw.OC, K: cw.K, S: s, PAD: p, N }));
   ctx.dispatch1d(ctx.pipeline('intconv', { TRANSPOSED: cw.transposed }), [u, x, cw.w, bh, bl, hi, lo], N, label);
   ctx.flush();
-  bh.release(); bl.release();
+  bh.release();
+  bl.release();
   return { hi, lo };
 }
 
@@ -70,7 +117,12 @@ const OPS = (m: boolean, r: boolean, i: boolean, leaky = false) => ({ MAXHI: m, 
 export async function intMaxHi(ctx: GpuContext, acc: IntAccGpu): Promise<number> {
   ctx.flush();
   const res = ctx.upload(new Int32Array(4), [4]);
-  ctx.dispatch1d(ctx.pipeline('intops', OPS(true, false, false)), [ctx.uniform(INTOPS_PARAMS.pack({ N: acc.hi.size, S: 0, L: 0 })), acc.hi, acc.lo, res], acc.hi.size, 'int_maxhi');
+  ctx.dispatch1d(
+    ctx.pipeline('intops', OPS(true, false, false)),
+    [ctx.uniform(INTOPS_PARAMS.pack({ N: acc.hi.size, S: 0, L: 0 })), acc.hi, acc.lo, res],
+    acc.hi.size,
+    'int_maxhi',
+  );
   const r = (await ctx.read(res)) as Int32Array;
   res.release();
   return r[0]!;
@@ -79,7 +131,12 @@ export async function intMaxHi(ctx: GpuContext, acc: IntAccGpu): Promise<number>
 export function intRequant(ctx: GpuContext, acc: IntAccGpu, shift: number, leaky = false): GpuTensor {
   if (!Number.isInteger(shift) || shift < 0 || shift > 47) throw new GpuShapeError(`requant shift ${shift} outside 0..47`);
   const out = ctx.empty(acc.hi.shape, 'i32', 'hwc', 'int_requant');
-  ctx.dispatch1d(ctx.pipeline('intops', OPS(false, true, false, leaky)), [ctx.uniform(INTOPS_PARAMS.pack({ N: acc.hi.size, S: shift, L: 0 })), acc.hi, acc.lo, out], acc.hi.size, leaky ? 'int_requant_leaky' : 'int_requant');
+  ctx.dispatch1d(
+    ctx.pipeline('intops', OPS(false, true, false, leaky)),
+    [ctx.uniform(INTOPS_PARAMS.pack({ N: acc.hi.size, S: shift, L: 0 })), acc.hi, acc.lo, out],
+    acc.hi.size,
+    leaky ? 'int_requant_leaky' : 'int_requant',
+  );
   return out;
 }
 
@@ -87,9 +144,16 @@ export function intIndexes(ctx: GpuContext, acc: IntAccGpu, thrHi: Int32Array, t
   const L = thrHi.length;
   const out = ctx.empty(acc.hi.shape, 'i32', 'hwc', 'int_indexes');
   ctx.flush();
-  const th = ctx.upload(thrHi, [L]), tl = ctx.upload(thrLo, [L]);
-  ctx.dispatch1d(ctx.pipeline('intops', OPS(false, false, true)), [ctx.uniform(INTOPS_PARAMS.pack({ N: acc.hi.size, S: 0, L })), acc.hi, acc.lo, th, tl, out], acc.hi.size, 'int_indexes');
+  const th = ctx.upload(thrHi, [L]),
+    tl = ctx.upload(thrLo, [L]);
+  ctx.dispatch1d(
+    ctx.pipeline('intops', OPS(false, false, true)),
+    [ctx.uniform(INTOPS_PARAMS.pack({ N: acc.hi.size, S: 0, L })), acc.hi, acc.lo, th, tl, out],
+    acc.hi.size,
+    'int_indexes',
+  );
   ctx.flush();
-  th.release(); tl.release();
+  th.release();
+  tl.release();
   return out;
 }

@@ -23,10 +23,19 @@ export function nmsWords(maxSegLen: number): number {
  * Keep flags [m] (u32 0/1) for the first m entries of `entries` (sorted by segment id < numSegs, then score).
  * `maxSegLen` bounds every segment's length (checked by the caller's construction; the scan's workgroup memory holds it).
  */
-export function segmentedNms(ctx: GpuContext, entries: GpuTensor, m: number, boxes: GpuTensor, numSegs: number, maxSegLen: number, thresh: number): GpuTensor {
+export function segmentedNms(
+  ctx: GpuContext,
+  entries: GpuTensor,
+  m: number,
+  boxes: GpuTensor,
+  numSegs: number,
+  maxSegLen: number,
+  thresh: number,
+): GpuTensor {
   if (m <= 0) throw new GpuShapeError('segmentedNms needs at least one entry');
   const W = nmsWords(maxSegLen);
-  if (W * 4 > ctx.limits.maxComputeWorkgroupStorageSize) throw new GpuShapeError(`NMS segment of ${maxSegLen} boxes exceeds workgroup memory`, 'resource');
+  if (W * 4 > ctx.limits.maxComputeWorkgroupStorageSize)
+    throw new GpuShapeError(`NMS segment of ${maxSegLen} boxes exceeds workgroup memory`, 'resource');
   if (numSegs > ctx.limits.maxComputeWorkgroupsPerDimension) throw new GpuShapeError(`too many NMS segments (${numSegs})`, 'resource');
   const u = ctx.uniform(NMS_PARAMS.pack({ m, WMAX: W, n: 0, thresh }));
   const bounds = ctx.upload(new Uint32Array(numSegs * 2), [numSegs * 2]);
@@ -34,16 +43,32 @@ export function segmentedNms(ctx: GpuContext, entries: GpuTensor, m: number, box
   const mask = ctx.empty([m, W], 'u32', 'flat', 'nms.mask');
   ctx.dispatch1d(ctx.pipeline('nms', { ...kernelDefines(KERNELS, 'MASK'), MAXW: 1 }), [u, entries, boxes, bounds, mask], m * W, 'nms_mask');
   const keep = ctx.empty([m], 'u32', 'flat', 'nms.keep');
-  ctx.dispatch(ctx.pipeline('nms', { ...kernelDefines(KERNELS, 'SCAN'), MAXW: W }), [u, entries, bounds, mask, keep], [numSegs], 'nms_scan');
+  ctx.dispatch(
+    ctx.pipeline('nms', { ...kernelDefines(KERNELS, 'SCAN'), MAXW: W }),
+    [u, entries, bounds, mask, keep],
+    [numSegs],
+    'nms_scan',
+  );
   bounds.release();
   mask.release();
   return keep;
 }
 
 /** Kept entries → (0, key, payload, 1), others → sentinels, over n ≥ m slots; counter[0] = number kept. */
-export function rekeyKept(ctx: GpuContext, entries: GpuTensor, keep: GpuTensor, m: number, n: number): { entries: GpuTensor; counter: GpuTensor } {
+export function rekeyKept(
+  ctx: GpuContext,
+  entries: GpuTensor,
+  keep: GpuTensor,
+  m: number,
+  n: number,
+): { entries: GpuTensor; counter: GpuTensor } {
   const out = ctx.empty([n, 4], 'u32', 'flat', 'nms.kept');
   const counter = ctx.upload(new Uint32Array(4), [4]);
-  ctx.dispatch1d(ctx.pipeline('nms', { ...kernelDefines(KERNELS, 'REKEY'), MAXW: 1 }), [ctx.uniform(NMS_PARAMS.pack({ m, WMAX: 1, n, thresh: 0 })), entries, keep, out, counter], n, 'nms_rekey');
+  ctx.dispatch1d(
+    ctx.pipeline('nms', { ...kernelDefines(KERNELS, 'REKEY'), MAXW: 1 }),
+    [ctx.uniform(NMS_PARAMS.pack({ m, WMAX: 1, n, thresh: 0 })), entries, keep, out, counter],
+    n,
+    'nms_rekey',
+  );
   return { entries: out, counter };
 }

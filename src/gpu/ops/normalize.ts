@@ -4,7 +4,16 @@ import type { GpuTensor } from '../tensor.ts';
 import { defineParams } from '../params.ts';
 
 /** shaders/normalize_image.wgsl's struct Params. */
-const NORMALIZE_PARAMS = defineParams('normalize_image', { h: 'u32', w: 'u32', Hp: 'u32', Wp: 'u32', m0: 'f32', m1: 'f32', m2: 'f32', _p: 'u32' });
+const NORMALIZE_PARAMS = defineParams('normalize_image', {
+  h: 'u32',
+  w: 'u32',
+  Hp: 'u32',
+  Wp: 'u32',
+  m0: 'f32',
+  m1: 'f32',
+  m2: 'f32',
+  _p: 'u32',
+});
 
 /** Pack bytes little-endian into u32 words (pure; the last word zero-filled). */
 export function packBytes(data: Uint8Array): Uint32Array {
@@ -17,7 +26,15 @@ export function packBytes(data: Uint8Array): Uint32Array {
  * Upload an h×w×3 uint8 BGR image and normalise it on the GPU into a zero-padded [3, Hp, Wp] HWC tensor:
  * float32(x) − mean[c] (PIXEL_STD 1), 0.0 in the padding. Bit-exact with the CPU `normalizeAndPad`.
  */
-export function normalizeImage(ctx: GpuContext, data: Uint8Array, h: number, w: number, padded: readonly [number, number], mean: readonly [number, number, number], label = 'normalize'): GpuTensor {
+export function normalizeImage(
+  ctx: GpuContext,
+  data: Uint8Array,
+  h: number,
+  w: number,
+  padded: readonly [number, number],
+  mean: readonly [number, number, number],
+  label = 'normalize',
+): GpuTensor {
   const [Hp, Wp] = padded;
   if (data.length !== h * w * 3) throw new GpuShapeError(`normalizeImage: ${data.length} bytes for ${h}x${w}x3`);
   if (Hp < h || Wp < w) throw new GpuShapeError(`normalizeImage: padded ${Hp}x${Wp} smaller than ${h}x${w}`);

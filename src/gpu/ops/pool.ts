@@ -13,6 +13,11 @@ export function maxPool2d(ctx: GpuContext, x: GpuTensor, k = 3, stride = 2, pad 
   const OH = Math.floor((H + 2 * pad - k) / stride) + 1;
   const OW = Math.floor((W + 2 * pad - k) / stride) + 1;
   const y = ctx.empty([C, OH, OW], 'f32', 'hwc', label);
-  ctx.dispatch1d(ctx.pipeline('maxpool2d'), [ctx.uniform(POOL_PARAMS.pack({ H, W, C, OH, OW, K: k, S: stride, P: pad })), x, y], C * OH * OW, label);
+  ctx.dispatch1d(
+    ctx.pipeline('maxpool2d'),
+    [ctx.uniform(POOL_PARAMS.pack({ H, W, C, OH, OW, K: k, S: stride, P: pad })), x, y],
+    C * OH * OW,
+    label,
+  );
   return y;
 }

@@ -4,7 +4,16 @@ import type { GpuTensor } from '../tensor.ts';
 import { defineParams } from '../params.ts';
 
 /** shaders/upsample_add.wgsl's struct Params. */
-const UPSAMPLE_PARAMS = defineParams('upsample_add', { H: 'u32', W: 'u32', C: 'u32', h: 'u32', w: 'u32', _p0: 'u32', _p1: 'u32', _p2: 'u32' });
+const UPSAMPLE_PARAMS = defineParams('upsample_add', {
+  H: 'u32',
+  W: 'u32',
+  C: 'u32',
+  h: 'u32',
+  w: 'u32',
+  _p0: 'u32',
+  _p1: 'u32',
+  _p2: 'u32',
+});
 
 /** Shape check for the FPN top-down step (pure; tested): the lateral map must be exactly twice the coarse one. */
 export function upsampleAddShape(lateral: readonly number[], coarse: readonly number[]): [number, number, number] {
@@ -21,6 +30,11 @@ export function upsampleAdd(ctx: GpuContext, lateral: GpuTensor, coarse: GpuTens
   if (lateral.layout !== 'hwc' || coarse.layout !== 'hwc') throw new GpuShapeError('upsampleAdd expects HWC feature maps');
   const [C, H, W] = upsampleAddShape(lateral.shape, coarse.shape);
   const y = ctx.empty([C, H, W], 'f32', 'hwc', label);
-  ctx.dispatch1d(ctx.pipeline('upsample_add'), [ctx.uniform(UPSAMPLE_PARAMS.pack({ H, W, C, h: coarse.shape[1]!, w: coarse.shape[2]! })), lateral, coarse, y], C * H * W, label);
+  ctx.dispatch1d(
+    ctx.pipeline('upsample_add'),
+    [ctx.uniform(UPSAMPLE_PARAMS.pack({ H, W, C, h: coarse.shape[1]!, w: coarse.shape[2]! })), lateral, coarse, y],
+    C * H * W,
+    label,
+  );
   return y;
 }

@@ -79,7 +79,9 @@ export interface Analysed<T> {
   release(): void;
 }
 
-export interface StageTimer { (stage: string, ms: number): void }
+export interface StageTimer {
+  (stage: string, ms: number): void;
+}
 
 function isParams(w: CodecWeightsLike): w is HyperpriorParams {
   return typeof (w as HyperpriorParams).gA === 'object' && typeof (w as HyperpriorParams).N === 'number';
@@ -109,16 +111,28 @@ export class HyperpriorCodec<T extends Tensor> {
     this.mlp = params.vbr ? ops.prepareOffsetMlp(params.vbr.quantABCD) : null;
   }
 
-  get C(): number { return this.params.C; }
-  get N(): number { return this.params.N; }
-  get M(): number { return this.params.M; }
+  get C(): number {
+    return this.params.C;
+  }
+  get N(): number {
+    return this.params.N;
+  }
+  get M(): number {
+    return this.params.M;
+  }
   /** CompressAI's model name (registry.ts). */
-  get architecture(): CodecArchitecture { return this.spec.name; }
+  get architecture(): CodecArchitecture {
+    return this.spec.name;
+  }
   /** The levels of a variable-rate model: |Gain[s]| for s = 0 … levels − 1 (empty for a fixed-rate model). */
-  get gains(): number[] { return this.params.vbr ? Array.from(this.params.vbr.gain, (g) => Math.abs(g)) : []; }
+  get gains(): number[] {
+    return this.params.vbr ? Array.from(this.params.vbr.gain, (g) => Math.abs(g)) : [];
+  }
 
   static async create<T extends Tensor>(weights: CodecWeightsLike, backend: CodecOps<T>): Promise<HyperpriorCodec<T>> {
-    const params = isParams(weights) ? weights : hyperpriorParams(weights instanceof Map ? weights : (weights as { tensors: ReadonlyMap<string, NamedTensor> }).tensors);
+    const params = isParams(weights)
+      ? weights
+      : hyperpriorParams(weights instanceof Map ? weights : (weights as { tensors: ReadonlyMap<string, NamedTensor> }).tensors);
     const fp = await sha16(paramsDigestInput(params));
     const layers = prepareLayers(backend, params);
     return new HyperpriorCodec(backend, params, layers, fp);
@@ -142,16 +156,20 @@ export class HyperpriorCodec<T extends Tensor> {
     const gains = this.gains;
     if (!this.spec.vbr) {
       if (level !== undefined || scale !== undefined) {
-        throw new CodecInputError(`${this.architecture} is a fixed-rate model: --level/--scale need a variable-rate model (${VBR_ARCHITECTURES.join(', ')})`);
+        throw new CodecInputError(
+          `${this.architecture} is a fixed-rate model: --level/--scale need a variable-rate model (${VBR_ARCHITECTURES.join(', ')})`,
+        );
       }
       return 1;
     }
     if (level !== undefined) {
-      if (!Number.isInteger(level) || level < 0 || level >= gains.length) throw new CodecInputError(`level ${level} is outside 0..${gains.length - 1} (this model has ${gains.length} levels)`);
+      if (!Number.isInteger(level) || level < 0 || level >= gains.length)
+        throw new CodecInputError(`level ${level} is outside 0..${gains.length - 1} (this model has ${gains.length} levels)`);
       return gains[level]!;
     }
     if (scale !== undefined) {
-      if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) throw new CodecInputError(`scale ${String(scale)} is not a finite positive gain`);
+      if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0)
+        throw new CodecInputError(`scale ${String(scale)} is not a finite positive gain`);
       const g = Math.fround(scale);
       if (!(g > 0) || !Number.isFinite(g)) throw new CodecInputError(`scale ${scale} is not representable as a float32 gain`);
       return g;
@@ -162,7 +180,10 @@ export class HyperpriorCodec<T extends Tensor> {
   /** A gain read from a stream (float32), checked against the model. */
   private checkGain(gain: number | undefined): number {
     if (!this.spec.vbr) {
-      if (gain !== undefined && gain !== 1) throw new CodecInputError(`${this.architecture} is a fixed-rate model; a gain of ${gain} needs a variable-rate model (${VBR_ARCHITECTURES.join(', ')})`);
+      if (gain !== undefined && gain !== 1)
+        throw new CodecInputError(
+          `${this.architecture} is a fixed-rate model; a gain of ${gain} needs a variable-rate model (${VBR_ARCHITECTURES.join(', ')})`,
+        );
       return 1;
     }
     if (gain === undefined) return this.gainFor();
@@ -198,17 +219,32 @@ export class HyperpriorCodec<T extends Tensor> {
    * h_s from z's symbols (CHW; `zSymT` is their tensor when the caller already has it): the float scales (when
    * `float`) and means (mean-scale models), and in portable mode nothing else (indexes come from `portableIndexes`).
    */
-  private hyper(zSym: Int32Array, zSymT: T | null, zShape: readonly [number, number], float: boolean): { scales: T | null; means: T | null } {
+  private hyper(
+    zSym: Int32Array,
+    zSymT: T | null,
+    zShape: readonly [number, number],
+    float: boolean,
+  ): { scales: T | null; means: T | null } {
     if (!float && !this.spec.meanScale) return { scales: null, means: null };
     const zHat = zSymT ? this.eb.dequantize(zSymT) : this.eb.dequantize(zSym, zShape);
     const r = hyperSynthesis(this.ops, this.layers, zHat);
     this.ops.release(zHat);
-    if (!float) { this.ops.release(r.scales); return { scales: null, means: r.means }; }
+    if (!float) {
+      this.ops.release(r.scales);
+      return { scales: null, means: r.means };
+    }
     return r;
   }
 
   /** Gaussian indexes of y: compat from the float scales·gain, portable from the exact integer h_s. */
-  private async indexes(zSym: Int32Array, zShape: readonly [number, number], scales: T | null, mode: CodecMode, gain: number, trace?: PortableTrace): Promise<{ indexes: Int32Array; scalesG: T | null }> {
+  private async indexes(
+    zSym: Int32Array,
+    zShape: readonly [number, number],
+    scales: T | null,
+    mode: CodecMode,
+    gain: number,
+    trace?: PortableTrace,
+  ): Promise<{ indexes: Int32Array; scalesG: T | null }> {
     let scalesG: T | null = null;
     if (scales) scalesG = gain === 1 ? scales : this.ops.scaleBy(scales, gain);
     let idx: T;
@@ -228,7 +264,13 @@ export class HyperpriorCodec<T extends Tensor> {
    * The decoder-side index path alone: z symbols (CHW, [N, h, w]) → z_hat → h_s → Gaussian indexes ([M, 4h, 4w],
    * CHW). `trace` receives the fixed-point exponents of the portable path.
    */
-  async indexesFromZSymbols(zSymbols: Int32Array, zShape: readonly [number, number], mode: CodecMode = 'compat', trace?: PortableTrace, rate: RateOptions = {}): Promise<Int32Array> {
+  async indexesFromZSymbols(
+    zSymbols: Int32Array,
+    zShape: readonly [number, number],
+    mode: CodecMode = 'compat',
+    trace?: PortableTrace,
+    rate: RateOptions = {},
+  ): Promise<Int32Array> {
     const [zh, zw] = zShape;
     if (zSymbols.length !== this.N * zh * zw) throw new CodecInputError(`${zSymbols.length} z symbols for [${this.N},${zh},${zw}]`);
     const gain = this.gainFor(rate);
@@ -242,7 +284,11 @@ export class HyperpriorCodec<T extends Tensor> {
    * Compile every pipeline compress and/or decompress need for a C×`h`×`w` input (planned, no GPU work; then
    * compiled asynchronously and primed). Null on a backend without warm-up (CPU).
    */
-  async warmup(h: number, w: number, opts: { mode?: CodecMode; compress?: boolean; decompress?: boolean } = {}): Promise<WarmupReport | null> {
+  async warmup(
+    h: number,
+    w: number,
+    opts: { mode?: CodecMode; compress?: boolean; decompress?: boolean } = {},
+  ): Promise<WarmupReport | null> {
     const ops = this.ops;
     if (!ops.warmup) return null;
     return ops.warmup(async (unrecorded) => {
@@ -266,7 +312,14 @@ export class HyperpriorCodec<T extends Tensor> {
     this.check(xt.shape);
     const time = opts.time;
     let t0 = performance.now();
-    const lap = async (stage: string) => { if (time) { await this.ops.sync(); const t = performance.now(); time(stage, t - t0); t0 = t; } };
+    const lap = async (stage: string) => {
+      if (time) {
+        await this.ops.sync();
+        const t = performance.now();
+        time(stage, t - t0);
+        t0 = t;
+      }
+    };
     const y = gA(this.ops, this.layers, xt);
     if (xt !== x) this.ops.release(xt);
     await lap('g_a');
@@ -282,13 +335,32 @@ export class HyperpriorCodec<T extends Tensor> {
     const h = this.hyper(zSymbols, zSymT, zShape, mode === 'compat');
     await lap('h_s');
     const ops = this.ops;
-    return { y, zSymT, zSymbols, zString, zShape, mode, scales: h.scales, means: h.means, release() { ops.release(y, zSymT, h.scales, h.means); } };
+    return {
+      y,
+      zSymT,
+      zSymbols,
+      zString,
+      zShape,
+      mode,
+      scales: h.scales,
+      means: h.means,
+      release() {
+        ops.release(y, zSymT, h.scales, h.means);
+      },
+    };
   }
 
   /** Quantize and entropy-code y of an analysed input at `gain` (1 for a fixed-rate model). */
   async code(a: Analysed<T>, gain: number, time?: StageTimer): Promise<CompressResult> {
     let t0 = performance.now();
-    const lap = async (stage: string) => { if (time) { await this.ops.sync(); const t = performance.now(); time(stage, t - t0); t0 = t; } };
+    const lap = async (stage: string) => {
+      if (time) {
+        await this.ops.sync();
+        const t = performance.now();
+        time(stage, t - t0);
+        t0 = t;
+      }
+    };
     const { indexes: yIndexes, scalesG } = await this.indexes(a.zSymbols, a.zShape, a.scales, a.mode, gain);
     if (scalesG && scalesG !== a.scales) this.ops.release(scalesG);
     await lap(`h_s+indexes (${a.mode})`);
@@ -304,10 +376,23 @@ export class HyperpriorCodec<T extends Tensor> {
     await lap('quantize y');
     const yString = this.gc.compress(ySymbols, yIndexes);
     await lap('rANS y');
-    return { strings: [yString, a.zString], zShape: a.zShape, mode: a.mode, architecture: this.architecture, gain, yShape, ySymbols, yIndexes, zSymbols: a.zSymbols };
+    return {
+      strings: [yString, a.zString],
+      zShape: a.zShape,
+      mode: a.mode,
+      architecture: this.architecture,
+      gain,
+      yShape,
+      ySymbols,
+      yIndexes,
+      zSymbols: a.zSymbols,
+    };
   }
 
-  async compress(x: T | Float32Array, opts: { mode?: CodecMode; shape?: readonly number[]; time?: StageTimer } & RateOptions = {}): Promise<CompressResult> {
+  async compress(
+    x: T | Float32Array,
+    opts: { mode?: CodecMode; shape?: readonly number[]; time?: StageTimer } & RateOptions = {},
+  ): Promise<CompressResult> {
     const gain = this.gainFor(opts);
     const a = await this.analyse(x, opts);
     try {
@@ -322,7 +407,11 @@ export class HyperpriorCodec<T extends Tensor> {
    * level). `synthesis: false` stops after entropy decoding (symbols and indexes only; xHat is then null as unknown
    * as T — for diagnostics and tests).
    */
-  async decompress(strings: readonly [Uint8Array, Uint8Array], zShape: readonly [number, number], opts: { mode?: CodecMode; time?: StageTimer; synthesis?: boolean; gain?: number } & RateOptions = {}): Promise<DecompressResult<T>> {
+  async decompress(
+    strings: readonly [Uint8Array, Uint8Array],
+    zShape: readonly [number, number],
+    opts: { mode?: CodecMode; time?: StageTimer; synthesis?: boolean; gain?: number } & RateOptions = {},
+  ): Promise<DecompressResult<T>> {
     const mode = checkMode(opts.mode ?? 'compat');
     const gain = opts.gain !== undefined ? this.checkGain(opts.gain) : this.gainFor(opts);
     const [zh, zw] = zShape;
@@ -331,7 +420,14 @@ export class HyperpriorCodec<T extends Tensor> {
     }
     const time = opts.time;
     let t0 = performance.now();
-    const lap = async (stage: string) => { if (time) { await this.ops.sync(); const t = performance.now(); time(stage, t - t0); t0 = t; } };
+    const lap = async (stage: string) => {
+      if (time) {
+        await this.ops.sync();
+        const t = performance.now();
+        time(stage, t - t0);
+        t0 = t;
+      }
+    };
     const zSymbols = this.eb.decompress(strings[1], zShape);
     await lap('rANS z');
     // the variable-rate reconstruction needs the float scales in either mode
@@ -347,7 +443,10 @@ export class HyperpriorCodec<T extends Tensor> {
       throw e;
     }
     await lap('rANS y');
-    if (opts.synthesis === false) { release(); return { xHat: null as unknown as T, ySymbols, yIndexes, zSymbols }; }
+    if (opts.synthesis === false) {
+      release();
+      return { xHat: null as unknown as T, ySymbols, yIndexes, zSymbols };
+    }
     const ySymT = this.ops.fromCHWInt(ySymbols, this.M, zh * 4, zw * 4);
     const yHat = this.spec.vbr
       ? this.ops.dequantizeVbr(ySymT, scalesG!, h.means, gain, Math.fround(1 / gain), this.params.scaleBound, this.mlp!)

@@ -32,7 +32,10 @@ function entropyCode(f: () => Uint8Array, which: 'y' | 'z'): Uint8Array {
     return f();
   } catch (e) {
     if (e instanceof RansEncodeError) {
-      throw new CodecInputError(`the input is out of the codec's range: a quantized ${which} latent is too large for the entropy coder (${(e as Error).message}). Codec inputs are features in the range the model was trained on (8-bit features map to [0, 1]); check for huge or non-finite values`, { cause: e });
+      throw new CodecInputError(
+        `the input is out of the codec's range: a quantized ${which} latent is too large for the entropy coder (${(e as Error).message}). Codec inputs are features in the range the model was trained on (8-bit features map to [0, 1]); check for huge or non-finite values`,
+        { cause: e },
+      );
     }
     throw e;
   }
@@ -47,11 +50,17 @@ function channelIndexes(n: number, h: number, w: number): Int32Array {
 
 export class EntropyBottleneck<T extends Tensor> {
   private readonly vec: ChannelVec;
-  constructor(private readonly ops: CodecOps<T>, readonly medians: Float32Array, readonly tables: CdfTables) {
+  constructor(
+    private readonly ops: CodecOps<T>,
+    readonly medians: Float32Array,
+    readonly tables: CdfTables,
+  ) {
     this.vec = ops.prepareChannelVec(medians);
   }
 
-  get channels(): number { return this.medians.length; }
+  get channels(): number {
+    return this.medians.length;
+  }
 
   /** z → its symbols (a tensor, for the h_s that follows) and their CHW values. */
   async quantize(z: T): Promise<{ symT: T; symbols: Int32Array }> {
@@ -78,23 +87,34 @@ export class EntropyBottleneck<T extends Tensor> {
     return zHat;
   }
 
-  release(): void { this.vec.release(); }
+  release(): void {
+    this.vec.release();
+  }
 }
 
 export class GaussianConditional<T extends Tensor> {
   private readonly table: ScaleTableHandle;
-  constructor(private readonly ops: CodecOps<T>, readonly scaleTable: Float32Array, readonly scaleBound: number, readonly tables: CdfTables) {
+  constructor(
+    private readonly ops: CodecOps<T>,
+    readonly scaleTable: Float32Array,
+    readonly scaleBound: number,
+    readonly tables: CdfTables,
+  ) {
     this.table = ops.prepareScaleTable(scaleTable, scaleBound);
   }
 
   /** compat: CompressAI's build_indexes(scales) in float32 (a variable-rate model passes scales·gain). */
-  buildIndexes(scales: T): T { return this.ops.buildIndexes(scales, this.table); }
+  buildIndexes(scales: T): T {
+    return this.ops.buildIndexes(scales, this.table);
+  }
 
   /**
    * portable: the thresholds of the fixed-point h_s output with accumulator exponent E, for scales·gain
    * (index = #{k : v > T_k}).
    */
-  thresholds(E: number, gain = 1): { hi: Int32Array; lo: Int32Array } { return thresholds(this.scaleTable, E, gain); }
+  thresholds(E: number, gain = 1): { hi: Int32Array; lo: Int32Array } {
+    return thresholds(this.scaleTable, E, gain);
+  }
 
   /** symbols = round(y − means) (y and means already multiplied by the gain for a variable-rate model). */
   quantize(y: T, means: T | null): T {
@@ -114,5 +134,7 @@ export class GaussianConditional<T extends Tensor> {
     return means ? this.ops.dequantizeAround(sym, means) : this.ops.dequantize(sym, null);
   }
 
-  release(): void { this.table.release(); }
+  release(): void {
+    this.table.release();
+  }
 }

@@ -16,8 +16,10 @@ export type FeatureMethod = 1 | 2;
 
 /** CompressAI's compute_padding for one axis: top/left = floor(diff/2), bottom/right = the rest. */
 export function computePadding(h: number, w: number, minDiv = 64): [number, number, number, number] {
-  const H = Math.ceil(h / minDiv) * minDiv, W = Math.ceil(w / minDiv) * minDiv;
-  const top = Math.floor((H - h) / 2), left = Math.floor((W - w) / 2);
+  const H = Math.ceil(h / minDiv) * minDiv,
+    W = Math.ceil(w / minDiv) * minDiv;
+  const top = Math.floor((H - h) / 2),
+    left = Math.floor((W - w) / 2);
   return [top, left, H - h - top, W - w - left];
 }
 
@@ -29,7 +31,8 @@ export function method2Size(h0: number, w0: number): [number, number] {
 
 /** scale = f32((mx − mn) / 255) with range = f32(mx − mn). */
 export function quantParams(mn: number, mx: number): { mn: number; mx: number; range: number; scale: number } {
-  if (!Number.isFinite(mn) || !Number.isFinite(mx)) throw new CodecInputError(`feature map contains non-finite values (min ${mn}, max ${mx})`);
+  if (!Number.isFinite(mn) || !Number.isFinite(mx))
+    throw new CodecInputError(`feature map contains non-finite values (min ${mn}, max ${mx})`);
   const m = Math.fround(mn) + 0; // −0 → +0, so the stored float32 is the same on every device
   const range = Math.fround(mx - m);
   return { mn: m, mx: Math.fround(mx), range, scale: Math.fround(range / 255) };
@@ -63,22 +66,30 @@ export interface EncodedFeatures {
   fields: Omit<ContainerFields, 'yString' | 'zString'>;
 }
 
-export async function encodeFeatures<T extends Tensor>(codec: HyperpriorCodec<T>, stem: T, opts: EncodeFeaturesOptions): Promise<EncodedFeatures> {
+export async function encodeFeatures<T extends Tensor>(
+  codec: HyperpriorCodec<T>,
+  stem: T,
+  opts: EncodeFeaturesOptions,
+): Promise<EncodedFeatures> {
   const ops = codec.ops;
   const mode = opts.mode ?? 'compat';
-  if (opts.method !== 1 && opts.method !== 2) throw new CodecInputError(`method must be 1 (pad-crop) or 2 (resize), got ${String(opts.method)}`);
+  if (opts.method !== 1 && opts.method !== 2)
+    throw new CodecInputError(`method must be 1 (pad-crop) or 2 (resize), got ${String(opts.method)}`);
   if (stem.shape.length !== 3) throw new CodecInputError(`stem feature map must be [C,H,W], got [${stem.shape.join(',')}]`);
   const [C, H, W] = stem.shape as [number, number, number];
   if (C !== codec.C) throw new CodecInputError(`stem has ${C} channels, the codec codes ${codec.C}`);
   const pad = computePadding(H, W);
   if (opts.method === 2 && pad.some((v) => v !== 0)) {
-    throw new CodecInputError(`method 2 needs a ${H}x${W} stem with sides that are multiples of 64 (resize the image to multiples of 256 with method2Size)`);
+    throw new CodecInputError(
+      `method 2 needs a ${H}x${W} stem with sides that are multiples of 64 (resize the image to multiples of 256 with method2Size)`,
+    );
   }
   const [mn0, mx0] = await ops.minMax(stem);
   const q = quantParams(mn0, mx0);
   // A constant map (range 0) quantizes to q = 0 everywhere; dividing 0 by 1 gives exactly that.
   const rate: RateOptions = { level: opts.level, scale: opts.scale };
-  if (opts.targetBpp !== undefined && (opts.level !== undefined || opts.scale !== undefined)) throw new CodecInputError('give a target bpp or a level/scale, not both');
+  if (opts.targetBpp !== undefined && (opts.level !== undefined || opts.scale !== undefined))
+    throw new CodecInputError('give a target bpp or a level/scale, not both');
   codec.gainFor(rate); // validates the rate options before any work
   if (opts.targetBpp !== undefined) checkTargetBpp(codec.architecture, codec.spec.vbr, opts.targetBpp);
   const x = ops.quantize8(stem, q.mn, q.scale > 0 ? q.scale : 1, pad);
@@ -97,13 +108,29 @@ export async function encodeFeatures<T extends Tensor>(codec: HyperpriorCodec<T>
   }
   ops.release(x);
   const fields = {
-    mode, method: opts.method, fingerprint: codec.fingerprint,
-    originalSize: opts.originalSize, resizedSize: opts.resizedSize,
-    featureShape: [C, H, W] as [number, number, number], padding: pad,
-    mn: q.mn, mx: q.mx, zShape: r.zShape, model: codec.architecture, gain: r.gain,
+    mode,
+    method: opts.method,
+    fingerprint: codec.fingerprint,
+    originalSize: opts.originalSize,
+    resizedSize: opts.resizedSize,
+    featureShape: [C, H, W] as [number, number, number],
+    padding: pad,
+    mn: q.mn,
+    mx: q.mx,
+    zShape: r.zShape,
+    model: codec.architecture,
+    gain: r.gain,
   };
   const bytes = writeContainer({ ...fields, yString: r.strings[0], zString: r.strings[1] });
-  return { bytes, strings: r.strings, bpp: stringsBpp(r, px), bppContainer: (8 * bytes.length) / px, gain: r.gain, ...(search ? { search } : {}), fields };
+  return {
+    bytes,
+    strings: r.strings,
+    bpp: stringsBpp(r, px),
+    bppContainer: (8 * bytes.length) / px,
+    gain: r.gain,
+    ...(search ? { search } : {}),
+    fields,
+  };
 }
 
 /** 8·(len(y) + len(z)) / pixels: the rate of the strings alone. */
@@ -116,14 +143,19 @@ export interface DecodedFeatures<T> {
   fields: ReadContainerFields;
 }
 
-export async function decodeFeatures<T extends Tensor>(codec: HyperpriorCodec<T>, bytes: Uint8Array, opts: { time?: StageTimer } = {}): Promise<DecodedFeatures<T>> {
+export async function decodeFeatures<T extends Tensor>(
+  codec: HyperpriorCodec<T>,
+  bytes: Uint8Array,
+  opts: { time?: StageTimer } = {},
+): Promise<DecodedFeatures<T>> {
   const f = readContainer(bytes, { expectFingerprint: codec.fingerprint });
   const [C, H, W] = f.featureShape;
   const [t, l, b, r] = f.padding;
   if (C !== codec.C) throw new ContainerError(`stream codes ${C} channels, the codec has ${codec.C}`);
-  if (f.model !== codec.architecture) throw new ContainerError(`stream was coded by a ${f.model} model, these weights are ${codec.architecture}`);
+  if (f.model !== codec.architecture)
+    throw new ContainerError(`stream was coded by a ${f.model} model, these weights are ${codec.architecture}`);
   if (f.method === 0) throw new ContainerError('method 0 (plain codec input) is not a feature stream');
-  if ((H + t + b) !== f.zShape[0] * 64 || (W + l + r) !== f.zShape[1] * 64) {
+  if (H + t + b !== f.zShape[0] * 64 || W + l + r !== f.zShape[1] * 64) {
     throw new ContainerError(`feature ${H}x${W} padded by [${f.padding.join(',')}] does not match z shape ${f.zShape.join('x')} (×64)`);
   }
   if (f.method === 2 && (t | l | b | r) !== 0) throw new ContainerError('method 2 streams carry no padding');

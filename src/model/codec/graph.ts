@@ -15,7 +15,14 @@ import { architectureOf, type ConvParams, type HyperpriorParams } from './params
 import { CODEC_MODELS } from './registry.ts';
 import { biasHiLo, quantizeWeights, requantShift, thresholds } from './portable.ts';
 
-export interface IntLayer { handle: IntConvHandle; Fw: number; bias: Float32Array; stride: number; pad: number; outputPadding: number }
+export interface IntLayer {
+  handle: IntConvHandle;
+  Fw: number;
+  bias: Float32Array;
+  stride: number;
+  pad: number;
+  outputPadding: number;
+}
 
 export interface CodecLayers {
   /** Mean-scale hyperprior (h_a on y, LeakyReLU, h_s gives scales and means). */
@@ -39,7 +46,13 @@ function prep<T extends Tensor>(ops: CodecOps<T>, c: ConvParams): ConvHandle {
 export function convOutputSlice(c: ConvParams, from: number, n: number, name: string): ConvParams {
   const [, C, K] = c.shape;
   const per = C * K * K;
-  return { name, weight: c.weight.slice(from * per, (from + n) * per), shape: [n, C, K, K], bias: c.bias.slice(from, from + n), transposed: false };
+  return {
+    name,
+    weight: c.weight.slice(from * per, (from + n) * per),
+    shape: [n, C, K, K],
+    bias: c.bias.slice(from, from + n),
+    transposed: false,
+  };
 }
 
 export function prepareLayers<T extends Tensor>(ops: CodecOps<T>, p: HyperpriorParams): CodecLayers {
@@ -58,12 +71,23 @@ export function prepareLayers<T extends Tensor>(ops: CodecOps<T>, p: HyperpriorP
     const { wq, Fw } = quantizeWeights(c.weight);
     const k = c.shape[2];
     return {
-      handle: ops.prepareIntConv(wq, c.shape, c.transposed), Fw, bias: c.bias,
-      stride: i < 2 ? 2 : 1, pad: Math.floor(k / 2), outputPadding: i < 2 ? 1 : 0,
+      handle: ops.prepareIntConv(wq, c.shape, c.transposed),
+      Fw,
+      bias: c.bias,
+      stride: i < 2 ? 2 : 1,
+      pad: Math.floor(k / 2),
+      outputPadding: i < 2 ? 1 : 0,
     };
   });
   return {
-    meanScale, gA, gAGdn, hA, hS, gS, gSGdn, hSInt,
+    meanScale,
+    gA,
+    gAGdn,
+    hA,
+    hS,
+    gS,
+    gSGdn,
+    hSInt,
     release() {
       for (const h of [...gA, ...hA, ...hS, ...gS, ...gAGdn, ...gSGdn]) h.release();
       for (const l of hSInt) l.handle.release();
@@ -80,13 +104,24 @@ export function gA<T extends Tensor>(ops: CodecOps<T>, L: CodecLayers, x: T): T 
     const c = ops.conv2d(t, L.gA[i]!, { ...S2, label: `g_a.${2 * i}` });
     if (t !== x) ops.release(t);
     t = c;
-    if (i < 3) { const g = ops.gdn(t, L.gAGdn[i]!); ops.release(t); t = g; }
+    if (i < 3) {
+      const g = ops.gdn(t, L.gAGdn[i]!);
+      ops.release(t);
+      t = g;
+    }
   }
   return t;
 }
 
 /** conv, then LeakyReLU (mean-scale) or a fused ReLU; `act: false` leaves the conv output as it is. */
-function convAct<T extends Tensor>(ops: CodecOps<T>, L: CodecLayers, x: T, w: ConvHandle, o: { stride: number; pad: number; outputPadding?: number; label: string }, act: boolean): T {
+function convAct<T extends Tensor>(
+  ops: CodecOps<T>,
+  L: CodecLayers,
+  x: T,
+  w: ConvHandle,
+  o: { stride: number; pad: number; outputPadding?: number; label: string },
+  act: boolean,
+): T {
   if (!L.meanScale) return ops.conv2d(x, w, { ...o, relu: act });
   const c = ops.conv2d(x, w, o);
   if (!act) return c;
@@ -139,7 +174,11 @@ export function gS<T extends Tensor>(ops: CodecOps<T>, L: CodecLayers, yHat: T):
     const c = ops.conv2d(t, L.gS[i]!, { ...D2, label: `g_s.${2 * i}` });
     if (t !== yHat) ops.release(t);
     t = c;
-    if (i < 3) { const g = ops.gdn(t, L.gSGdn[i]!); ops.release(t); t = g; }
+    if (i < 3) {
+      const g = ops.gdn(t, L.gSGdn[i]!);
+      ops.release(t);
+      t = g;
+    }
   }
   return t;
 }
@@ -151,7 +190,15 @@ export function gS<T extends Tensor>(ops: CodecOps<T>, L: CodecLayers, yHat: T):
 /** Receives, per h_s layer, the exponent E of its accumulator and the requantization shift (−1 for the last). */
 export type PortableTrace = (layer: number, E: number, shift: number) => void;
 
-export async function hSPortableIndexes<T extends Tensor>(ops: CodecOps<T>, L: CodecLayers, a: T, F: number, scaleTable: Float32Array, trace?: PortableTrace, gain = 1): Promise<T> {
+export async function hSPortableIndexes<T extends Tensor>(
+  ops: CodecOps<T>,
+  L: CodecLayers,
+  a: T,
+  F: number,
+  scaleTable: Float32Array,
+  trace?: PortableTrace,
+  gain = 1,
+): Promise<T> {
   let x = a;
   for (let i = 0; i < 3; i++) {
     const l = L.hSInt[i]!;

@@ -94,7 +94,13 @@ export interface CodecOps<T extends Tensor = Tensor> extends Backend<T> {
   // ---- portable (exact integer) h_s ----
   prepareIntConv(wq: Int32Array, shape: readonly number[], transposed: boolean): IntConvHandle;
   /** Exact Σ a·w + bias into a hi/lo accumulator (bias given per output channel as hi/lo). */
-  intConv(x: T, w: IntConvHandle, biasHi: Int32Array, biasLo: Int32Array, opts: { stride: number; pad: number; outputPadding?: number }): IntAcc<T>;
+  intConv(
+    x: T,
+    w: IntConvHandle,
+    biasHi: Int32Array,
+    biasLo: Int32Array,
+    opts: { stride: number; pad: number; outputPadding?: number },
+  ): IntAcc<T>;
   /** max over elements of max(hi, 0). */
   intMaxHi(acc: IntAcc<T>): Promise<number>;
   /** ReLU, then round(v / 2^shift) (half up) saturated to 32767; `leaky`: negative values by portable.ts's leakyRequantValue. */

@@ -89,7 +89,8 @@ type TensorMap = ReadonlyMap<string, NamedTensor>;
 
 function get(t: TensorMap, name: string): NamedTensor {
   const v = t.get(name);
-  if (!v) throw new CodecWeightsError(`codec checkpoint is missing tensor '${name}' (is this a CompressAI bmshj2018-hyperprior state dict?)`);
+  if (!v)
+    throw new CodecWeightsError(`codec checkpoint is missing tensor '${name}' (is this a CompressAI bmshj2018-hyperprior state dict?)`);
   return v;
 }
 
@@ -119,7 +120,8 @@ function gdn(t: TensorMap, name: string, C: number, inverse: boolean): GdnParams
   const rawBeta = f32(t, `${name}.beta`, [C]);
   const rawGamma = f32(t, `${name}.gamma`, [C, C]);
   const hasReparam = t.has(`${name}.beta_reparam.pedestal`);
-  let beta = rawBeta, gamma = rawGamma;
+  let beta = rawBeta,
+    gamma = rawGamma;
   if (hasReparam) {
     const scalar = (n: string) => f32(t, n)[0]!;
     beta = gdnEffective(rawBeta, scalar(`${name}.beta_reparam.lower_bound.bound`), scalar(`${name}.beta_reparam.pedestal`));
@@ -133,19 +135,32 @@ export function hyperpriorParams(tensors: TensorMap): HyperpriorParams {
   const ga0 = get(tensors, 'g_a.0.weight');
   const ga6 = get(tensors, 'g_a.6.weight');
   if (ga0.shape.length !== 4 || ga6.shape.length !== 4) throw new CodecWeightsError('g_a.0.weight / g_a.6.weight must be 4-D');
-  const N = ga0.shape[0]!, C = ga0.shape[1]!, M = ga6.shape[0]!;
+  const N = ga0.shape[0]!,
+    C = ga0.shape[1]!,
+    M = ga6.shape[0]!;
   if (ga6.shape[1] !== N) throw new CodecWeightsError(`g_a.6.weight has ${ga6.shape[1]} input channels, expected N = ${N}`);
   const architecture = recognizeArchitecture((n) => tensors.get(n)?.shape);
-  if (!architecture) throw new CodecWeightsError("codec checkpoint is missing tensor 'h_s.4.weight' (is this a CompressAI hyperprior state dict?)");
+  if (!architecture)
+    throw new CodecWeightsError("codec checkpoint is missing tensor 'h_s.4.weight' (is this a CompressAI hyperprior state dict?)");
   const spec = CODEC_MODELS[architecture];
   // mbt2018-mean's h_s: deconv(N, M) · deconv(M, 3M/2) · conv(3M/2, 2M)
   const [h0, h1, h2] = spec.meanScale ? [M, Math.floor((M * 3) / 2), 2 * M] : [N, N, M];
   const gA = {
-    convs: [conv(tensors, 'g_a.0', C, N, 5, false), conv(tensors, 'g_a.2', N, N, 5, false), conv(tensors, 'g_a.4', N, N, 5, false), conv(tensors, 'g_a.6', N, M, 5, false)],
+    convs: [
+      conv(tensors, 'g_a.0', C, N, 5, false),
+      conv(tensors, 'g_a.2', N, N, 5, false),
+      conv(tensors, 'g_a.4', N, N, 5, false),
+      conv(tensors, 'g_a.6', N, M, 5, false),
+    ],
     gdns: [gdn(tensors, 'g_a.1', N, false), gdn(tensors, 'g_a.3', N, false), gdn(tensors, 'g_a.5', N, false)],
   };
   const gS = {
-    convs: [conv(tensors, 'g_s.0', M, N, 5, true), conv(tensors, 'g_s.2', N, N, 5, true), conv(tensors, 'g_s.4', N, N, 5, true), conv(tensors, 'g_s.6', N, C, 5, true)],
+    convs: [
+      conv(tensors, 'g_s.0', M, N, 5, true),
+      conv(tensors, 'g_s.2', N, N, 5, true),
+      conv(tensors, 'g_s.4', N, N, 5, true),
+      conv(tensors, 'g_s.6', N, C, 5, true),
+    ],
     gdns: [gdn(tensors, 'g_s.1', N, true), gdn(tensors, 'g_s.3', N, true), gdn(tensors, 'g_s.5', N, true)],
   };
   const hA = [conv(tensors, 'h_a.0', M, N, 3, false), conv(tensors, 'h_a.2', N, N, 5, false), conv(tensors, 'h_a.4', N, N, 5, false)];
@@ -167,10 +182,14 @@ export function hyperpriorParams(tensors: TensorMap): HyperpriorParams {
     const len = i32(tensors, `${prefix}.${u}cdf_length`);
     const off = i32(tensors, `${prefix}.${u}offset`);
     if (cdf.shape.length !== 2 || cdf.shape[0] === 0 || cdf.shape[1] === 0) {
-      throw new CodecWeightsError(`${what}: _quantized_cdf is empty or not 2-D ([${cdf.shape.join(',')}]); run CompressAI's model.update() before saving`);
+      throw new CodecWeightsError(
+        `${what}: _quantized_cdf is empty or not 2-D ([${cdf.shape.join(',')}]); run CompressAI's model.update() before saving`,
+      );
     }
-    if (rows !== null && cdf.shape[0] !== rows) throw new CodecWeightsError(`${what}: _quantized_cdf has ${cdf.shape[0]} rows, expected ${rows}`);
-    if (len.data.length !== cdf.shape[0] || off.data.length !== cdf.shape[0]) throw new CodecWeightsError(`${what}: _cdf_length/_offset do not match _quantized_cdf rows`);
+    if (rows !== null && cdf.shape[0] !== rows)
+      throw new CodecWeightsError(`${what}: _quantized_cdf has ${cdf.shape[0]} rows, expected ${rows}`);
+    if (len.data.length !== cdf.shape[0] || off.data.length !== cdf.shape[0])
+      throw new CodecWeightsError(`${what}: _cdf_length/_offset do not match _quantized_cdf rows`);
     return CdfTables.from({ data: cdf.data, stride: cdf.shape[1]! }, len.data, off.data);
   };
   const ebTables = tables('entropy_bottleneck', N, 'EntropyBottleneck');
@@ -193,7 +212,8 @@ function vbrParams(t: TensorMap): VbrParams {
   if (gain.length === 0) throw new CodecWeightsError('Gain is empty');
   const w0 = get(t, 'QuantABCD.0.weight');
   const H = w0.shape[0]!;
-  if (w0.shape.length !== 2 || w0.shape[1] !== 2) throw new CodecWeightsError(`QuantABCD.0.weight has shape [${w0.shape.join(',')}], expected [H, 2]`);
+  if (w0.shape.length !== 2 || w0.shape[1] !== 2)
+    throw new CodecWeightsError(`QuantABCD.0.weight has shape [${w0.shape.join(',')}], expected [H, 2]`);
   return {
     gain: gain.slice(),
     quantABCD: {
@@ -218,15 +238,32 @@ export function paramsDigestInput(p: HyperpriorParams): Uint8Array[] {
     parts.push(enc.encode(`${name}:${a.length};`));
     parts.push(new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)));
   };
-  for (const c of [...p.gA.convs, ...p.hA, ...p.hS, ...p.gS.convs]) { add(`${c.name}.weight`, c.weight); add(`${c.name}.bias`, c.bias); }
-  for (const g of [...p.gA.gdns, ...p.gS.gdns]) { add(`${g.name}.beta`, g.beta); add(`${g.name}.gamma`, g.gamma); }
+  for (const c of [...p.gA.convs, ...p.hA, ...p.hS, ...p.gS.convs]) {
+    add(`${c.name}.weight`, c.weight);
+    add(`${c.name}.bias`, c.bias);
+  }
+  for (const g of [...p.gA.gdns, ...p.gS.gdns]) {
+    add(`${g.name}.beta`, g.beta);
+    add(`${g.name}.gamma`, g.gamma);
+  }
   add('medians', p.medians);
-  for (const [n, t] of [['eb', p.ebTables], ['gc', p.gcTables]] as const) { add(`${n}.cdf`, t.cdf); add(`${n}.rowStart`, t.rowStart); add(`${n}.maxValue`, t.maxValue); add(`${n}.offsets`, t.offsets); }
+  for (const [n, t] of [
+    ['eb', p.ebTables],
+    ['gc', p.gcTables],
+  ] as const) {
+    add(`${n}.cdf`, t.cdf);
+    add(`${n}.rowStart`, t.rowStart);
+    add(`${n}.maxValue`, t.maxValue);
+    add(`${n}.offsets`, t.offsets);
+  }
   add('scale_table', p.scaleTable);
   add('scale_bound', Float32Array.of(p.scaleBound));
   if (p.vbr) {
     add('Gain', p.vbr.gain);
-    p.vbr.quantABCD.w.forEach((w, i) => { add(`QuantABCD.${2 * i}.weight`, w); add(`QuantABCD.${2 * i}.bias`, p.vbr!.quantABCD.b[i]!); });
+    p.vbr.quantABCD.w.forEach((w, i) => {
+      add(`QuantABCD.${2 * i}.weight`, w);
+      add(`QuantABCD.${2 * i}.bias`, p.vbr!.quantABCD.b[i]!);
+    });
   }
   return parts;
 }

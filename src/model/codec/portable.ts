@@ -49,7 +49,8 @@ export function splitHiLo(v: number): [number, number] {
 }
 
 export function biasHiLo(bias: Float32Array, E: number): { hi: Int32Array; lo: Int32Array } {
-  const hi = new Int32Array(bias.length), lo = new Int32Array(bias.length);
+  const hi = new Int32Array(bias.length),
+    lo = new Int32Array(bias.length);
   for (let i = 0; i < bias.length; i++) {
     const v = Math.max(-SAT, Math.min(SAT, rne(bias[i]! * 2 ** E)));
     [hi[i], lo[i]] = splitHiLo(v);
@@ -97,7 +98,8 @@ export function leakyRequantValue(v: number, s: number): number {
 
 export function thresholds(table: Float32Array, E: number, gain = 1): { hi: Int32Array; lo: Int32Array } {
   const L = table.length - 1;
-  const hi = new Int32Array(L), lo = new Int32Array(L);
+  const hi = new Int32Array(L),
+    lo = new Int32Array(L);
   for (let k = 0; k < L; k++) {
     const t = Math.min(SAT, Math.floor(gain === 1 ? table[k]! * 2 ** E : (table[k]! * 2 ** E) / gain));
     [hi[k], lo[k]] = splitHiLo(t);

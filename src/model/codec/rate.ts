@@ -29,17 +29,25 @@ export const RATE_TOLERANCE = 0.03;
 
 /** The rate options of the CLI and API, checked: a finite positive target; a fixed-rate model refuses. */
 export function checkTargetBpp(architecture: string, vbr: boolean, targetBpp: unknown): number {
-  if (!vbr) throw new CodecInputError(`${architecture} is a fixed-rate model: a target bitrate needs a variable-rate model (${VBR_ARCHITECTURES.join(', ')})`);
-  if (typeof targetBpp !== 'number' || !Number.isFinite(targetBpp) || targetBpp <= 0) throw new CodecInputError(`target bpp ${String(targetBpp)} is not a finite positive number`);
+  if (!vbr)
+    throw new CodecInputError(
+      `${architecture} is a fixed-rate model: a target bitrate needs a variable-rate model (${VBR_ARCHITECTURES.join(', ')})`,
+    );
+  if (typeof targetBpp !== 'number' || !Number.isFinite(targetBpp) || targetBpp <= 0)
+    throw new CodecInputError(`target bpp ${String(targetBpp)} is not a finite positive number`);
   return targetBpp;
 }
 
 export async function findGain<T extends Tensor>(
-  codec: HyperpriorCodec<T>, a: Analysed<T>, targetBpp: number, pixels: number,
+  codec: HyperpriorCodec<T>,
+  a: Analysed<T>,
+  targetBpp: number,
+  pixels: number,
   opts: { tolerance?: number; maxSteps?: number } = {},
 ): Promise<{ result: CompressResult; search: RateSearch }> {
   checkTargetBpp(codec.architecture, codec.spec.vbr, targetBpp);
-  const tol = opts.tolerance ?? RATE_TOLERANCE, maxSteps = opts.maxSteps ?? 24;
+  const tol = opts.tolerance ?? RATE_TOLERANCE,
+    maxSteps = opts.maxSteps ?? 24;
   const gains = codec.gains;
   let steps = 0;
   const at = async (g: number) => {

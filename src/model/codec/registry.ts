@@ -49,7 +49,8 @@ export function isCodecArchitecture(v: unknown): v is CodecArchitecture {
  * Returns null when `g_a.6.weight` or `h_s.4.weight` is missing (the loader then lists what is missing).
  */
 export function recognizeArchitecture(shapeOf: (name: string) => readonly number[] | undefined): CodecArchitecture | null {
-  const ga6 = shapeOf('g_a.6.weight'), hs4 = shapeOf('h_s.4.weight');
+  const ga6 = shapeOf('g_a.6.weight'),
+    hs4 = shapeOf('h_s.4.weight');
   if (!ga6 || !hs4 || ga6.length !== 4 || hs4.length !== 4) return null;
   const meanScale = hs4[0] === 2 * ga6[0]!;
   const vbr = shapeOf('Gain') !== undefined || shapeOf('QuantABCD.0.weight') !== undefined;

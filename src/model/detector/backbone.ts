@@ -23,7 +23,13 @@ const RPN = 'proposal_generator.rpn_head';
 export const FPN_LEVELS = ['p2', 'p3', 'p4', 'p5', 'p6'] as const;
 export const STAGE_NAMES = ['res2', 'res3', 'res4', 'res5'] as const;
 
-interface Block { conv1: ConvHandle; conv2: ConvHandle; conv3: ConvHandle; shortcut: ConvHandle | null; stride: number }
+interface Block {
+  conv1: ConvHandle;
+  conv2: ConvHandle;
+  conv3: ConvHandle;
+  shortcut: ConvHandle | null;
+  stride: number;
+}
 
 export interface BackboneHandles {
   arch: DetectorArch;
@@ -66,7 +72,9 @@ export function prepareBackbone<T extends Tensor>(ops: DetectorOps<T>, weights: 
         const hasShortcut = weights.tensors.has(`${b}.shortcut.weight`);
         if (i === 0 && s.inFirst !== s.out && !hasShortcut) throw new DetectorWeightsError(`missing tensor '${b}.shortcut.weight'`);
         blocks.push({
-          conv1: conv(`${b}.conv1`), conv2: conv(`${b}.conv2`), conv3: conv(`${b}.conv3`),
+          conv1: conv(`${b}.conv1`),
+          conv2: conv(`${b}.conv2`),
+          conv3: conv(`${b}.conv3`),
           shortcut: hasShortcut ? conv(`${b}.shortcut`) : null,
           stride: i === 0 ? s.firstStride : 1,
         });
@@ -78,7 +86,19 @@ export function prepareBackbone<T extends Tensor>(ops: DetectorOps<T>, weights: 
     const rpnConv = conv(`${RPN}.conv`);
     const rpnObjectness = conv(`${RPN}.objectness_logits`);
     const rpnDeltas = conv(`${RPN}.anchor_deltas`);
-    return { arch, stem, stages, lateral, output, rpnConv, rpnObjectness, rpnDeltas, release() { for (const h of all) h.release(); } };
+    return {
+      arch,
+      stem,
+      stages,
+      lateral,
+      output,
+      rpnConv,
+      rpnObjectness,
+      rpnDeltas,
+      release() {
+        for (const h of all) h.release();
+      },
+    };
   } catch (e) {
     for (const h of all) h.release();
     throw e;
@@ -119,7 +139,12 @@ export interface DenseOutputs<T> extends FpnOutputs<T> {
 }
 
 /** res2..res5, FPN p2..p6 and the RPN head outputs from the stem tensor [stemOut, Hp/4, Wp/4]. Does not release `stem`. */
-export async function runFromStem<T extends Tensor>(ops: DetectorOps<T>, bb: BackboneHandles, stem: T, opts: DenseRunOptions = {}): Promise<DenseOutputs<T>> {
+export async function runFromStem<T extends Tensor>(
+  ops: DetectorOps<T>,
+  bb: BackboneHandles,
+  stem: T,
+  opts: DenseRunOptions = {},
+): Promise<DenseOutputs<T>> {
   const kept = new Map<DenseTensorName, T>();
   const res: T[] = [];
   let x = stem;

@@ -38,16 +38,25 @@ export class Detector<T extends Tensor> {
    * Upload the dense weights; the heads (./heads, or `opts.heads`) upload theirs on first use. `backend` implements
    * DetectorOps and HeadOps (GpuDetectorBackend / CpuDetectorBackend).
    */
-  static async create<T extends Tensor>(weights: DetectorWeights, backend: DetectorBackend<T>, cfg: Partial<DetectorConfig> = {}, opts: { heads?: HeadsFn<T> } = {}): Promise<Detector<T>> {
+  static async create<T extends Tensor>(
+    weights: DetectorWeights,
+    backend: DetectorBackend<T>,
+    cfg: Partial<DetectorConfig> = {},
+    opts: { heads?: HeadsFn<T> } = {},
+  ): Promise<Detector<T>> {
     const c = resolveDetectorConfig(cfg);
     const bb = prepareBackbone(backend, weights);
     return new Detector(backend, weights, c, bb, opts.heads ?? defaultHeads<T>());
   }
 
-  get arch(): BackboneHandles['arch'] { return this.handles.arch; }
+  get arch(): BackboneHandles['arch'] {
+    return this.handles.arch;
+  }
 
   /** Class names, index = the contiguous class id of `Detections.classes` (the checkpoint's, else the defaults). */
-  get classNames(): string[] { return classNamesOf(this.weights); }
+  get classNames(): string[] {
+    return classNamesOf(this.weights);
+  }
 
   private get handles(): BackboneHandles {
     if (!this.bb) throw new DetectorInputError('Detector used after dispose()');
@@ -78,7 +87,10 @@ export class Detector<T extends Tensor> {
     if (opts.dump) await opts.dump('input_tensor', await this.ops.toCHW(input), [1, 3, ...sizes.padded]);
     const stem = runStem(this.ops, this.handles, input);
     this.ops.release(input);
-    if (opts.timings) { await this.ops.sync(); opts.timings.set('stem', performance.now() - t0); }
+    if (opts.timings) {
+      await this.ops.sync();
+      opts.timings.set('stem', performance.now() - t0);
+    }
     return { stem, sizes };
   }
 
@@ -94,7 +106,9 @@ export class Detector<T extends Tensor> {
     checkSizes(sizes, this.cfg);
     const want = this.stemShape(sizes);
     if (stem.shape.length !== 3 || stem.shape.some((d, i) => d !== want[i])) {
-      throw new DetectorInputError(`fromStem: stem is [${stem.shape.join(',')}], expected [${want.join(',')}] for a ${sizes.padded.join('x')} padded input`);
+      throw new DetectorInputError(
+        `fromStem: stem is [${stem.shape.join(',')}], expected [${want.join(',')}] for a ${sizes.padded.join('x')} padded input`,
+      );
     }
     const ops = this.ops;
     let t = performance.now();
@@ -114,7 +128,8 @@ export class Detector<T extends Tensor> {
           const l = FPN_LEVELS[i]!;
           const p = dense.features[l];
           await opts.dump(l, await ops.toCHW(p), [1, ...p.shape]);
-          const o = dense.rpnObjectness[i]!, d = dense.rpnDeltas[i]!;
+          const o = dense.rpnObjectness[i]!,
+            d = dense.rpnDeltas[i]!;
           await opts.dump(`rpn_objectness_${l}`, await ops.toCHW(o), [1, ...o.shape]);
           await opts.dump(`rpn_anchor_deltas_${l}`, await ops.toCHW(d), [1, ...d.shape]);
         }
@@ -145,7 +160,11 @@ export class Detector<T extends Tensor> {
    * shapes. `sizes` (receiver side): the stream's sizes when they follow another resize config. Returns null on a
    * backend without warm-up (CPU).
    */
-  async warmup(height: number, width: number, opts: { part?: 'stem' | 'fromStem' | 'all'; sizes?: ImageSizes } = {}): Promise<WarmupReport | null> {
+  async warmup(
+    height: number,
+    width: number,
+    opts: { part?: 'stem' | 'fromStem' | 'all'; sizes?: ImageSizes } = {},
+  ): Promise<WarmupReport | null> {
     const ops = this.ops;
     if (!ops.warmup) return null;
     const part = opts.part ?? 'all';
@@ -167,10 +186,11 @@ export class Detector<T extends Tensor> {
       const t0 = performance.now();
       const d = dense as DenseOutputs<T>;
       let seed = 1;
-      const rnd = (n: number, scale: number): Float32Array => Float32Array.from({ length: n }, () => {
-        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-        return ((seed / 2 ** 32) * 2 - 1) * scale;
-      });
+      const rnd = (n: number, scale: number): Float32Array =>
+        Float32Array.from({ length: n }, () => {
+          seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+          return ((seed / 2 ** 32) * 2 - 1) * scale;
+        });
       const fake = (t: T, scale: number): T => {
         const [c, h, w] = t.shape as [number, number, number];
         ops.release(t);
@@ -209,8 +229,10 @@ function isDeviceImage(x: BgrImage | DeviceImage): x is DeviceImage {
 
 function checkSizes(s: ImageSizes, cfg: DetectorConfig): void {
   const ok = (p: unknown): p is [number, number] => Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && v > 0);
-  if (!s || !ok(s.original) || !ok(s.resized) || !ok(s.padded)) throw new DetectorInputError('sizes must hold original, resized and padded [H, W] positive integers');
-  if (s.resized[0] > s.padded[0] || s.resized[1] > s.padded[1]) throw new DetectorInputError(`resized ${s.resized.join('x')} exceeds padded ${s.padded.join('x')}`);
+  if (!s || !ok(s.original) || !ok(s.resized) || !ok(s.padded))
+    throw new DetectorInputError('sizes must hold original, resized and padded [H, W] positive integers');
+  if (s.resized[0] > s.padded[0] || s.resized[1] > s.padded[1])
+    throw new DetectorInputError(`resized ${s.resized.join('x')} exceeds padded ${s.padded.join('x')}`);
   const d = cfg.method2 ? 1 : cfg.sizeDivisibility;
   if (s.padded[0] % d || s.padded[1] % d) throw new DetectorInputError(`padded size ${s.padded.join('x')} is not a multiple of ${d}`);
 }

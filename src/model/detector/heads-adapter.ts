@@ -16,7 +16,14 @@ export interface HeadsResult {
 
 /** The sparse half: src/model/detector/heads (runHeads). `ops` is the Detector's backend. */
 export interface HeadsFn<T extends Tensor> {
-  (ops: DetectorBackend<T>, fpn: FpnOutputs<T>, sizes: ImageSizes, weights: DetectorWeights, cfg: DetectorConfig, opts?: { dump?: DumpFn }): Promise<HeadsResult>;
+  (
+    ops: DetectorBackend<T>,
+    fpn: FpnOutputs<T>,
+    sizes: ImageSizes,
+    weights: DetectorWeights,
+    cfg: DetectorConfig,
+    opts?: { dump?: DumpFn },
+  ): Promise<HeadsResult>;
   /** Free what the heads uploaded for (ops, weights). */
   dispose?: (ops: DetectorBackend<T>, weights: DetectorWeights) => void;
 }
@@ -31,6 +38,9 @@ export function defaultHeads<T extends Tensor>(): HeadsFn<T> {
     handle ??= prepareHeads(ops, weights);
     return runHeads(ops, fpn, sizes, handle, cfg, { dump: opts?.dump });
   };
-  fn.dispose = () => { handle?.release(); handle = null; };
+  fn.dispose = () => {
+    handle?.release();
+    handle = null;
+  };
   return fn;
 }

@@ -12,7 +12,12 @@ export interface DetectorOps<T extends Tensor = Tensor> extends Backend<T> {
    * An image already on the backend's device → the same [3, Hp, Wp] tensor as resizing it with Pillow's BILINEAR
    * to `resized` and `normalizeImage`, bit for bit, without a trip to the host. Optional (GPU backend only).
    */
-  resizeNormalizeImage?(img: DeviceImage, resized: readonly [number, number], padded: readonly [number, number], mean: readonly [number, number, number]): T;
+  resizeNormalizeImage?(
+    img: DeviceImage,
+    resized: readonly [number, number],
+    padded: readonly [number, number],
+    mean: readonly [number, number, number],
+  ): T;
 }
 
 /** An 8-bit image that lives on the backend's device (opaque to the graph; the GPU backend's `GpuImage`). */

@@ -32,7 +32,13 @@ export function shortestEdgeSize(h: number, w: number, shortEdge: number, maxSiz
   const size = shortEdge * 1.0;
   let scale = size / Math.min(h, w);
   let newh: number, neww: number;
-  if (h < w) { newh = size; neww = scale * w; } else { newh = scale * h; neww = size; }
+  if (h < w) {
+    newh = size;
+    neww = scale * w;
+  } else {
+    newh = scale * h;
+    neww = size;
+  }
   if (Math.max(newh, neww) > maxSize) {
     scale = (maxSize * 1.0) / Math.max(newh, neww);
     newh = newh * scale;
@@ -55,18 +61,28 @@ export const MAX_RESIZED_PIXELS = 1 << 24;
 
 /** Resized (h, w) for an original (H, W) under `cfg` (normal or method 2); DetectorInputError over MAX_RESIZED_PIXELS. */
 export function resizedSize(H: number, W: number, cfg: Pick<DetectorConfig, 'minSize' | 'maxSize' | 'method2'>): [number, number] {
-  if (!(cfg.minSize > 0) || !(cfg.maxSize > 0)) throw new DetectorInputError(`minSize/maxSize must be positive (got ${cfg.minSize}/${cfg.maxSize})`);
+  if (!(cfg.minSize > 0) || !(cfg.maxSize > 0))
+    throw new DetectorInputError(`minSize/maxSize must be positive (got ${cfg.minSize}/${cfg.maxSize})`);
   if (!Number.isInteger(H) || !Number.isInteger(W) || H <= 0 || W <= 0) throw new DetectorInputError(`bad image size ${H}x${W}`);
   const [h, w] = shortestEdgeSize(H, W, cfg.minSize, cfg.maxSize);
-  if (h <= 0 || w <= 0) throw new DetectorInputError(`a ${H}x${W} image resizes to ${h}x${w} (short side ${cfg.minSize}, long side ≤ ${cfg.maxSize}): aspect ratio too extreme`);
+  if (h <= 0 || w <= 0)
+    throw new DetectorInputError(
+      `a ${H}x${W} image resizes to ${h}x${w} (short side ${cfg.minSize}, long side ≤ ${cfg.maxSize}): aspect ratio too extreme`,
+    );
   const out: [number, number] = cfg.method2 ? [roundTo256(h), roundTo256(w)] : [h, w];
   if (out[0] * out[1] > MAX_RESIZED_PIXELS) {
-    throw new DetectorInputError(`a ${H}x${W} image would be resized to ${out[0]}x${out[1]} = ${(out[0] * out[1] / 1e6).toFixed(1)} megapixels (short side ${cfg.minSize}, long side ≤ ${cfg.maxSize}), over the detector's budget of ${(MAX_RESIZED_PIXELS / 1e6).toFixed(1)}: lower --min-size / --max-size (minSize / maxSize)`);
+    throw new DetectorInputError(
+      `a ${H}x${W} image would be resized to ${out[0]}x${out[1]} = ${((out[0] * out[1]) / 1e6).toFixed(1)} megapixels (short side ${cfg.minSize}, long side ≤ ${cfg.maxSize}), over the detector's budget of ${(MAX_RESIZED_PIXELS / 1e6).toFixed(1)}: lower --min-size / --max-size (minSize / maxSize)`,
+    );
   }
   return out;
 }
 
-export function imageSizes(H: number, W: number, cfg: Pick<DetectorConfig, 'minSize' | 'maxSize' | 'method2' | 'sizeDivisibility'>): ImageSizes {
+export function imageSizes(
+  H: number,
+  W: number,
+  cfg: Pick<DetectorConfig, 'minSize' | 'maxSize' | 'method2' | 'sizeDivisibility'>,
+): ImageSizes {
   const [h, w] = resizedSize(H, W, cfg);
   const d = cfg.method2 ? 1 : Math.max(1, cfg.sizeDivisibility);
   return { original: [H, W], resized: [h, w], padded: [Math.ceil(h / d) * d, Math.ceil(w / d) * d] };
@@ -77,7 +93,11 @@ export function imageSizes(H: number, W: number, cfg: Pick<DetectorConfig, 'minS
 const PRECISION_BITS = 32 - 8 - 2;
 const ONE = 2 ** PRECISION_BITS;
 
-interface Coeffs { ksize: number; bounds: Int32Array; kk: Int32Array }
+interface Coeffs {
+  ksize: number;
+  bounds: Int32Array;
+  kk: Int32Array;
+}
 
 /** precompute_coeffs + normalize_coeffs_8bpc for the triangle filter (support 1). Exported for tests. */
 export function pillowCoeffs(inSize: number, outSize: number): Coeffs {
@@ -128,11 +148,14 @@ function clip8(v: number): number {
  */
 export function pillowResizeBilinear(src: Uint8Array, H: number, W: number, C: number, outH: number, outW: number): Uint8Array {
   if (src.length !== H * W * C) throw new DetectorInputError(`resize: ${src.length} bytes for ${H}x${W}x${C}`);
-  if (!Number.isInteger(outH) || !Number.isInteger(outW) || outH <= 0 || outW <= 0) throw new DetectorInputError(`resize: bad output size ${outH}x${outW}`);
+  if (!Number.isInteger(outH) || !Number.isInteger(outW) || outH <= 0 || outW <= 0)
+    throw new DetectorInputError(`resize: bad output size ${outH}x${outW}`);
   const needH = outW !== W;
   const needV = outH !== H;
   const vert = pillowCoeffs(H, outH);
-  let img = src, iw = W, ih = H;
+  let img = src,
+    iw = W,
+    ih = H;
   const bv = vert.bounds.slice();
   if (needH) {
     const yFirst = bv[0]!;
@@ -146,7 +169,8 @@ export function pillowResizeBilinear(src: Uint8Array, H: number, W: number, C: n
       const srow = (yy + yFirst) * W * C;
       const drow = yy * outW * C;
       for (let xx = 0; xx < outW; xx++) {
-        const xmin = hor.bounds[2 * xx]!, xmax = hor.bounds[2 * xx + 1]!;
+        const xmin = hor.bounds[2 * xx]!,
+          xmax = hor.bounds[2 * xx + 1]!;
         const kb = xx * hor.ksize;
         for (let c = 0; c < C; c++) {
           let s = half;
@@ -155,13 +179,16 @@ export function pillowResizeBilinear(src: Uint8Array, H: number, W: number, C: n
         }
       }
     }
-    img = tmp; iw = outW; ih = rows;
+    img = tmp;
+    iw = outW;
+    ih = rows;
   }
   if (needV) {
     const out = new Uint8Array(outH * iw * C);
     const half = ONE / 2;
     for (let yy = 0; yy < outH; yy++) {
-      const ymin = bv[2 * yy]!, ymax = bv[2 * yy + 1]!;
+      const ymin = bv[2 * yy]!,
+        ymax = bv[2 * yy + 1]!;
       const kb = yy * vert.ksize;
       for (let xx = 0; xx < iw; xx++) {
         for (let c = 0; c < C; c++) {
@@ -179,7 +206,10 @@ export function pillowResizeBilinear(src: Uint8Array, H: number, W: number, C: n
 }
 
 /** Resize a BGR image to `cfg`'s test size (normal or method 2). */
-export function resizeForDetector(img: BgrImage, cfg: Pick<DetectorConfig, 'minSize' | 'maxSize' | 'method2' | 'sizeDivisibility'>): { resized: BgrImage; sizes: ImageSizes } {
+export function resizeForDetector(
+  img: BgrImage,
+  cfg: Pick<DetectorConfig, 'minSize' | 'maxSize' | 'method2' | 'sizeDivisibility'>,
+): { resized: BgrImage; sizes: ImageSizes } {
   checkBgrImage(img);
   const sizes = imageSizes(img.height, img.width, cfg);
   const [h, w] = sizes.resized;

@@ -8,14 +8,29 @@ import { mulberry32 } from '../../util/random.ts';
 
 /** R50-FPN as in faster_rcnn_R_50_FPN_3x, optionally narrowed (width = WIDTH_PER_GROUP, res2Out = RES2_OUT_CHANNELS). */
 export function r50FpnArch(opts: { width?: number; res2Out?: number; fpnOut?: number; fcDim?: number } = {}): DetectorArch {
-  const b = opts.width ?? 64, o = opts.res2Out ?? 256;
+  const b = opts.width ?? 64,
+    o = opts.res2Out ?? 256;
   const blocks = [3, 4, 6, 3];
   const names = ['res2', 'res3', 'res4', 'res5'] as const;
   const stages = names.map((name, i) => ({
-    name, blocks: blocks[i]!, bottleneck: b * 2 ** i, out: o * 2 ** i, inFirst: i === 0 ? 64 : o * 2 ** (i - 1), firstStride: i === 0 ? 1 : 2,
+    name,
+    blocks: blocks[i]!,
+    bottleneck: b * 2 ** i,
+    out: o * 2 ** i,
+    inFirst: i === 0 ? 64 : o * 2 ** (i - 1),
+    firstStride: i === 0 ? 1 : 2,
   }));
   const fc = opts.fcDim ?? 1024;
-  return { stemOut: 64, stages, fpnOut: opts.fpnOut ?? 256, numAnchors: 3, boxDim: 4, fcDims: [fc, fc], poolerResolution: 7, numClasses: 80 };
+  return {
+    stemOut: 64,
+    stages,
+    fpnOut: opts.fpnOut ?? 256,
+    numAnchors: 3,
+    boxDim: 4,
+    fcDims: [fc, fc],
+    poolerResolution: 7,
+    numClasses: 80,
+  };
 }
 
 export function randomDetectorWeights(arch: DetectorArch, seed = 1): DetectorWeights {

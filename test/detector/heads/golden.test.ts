@@ -20,7 +20,9 @@ const CFG: DetectorConfig = { ...DEFAULT_DETECTOR_CONFIG, minSize: 320, maxSize:
 const SIZES: ImageSizes = { original: [300, 451], resized: [320, 481], padded: [320, 512] };
 const LEVELS = ['p2', 'p3', 'p4', 'p5', 'p6'] as const;
 
-function g(name: string): Float32Array { return f32(goldenNpy('A', `${name}.npy`)); }
+function g(name: string): Float32Array {
+  return f32(goldenNpy('A', `${name}.npy`));
+}
 
 function fpnFrom<T extends Tensor>(ops: HeadOps<T>): FpnOutputs<T> {
   const up = (name: string): T => {
@@ -29,20 +31,26 @@ function fpnFrom<T extends Tensor>(ops: HeadOps<T>): FpnOutputs<T> {
     return ops.fromCHW(f32(a), c, h, w);
   };
   const features = Object.fromEntries(LEVELS.map((l) => [l, up(l)])) as FpnOutputs<T>['features'];
-  return { features, rpnObjectness: LEVELS.map((l) => up(`rpn_objectness_${l}`)), rpnDeltas: LEVELS.map((l) => up(`rpn_anchor_deltas_${l}`)) };
+  return {
+    features,
+    rpnObjectness: LEVELS.map((l) => up(`rpn_objectness_${l}`)),
+    rpnDeltas: LEVELS.map((l) => up(`rpn_anchor_deltas_${l}`)),
+  };
 }
 
 function iou(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number): number {
   const ix = Math.max(0, Math.min(a[i * 4 + 2]!, b[j * 4 + 2]!) - Math.max(a[i * 4]!, b[j * 4]!));
   const iy = Math.max(0, Math.min(a[i * 4 + 3]!, b[j * 4 + 3]!) - Math.max(a[i * 4 + 1]!, b[j * 4 + 1]!));
   const inter = ix * iy;
-  const ar = (a[i * 4 + 2]! - a[i * 4]!) * (a[i * 4 + 3]! - a[i * 4 + 1]!), br = (b[j * 4 + 2]! - b[j * 4]!) * (b[j * 4 + 3]! - b[j * 4 + 1]!);
+  const ar = (a[i * 4 + 2]! - a[i * 4]!) * (a[i * 4 + 3]! - a[i * 4 + 1]!),
+    br = (b[j * 4 + 2]! - b[j * 4]!) * (b[j * 4 + 3]! - b[j * 4 + 1]!);
   return inter / (ar + br - inter);
 }
 
 /** Greedy one-to-one matching in reference order: same position first, else the best unused box with IoU ≥ 0.99 (and same class). */
 function match(ref: Float32Array, got: Float32Array, refCls?: ArrayLike<number>, gotCls?: ArrayLike<number>) {
-  const n = ref.length / 4, m = got.length / 4;
+  const n = ref.length / 4,
+    m = got.length / 4;
   const used = new Uint8Array(m);
   const pairs: [number, number][] = [];
   const unmatched: number[] = [];
@@ -52,12 +60,23 @@ function match(ref: Float32Array, got: Float32Array, refCls?: ArrayLike<number>,
     let j = i < m && ok(i) ? i : -1;
     if (j >= 0) samePos++;
     else {
-      let best = -1, bi = 0;
-      for (let k = 0; k < m; k++) if (ok(k)) { const v = iou(ref, i, got, k); if (v > bi) { bi = v; best = k; } }
+      let best = -1,
+        bi = 0;
+      for (let k = 0; k < m; k++)
+        if (ok(k)) {
+          const v = iou(ref, i, got, k);
+          if (v > bi) {
+            bi = v;
+            best = k;
+          }
+        }
       j = best;
     }
     if (j < 0) unmatched.push(i);
-    else { used[j] = 1; pairs.push([i, j]); }
+    else {
+      used[j] = 1;
+      pairs.push([i, j]);
+    }
   }
   return { pairs, unmatched, extra: m - pairs.length, samePos };
 }
@@ -69,12 +88,20 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d;
 }
 
-interface Run { res: HeadsResult; dumps: Map<string, Float32Array> }
+interface Run {
+  res: HeadsResult;
+  dumps: Map<string, Float32Array>;
+}
 
-function checkRun(label: string, get: () => Run, tol: { feat: number; logits: number; probs: number; deltas: number; pooled: number }): void {
+function checkRun(
+  label: string,
+  get: () => Run,
+  tol: { feat: number; logits: number; probs: number; deltas: number; pooled: number },
+): void {
   it(`${label}: proposals match Detectron2 one to one (IoU ≥ 0.99, |Δlogit| ≤ 1e-3)`, () => {
     const { res } = get();
-    const ref = g('proposals_boxes'), refL = g('proposals_logits');
+    const ref = g('proposals_boxes'),
+      refL = g('proposals_logits');
     expect(res.proposals.length).toBe(ref.length);
     const m = match(ref, res.proposals);
     // The README records no ties; the closest boundary gaps (p2 top-k 8e-5, post-NMS 4e-4) are far above our error.
@@ -89,7 +116,13 @@ function checkRun(label: string, get: () => Run, tol: { feat: number; logits: nu
   it(`${label}: ROI pooled features, box head, logits, probs, deltas within tolerance`, () => {
     const { dumps } = get();
     const report: Record<string, number> = {};
-    for (const [name, t] of [['roi_pooled_first100', tol.pooled], ['box_head_features', tol.feat], ['box_cls_logits', tol.logits], ['box_cls_probs', tol.probs], ['box_deltas', tol.deltas]] as const) {
+    for (const [name, t] of [
+      ['roi_pooled_first100', tol.pooled],
+      ['box_head_features', tol.feat],
+      ['box_cls_logits', tol.logits],
+      ['box_cls_probs', tol.probs],
+      ['box_deltas', tol.deltas],
+    ] as const) {
       const d = maxAbsDiff(dumps.get(name)!, g(name));
       report[name] = d;
       expect(d, name).toBeLessThanOrEqual(t);
@@ -100,7 +133,8 @@ function checkRun(label: string, get: () => Run, tol: { feat: number; logits: nu
   it(`${label}: detections match one to one (IoU ≥ 0.99, same class, |Δscore| ≤ 1e-3)`, () => {
     const { res } = get();
     const det = res.detections;
-    const refB = g('detections_boxes'), refS = g('detections_scores');
+    const refB = g('detections_boxes'),
+      refS = g('detections_scores');
     const refC = goldenNpy('A', 'detections_classes.npy').data as Int32Array;
     expect(det.scores.length).toBe(refS.length);
     const m = match(refB, det.boxes, refC, det.classes);
@@ -108,7 +142,17 @@ function checkRun(label: string, get: () => Run, tol: { feat: number; logits: nu
     expect(m.extra).toBe(0);
     for (const [i, j] of m.pairs) expect(Math.abs(det.scores[j]! - refS[i]!)).toBeLessThanOrEqual(1e-3);
     const d = maxAbsDiff(det.boxes, refB);
-    console.log(label, 'detections', det.scores.length, 'same position', m.samePos, 'max |Δbox|', d, 'max |Δscore|', maxAbsDiff(det.scores, refS));
+    console.log(
+      label,
+      'detections',
+      det.scores.length,
+      'same position',
+      m.samePos,
+      'max |Δbox|',
+      d,
+      'max |Δscore|',
+      maxAbsDiff(det.scores, refS),
+    );
     expect(d).toBeLessThan(1e-2);
     const rr = match(g('detections_resized_boxes'), res.resizedBoxes);
     expect(rr.unmatched).toEqual([]);
@@ -119,7 +163,11 @@ function checkRun(label: string, get: () => Run, tol: { feat: number; logits: nu
 async function runOn<T extends Tensor>(ops: HeadOps<T>, weights: DetectorWeights): Promise<Run> {
   const dumps = new Map<string, Float32Array>();
   const fpn = fpnFrom(ops);
-  const res = await runHeads(ops, fpn, SIZES, weights, CFG, { dump: (n, d) => { dumps.set(n, d.slice()); } });
+  const res = await runHeads(ops, fpn, SIZES, weights, CFG, {
+    dump: (n, d) => {
+      dumps.set(n, d.slice());
+    },
+  });
   ops.release(...Object.values(fpn.features), ...fpn.rpnObjectness, ...fpn.rpnDeltas);
   return { res, dumps };
 }

@@ -54,18 +54,29 @@ export function prepareHeads<T extends Tensor>(ops: HeadOps<T>, weights: Detecto
   let fin = C * P * P;
   const fcs: ConvHandle[] = [];
   const fc = (name: string, out: number, label: string): ConvHandle => {
-    const wt = tensor(weights, `${name}.weight`), b = tensor(weights, `${name}.bias`);
+    const wt = tensor(weights, `${name}.weight`),
+      b = tensor(weights, `${name}.bias`);
     if (wt.shape.length !== 2 || wt.shape[0] !== out || wt.shape[1] !== fin) {
       throw new HeadsError(`'${name}.weight' has shape [${wt.shape.join(',')}], expected [${out},${fin}]`);
     }
     return ops.prepareConv(wt.data, [out, fin, 1, 1], b.data, { label });
   };
-  arch.fcDims.forEach((d, i) => { fcs.push(fc(`roi_heads.box_head.fc${i + 1}`, d, `fc${i + 1}`)); fin = d; });
+  arch.fcDims.forEach((d, i) => {
+    fcs.push(fc(`roi_heads.box_head.fc${i + 1}`, d, `fc${i + 1}`));
+    fin = d;
+  });
   const clsScore = fc('roi_heads.box_predictor.cls_score', arch.numClasses + 1, 'cls_score');
   const bboxPred = fc('roi_heads.box_predictor.bbox_pred', arch.numClasses * arch.boxDim, 'bbox_pred');
   return {
-    fcs, clsScore, bboxPred, numClasses: arch.numClasses, channels: C, resolution: P,
-    release() { for (const h of [...fcs, clsScore, bboxPred]) h.release(); },
+    fcs,
+    clsScore,
+    bboxPred,
+    numClasses: arch.numClasses,
+    channels: C,
+    resolution: P,
+    release() {
+      for (const h of [...fcs, clsScore, bboxPred]) h.release();
+    },
   };
 }
 
@@ -113,8 +124,14 @@ async function rowsOf<T extends Tensor>(ops: HeadOps<T>, t: T): Promise<Float32A
 }
 
 function checkConfig(cfg: DetectorConfig, numLevels: number): void {
-  if (cfg.anchorSizes.length !== numLevels) throw new HeadsError(`config has anchor sizes for ${cfg.anchorSizes.length} levels, the RPN produced ${numLevels}`);
-  for (const [k, v] of Object.entries({ rpnPreNmsTopK: cfg.rpnPreNmsTopK, rpnPostNmsTopK: cfg.rpnPostNmsTopK, detectionsPerImage: cfg.detectionsPerImage, poolerResolution: cfg.poolerResolution })) {
+  if (cfg.anchorSizes.length !== numLevels)
+    throw new HeadsError(`config has anchor sizes for ${cfg.anchorSizes.length} levels, the RPN produced ${numLevels}`);
+  for (const [k, v] of Object.entries({
+    rpnPreNmsTopK: cfg.rpnPreNmsTopK,
+    rpnPostNmsTopK: cfg.rpnPostNmsTopK,
+    detectionsPerImage: cfg.detectionsPerImage,
+    poolerResolution: cfg.poolerResolution,
+  })) {
     if (!Number.isInteger(v) || v <= 0) throw new HeadsError(`config ${k} must be a positive integer, got ${v}`);
   }
 }
@@ -123,28 +140,49 @@ function checkConfig(cfg: DetectorConfig, numLevels: number): void {
  * Run the heads on the FPN outputs of one image. `heads` is a prepared handle (prepareHeads) or the weights (then
  * prepared on first use and cached per (ops, weights): see cachedHeads / releaseCachedHeads).
  */
-export async function runHeads<T extends Tensor>(ops: HeadOps<T>, fpn: FpnOutputs<T>, sizes: ImageSizes, heads: HeadsHandle | DetectorWeights,
-  cfg: DetectorConfig, opts: HeadsOptions = {}): Promise<HeadsResult> {
+export async function runHeads<T extends Tensor>(
+  ops: HeadOps<T>,
+  fpn: FpnOutputs<T>,
+  sizes: ImageSizes,
+  heads: HeadsHandle | DetectorWeights,
+  cfg: DetectorConfig,
+  opts: HeadsOptions = {},
+): Promise<HeadsResult> {
   const h = 'tensors' in heads ? cachedHeads(ops, heads) : heads;
   return run(ops, fpn, sizes, h, cfg, opts);
 }
 
-async function run<T extends Tensor>(ops: HeadOps<T>, fpn: FpnOutputs<T>, sizes: ImageSizes, h: HeadsHandle, cfg: DetectorConfig, opts: HeadsOptions): Promise<HeadsResult> {
+async function run<T extends Tensor>(
+  ops: HeadOps<T>,
+  fpn: FpnOutputs<T>,
+  sizes: ImageSizes,
+  h: HeadsHandle,
+  cfg: DetectorConfig,
+  opts: HeadsOptions,
+): Promise<HeadsResult> {
   const dump = opts.dump;
   const L = fpn.rpnObjectness.length;
   if (fpn.rpnDeltas.length !== L) throw new HeadsError(`${L} objectness maps but ${fpn.rpnDeltas.length} delta maps`);
   checkConfig(cfg, L);
-  if (cfg.poolerResolution !== h.resolution) throw new HeadsError(`config pooler resolution ${cfg.poolerResolution} differs from the checkpoint's ${h.resolution}`);
+  if (cfg.poolerResolution !== h.resolution)
+    throw new HeadsError(`config pooler resolution ${cfg.poolerResolution} differs from the checkpoint's ${h.resolution}`);
   const imageHW: [number, number] = [sizes.resized[0], sizes.resized[1]];
 
   const levels = fpn.rpnObjectness.map((t, i) => {
     const cell = cellAnchors(cfg.anchorSizes[i]!, cfg.anchorAspectRatios);
-    if (t.shape[0] !== cell.length / 4) throw new HeadsError(`level ${i}: ${t.shape[0]} objectness channels but ${cell.length / 4} anchors per cell`);
+    if (t.shape[0] !== cell.length / 4)
+      throw new HeadsError(`level ${i}: ${t.shape[0]} objectness channels but ${cell.length / 4} anchors per cell`);
     return { cellAnchors: cell, stride: FPN_STRIDES[i] ?? 4 * 2 ** i };
   });
   const props = await ops.rpnProposals(fpn.rpnObjectness, fpn.rpnDeltas, {
-    levels, preNmsTopK: cfg.rpnPreNmsTopK, postNmsTopK: cfg.rpnPostNmsTopK, nmsThresh: cfg.rpnNmsThresh, minSize: cfg.rpnMinSize,
-    imageHW, weights: cfg.bboxRegWeightsRpn, scaleClamp: SCALE_CLAMP,
+    levels,
+    preNmsTopK: cfg.rpnPreNmsTopK,
+    postNmsTopK: cfg.rpnPostNmsTopK,
+    nmsThresh: cfg.rpnNmsThresh,
+    minSize: cfg.rpnMinSize,
+    imageHW,
+    weights: cfg.bboxRegWeightsRpn,
+    scaleClamp: SCALE_CLAMP,
   });
   const R = props.count;
   await dump?.('proposals_boxes', props.hostBoxes, [R, 4]);
@@ -152,7 +190,14 @@ async function run<T extends Tensor>(ops: HeadOps<T>, fpn: FpnOutputs<T>, sizes:
   const empty = { boxes: new Float32Array(0), scores: new Float32Array(0), classes: new Int32Array(0) };
   if (R === 0) {
     ops.release(props.boxes);
-    return { detections: empty, proposals: props.hostBoxes, proposalLogits: props.hostLogits, resizedBoxes: empty.boxes, resizedScores: empty.scores, resizedClasses: empty.classes };
+    return {
+      detections: empty,
+      proposals: props.hostBoxes,
+      proposalLogits: props.hostLogits,
+      resizedBoxes: empty.boxes,
+      resizedScores: empty.scores,
+      resizedClasses: empty.classes,
+    };
   }
 
   const f = fpn.features;
@@ -160,10 +205,14 @@ async function run<T extends Tensor>(ops: HeadOps<T>, fpn: FpnOutputs<T>, sizes:
   const lv = assignLevels(props.hostBoxes, R, 2, 5);
   const P = h.resolution;
   let x = ops.roiAlign(pooledLevels, props.boxes, R, lv, {
-    scales: [0, 1, 2, 3].map((i) => 1 / FPN_STRIDES[i]!), resolution: P, samplingRatio: cfg.poolerSamplingRatio, aligned: true,
+    scales: [0, 1, 2, 3].map((i) => 1 / FPN_STRIDES[i]!),
+    resolution: P,
+    samplingRatio: cfg.poolerSamplingRatio,
+    aligned: true,
   });
   if (dump) {
-    const n = Math.min(R, 100), X = h.channels * P * P;
+    const n = Math.min(R, 100),
+      X = h.channels * P * P;
     await dump('roi_pooled_first100', (await rowsOf(ops, x)).slice(0, n * X), [n, h.channels, P, P]);
   }
   for (const fc of h.fcs) {
@@ -184,15 +233,23 @@ async function run<T extends Tensor>(ops: HeadOps<T>, fpn: FpnOutputs<T>, sizes:
   }
   ops.release(logits);
   const raw = await ops.boxDetections(probs, deltas, props.boxes, R, {
-    weights: cfg.bboxRegWeightsRoi, scaleClamp: SCALE_CLAMP, scoreThresh: cfg.scoreThresh, nmsThresh: cfg.nmsThresh,
-    topK: cfg.detectionsPerImage, imageHW,
+    weights: cfg.bboxRegWeightsRoi,
+    scaleClamp: SCALE_CLAMP,
+    scoreThresh: cfg.scoreThresh,
+    nmsThresh: cfg.nmsThresh,
+    topK: cfg.detectionsPerImage,
+    imageHW,
   });
   ops.release(probs, deltas, props.boxes);
   const N = raw.scores.length;
   await dump?.('detections_resized_boxes', raw.boxes, [N, 4]);
   const detections = detectorPostprocess(raw.boxes, raw.scores, raw.classes, imageHW, sizes.original);
   return {
-    detections, proposals: props.hostBoxes, proposalLogits: props.hostLogits,
-    resizedBoxes: raw.boxes, resizedScores: raw.scores, resizedClasses: raw.classes,
+    detections,
+    proposals: props.hostBoxes,
+    proposalLogits: props.hostLogits,
+    resizedBoxes: raw.boxes,
+    resizedScores: raw.scores,
+    resizedClasses: raw.classes,
   };
 }
