@@ -4,11 +4,12 @@
  */
 import {
   CONTAINER_HEADER_BYTES,
-  CONTAINER_VERSION,
+  CONTAINER_HEADER_BYTES_V2,
   Method,
   readContainer,
   type ContainerMethod,
   type ContainerMode,
+  type ContainerModel,
 } from '../coder/container.ts';
 import { toHex } from '../model/weights/hash.ts';
 
@@ -19,9 +20,11 @@ export function isVcmStream(bytes: Uint8Array): boolean {
 
 export interface StreamReport {
   format: 'webvcm container';
-  version: typeof CONTAINER_VERSION;
-  /** The model the stream was coded for: a CompressAI hyperprior over C-channel features, named by its fingerprint. */
-  model: { kind: 'compressai-hyperprior'; channels: number; fingerprint: string };
+  /** The stream's own container version: 1 for bmshj2018-hyperprior, 2 for the rest of the family or a gain. */
+  version: 1 | 2;
+  /** The model the stream was coded for: a CompressAI hyperprior over C-channel features, named by its fingerprint;
+   *  `architecture` is CompressAI's name, `gain` the variable-rate gain y was coded at (1 for a fixed-rate model). */
+  model: { kind: 'compressai-hyperprior'; architecture: ContainerModel; gain: number; channels: number; fingerprint: string };
   mode: ContainerMode;
   method: ContainerMethod;
   /** What `method` means: 0 plain codec input, 1 pad-crop of the stem features, 2 image resized to multiples of 256. */
@@ -54,10 +57,11 @@ export function inspectStream(bytes: Uint8Array): StreamReport {
   const [C, H, W] = f.featureShape;
   const px = f.originalSize[0] * f.originalSize[1];
   const strings = f.yString.length + f.zString.length;
+  const version = bytes[4] === 2 ? 2 : 1;
   return {
     format: 'webvcm container',
-    version: CONTAINER_VERSION,
-    model: { kind: 'compressai-hyperprior', channels: C, fingerprint: toHex(f.fingerprint) },
+    version,
+    model: { kind: 'compressai-hyperprior', architecture: f.model, gain: f.gain, channels: C, fingerprint: toHex(f.fingerprint) },
     mode: f.mode,
     method: f.method,
     methodName: METHOD_NAMES[f.method],
@@ -70,7 +74,12 @@ export function inspectStream(bytes: Uint8Array): StreamReport {
       z: f.zShape,
     },
     quant: { min: f.mn, max: f.mx },
-    bytes: { total: bytes.length, header: CONTAINER_HEADER_BYTES, y: f.yString.length, z: f.zString.length },
+    bytes: {
+      total: bytes.length,
+      header: version === 2 ? CONTAINER_HEADER_BYTES_V2 : CONTAINER_HEADER_BYTES,
+      y: f.yString.length,
+      z: f.zString.length,
+    },
     bpp: { container: (8 * bytes.length) / px, strings: (8 * strings) / px },
   };
 }

@@ -120,7 +120,7 @@ export function formatStreamReport(file: string, s: StreamReport): string {
     [
       `file         ${file}`,
       `format       ${s.format} version ${s.version}`,
-      `model        ${s.model.kind}, ${s.model.channels} channels`,
+      `model        ${s.model.kind} (${s.model.architecture}${s.model.gain !== 1 ? ` at gain ${s.model.gain}` : ''}), ${s.model.channels} channels`,
       `fingerprint  ${s.model.fingerprint}  (the codec weights it needs)`,
       `mode         ${s.mode}`,
       `method       ${s.method} (${s.methodName})`,

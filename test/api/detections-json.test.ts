@@ -99,6 +99,8 @@ describe('inspectStream', () => {
     const r = inspectStream(b);
     expect(r.model).toEqual({
       kind: 'compressai-hyperprior',
+      architecture: 'bmshj2018-hyperprior',
+      gain: 1,
       channels: 64,
       fingerprint: Array.from({ length: 16 }, (_, i) => (i * 17).toString(16).padStart(2, '0')).join(''),
     });
@@ -132,7 +134,7 @@ describe('inspectStream', () => {
       });
     const t = await run(file);
     expect(t.code, t.err).toBe(0);
-    expect(t.out).toMatch(/model {8}compressai-hyperprior, 64 channels/);
+    expect(t.out).toMatch(/model {8}compressai-hyperprior \(bmshj2018-hyperprior\), 64 channels/);
     expect(t.out).toMatch(/method {7}2 \(resize-256\)/);
     expect(t.out).toMatch(/image {8}200x300 -> resized 256x256, detector input 256x256/);
     expect(t.out).toMatch(/rate {9}\d+\.\d{4} bpp \(container\), \d+\.\d{4} bpp \(strings\)/);

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { expect, it, vi } from 'vitest';
 import { DetectUsageError, imageIdFromName, register } from '../../src/cli/detect.ts';
 import { writeNpy } from '../../src/io/npy.ts';
-import { DetectorInputError } from '../../src/model/detector/preprocess.ts';
+import { ImageFormatError } from '../../src/io/image.ts';
 import { describeGpu } from '../helpers/gpu.ts';
 import { D2, f32, goldenNpy, npy } from './golden.ts';
 import { matchBoxes } from './match.ts';
@@ -97,6 +97,6 @@ describeGpu('webvcm detect', () => {
     );
     const bad = join(dir, 'bad.npy');
     writeFileSync(bad, writeNpy(new Float32Array(12), [2, 2, 3], '<f4'));
-    await expect(detect(['--weights', W, '--input', bad, '--output', join(dir, 'x.json')])).rejects.toThrow(DetectorInputError);
+    await expect(detect(['--weights', W, '--input', bad, '--output', join(dir, 'x.json')])).rejects.toThrow(ImageFormatError);
   });
 });

@@ -7,6 +7,7 @@ import { OFFSET_MLP_MAX_HIDDEN, type OffsetMlp, type OffsetMlpHandle } from '../
 import type { GpuContext } from '../context.ts';
 import { GpuShapeError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
+import { defineParams } from '../params.ts';
 
 export interface GpuOffsetMlp extends OffsetMlpHandle {
   packed: GpuTensor;
@@ -26,15 +27,20 @@ function defines(k: Kernel, hasMean = false): Record<string, boolean> {
   };
 }
 
+/** shaders/gaussian.wgsl's struct Params. */
+const GAUSSIAN_PARAMS = defineParams('gaussian', {
+  N: 'u32',
+  H: 'u32',
+  g: 'f32',
+  rescale: 'f32',
+  bound: 'f32',
+  _p0: 'u32',
+  _p1: 'u32',
+  _p2: 'u32',
+});
+
 function params(n: number, o: { H?: number; g?: number; rescale?: number; bound?: number } = {}): Uint32Array {
-  const u = new Uint32Array(8);
-  u[0] = n;
-  u[1] = o.H ?? 0;
-  const f = new Float32Array(u.buffer);
-  f[2] = o.g ?? 1;
-  f[3] = o.rescale ?? 1;
-  f[4] = o.bound ?? 0;
-  return u;
+  return GAUSSIAN_PARAMS.pack({ N: n, H: o.H ?? 0, g: o.g ?? 1, rescale: o.rescale ?? 1, bound: o.bound ?? 0 });
 }
 
 function same(a: GpuTensor, b: GpuTensor, what: string): void {
