@@ -54,6 +54,11 @@ export interface ServeOptions {
   /** Skip the warm-up decode (tests of the not-ready state). */
   skipWarmup?: boolean;
   logger?: boolean;
+  /**
+   * Decoders built by the caller (one per codec), used instead of loading `detector`/`codecs`; the caller keeps
+   * ownership (close() does not dispose them). For applications that share a device, and for tests.
+   */
+  decoders?: VcmDecoder[];
 }
 
 export interface Problem { type: string; title: string; status: number; detail?: string; [k: string]: unknown }
@@ -67,7 +72,7 @@ export class HttpProblem extends Error {
   toJSON(): Problem { return { type: PROBLEM_BASE + this.slug, title: this.title, status: this.status, detail: this.message, ...this.extra }; }
 }
 
-interface Served { fp: string; decoder: VcmDecoder }
+interface Served { fp: string; decoder: VcmDecoder; owned: boolean }
 
 /** What the stream handler uses of a `ws` WebSocket. */
 interface StreamSocket {
@@ -122,7 +127,7 @@ export class VcmServer {
   };
 
   constructor(o: ServeOptions) {
-    if (!o.codecs.length) throw new RangeError('serve needs at least one codec');
+    if (!(o.decoders ?? o.codecs).length) throw new RangeError('serve needs at least one codec');
     this.opts = {
       bodyLimit: 4 << 20, maxPixels: 4 << 20, queueLimit: 16, deadlineMs: 30000, requestTimeoutMs: 10000, streamPending: 1, ...o,
     } as VcmServer['opts'];
@@ -157,13 +162,17 @@ export class VcmServer {
   /** Load the models on one device, warm up, register the routes. Resolves when the routes exist (not yet warm). */
   async init(): Promise<void> {
     let device: GPUDevice | undefined;
-    for (const c of this.opts.codecs) {
+    for (const decoder of this.opts.decoders ?? []) {
+      this.detectorWeights ??= decoder.detectorWeights;
+      this.served.push({ fp: toHex(decoder.fingerprint), decoder, owned: false });
+    }
+    for (const c of this.opts.decoders ? [] : this.opts.codecs) {
       const decoder = await createDecoder({ detector: this.detectorWeights ?? this.opts.detector as never, codec: c as never, device, detectorConfig: this.opts.detectorConfig, precision: this.opts.precision });
       device ??= decoder.device;
       this.detectorWeights ??= decoder.detectorWeights;
       const fp = toHex(decoder.fingerprint);
       if (this.served.some((s) => s.fp === fp)) { decoder.dispose(); continue; }
-      this.served.push({ fp, decoder });
+      this.served.push({ fp, decoder, owned: true });
     }
     await this.registerRoutes();
   }
@@ -232,6 +241,12 @@ export class VcmServer {
     const px = fields.resizedSize[0] * fields.resizedSize[1];
     if (px > this.opts.maxPixels) {
       throw new HttpProblem(413, 'image-too-large', 'Image too large', `the stream asks for detection on ${fields.resizedSize.join('x')} pixels, over this server's budget of ${this.opts.maxPixels}`);
+    }
+    // the padded feature map (the codec's and the detector's working size, 4 image pixels per feature side) too
+    const [, fh, fw] = fields.featureShape, [t, l, b, r] = fields.padding;
+    const padded = [4 * (fh + t + b), 4 * (fw + l + r)] as const;
+    if (padded[0] * padded[1] > this.opts.maxPixels) {
+      throw new HttpProblem(413, 'image-too-large', 'Image too large', `the stream's padded feature map covers ${padded.join('x')} pixels, over this server's budget of ${this.opts.maxPixels}`);
     }
     const fp = toHex(fields.fingerprint);
     const s = this.served.find((x) => x.fp === fp);
@@ -436,7 +451,7 @@ export class VcmServer {
     await this.queue.idle();
     await this.app.close();
     // dispose borrowers first, the device's creator last
-    for (const s of [...this.served].reverse()) s.decoder.dispose();
+    for (const s of [...this.served].reverse()) if (s.owned) s.decoder.dispose();
     this.served = [];
   }
 }

@@ -1,0 +1,55 @@
+/**
+ * The receiver under attack (issue 21), without a GPU: a stand-in decoder (fake.ts) behind the real server, so each
+ * limit, timeout, origin rule and shutdown path is exercised quickly. The real decoder's answers: server.test.ts.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type ServeOptions, type VcmServer } from '../../src/serve/server.ts';
+import { fakeDecoder, fakeStream, type FakeDecoder } from './fake.ts';
+
+const open: VcmServer[] = [];
+afterEach(async () => { for (const s of open.splice(0)) await s.close().catch(() => undefined); });
+
+async function start(o: Partial<ServeOptions> = {}, fake: FakeDecoder = fakeDecoder()): Promise<{ server: VcmServer; base: string; fake: FakeDecoder }> {
+  const server = await createServer({ detector: '', codecs: [], decoders: [fake.decoder], ...o });
+  open.push(server);
+  await server.warmup();
+  const base = await server.listen(0);
+  return { server, base, fake };
+}
+
+function post(base: string, body: Uint8Array, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${base}/v1/detect`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', ...headers }, body: body as BodyInit });
+}
+
+describe('1. padding and the pixel budget', () => {
+  it('the budget applies to the padded feature map too (413 before the decoder runs)', async () => {
+    const { base, fake } = await start({ maxPixels: 128 * 192 });
+    const r = await post(base, fakeStream(128, 192)); // resized 128x192 fits; padded 256x256 does not
+    expect(r.status).toBe(413);
+    expect(r.headers.get('content-type')).toMatch(/problem\+json/);
+    expect(((await r.json()) as { detail: string }).detail).toMatch(/padded feature map covers 256x256/);
+    expect(fake.calls).toBe(0);
+    const sq = await post(base, fakeStream(256, 256));
+    expect(sq.status).toBe(413); // 256x256 image → 64x64 stem, padded 64x64: 65536 px > 24576
+  });
+
+  it('a tiny header padded to a huge z is a 400 from the container check, not a decode', async () => {
+    const { base, fake } = await start();
+    const s = fakeStream(128, 192);
+    const dv = new DataView(s.buffer);
+    dv.setUint32(60, 1182 * 64 - 32 - 16, true); dv.setUint32(64, 1182 * 64 - 48 - 8, true);
+    dv.setUint32(76, 1182, true); dv.setUint32(80, 1182, true);
+    const r = await post(base, s);
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { detail: string }).detail).toMatch(/below 64/);
+    expect(fake.calls).toBe(0);
+  });
+
+  it('a valid stream within the budget is decoded', async () => {
+    const { base, fake } = await start();
+    const r = await post(base, fakeStream(128, 192));
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { scores: number[] }).scores).toEqual([0.5]);
+    expect(fake.calls).toBe(1);
+  });
+});
