@@ -43,6 +43,14 @@ export interface ServeOptions {
   cors?: boolean | string[];
   /** WebSocket: frames per connection that may wait behind the one being decoded (default 1). */
   streamPending?: number;
+  /**
+   * WebSocket output a client may leave unread, bytes (default 1 MiB). Beyond it the server stops reading the
+   * client's frames until the output drains; a client that does not drain it within `streamStallMs` is told so
+   * (an error message, `slow-consumer`) and closed (1008).
+   */
+  streamBufferBytes?: number;
+  /** How long a WebSocket client may leave its output over `streamBufferBytes` before it is closed (default 5000 ms). */
+  streamStallMs?: number;
   /** Detector settings for every decode (e.g. fewer proposals for speed); Detectron2 defaults otherwise. */
   detectorConfig?: Partial<DetectorConfig>;
   /** Largest resized image (h·w pixels) a stream may ask the detector to run on (default 4·2^20). */
@@ -78,7 +86,12 @@ interface Served { fp: string; decoder: VcmDecoder; owned: boolean }
 interface StreamSocket {
   readonly OPEN: number;
   readonly readyState: number;
+  readonly bufferedAmount: number;
   send(data: string): void;
+  pause(): void;
+  resume(): void;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
   on(ev: 'close', fn: () => void): void;
   on(ev: 'message', fn: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): void;
 }
@@ -115,7 +128,7 @@ export class VcmServer {
   private detectorWeights: DetectorWeights | null = null;
   private ready = false;
   private draining = false;
-  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup'>> & Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup'>;
+  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'decoders'>> & Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'decoders'>;
   private readonly tokenDigests: Buffer[];
   private m!: {
     requests: Counter<'route' | 'status'>;
@@ -124,14 +137,18 @@ export class VcmServer {
     gpu: Counter;
     buffers: Gauge<'state'>;
     dropped: Counter<'reason'>;
+    frames: Counter;
+    streamClosed: Counter<'reason'>;
   };
+  private readonly sockets = new Set<StreamSocket>();
 
   constructor(o: ServeOptions) {
     if (!(o.decoders ?? o.codecs).length) throw new RangeError('serve needs at least one codec');
     this.opts = {
-      bodyLimit: 4 << 20, maxPixels: 4 << 20, queueLimit: 16, deadlineMs: 30000, requestTimeoutMs: 10000, streamPending: 1, ...o,
+      bodyLimit: 4 << 20, maxPixels: 4 << 20, queueLimit: 16, deadlineMs: 30000, requestTimeoutMs: 10000, streamPending: 1,
+      streamBufferBytes: 1 << 20, streamStallMs: 5000, ...o,
     } as VcmServer['opts'];
-    for (const k of ['bodyLimit', 'maxPixels', 'queueLimit', 'deadlineMs', 'requestTimeoutMs', 'streamPending'] as const) {
+    for (const k of ['bodyLimit', 'maxPixels', 'queueLimit', 'deadlineMs', 'requestTimeoutMs', 'streamPending', 'streamBufferBytes', 'streamStallMs'] as const) {
       const v = this.opts[k];
       if (!Number.isInteger(v) || v < (k === 'queueLimit' || k === 'streamPending' ? 0 : 1)) throw new RangeError(`${k} must be a positive integer, got ${String(v)}`);
     }
@@ -155,6 +172,8 @@ export class VcmServer {
       depth: new Gauge({ name: 'webvcm_queue_depth', help: 'jobs waiting for the GPU', registers: [register] }),
       gpu: new Counter({ name: 'webvcm_gpu_seconds_total', help: 'seconds the device spent decoding', registers: [register] }),
       buffers: new Gauge({ name: 'webvcm_gpu_buffers', help: 'pooled GPU buffers (all decoders)', labelNames: ['state'], registers: [register] }),
+      frames: new Counter({ name: 'webvcm_stream_frames_total', help: 'WebSocket frames read', registers: [register] }),
+      streamClosed: new Counter({ name: 'webvcm_stream_closed_total', help: 'WebSocket connections the server closed, by reason', labelNames: ['reason'], registers: [register] }),
       dropped: new Counter({ name: 'webvcm_stream_frames_dropped_total', help: 'WebSocket frames dropped by the drop policy', labelNames: ['reason'], registers: [register] }),
     };
   }
@@ -389,6 +408,11 @@ export class VcmServer {
    * most `streamPending` wait behind it; a newer frame pushes out the oldest waiting one, which is answered
    * {type:'dropped', reason:'behind'}; frames refused by a full server queue are answered {reason:'server-busy'}.
    * Every frame gets exactly one reply, in arrival order.
+   *
+   * Output is bounded: while more than `streamBufferBytes` of replies sit unread, the server stops reading this
+   * client's frames (TCP pushes back on it); frames that were already read meanwhile are dropped without a decode
+   * ({type:'dropped', reason:'slow-consumer'}). A client that leaves its output over the bound for `streamStallMs`
+   * gets one error message (`slow-consumer`) and is closed with 1008 (terminated 1 s later if it ignores the close).
    */
   private stream(socket: StreamSocket, pending: number): void {
     interface Frame { id: number; bytes: Uint8Array; settle: (m: object) => void }
@@ -396,11 +420,54 @@ export class VcmServer {
     let busy = false;
     let out: Promise<void> = Promise.resolve();
     let closed = false;
-    socket.on('close', () => { closed = true; for (const f of waiting.splice(0)) f.settle({ type: 'dropped', id: f.id, reason: 'closed' }); });
+    let paused = false;
+    let stallTimer: ReturnType<typeof setTimeout> | null = null;
+    let drainTimer: ReturnType<typeof setInterval> | null = null;
+    const high = this.opts.streamBufferBytes;
+    const stopTimers = () => {
+      if (stallTimer) clearTimeout(stallTimer);
+      if (drainTimer) clearInterval(drainTimer);
+      stallTimer = drainTimer = null;
+    };
+    this.sockets.add(socket);
+    socket.on('close', () => {
+      closed = true;
+      stopTimers();
+      this.sockets.delete(socket);
+      for (const f of waiting.splice(0)) f.settle({ type: 'dropped', id: f.id, reason: 'closed' });
+    });
+    const evict = (): void => {
+      if (closed) return;
+      closed = true;
+      stopTimers();
+      this.m.streamClosed.inc({ reason: 'slow-consumer' });
+      for (const f of waiting.splice(0)) f.settle({ type: 'dropped', id: f.id, reason: 'closed' });
+      const p = new HttpProblem(1008, 'slow-consumer', 'Slow consumer', `the client left more than ${high} bytes of replies unread for ${this.opts.streamStallMs} ms`).toJSON();
+      try {
+        socket.send(JSON.stringify({ type: 'error', id: null, problem: { ...p, status: 429 } }));
+        socket.close(1008, 'slow consumer');
+      } catch { /* already gone */ }
+      setTimeout(() => socket.terminate(), 1000).unref();
+    };
+    // over the bound: stop reading; poll until the output drains below half of it, or evict after the stall time
+    const checkOutput = (): void => {
+      if (closed || paused || socket.bufferedAmount <= high) return;
+      paused = true;
+      socket.pause();
+      stallTimer = setTimeout(evict, this.opts.streamStallMs);
+      drainTimer = setInterval(() => {
+        if (closed || socket.bufferedAmount > high / 2) return;
+        stopTimers();
+        paused = false;
+        socket.resume();
+      }, 50);
+    };
     const enqueueReply = (): ((m: object) => void) => {
       let settle!: (m: object) => void;
       const p = new Promise<object>((r) => { settle = r; });
-      out = out.then(() => p).then((m) => { if (!closed && socket.readyState === socket.OPEN) socket.send(JSON.stringify(m)); });
+      out = out.then(() => p).then((m) => {
+        if (!closed && socket.readyState === socket.OPEN) { socket.send(JSON.stringify(m)); checkOutput(); }
+      });
       return settle;
     };
     const pump = (): void => {
@@ -423,8 +490,15 @@ export class VcmServer {
     };
     socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       if (closed) return;
+      this.m.frames.inc();
       const settle = enqueueReply();
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      if (paused) {
+        // read (in the same chunk) after the pause: dropped without a decode
+        this.m.dropped.inc({ reason: 'slow-consumer' });
+        settle({ type: 'dropped', id: isBinary && buf.length >= 4 ? buf.readUInt32LE(0) : null, reason: 'slow-consumer' });
+        return;
+      }
       if (!isBinary || buf.length < 4) {
         settle({ type: 'error', id: null, problem: new HttpProblem(400, 'bad-frame', 'Bad frame', 'frames are binary: a little-endian u32 frame id followed by a .vcm stream').toJSON() });
         return;

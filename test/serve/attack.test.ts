@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type ServeOptions, type VcmServer } from '../../src/serve/server.ts';
-import { fakeDecoder, fakeStream, type FakeDecoder } from './fake.ts';
+import { clientFrame, fakeDecoder, fakeStream, rawWebSocket, serverFrames, type FakeDecoder } from './fake.ts';
 
 const open: VcmServer[] = [];
 afterEach(async () => { for (const s of open.splice(0)) await s.close().catch(() => undefined); });
@@ -52,4 +52,41 @@ describe('1. padding and the pixel budget', () => {
     expect(((await r.json()) as { scores: number[] }).scores).toEqual([0.5]);
     expect(fake.calls).toBe(1);
   });
+});
+
+function metric(text: string, re: RegExp): number {
+  const m = re.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+describe('2. WebSocket output is bounded', () => {
+  it('a client that never reads: the server stops reading its frames, tells it (slow-consumer) and closes it (1008)', async () => {
+    const { base } = await start({ streamBufferBytes: 16 << 10, streamStallMs: 500 });
+    const { socket, status } = await rawWebSocket(base);
+    expect(status).toBe(101);
+    socket.on('error', () => undefined);
+    // 12-byte frames (u32 id + 8 bytes: each is answered with an invalid-stream error of ~250 bytes), never reading
+    const batch = Buffer.concat(Array.from({ length: 1000 }, (_, i) => clientFrame(Uint8Array.from([i & 255, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]))));
+    let sent = 0, closedByServer = 0;
+    const t0 = performance.now();
+    while (sent < 400_000 && performance.now() - t0 < 8000 && !socket.destroyed) {
+      const m = await (await fetch(`${base}/metrics`)).text();
+      closedByServer = metric(m, /webvcm_stream_closed_total\{reason="slow-consumer"\} (\d+)/);
+      if (closedByServer) break;
+      if (!socket.write(batch)) await new Promise((r) => { socket.once('drain', r); setTimeout(r, 100); });
+      sent += 1000;
+    }
+    const m = await (await fetch(`${base}/metrics`)).text();
+    closedByServer = metric(m, /webvcm_stream_closed_total\{reason="slow-consumer"\} (\d+)/);
+    expect(closedByServer, `after ${sent} frames in ${(performance.now() - t0).toFixed(0)} ms`).toBe(1);
+    expect(metric(m, /webvcm_stream_frames_total (\d+)/)).toBeLessThan(sent); // it stopped reading
+    // now read what the server sent: replies, then the slow-consumer message and a 1008 close
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.resume();
+    await new Promise<void>((r) => { socket.once('close', () => r()); setTimeout(r, 3000); });
+    const { texts, closeCode } = serverFrames(Buffer.concat(chunks));
+    expect(closeCode).toBe(1008);
+    expect(JSON.parse(texts.at(-1)!).problem.type).toMatch(/slow-consumer/);
+  }, 20000);
 });
