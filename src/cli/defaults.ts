@@ -1,6 +1,7 @@
 /** Paths of the bundled default weights (weights/default), used when the CLI is given no checkpoint. */
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from 'commander';
+import { MAX_TIMER_MS } from '../util/timer.ts';
 
 export const DEFAULT_DETECTOR = fileURLToPath(new URL('../../weights/default/detector.safetensors', import.meta.url));
 export const DEFAULT_CODEC = fileURLToPath(new URL('../../weights/default/codec.safetensors', import.meta.url));
@@ -30,5 +31,12 @@ export function posInt(v: string): number {
 export function nonNegInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+/** commander argument parser for millisecond limits: a positive integer within the timer range. */
+export function timerMs(v: string): number {
+  const n = posInt(v);
+  if (n > MAX_TIMER_MS) throw new InvalidArgumentError(`expected at most ${MAX_TIMER_MS} ms (the largest timer delay, about 24.8 days)`);
   return n;
 }

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createServer } from '../serve/server.ts';
-import { DEFAULT_CODEC, DEFAULT_DETECTOR, UsageError, posInt, precisionArg } from './defaults.ts';
+import { DEFAULT_CODEC, DEFAULT_DETECTOR, UsageError, posInt, precisionArg, timerMs } from './defaults.ts';
 
 function collect(v: string, prev: string[] | undefined): string[] { return [...(prev ?? []), v]; }
 function nonNeg(v: string): number {
@@ -45,8 +45,8 @@ export function register(program: Command): void {
     .option('--tokens-env <name>', 'environment variable with comma-separated bearer tokens', 'WEBVCM_TOKENS')
     .option('--body-limit <bytes>', 'largest request body / stream frame', posInt, 4 << 20)
     .option('--queue <n>', 'requests that may wait for the GPU before 503', nonNeg, 16)
-    .option('--deadline-ms <n>', 'per-request deadline (504 after it)', posInt, 30000)
-    .option('--request-timeout-ms <n>', 'time allowed to receive a request (slow bodies get 408)', posInt, 10000)
+    .option('--deadline-ms <n>', 'per-request deadline (504 after it)', timerMs, 30000)
+    .option('--request-timeout-ms <n>', 'time allowed to receive a request (slow bodies get 408)', timerMs, 10000)
     .option('--warmup-size <HxW>', 'image size to compile pipelines for before ready (repeatable; default 480x640)', collect)
     .option('--min-size <n>', "the encoders' short-side resize, for the warm-up", posInt)
     .option('--max-size <n>', "the encoders' long-side cap, for the warm-up", posInt)

@@ -22,6 +22,7 @@ import { COCO_CLASS_NAMES } from '../eval/coco-categories.ts';
 import { toHex } from '../model/weights/hash.ts';
 import type { CodecWeights, DetectorWeights } from '../model/weights/types.ts';
 import type { DetectorConfig } from '../model/detector/types.ts';
+import { MAX_TIMER_MS } from '../util/timer.ts';
 import { DeadlineError, QueueFullError, WorkQueue } from './queue.ts';
 
 export interface ServeOptions {
@@ -67,6 +68,20 @@ export interface ServeOptions {
    * ownership (close() does not dispose them). For applications that share a device, and for tests.
    */
   decoders?: VcmDecoder[];
+}
+
+const TIMER_LIMITS = ['deadlineMs', 'requestTimeoutMs', 'streamStallMs'] as const;
+
+/** Every limit an integer in its range; the millisecond ones within the timer range. Throws RangeError naming it. */
+export function checkLimits(o: Partial<Record<'bodyLimit' | 'maxPixels' | 'queueLimit' | 'streamPending' | 'streamBufferBytes' | (typeof TIMER_LIMITS)[number], number>>): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined) continue;
+    const min = k === 'queueLimit' || k === 'streamPending' ? 0 : 1;
+    if (!Number.isInteger(v) || v < min) throw new RangeError(`${k} must be ${min ? 'a positive' : 'a non-negative'} integer, got ${String(v)}`);
+    if ((TIMER_LIMITS as readonly string[]).includes(k) && v > MAX_TIMER_MS) {
+      throw new RangeError(`${k} must be at most ${MAX_TIMER_MS} ms (the largest timer delay, about 24.8 days), got ${v}`);
+    }
+  }
 }
 
 export interface Problem { type: string; title: string; status: number; detail?: string; [k: string]: unknown }
@@ -148,10 +163,8 @@ export class VcmServer {
       bodyLimit: 4 << 20, maxPixels: 4 << 20, queueLimit: 16, deadlineMs: 30000, requestTimeoutMs: 10000, streamPending: 1,
       streamBufferBytes: 1 << 20, streamStallMs: 5000, ...o,
     } as VcmServer['opts'];
-    for (const k of ['bodyLimit', 'maxPixels', 'queueLimit', 'deadlineMs', 'requestTimeoutMs', 'streamPending', 'streamBufferBytes', 'streamStallMs'] as const) {
-      const v = this.opts[k];
-      if (!Number.isInteger(v) || v < (k === 'queueLimit' || k === 'streamPending' ? 0 : 1)) throw new RangeError(`${k} must be a positive integer, got ${String(v)}`);
-    }
+    const { bodyLimit, maxPixels, queueLimit, deadlineMs, requestTimeoutMs, streamPending, streamBufferBytes, streamStallMs } = this.opts;
+    checkLimits({ bodyLimit, maxPixels, queueLimit, deadlineMs, requestTimeoutMs, streamPending, streamBufferBytes, streamStallMs });
     this.tokenDigests = (o.tokens ?? []).filter((t) => t.length > 0).map((t) => digest(t));
     this.initMetrics();
     this.queue = new WorkQueue(this.opts.queueLimit, (d) => this.m.depth.set(d));

@@ -2,7 +2,8 @@
  * The receiver under attack (issue 21), without a GPU: a stand-in decoder (fake.ts) behind the real server, so each
  * limit, timeout, origin rule and shutdown path is exercised quickly. The real decoder's answers: server.test.ts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.ts';
 import { createServer, type ServeOptions, type VcmServer } from '../../src/serve/server.ts';
 import { clientFrame, fakeDecoder, fakeStream, rawWebSocket, serverFrames, type FakeDecoder } from './fake.ts';
 
@@ -89,4 +90,23 @@ describe('2. WebSocket output is bounded', () => {
     expect(closeCode).toBe(1008);
     expect(JSON.parse(texts.at(-1)!).problem.type).toMatch(/slow-consumer/);
   }, 20000);
+});
+
+describe('7. limits within the timer range', () => {
+  it('the server refuses a deadline or timeout a timer cannot hold, naming it', async () => {
+    await expect(createServer({ detector: '', codecs: [], decoders: [fakeDecoder().decoder], deadlineMs: 2 ** 31 })).rejects.toThrow(/deadlineMs must be at most 2147483647 ms/);
+    await expect(createServer({ detector: '', codecs: [], decoders: [fakeDecoder().decoder], requestTimeoutMs: 1e12 })).rejects.toThrow(/requestTimeoutMs must be at most/);
+    await expect(createServer({ detector: '', codecs: [], decoders: [fakeDecoder().decoder], deadlineMs: 0.5 })).rejects.toThrow(/deadlineMs must be a positive integer/);
+  });
+
+  it('`webvcm serve --deadline-ms 2147483648` stops at start-up with a clear message', async () => {
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await main(['node', 'webvcm', 'serve', '--deadline-ms', '2147483648']);
+      expect(code).not.toBe(0);
+      expect(err.mock.calls.map((c) => String(c[0])).join('')).toMatch(/--deadline-ms.*2147483648.*at most 2147483647 ms/s);
+    } finally {
+      err.mockRestore();
+    }
+  });
 });
