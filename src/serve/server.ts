@@ -12,6 +12,8 @@
  * A stream selects its codec by the container's weights fingerprint; unknown fingerprints get 409.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
@@ -52,6 +54,17 @@ export interface ServeOptions {
   streamBufferBytes?: number;
   /** How long a WebSocket client may leave its output over `streamBufferBytes` before it is closed (default 5000 ms). */
   streamStallMs?: number;
+  /** Open connections (HTTP and WebSocket) beyond which new ones get 503 `too-many-connections` (default 256). */
+  maxConnections?: number;
+  /** The same per client address (default 64). */
+  maxConnectionsPerIp?: number;
+  /**
+   * close() (SIGTERM): how long queued work, bodies still arriving and WebSockets may take before every connection
+   * is cut (default 30000 ms). Deadlines and the request timeout keep running meanwhile.
+   */
+  drainTimeoutMs?: number;
+  /** Where internal errors (500s) go when the Fastify logger is off or above 'error' (default: one line on stderr). */
+  onInternalError?: (err: unknown, where: string) => void;
   /** Detector settings for every decode (e.g. fewer proposals for speed); Detectron2 defaults otherwise. */
   detectorConfig?: Partial<DetectorConfig>;
   /** Largest resized image (h·w pixels) a stream may ask the detector to run on (default 4·2^20). */
@@ -62,7 +75,8 @@ export interface ServeOptions {
   precision?: 'f32' | 'f16';
   /** Skip the warm-up decode (tests of the not-ready state). */
   skipWarmup?: boolean;
-  logger?: boolean;
+  /** Fastify's logger: false (default), true, or pino options such as { level: 'warn' }. */
+  logger?: boolean | { level: string };
   /**
    * Decoders built by the caller (one per codec), used instead of loading `detector`/`codecs`; the caller keeps
    * ownership (close() does not dispose them). For applications that share a device, and for tests.
@@ -70,10 +84,10 @@ export interface ServeOptions {
   decoders?: VcmDecoder[];
 }
 
-const TIMER_LIMITS = ['deadlineMs', 'requestTimeoutMs', 'streamStallMs'] as const;
+const TIMER_LIMITS = ['deadlineMs', 'requestTimeoutMs', 'streamStallMs', 'drainTimeoutMs'] as const;
 
 /** Every limit an integer in its range; the millisecond ones within the timer range. Throws RangeError naming it. */
-export function checkLimits(o: Partial<Record<'bodyLimit' | 'maxPixels' | 'queueLimit' | 'streamPending' | 'streamBufferBytes' | (typeof TIMER_LIMITS)[number], number>>): void {
+export function checkLimits(o: Partial<Record<'bodyLimit' | 'maxPixels' | 'queueLimit' | 'streamPending' | 'streamBufferBytes' | 'maxConnections' | 'maxConnectionsPerIp' | (typeof TIMER_LIMITS)[number], number>>): void {
   for (const [k, v] of Object.entries(o)) {
     if (v === undefined) continue;
     const min = k === 'queueLimit' || k === 'streamPending' ? 0 : 1;
@@ -82,6 +96,16 @@ export function checkLimits(o: Partial<Record<'bodyLimit' | 'maxPixels' | 'queue
       throw new RangeError(`${k} must be at most ${MAX_TIMER_MS} ms (the largest timer delay, about 24.8 days), got ${v}`);
     }
   }
+}
+
+const kRefused = Symbol('webvcm.refused');
+const kBodyTimer = Symbol('webvcm.bodyTimer');
+
+/** A whole HTTP/1.1 response carrying a problem, for the paths where no Fastify reply exists (parser errors). */
+function rawProblemResponse(p: HttpProblem): string {
+  const body = JSON.stringify(p.toJSON());
+  const reason = STATUS_CODES[p.status] ?? 'Error';
+  return `HTTP/1.1 ${p.status} ${reason}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 export interface Problem { type: string; title: string; status: number; detail?: string; [k: string]: unknown }
@@ -143,7 +167,7 @@ export class VcmServer {
   private detectorWeights: DetectorWeights | null = null;
   private ready = false;
   private draining = false;
-  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'decoders'>> & Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'decoders'>;
+  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'decoders' | 'onInternalError'>> & Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'decoders' | 'onInternalError'>;
   private readonly tokenDigests: Buffer[];
   private m!: {
     requests: Counter<'route' | 'status'>;
@@ -154,26 +178,86 @@ export class VcmServer {
     dropped: Counter<'reason'>;
     frames: Counter;
     streamClosed: Counter<'reason'>;
+    refused: Counter<'reason'>;
   };
   private readonly sockets = new Set<StreamSocket>();
+  private readonly connections = new Set<Socket>();
 
   constructor(o: ServeOptions) {
     if (!(o.decoders ?? o.codecs).length) throw new RangeError('serve needs at least one codec');
     this.opts = {
       bodyLimit: 4 << 20, maxPixels: 4 << 20, queueLimit: 16, deadlineMs: 30000, requestTimeoutMs: 10000, streamPending: 1,
-      streamBufferBytes: 1 << 20, streamStallMs: 5000, ...o,
+      streamBufferBytes: 1 << 20, streamStallMs: 5000, maxConnections: 256, maxConnectionsPerIp: 64, drainTimeoutMs: 30000, ...o,
     } as VcmServer['opts'];
-    const { bodyLimit, maxPixels, queueLimit, deadlineMs, requestTimeoutMs, streamPending, streamBufferBytes, streamStallMs } = this.opts;
-    checkLimits({ bodyLimit, maxPixels, queueLimit, deadlineMs, requestTimeoutMs, streamPending, streamBufferBytes, streamStallMs });
+    const { bodyLimit, maxPixels, queueLimit, deadlineMs, requestTimeoutMs, streamPending, streamBufferBytes, streamStallMs, maxConnections, maxConnectionsPerIp, drainTimeoutMs } = this.opts;
+    checkLimits({ bodyLimit, maxPixels, queueLimit, deadlineMs, requestTimeoutMs, streamPending, streamBufferBytes, streamStallMs, maxConnections, maxConnectionsPerIp, drainTimeoutMs });
     this.tokenDigests = (o.tokens ?? []).filter((t) => t.length > 0).map((t) => digest(t));
     this.initMetrics();
     this.queue = new WorkQueue(this.opts.queueLimit, (d) => this.m.depth.set(d));
+    const rt = this.opts.requestTimeoutMs;
     this.app = Fastify({
       logger: o.logger ?? false,
       bodyLimit: this.opts.bodyLimit,
-      requestTimeout: this.opts.requestTimeoutMs,
+      // Node's own timers: headers within the request timeout, checked every second (Node's default is 30 s, which
+      // let slow drips run for minutes); the body has its own timer (bodyTimer), Node's request timeout is a backstop.
+      http: { headersTimeout: rt, connectionsCheckingInterval: Math.min(1000, rt) },
+      requestTimeout: Math.min(MAX_TIMER_MS, rt + 1000),
       return503OnClosing: true,
+      clientErrorHandler: (err, socket) => this.clientError(err, socket),
+      frameworkErrors: (err, _req, reply) => {
+        // FST_ERR_BAD_URL and the like: a plain 400 without Fastify's codes
+        void this.sendProblem(reply, new HttpProblem(400, 'bad-request', 'Bad request', err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid (bad percent-encoding)' : 'the request is not valid'));
+      },
     });
+    this.limitConnections();
+  }
+
+  /** Errors Node's HTTP parser raises before Fastify sees a request (bad framing, slow headers, huge headers). */
+  private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const p = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new HttpProblem(408, 'request-timeout', 'Request timeout', `the request did not arrive within ${this.opts.requestTimeoutMs} ms`)
+      : err.code === 'HPE_HEADER_OVERFLOW' ? new HttpProblem(431, 'headers-too-large', 'Request header fields too large', 'the request headers exceed the size limit')
+        : new HttpProblem(400, 'bad-request', 'Bad request', 'the request is not valid HTTP/1.1');
+    this.m.requests.inc({ route: 'unmatched', status: String(p.status) });
+    if (socket.writable) socket.end(rawProblemResponse(p));
+    else socket.destroy();
+  }
+
+  /**
+   * At most `maxConnections` open connections, `maxConnectionsPerIp` per client address: a connection over either is
+   * marked, its first request gets 503 `too-many-connections` (Connection: close), and it is cut 2 s later at most.
+   */
+  private limitConnections(): void {
+    const perIp = new Map<string, number>();
+    let total = 0;
+    this.app.server.on('connection', (socket: Socket) => {
+      const ip = socket.remoteAddress ?? '';
+      const n = perIp.get(ip) ?? 0;
+      if (total >= this.opts.maxConnections || n >= this.opts.maxConnectionsPerIp) {
+        (socket as Socket & { [kRefused]?: string })[kRefused] = total >= this.opts.maxConnections ? 'server' : 'address';
+        this.m.refused.inc({ reason: (socket as Socket & { [kRefused]?: string })[kRefused]! });
+        setTimeout(() => socket.destroy(), 2000).unref();
+        return;
+      }
+      total++;
+      perIp.set(ip, n + 1);
+      this.connections.add(socket);
+      socket.once('close', () => {
+        total--;
+        this.connections.delete(socket);
+        const m = (perIp.get(ip) ?? 1) - 1;
+        if (m > 0) perIp.set(ip, m); else perIp.delete(ip);
+      });
+    });
+  }
+
+  /** A 500: logged through Fastify's logger when it logs errors, else through onInternalError (default: stderr). */
+  private reportInternal(err: unknown, where: string): void {
+    const log = this.app.log as { level?: string; error: (o: unknown, m?: string) => void };
+    if (this.opts.logger && log.level !== 'silent' && log.level !== 'fatal') { log.error({ err }, `internal error: ${where}`); return; }
+    if (this.opts.onInternalError) { this.opts.onInternalError(err, where); return; }
+    const e = err as Error;
+    process.stderr.write(`webvcm serve: internal error (${where}): ${e?.stack ?? String(err)}\n`);
   }
 
   private initMetrics(): void {
@@ -186,6 +270,7 @@ export class VcmServer {
       gpu: new Counter({ name: 'webvcm_gpu_seconds_total', help: 'seconds the device spent decoding', registers: [register] }),
       buffers: new Gauge({ name: 'webvcm_gpu_buffers', help: 'pooled GPU buffers (all decoders)', labelNames: ['state'], registers: [register] }),
       frames: new Counter({ name: 'webvcm_stream_frames_total', help: 'WebSocket frames read', registers: [register] }),
+      refused: new Counter({ name: 'webvcm_connections_refused_total', help: 'connections over the server or per-address cap', labelNames: ['reason'], registers: [register] }),
       streamClosed: new Counter({ name: 'webvcm_stream_closed_total', help: 'WebSocket connections the server closed, by reason', labelNames: ['reason'], registers: [register] }),
       dropped: new Counter({ name: 'webvcm_stream_frames_dropped_total', help: 'WebSocket frames dropped by the drop policy', labelNames: ['reason'], registers: [register] }),
     };
@@ -234,6 +319,7 @@ export class VcmServer {
     this.ready = true;
   }
 
+  get drainTimeoutMs(): number { return this.opts.drainTimeoutMs; }
   get isReady(): boolean { return this.ready && !this.draining; }
   get fingerprints(): string[] { return this.served.map((s) => s.fp); }
 
@@ -329,7 +415,7 @@ export class VcmServer {
       if (e instanceof ContainerError || /Container|Rans|Codec|Input|Shape/.test(name)) {
         throw new HttpProblem(400, 'invalid-stream', 'Invalid stream', (e as Error).message);
       }
-      this.app.log.error(e);
+      this.reportInternal(e, 'decode');
       throw new HttpProblem(500, 'internal', 'Internal error', 'the server failed to decode this stream; the failure was logged');
     } finally {
       this.m.buffers.set({ state: 'live' }, this.gpuBuffers().live);
@@ -354,8 +440,21 @@ export class VcmServer {
     for (const ct of VCM_MEDIA_TYPES) {
       app.addContentTypeParser(ct, { parseAs: 'buffer', bodyLimit: this.opts.bodyLimit }, (_req, body, done) => done(null, body));
     }
-    app.addHook('onRequest', async (req) => { (req as unknown as { t0: number }).t0 = performance.now(); this.auth(req); });
+    app.addHook('onRequest', async (req, reply) => {
+      (req as unknown as { t0: number }).t0 = performance.now();
+      const refused = (req.raw.socket as Socket & { [kRefused]?: string })[kRefused];
+      if (refused) {
+        reply.header('connection', 'close');
+        throw new HttpProblem(503, 'too-many-connections', 'Too many connections', refused === 'server' ? `this server takes at most ${this.opts.maxConnections} connections` : `this server takes at most ${this.opts.maxConnectionsPerIp} connections from one address`, {}, { 'retry-after': '1' });
+      }
+      this.auth(req);
+      this.bodyTimer(req, reply);
+    });
+    // the body arrived (or there was none): its timer stops
+    app.addHook('preValidation', async (req) => { this.clearBodyTimer(req); });
+    app.addHook('onRequestAbort', async (req) => { this.clearBodyTimer(req); });
     app.addHook('onResponse', async (req, reply) => {
+      this.clearBodyTimer(req);
       const route = req.routeOptions?.url ?? 'unmatched';
       this.m.requests.inc({ route, status: String(reply.statusCode) });
       this.m.latency.observe({ route }, (performance.now() - (req as unknown as { t0: number }).t0) / 1000);
@@ -370,7 +469,7 @@ export class VcmServer {
       const detail = e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `the body exceeds the limit of ${this.opts.bodyLimit} bytes`
         : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? VCM_MEDIA_HINT
           : status === 500 ? 'internal error' : e.message;
-      if (status === 500) app.log.error(err);
+      if (status === 500) this.reportInternal(err, `${_req.method} ${_req.url.split('?')[0]}`);
       return this.sendProblem(reply, new HttpProblem(status, slug, status === 413 ? 'Payload too large' : status === 415 ? 'Unsupported media type' : status === 500 ? 'Internal error' : 'Bad request', detail));
     });
     app.setNotFoundHandler((req, reply) => this.sendProblem(reply, new HttpProblem(404, 'not-found', 'Not found', `no route ${req.method} ${req.url.split('?')[0]}`)));
@@ -455,9 +554,9 @@ export class VcmServer {
       stopTimers();
       this.m.streamClosed.inc({ reason: 'slow-consumer' });
       for (const f of waiting.splice(0)) f.settle({ type: 'dropped', id: f.id, reason: 'closed' });
-      const p = new HttpProblem(1008, 'slow-consumer', 'Slow consumer', `the client left more than ${high} bytes of replies unread for ${this.opts.streamStallMs} ms`).toJSON();
+      const p = new HttpProblem(429, 'slow-consumer', 'Slow consumer', `the client left more than ${high} bytes of replies unread for ${this.opts.streamStallMs} ms`).toJSON();
       try {
-        socket.send(JSON.stringify({ type: 'error', id: null, problem: { ...p, status: 429 } }));
+        socket.send(JSON.stringify({ type: 'error', id: null, problem: p }));
         socket.close(1008, 'slow consumer');
       } catch { /* already gone */ }
       setTimeout(() => socket.terminate(), 1000).unref();
@@ -532,14 +631,64 @@ export class VcmServer {
     return this.app.listen({ port, host });
   }
 
-  /** Stop taking work, let queued requests finish, close the sockets, free the GPU. */
-  async close(): Promise<void> {
+  /**
+   * A request with a body must have all of it within `requestTimeoutMs` of its arrival, also while the server
+   * drains (Node stops its own checks on close): otherwise a 408 problem, Connection: close, and the socket is cut.
+   */
+  private bodyTimer(req: FastifyRequest, reply: FastifyReply): void {
+    const h = req.headers;
+    if (!(Number(h['content-length']) > 0 || h['transfer-encoding'] !== undefined)) return;
+    const t = setTimeout(() => {
+      if (reply.sent || req.raw.complete) return;
+      const p = new HttpProblem(408, 'request-timeout', 'Request timeout', `the body did not arrive within ${this.opts.requestTimeoutMs} ms`);
+      this.m.requests.inc({ route: req.routeOptions?.url ?? 'unmatched', status: '408' });
+      reply.hijack();
+      const socket = req.raw.socket;
+      if (socket.writable) socket.end(rawProblemResponse(p), () => socket.destroy());
+      else socket.destroy();
+    }, this.opts.requestTimeoutMs);
+    (req as unknown as { [kBodyTimer]?: ReturnType<typeof setTimeout> })[kBodyTimer] = t;
+  }
+
+  private clearBodyTimer(req: FastifyRequest): void {
+    const r = req as unknown as { [kBodyTimer]?: ReturnType<typeof setTimeout> };
+    if (r[kBodyTimer]) { clearTimeout(r[kBodyTimer]); r[kBodyTimer] = undefined; }
+  }
+
+  private closing: Promise<void> | null = null;
+
+  /**
+   * Stop taking work (503 `draining`), let queued requests finish within their deadlines, close the WebSockets (1001;
+   * cut 1 s later if a client ignores the close), free the GPU. Bodies still arriving keep their request timeout.
+   * Whatever is still open after `drainTimeoutMs` is cut, so close() always returns within about that time.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.drain();
+    return this.closing;
+  }
+
+  private async drain(): Promise<void> {
     this.draining = true;
-    await this.queue.idle();
-    await this.app.close();
-    // dispose borrowers first, the device's creator last
-    for (const s of [...this.served].reverse()) if (s.owned) s.decoder.dispose();
-    this.served = [];
+    let force!: ReturnType<typeof setTimeout>;
+    const forced = new Promise<'forced'>((r) => { force = setTimeout(() => r('forced'), this.opts.drainTimeoutMs); });
+    const cut = () => {
+      for (const ws of this.sockets) ws.terminate();
+      for (const c of this.connections) c.destroy();
+    };
+    try {
+      const idle = await Promise.race([this.queue.idle().then(() => 'idle' as const), forced]);
+      for (const ws of this.sockets) {
+        try { ws.close(1001, 'server shutting down'); } catch { /* gone */ }
+        setTimeout(() => ws.terminate(), 1000).unref();
+      }
+      void forced.then(cut);
+      await this.app.close();
+      // dispose borrowers first, the device's creator last; not while a decode may still run on the device
+      if (idle === 'idle') for (const s of [...this.served].reverse()) if (s.owned) s.decoder.dispose();
+      this.served = [];
+    } finally {
+      clearTimeout(force);
+    }
   }
 }
 

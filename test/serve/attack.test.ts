@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
+import { shutdownHandler } from '../../src/serve/signals.ts';
 import { createServer, type ServeOptions, type VcmServer } from '../../src/serve/server.ts';
 import { clientFrame, fakeDecoder, fakeStream, rawWebSocket, serverFrames, type FakeDecoder } from './fake.ts';
 
@@ -108,5 +109,177 @@ describe('7. limits within the timer range', () => {
     } finally {
       err.mockRestore();
     }
+  });
+});
+
+/** A raw HTTP exchange: writes `parts` `gapMs` apart (stopping once an answer came), returns what came back and when. */
+async function rawHttp(base: string, parts: (string | Buffer)[], gapMs = 0, maxMs = 6000): Promise<{ text: string; ms: number; status: number }> {
+  const { connect } = await import('node:net');
+  const u = new URL(base);
+  const s = connect(Number(u.port), u.hostname);
+  s.on('error', () => undefined);
+  const t0 = performance.now();
+  let text = '', answered = -1;
+  s.on('data', (d: Buffer) => { text += d.toString(); if (answered < 0) answered = performance.now() - t0; });
+  const closed = new Promise<void>((r) => s.once('close', () => r()));
+  for (const p of parts) {
+    if (answered >= 0 || s.destroyed || performance.now() - t0 > maxMs) break;
+    s.write(p);
+    if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
+  }
+  await Promise.race([closed, new Promise((r) => setTimeout(r, Math.max(0, maxMs - (performance.now() - t0))))]);
+  s.destroy();
+  return { text, ms: answered < 0 ? Infinity : answered, status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0) };
+}
+
+function problemOf(text: string): { type: string; status: number; detail?: string } {
+  expect(text).toMatch(/content-type: application\/problem\+json/i);
+  return JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as never;
+}
+
+describe('4. the request timeout is kept; connections are capped', () => {
+  it('a body dripping at 5 bytes/s gets its 408 (problem+json) at the request timeout, not minutes later', async () => {
+    const { base } = await start({ requestTimeoutMs: 1000 });
+    const head = `POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n`;
+    const r = await rawHttp(base, [head, ...Array.from({ length: 40 }, () => 'x')], 200);
+    expect(r.status).toBe(408);
+    expect(r.ms).toBeGreaterThan(900);
+    expect(r.ms).toBeLessThan(2500);
+    expect(problemOf(r.text).type).toMatch(/request-timeout/);
+  });
+
+  it('headers dripping byte by byte get a 408 problem at the request timeout', async () => {
+    const { base } = await start({ requestTimeoutMs: 1000 });
+    const r = await rawHttp(base, ['GET /healthz HTTP/1.1\r\n', ...'X-Slow: abcdefghijklmnopqrstuvwxyz0123456789'.split('')], 150);
+    expect(r.status).toBe(408);
+    expect(r.ms).toBeLessThan(2600);
+    expect(problemOf(r.text).type).toMatch(/request-timeout/);
+  });
+
+  it('connections over the per-address cap get 503 too-many-connections; room again once they close', async () => {
+    const { base } = await start({ maxConnectionsPerIp: 3 });
+    const { connect } = await import('node:net');
+    const u = new URL(base);
+    const idle = await Promise.all(Array.from({ length: 3 }, () => new Promise<import('node:net').Socket>((r) => { const s = connect(Number(u.port), u.hostname, () => r(s)); })));
+    await new Promise((r) => setTimeout(r, 50));
+    const refused = await rawHttp(base, ['GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n']);
+    expect(refused.status).toBe(503);
+    expect(problemOf(refused.text).type).toMatch(/too-many-connections/);
+    for (const s of idle) s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const ok = await rawHttp(base, ['GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+    expect(ok.status).toBe(200);
+    const m = await (await fetch(`${base}/metrics`)).text();
+    expect(m).toMatch(/webvcm_connections_refused_total\{reason="address"\} 1/);
+  });
+
+  it('the server-wide cap applies across addresses too', async () => {
+    const { base } = await start({ maxConnections: 2 });
+    const { connect } = await import('node:net');
+    const u = new URL(base);
+    const idle = await Promise.all(Array.from({ length: 2 }, () => new Promise<import('node:net').Socket>((r) => { const s = connect(Number(u.port), u.hostname, () => r(s)); })));
+    await new Promise((r) => setTimeout(r, 50));
+    const refused = await rawHttp(base, ['GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n']);
+    expect(refused.status).toBe(503);
+    expect(problemOf(refused.text).detail).toMatch(/at most 2 connections/);
+    for (const s of idle) s.destroy();
+  });
+});
+
+describe('9. every error the server emits is problem+json', () => {
+  it('bad framing, bad methods, huge headers, bad URLs', async () => {
+    const { base } = await start();
+    const cases: [string, number][] = [
+      ['POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab', 400], // conflicting lengths
+      ['POST /v1/detect HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n', 400], // smuggling shape
+      ['F@O / HTTP/1.1\r\nHost: x\r\n\r\n', 400], // not a method token
+      [`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`, 431],
+      ['GET /v1/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 400], // FST_ERR_BAD_URL
+    ];
+    for (const [req, status] of cases) {
+      const r = await rawHttp(base, [req]);
+      expect(r.status, req.slice(0, 40)).toBe(status);
+      const p = problemOf(r.text);
+      expect(p.status).toBe(status);
+      expect(p.type).toMatch(/^https:\/\/webvcm\.dev\/problems\//);
+      expect(r.text).not.toMatch(/FST_/);
+    }
+  });
+});
+
+describe('3. shutdown keeps its timeouts; a second signal exits', () => {
+  it('close() returns within the request timeout while a body drips, which gets its 408', async () => {
+    const { server, base } = await start({ requestTimeoutMs: 1000, drainTimeoutMs: 5000 });
+    const head = `POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n`;
+    const drip = rawHttp(base, [head, ...Array.from({ length: 60 }, () => 'x')], 100, 8000);
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = performance.now();
+    const closed = await Promise.race([server.close().then(() => performance.now() - t0), new Promise<number>((r) => setTimeout(() => r(Infinity), 8000))]);
+    expect(closed).toBeLessThan(2500);
+    expect((await drip).status).toBe(408);
+  }, 15000);
+
+  it('a WebSocket that ignores the close handshake is cut a second later', async () => {
+    const { server, base } = await start({ drainTimeoutMs: 10000 });
+    const { socket, status } = await rawWebSocket(base);
+    expect(status).toBe(101);
+    socket.on('error', () => undefined);
+    // never answers the close frame (and never reads)
+    const t0 = performance.now();
+    const closed = await Promise.race([server.close().then(() => performance.now() - t0), new Promise<number>((r) => setTimeout(() => r(Infinity), 8000))]);
+    expect(closed).toBeLessThan(2500);
+    socket.destroy();
+  }, 15000);
+
+  it('whatever the clients do, close() returns by the drain timeout (a header drip: Node stops timing it on close)', async () => {
+    const { server, base } = await start({ requestTimeoutMs: 60000, drainTimeoutMs: 1500 });
+    const drip = rawHttp(base, ['GET /healthz HTTP/1.1\r\n', ...'X-Slow: abcdefghijklmnopqrstuvwxyz0123456789'.split('')], 200, 8000);
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = performance.now();
+    const closed = await Promise.race([server.close().then(() => performance.now() - t0), new Promise<number>((r) => setTimeout(() => r(Infinity), 8000))]);
+    expect(closed).toBeGreaterThan(1000);
+    expect(closed).toBeLessThan(3000);
+    await drip;
+  }, 15000);
+
+  it('first signal drains, a second exits at once with 1; a drain that overruns hits the backstop', async () => {
+    const exits: number[] = [];
+    const lines: string[] = [];
+    let release!: () => void;
+    const never = { drainTimeoutMs: 100, close: () => new Promise<void>((r) => { release = r; }) };
+    const h = shutdownHandler(never, { exit: (c) => exits.push(c), log: (l) => lines.push(l) });
+    h('SIGTERM');
+    expect(exits).toEqual([]);
+    expect(lines[0]).toMatch(/SIGTERM, draining .*at most 100 ms/);
+    h('SIGINT');
+    expect(exits).toEqual([1]);
+    await new Promise((r) => setTimeout(r, 2300)); // drain timeout + 2 s backstop
+    expect(exits).toEqual([1, 1]);
+    release();
+    const ok: number[] = [];
+    shutdownHandler({ drainTimeoutMs: 100, close: async () => undefined }, { exit: (c) => ok.push(c), log: () => undefined })('SIGTERM');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(ok).toEqual([0]);
+  });
+});
+
+describe('6. internal errors are logged whatever the log level', () => {
+  it('a decoder failure is a 500 without detail, and reported though the Fastify logger is off', async () => {
+    const fake = fakeDecoder();
+    fake.decoder.decode = async () => { throw new Error('kaboom in the decoder'); };
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const { base } = await start({ logger: false }, fake);
+      const r = await post(base, fakeStream());
+      expect(r.status).toBe(500);
+      expect(await r.text()).not.toMatch(/kaboom/);
+      expect(err.mock.calls.map((c) => String(c[0])).join('')).toMatch(/internal error \(decode\): Error: kaboom in the decoder/);
+    } finally {
+      err.mockRestore();
+    }
+    const seen: unknown[] = [];
+    const { base } = await start({ onInternalError: (e) => seen.push(e) }, fake);
+    expect((await post(base, fakeStream())).status).toBe(500);
+    expect(String(seen[0])).toMatch(/kaboom/);
   });
 });
