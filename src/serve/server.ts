@@ -374,6 +374,23 @@ export class VcmServer {
     return s;
   }
 
+  /**
+   * Which pages may open the WebSocket (browsers send no CORS preflight for it, so any page could drive a local
+   * server): those CORS allows (`cors`: '*' = any, or the list), and the server's own origin. Without CORS and
+   * without tokens, the same origin only; with tokens, any origin (the token is the check). No Origin header
+   * (not a browser): allowed.
+   */
+  private checkOrigin(req: FastifyRequest): void {
+    const origin = req.headers.origin;
+    if (origin === undefined) return;
+    const c = this.opts.cors;
+    if (c === true || (Array.isArray(c) && c.includes(origin)) || this.tokenDigests.length) return;
+    let host: string | null = null;
+    try { host = new URL(origin).host; } catch { /* 'null' or garbage */ }
+    if (host !== null && host === req.headers.host) return;
+    throw new HttpProblem(403, 'origin-not-allowed', 'Origin not allowed', `pages from ${JSON.stringify(origin).slice(0, 120)} may not open this stream (configure --cors, or tokens)`);
+  }
+
   private checkReady(): void {
     if (this.draining) throw new HttpProblem(503, 'draining', 'Shutting down', 'the server is draining its queue and takes no new work', {}, { 'retry-after': '1' });
     if (!this.ready) throw new HttpProblem(503, 'warming-up', 'Not ready', 'the server is compiling its GPU pipelines', {}, { 'retry-after': '5' });
@@ -430,8 +447,18 @@ export class VcmServer {
 
   private async registerRoutes(): Promise<void> {
     const app = this.app;
+    // Anything that still answers an error in another format (a plugin's text/plain, say) leaves as problem+json.
+    app.addHook('onSend', async (_req, reply, payload) => {
+      if (reply.statusCode < 400 || /problem\+json/.test(String(reply.getHeader('content-type') ?? ''))) return payload;
+      const status = reply.statusCode;
+      const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString() : '';
+      const detail = /^[\x20-\x7e]{1,200}$/.test(text) && !text.startsWith('{') ? text : STATUS_CODES[status] ?? 'error';
+      reply.type('application/problem+json');
+      return JSON.stringify(new HttpProblem(status, status === 400 ? 'bad-request' : `http-${status}`, STATUS_CODES[status] ?? 'Error', detail).toJSON());
+    });
     if (this.opts.cors) {
-      await app.register(cors, { origin: this.opts.cors === true ? true : this.opts.cors, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['authorization', 'content-type'], exposedHeaders: ['retry-after'], maxAge: 600 });
+      // '*' is answered as '*' (not the reflected origin); the deadline header may be sent cross-origin
+      await app.register(cors, { origin: this.opts.cors === true ? '*' : this.opts.cors, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['authorization', 'content-type', 'x-webvcm-deadline-ms'], exposedHeaders: ['retry-after'], maxAge: 600 });
     }
     await app.register(websocket, { options: { maxPayload: this.opts.bodyLimit + 4 } });
     // Only .vcm bodies are parsed: without Fastify's default JSON/text parsers, every other media type (a JSON body that
@@ -507,7 +534,7 @@ export class VcmServer {
       if (!(body instanceof Uint8Array)) throw new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', VCM_MEDIA_HINT);
       return this.detect(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), deadline);
     });
-    app.get('/v1/stream', { websocket: true }, (socket, req) => {
+    app.get('/v1/stream', { websocket: true, preValidation: async (req) => this.checkOrigin(req) }, (socket, req) => {
       // ?pending=N lowers (never raises) this connection's waiting-frame allowance.
       const q = new URLSearchParams(req.url.split('?')[1] ?? '').get('pending');
       const n = q === null ? NaN : Number(q);

@@ -283,3 +283,44 @@ describe('6. internal errors are logged whatever the log level', () => {
     expect(String(seen[0])).toMatch(/kaboom/);
   });
 });
+
+describe('8. CORS and the WebSocket origin', () => {
+  it('the preflight allows the deadline header; --cors * answers *; an invalid preflight is problem+json', async () => {
+    const { base } = await start({ cors: ['http://app.example'] });
+    const pre = await fetch(`${base}/v1/detect`, { method: 'OPTIONS', headers: { origin: 'http://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-webvcm-deadline-ms' } });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-headers')).toMatch(/x-webvcm-deadline-ms/);
+    const bad = await fetch(`${base}/v1/detect`, { method: 'OPTIONS', headers: { origin: 'http://app.example' } });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toMatch(/problem\+json/);
+    expect(((await bad.json()) as { detail: string }).detail).toMatch(/Invalid Preflight Request/);
+    const any = await start({ cors: true });
+    for (const origin of ['http://x.example', 'null']) {
+      const r = await fetch(`${any.base}/healthz`, { headers: { origin } });
+      expect(r.headers.get('access-control-allow-origin')).toBe('*');
+    }
+  });
+
+  it('/v1/stream: same origin only by default; configured origins as for CORS; any origin with tokens', async () => {
+    const { base } = await start();
+    const host = new URL(base).host;
+    expect((await rawWebSocket(base, '/v1/stream', { origin: 'http://evil.example' })).status).toBe(403);
+    const refused = await rawWebSocket(base, '/v1/stream', { origin: 'null' });
+    expect(refused.status).toBe(403);
+    expect(refused.head).toMatch(/problem\+json/i);
+    for (const headers of [{ origin: `http://${host}` }, {}] as Record<string, string>[]) {
+      const r = await rawWebSocket(base, '/v1/stream', headers);
+      expect(r.status).toBe(101);
+      r.socket.destroy();
+    }
+    const listed = await start({ cors: ['http://app.example'] });
+    const ok = await rawWebSocket(listed.base, '/v1/stream', { origin: 'http://app.example' });
+    expect(ok.status).toBe(101);
+    ok.socket.destroy();
+    expect((await rawWebSocket(listed.base, '/v1/stream', { origin: 'http://evil.example' })).status).toBe(403);
+    const tok = await start({ tokens: ['t0ken-0123456789'] });
+    const withTok = await rawWebSocket(tok.base, '/v1/stream?access_token=t0ken-0123456789', { origin: 'http://elsewhere.example' });
+    expect(withTok.status).toBe(101);
+    withTok.socket.destroy();
+  });
+});
