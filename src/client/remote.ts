@@ -21,12 +21,35 @@ export interface RemoteDecodeResult {
   fingerprint: string;
 }
 
-/** A problem+json error from the server (or a transport failure, status 0). */
+/**
+ * Every failure of the client: a problem+json from the server, a transport failure or timeout (status 0), a reply
+ * over the size cap or one that is not the expected JSON (`bad-response`). The message is safe to print: text the
+ * server chose (title, detail) is stripped of escape sequences and control characters and shortened.
+ */
 export class RemoteError extends Error {
   override name = 'RemoteError';
   constructor(readonly status: number, readonly problemType: string, message: string, readonly problem: Record<string, unknown> = {}, readonly retryAfterS?: number) {
-    super(message);
+    super(sanitizeText(message, 1000));
   }
+}
+
+/** Largest Retry-After the client reports (s): a server cannot park its clients for days. */
+export const MAX_RETRY_AFTER_S = 300;
+
+/**
+ * Text from a server, made safe for a terminal: ANSI CSI and OSC sequences and other C0/C1 control characters
+ * removed, at most `max` characters.
+ */
+export function sanitizeText(s: string, max = 300): string {
+  const t = s
+    // eslint-disable-next-line no-control-regex
+    .replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|\x9d[^\x07\x9c]*(\x07|\x9c)?/g, '') // OSC … BEL/ST
+    // eslint-disable-next-line no-control-regex
+    .replace(/(\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?/g, '') // CSI
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '') // the rest of C0 (tab and newline stay), DEL, C1
+    .replace(/[\u202a-\u202e\u2066-\u2069]/g, ''); // bidi overrides
+  return t.length > max ? t.slice(0, max) + '…' : t;
 }
 
 export interface RemoteDecoderOptions {
@@ -34,8 +57,10 @@ export interface RemoteDecoderOptions {
   url: string;
   /** Bearer token when the server has auth on. */
   token?: string;
-  /** Per-request client timeout in ms (default 60000). */
+  /** Deadline for a whole exchange (connect, headers and the whole body), ms (default 60000). */
   timeoutMs?: number;
+  /** Largest response body the client reads, bytes (default 16 MiB); beyond it: RemoteError `response-too-large`. */
+  maxResponseBytes?: number;
   fetch?: typeof fetch;
   WebSocket?: typeof WebSocket;
 }
@@ -57,6 +82,27 @@ interface WireDetect {
   sizes: ImageSizes; timings: Record<string, number>; fingerprint: string;
 }
 
+const isNumArray = (v: unknown, n?: number): v is number[] => Array.isArray(v) && (n === undefined || v.length === n) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+const isPair = (v: unknown): v is [number, number] => isNumArray(v, 2);
+
+/** The detections reply checked field by field; anything else is a RemoteError (never a TypeError later). */
+function checkWire(j: unknown, where: string): WireDetect {
+  const bad = (why: string) => new RemoteError(0, 'bad-response', `${where}: the server's reply is not a detections object (${why})`);
+  if (j === null || typeof j !== 'object' || Array.isArray(j)) throw bad('not an object');
+  const o = j as Record<string, unknown>;
+  if (!isNumArray(o.scores)) throw bad('scores');
+  const n = o.scores.length;
+  if (!isNumArray(o.classes, n) || !(o.classes as number[]).every((c) => Number.isInteger(c) && c >= 0 && c <= 0x7fffffff)) throw bad('classes');
+  if (!Array.isArray(o.boxes) || o.boxes.length !== n || !o.boxes.every((b) => isNumArray(b, 4))) throw bad('boxes');
+  if (!Array.isArray(o.names) || o.names.length !== n || !o.names.every((x) => typeof x === 'string')) throw bad('names');
+  const sz = o.sizes as Record<string, unknown> | null;
+  if (sz === null || typeof sz !== 'object' || !isPair(sz.original) || !isPair(sz.resized) || !isPair(sz.padded)) throw bad('sizes');
+  const tm = o.timings as Record<string, unknown> | null;
+  if (tm === null || typeof tm !== 'object' || Array.isArray(tm) || !Object.values(tm).every((v) => typeof v === 'number')) throw bad('timings');
+  if (typeof o.fingerprint !== 'string' || !/^[0-9a-f]{1,128}$/.test(o.fingerprint)) throw bad('fingerprint');
+  return { ...(o as unknown as WireDetect), names: (o.names as string[]).map((x) => sanitizeText(x, 100)) };
+}
+
 function toResult(j: WireDetect, roundTripMs: number): RemoteDecodeResult {
   const n = j.scores.length;
   const boxes = new Float32Array(4 * n);
@@ -65,6 +111,28 @@ function toResult(j: WireDetect, roundTripMs: number): RemoteDecodeResult {
     detections: { boxes, scores: Float32Array.from(j.scores), classes: Int32Array.from(j.classes) },
     sizes: j.sizes, timings: j.timings, roundTripMs, names: j.names, fingerprint: j.fingerprint,
   };
+}
+
+/** The body as text, refusing (RemoteError `response-too-large`) as soon as it passes `cap` bytes. */
+async function readCapped(res: Response, cap: number, path: string): Promise<string> {
+  const tooLarge = () => new RemoteError(res.status, 'response-too-large', `${path}: the server's reply exceeds ${cap} bytes`);
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > cap) { await res.body?.cancel().catch(() => undefined); throw tooLarge(); }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > cap) { await reader.cancel().catch(() => undefined); throw tooLarge(); }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) { all.set(c, o); o += c.length; }
+  return new TextDecoder().decode(all);
 }
 
 export class RemoteDecoder {
@@ -84,38 +152,50 @@ export class RemoteDecoder {
     return this.o.token ? { ...extra, authorization: `Bearer ${this.o.token}` } : extra;
   }
 
-  private async request(path: string, init: RequestInit): Promise<Response> {
+  /**
+   * One exchange under one deadline (connect, headers and the whole body) and one size cap; returns the parsed JSON.
+   * Every failure is a RemoteError.
+   */
+  private async request(path: string, init: RequestInit): Promise<unknown> {
     const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(), this.o.timeoutMs ?? 60000);
-    let res: Response;
+    const ms = this.o.timeoutMs ?? 60000;
+    const timer = setTimeout(() => ctl.abort(), ms);
+    const cap = this.o.maxResponseBytes ?? 16 << 20;
+    const transport = (e: unknown) => e instanceof RemoteError ? e : new RemoteError(0, 'transport', `${path}: ${ctl.signal.aborted ? `no complete answer within ${ms} ms` : (e as Error)?.message ?? String(e)}`);
     try {
-      res = await this.f(this.base + path, { ...init, signal: ctl.signal });
-    } catch (e) {
-      throw new RemoteError(0, 'transport', `${path}: ${ctl.signal.aborted ? 'timed out' : (e as Error).message}`);
+      let res: Response;
+      try { res = await this.f(this.base + path, { ...init, signal: ctl.signal }); } catch (e) { throw transport(e); }
+      let text: string;
+      try { text = await readCapped(res, cap, path); } catch (e) { throw transport(e); }
+      let body: unknown;
+      let parsed = true;
+      try { body = JSON.parse(text); } catch { parsed = false; }
+      if (!res.ok) {
+        const p = parsed && body !== null && typeof body === 'object' ? body as Record<string, unknown> : {};
+        const ra = Number(res.headers.get('retry-after'));
+        const str = (v: unknown) => typeof v === 'string' ? v : '';
+        throw new RemoteError(res.status, str(p.type) || 'http', `${path}: ${res.status} ${str(p.title) || res.statusText}${str(p.detail) ? `: ${str(p.detail)}` : ''}`, p,
+          Number.isFinite(ra) && ra > 0 ? Math.min(ra, MAX_RETRY_AFTER_S) : undefined);
+      }
+      if (!parsed) throw new RemoteError(res.status, 'bad-response', `${path}: the server's ${res.status} reply is not JSON`);
+      return body;
     } finally {
       clearTimeout(timer);
     }
-    if (!res.ok) {
-      let p: Record<string, unknown> = {};
-      try { p = (await res.json()) as Record<string, unknown>; } catch { /* not JSON */ }
-      const ra = Number(res.headers.get('retry-after'));
-      throw new RemoteError(res.status, String(p.type ?? 'http'), `${path}: ${res.status} ${String(p.title ?? res.statusText)}${p.detail ? `: ${String(p.detail)}` : ''}`, p, Number.isFinite(ra) && ra > 0 ? ra : undefined);
-    }
-    return res;
   }
 
   async decode(bytes: Uint8Array): Promise<RemoteDecodeResult> {
     const t0 = performance.now();
-    const res = await this.request('/v1/detect', { method: 'POST', headers: this.headers({ 'content-type': 'application/octet-stream' }), body: bytes as Uint8Array<ArrayBuffer> });
-    const j = (await res.json()) as WireDetect;
-    return toResult(j, performance.now() - t0);
+    const j = await this.request('/v1/detect', { method: 'POST', headers: this.headers({ 'content-type': 'application/octet-stream' }), body: bytes as Uint8Array<ArrayBuffer> });
+    return toResult(checkWire(j, '/v1/detect'), performance.now() - t0);
   }
 
-  async models(): Promise<unknown> { return (await this.request('/v1/models', { headers: this.headers() })).json(); }
+  async models(): Promise<unknown> { return this.request('/v1/models', { headers: this.headers() }); }
   async health(): Promise<{ ready: boolean; status: string }> {
     try {
-      const j = (await (await this.request('/healthz', {})).json()) as { status: string };
-      return { ready: j.status === 'ready', status: j.status };
+      const j = (await this.request('/healthz', {})) as { status?: unknown } | null;
+      const status = typeof j?.status === 'string' ? sanitizeText(j.status, 40) : 'unknown';
+      return { ready: status === 'ready', status };
     } catch (e) {
       if (e instanceof RemoteError && e.status === 503) return { ready: false, status: 'unavailable' };
       throw e;
@@ -161,7 +241,12 @@ export class RemoteDecoder {
           const id = m.id as number;
           const t = sent.get(id);
           sent.delete(id);
-          handlers.onMessage({ type: 'detections', id, ...toResult(m as unknown as WireDetect, t === undefined ? NaN : performance.now() - t) });
+          let wire: WireDetect;
+          try { wire = checkWire(m, '/v1/stream'); } catch (e) {
+            handlers.onMessage({ type: 'error', id: typeof id === 'number' ? id : null, problem: { type: 'bad-response', title: (e as Error).message } });
+            return;
+          }
+          handlers.onMessage({ type: 'detections', id, ...toResult(wire, t === undefined ? NaN : performance.now() - t) });
         } else {
           if (typeof m.id === 'number') sent.delete(m.id);
           handlers.onMessage(m as unknown as StreamMessage);
