@@ -202,6 +202,7 @@ export class VcmServer {
       // let slow drips run for minutes); the body has its own timer (bodyTimer), Node's request timeout is a backstop.
       http: { headersTimeout: rt, connectionsCheckingInterval: Math.min(1000, rt) },
       requestTimeout: Math.min(MAX_TIMER_MS, rt + 1000),
+      keepAliveTimeout: 5000, // an idle keep-alive connection holds a slot of maxConnections: Node's default, not Fastify's 72 s
       return503OnClosing: true,
       clientErrorHandler: (err, socket) => this.clientError(err, socket),
       frameworkErrors: (err, _req, reply) => {
@@ -242,7 +243,12 @@ export class VcmServer {
       total++;
       perIp.set(ip, n + 1);
       this.connections.add(socket);
+      // a connection that never sends a byte is cut at the request timeout (Node times only requests that have begun)
+      const first = setTimeout(() => socket.destroy(), this.opts.requestTimeoutMs);
+      first.unref();
+      socket.once('data', () => clearTimeout(first));
       socket.once('close', () => {
+        clearTimeout(first);
         total--;
         this.connections.delete(socket);
         const m = (perIp.get(ip) ?? 1) - 1;

@@ -156,6 +156,19 @@ describe('4. the request timeout is kept; connections are capped', () => {
     expect(problemOf(r.text).type).toMatch(/request-timeout/);
   });
 
+  it('a connection that never sends a byte is cut at the request timeout (it would hold a slot forever)', async () => {
+    const { base } = await start({ requestTimeoutMs: 800 });
+    const { connect } = await import('node:net');
+    const u = new URL(base);
+    const t0 = performance.now();
+    const s = connect(Number(u.port), u.hostname);
+    s.on('error', () => undefined);
+    const ms = await new Promise<number>((r) => { s.once('close', () => r(performance.now() - t0)); setTimeout(() => r(Infinity), 5000); });
+    s.destroy();
+    expect(ms).toBeGreaterThan(700);
+    expect(ms).toBeLessThan(2000);
+  });
+
   it('connections over the per-address cap get 503 too-many-connections; room again once they close', async () => {
     const { base } = await start({ maxConnectionsPerIp: 3 });
     const { connect } = await import('node:net');
