@@ -143,7 +143,13 @@ async function wsFlood(t: AttackTarget, frames: number, maxMs: number): Promise<
   const t0 = performance.now();
   s.once('close', () => { closedAt = performance.now() - t0; });
   while (sent < frames && performance.now() - t0 < maxMs && !s.destroyed) {
-    if (!s.write(batch)) await new Promise((r) => { s.once('drain', r); setTimeout(r, 200); });
+    if (!s.write(batch)) {
+      await new Promise<void>((r) => {
+        const done = () => { clearTimeout(timer); s.off('drain', done); r(); };
+        const timer = setTimeout(done, 200);
+        s.once('drain', done);
+      });
+    }
     sent += 2000;
   }
   // the server closes (1008) a client that does not drain; wait for it (bounded), then read nothing more
