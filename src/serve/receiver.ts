@@ -187,8 +187,15 @@ export class Receiver {
   }
 
   /** Compile the pipelines with the decoder's warmup() (both methods, each configured size) before reporting ready. */
-  async warmup(): Promise<void> {
-    if (this.opts.skipWarmup) return;
+  warmup(): Promise<void> {
+    this.warming ??= this.compile().finally(() => { this.warming = null; });
+    return this.warming;
+  }
+
+  private warming: Promise<void> | null = null;
+
+  private async compile(): Promise<void> {
+    if (this.opts.skipWarmup || this.draining) return; // skipWarmup: the not-ready state, for tests
     const w = this.opts.warmup ?? {};
     for (const s of this.served) {
       if (typeof s.decoder.warmup === 'function') {
@@ -463,7 +470,9 @@ export class Receiver {
   async drain(timeoutMs: number): Promise<'idle' | 'timeout'> {
     this.draining = true;
     let timer!: ReturnType<typeof setTimeout>;
-    const r = await Promise.race([this.queue.idle().then(() => 'idle' as const), new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), timeoutMs); })]);
+    // the queue and a warm-up in progress (it runs on the device outside the queue) both finish, or the time is up
+    const idle = Promise.all([this.queue.idle(), this.warming?.catch(() => undefined)]).then(() => 'idle' as const);
+    const r = await Promise.race([idle, new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), timeoutMs); })]);
     clearTimeout(timer);
     for (const ws of this.sockets) {
       try { ws.close(1001, 'server shutting down'); } catch { /* gone */ }
@@ -477,7 +486,7 @@ export class Receiver {
 
   /** Free the decoders this receiver loaded (borrowers first, the device's creator last); not while a decode may run. */
   dispose(): void {
-    if (this.queue.busy) return;
+    if (this.queue.busy || this.warming) return;
     for (const s of [...this.served].reverse()) if (s.owned) s.decoder.dispose();
     this.served = [];
   }

@@ -65,3 +65,20 @@ it('app.close() drains the receiver (new work 503 draining) and finishes', async
   expect((await inflight).scores).toEqual([0.5]);
   await expect(a.webvcm.detect(fakeStream())).rejects.toMatchObject({ status: 503, slug: 'draining' });
 });
+
+it('app.close() during the warm-up waits for it (bounded) before disposing', async () => {
+  const fake = fakeDecoder();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  (fake.decoder as unknown as { warmup: () => Promise<unknown> }).warmup = async () => { await gate; return {}; };
+  const a = Fastify();
+  await a.register(webvcmReceiver, { decoders: [fake.decoder] });
+  await a.ready(); // starts the warm-up
+  let closed = false;
+  const closing = a.close().then(() => { closed = true; });
+  await new Promise((r) => setTimeout(r, 100));
+  expect(closed).toBe(false); // still warming: nothing is disposed under it
+  release();
+  await closing;
+  expect(a.webvcm.isReady).toBe(false);
+});
