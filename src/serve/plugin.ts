@@ -142,9 +142,14 @@ async function routes(app: FastifyInstance, o: { receiver: Receiver }): Promise<
 
   app.get('/healthz', {
     config: { webvcmPublic: true },
-    schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' }, queue: { type: 'integer' }, models: { type: 'integer' } } }, 503: { type: 'object', properties: { status: { type: 'string' } } } } },
+    schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' }, queue: { type: 'integer' }, models: { type: 'integer' } } }, 503: problemSchema } },
   }, async (_req, reply) => {
-    if (!r.isReady) return reply.code(503).header('retry-after', r.isDraining ? '1' : '5').send({ status: r.isDraining ? 'draining' : 'warming-up' });
+    if (!r.isReady) {
+      // a problem like every other error; `state` names it
+      const p = r.isDraining ? new HttpProblem(503, 'draining', 'Shutting down', 'the server is draining', { state: 'draining' }, { 'retry-after': '1' })
+        : new HttpProblem(503, 'warming-up', 'Not ready', 'the server is compiling its GPU pipelines', { state: 'warming-up' }, { 'retry-after': '5' });
+      return sendProblem(reply, p);
+    }
     return { status: 'ready', queue: r.queue.depth, models: r.fingerprints.length };
   });
   app.get('/metrics', async (_req, reply) => reply.type(r.registry.contentType).send(await r.metricsText()));

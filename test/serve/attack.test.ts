@@ -220,6 +220,19 @@ describe('9. every error the server emits is problem+json', () => {
   });
 });
 
+describe('9b. /healthz while not ready', () => {
+  it('answers 503 as a problem (warming-up) with Retry-After', async () => {
+    const server = await createServer({ detector: '', codecs: [], decoders: [fakeDecoder().decoder], skipWarmup: true });
+    open.push(server);
+    const base = await server.listen(0);
+    const r = await fetch(`${base}/healthz`);
+    expect(r.status).toBe(503);
+    expect(r.headers.get('retry-after')).toBe('5');
+    expect(r.headers.get('content-type')).toMatch(/problem\+json/);
+    expect(await r.json()).toMatchObject({ type: 'https://webvcm.dev/problems/warming-up', status: 503, state: 'warming-up' });
+  });
+});
+
 describe('3. shutdown keeps its timeouts; a second signal exits', () => {
   it('close() returns within the request timeout while a body drips, which gets its 408', async () => {
     const { server, base } = await start({ requestTimeoutMs: 1000, drainTimeoutMs: 5000 });
