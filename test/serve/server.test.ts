@@ -248,8 +248,11 @@ describeGpu('webvcm serve', () => {
   });
 
   it('close() drains: a request in flight completes, then new work gets 503', async () => {
+    await server.queue.idle(); // decodes left from the stream tests (a closed socket's frame in flight) finish first
     const inflight = post(streams[0]!);
-    await new Promise((r) => setTimeout(r, 50));
+    // in flight = on the device (a fixed sleep raced a busy event loop on a loaded box)
+    for (let i = 0; i < 400 && !server.queue.busy; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(server.queue.busy).toBe(true);
     const closing = server.close();
     const r = await inflight;
     expect(r.status).toBe(200);
