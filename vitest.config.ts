@@ -13,5 +13,8 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 300_000,
     reporters: ['default'],
+    // The suites written for the GPU path keep it: in Node, backend 'auto' would pick wasm over lavapipe. Tests of the
+    // wasm backend and of the selection (test/wasm) ask for their backend explicitly.
+    env: { WEBVCM_BACKEND: 'webgpu' },
   },
 });

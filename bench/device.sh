@@ -19,23 +19,11 @@ trap 'rm -rf "$T"; rm -f /tmp/wvcm-nodejs_' EXIT
 t0=$(date +%s)
 
 # 1. the runtime: unpack the .debs into $T/root (never into /)
-for f in "$CARRY"/debs/*.deb; do
-  if command -v dpkg-deb >/dev/null; then dpkg-deb -x "$f" "$T/root"
-  else (mkdir -p "$T/root" && cd "$T/root" && ar p "$f" "$(ar t "$f" | grep '^data.tar')" | tar -x --xz 2>/dev/null || ar p "$f" "$(ar t "$f" | grep '^data.tar')" | tar -x --zstd); fi
-done
-NODE="$T/root/usr/bin/node"
-# Debian's libnode loads some JS builtins from the absolute path /usr/share/nodejs at start-up. Rather than writing
-# to /, rewrite that path in the temp copy of libnode to a same-length /tmp path linked to the unpacked files.
-NJS=/tmp/wvcm-nodejs_   # same length as /usr/share/nodejs
-LIBNODE=$(ls "$T"/root/usr/lib/x86_64-linux-gnu/libnode.so.* | head -1)
-rm -f "$NJS" && ln -s "$T/root/usr/share/nodejs" "$NJS"
-perl -pi -e 's#/usr/share/nodejs/#/tmp/wvcm-nodejs_/#g' "$LIBNODE"
-export LD_LIBRARY_PATH="$T/root/usr/lib/x86_64-linux-gnu:$T/root/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+source "$ROOT/tools/device-node.sh"
 mkdir -p "$T/app/node_modules/webgpu/dist/linux-x64"
 cp "$CARRY/webgpu/package.json" "$CARRY/webgpu/index.js" "$T/app/node_modules/webgpu/"
 gzip -dc "$CARRY/webgpu/dist/linux-x64/dawn.node.gz" > "$T/app/node_modules/webgpu/dist/linux-x64/dawn.node"
 cp "$CARRY/device.mjs" "$T/app/device.mjs"
-"$NODE" -e 'require("node:assert")' || { echo "the carried node does not start" >&2; exit 3; }
 
 # 2. the Vulkan driver: the system's NVIDIA ICD when the loader does not find one by itself
 ADAPTER=system

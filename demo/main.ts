@@ -46,9 +46,23 @@ async function ensureModels(portable = false): Promise<void> {
   const codec = codecFile ?? new URL('./default/codec.safetensors', document.baseURI).href;
   setStatus('loading weights…');
   const bars = { detector: progressBar('detector weights'), codec: progressBar('codec weights') };
-  encoder = await createEncoder({ detector, codec, method, mode, minSize, maxSize, onProgress: (p) => bars[p.file](p) });
-  decoder = await createDecoder({ detector: encoder.detectorWeights, codec: encoder.codecWeights, device: encoder.device, minSize, maxSize });
+  const notices: string[] = [];
+  encoder = await createEncoder({ detector, codec, method, mode, minSize, maxSize, onProgress: (p) => bars[p.file](p), onNotice: (l) => notices.push(l) });
+  // the decoder shares the encoder's GPUDevice, or runs on wasm as the encoder does
+  const where = encoder.backend === 'webgpu' ? { device: encoder.device } : { backend: 'wasm' as const };
+  decoder = await createDecoder({ detector: encoder.detectorWeights, codec: encoder.codecWeights, ...where, minSize, maxSize });
+  showBackend(encoder, notices);
   modelsKey = key;
+}
+
+/** Which backend the page runs on, and why (WebGPU, or wasm when the browser has no adapter). */
+function showBackend(enc: VcmEncoder, notices: string[]): void {
+  const text = enc.backend === 'webgpu'
+    ? `backend: WebGPU (${enc.adapter?.description || enc.adapter?.vendor || 'adapter'})`
+    : `backend: wasm (WebAssembly SIMD, no GPU) — ${enc.backendReason}`;
+  $('backend').textContent = text;
+  $('backend').title = notices.join('\n');
+  (window as unknown as { __webvcmBackend: unknown }).__webvcmBackend = { backend: enc.backend, reason: enc.backendReason, text };
 }
 
 async function loadImageBytes(bytes: Uint8Array): Promise<void> {
@@ -163,7 +177,7 @@ async function run(): Promise<void> {
     last = { enc, dec };
     fRanges = null;
     (window as unknown as { __webvcm: unknown }).__webvcm = {
-      bytes: enc.bytes.length, bpp: enc.bpp,
+      bytes: enc.bytes.length, bpp: enc.bpp, backend: encoder!.backend,
       detections: { boxes: Array.from(dec.detections.boxes), scores: Array.from(dec.detections.scores), classes: Array.from(dec.detections.classes), labels: Array.from(dec.detections.classes, (k) => decoder!.classNames[k] ?? `class_${k}`) },
     };
     drawDetections(dec);
@@ -216,7 +230,7 @@ $('fview').addEventListener('change', showFeatures);
 
 // Default image, so the page works without the user supplying anything.
 (async () => {
-  if (!('gpu' in navigator)) { setStatus('This browser has no WebGPU (navigator.gpu).', true); return; }
+  if (!('gpu' in navigator)) $('backend').textContent = 'backend: wasm (this browser has no WebGPU)';
   const res = await fetch(new URL('./world/example.png', document.baseURI));
   if (res.ok) await loadImageBytes(new Uint8Array(await res.arrayBuffer()));
   else setStatus('choose an image');

@@ -1,7 +1,9 @@
 /**
  * The demo's "detect on a server" mode: the page encodes (stem + codec on WebGPU), a `webvcm serve` server decodes
  * and detects. Still images, or a webcam stream over the WebSocket (keep-newest drop policy), drawn live with
- * per-frame bytes, bpp, round-trip ms and fps. Self-contained: main.ts only calls mountRemote().
+ * per-frame bytes, bpp, round-trip ms and fps. With a variable-rate codec (bmshj2018-hyperprior-vbr, mbt2018-mean-vbr)
+ * the stream follows the rate slider's budget (kbit/s): a controller picks each frame's gain from the bytes sent, and
+ * the live kbit/s and per-frame bpp are shown. Self-contained: main.ts only calls mountRemote().
  */
 import { createRemoteDecoder, type RemoteDecoder, type StreamMessage } from '../src/client/remote.ts';
 import type { VcmEncoder } from '../src/api/index.ts';
@@ -31,6 +33,8 @@ export type RemoteStillState =
 export interface RemoteStreamState {
   replies: number;
   dropped: number;
+  /** With a variable-rate codec: the budget, the measured kbit/s and the last frame's gain. */
+  rate?: { budgetKbps: number; kbps: number | null; gain: number | null };
   last?: { id: number; bytes: number[]; detections: { boxes: number[]; scores: number[]; classes: number[] }; drawn: number; roundTripMs: number };
 }
 
@@ -72,6 +76,7 @@ export function mountRemote(h: RemoteHooks, parent: HTMLElement = document.body)
     <label>server <input id="remoteUrl" size="28" value="http://127.0.0.1:8787"></label>
     <label>token <input id="remoteToken" size="12" type="password"></label>
     <button id="remoteStill">send image</button> <button id="remoteCam">webcam stream</button>
+    <label title="variable-rate codecs only: the stream's bitrate budget">rate <input id="remoteRate" type="range" min="0" max="100" value="50"> <output id="remoteRateOut"></output></label>
     <div id="remoteStats">start a server with <code>npx webvcm serve --cors '*'</code>; the page encodes portable streams</div>
     <ol id="remoteDets"></ol>`;
   parent.append(box);
@@ -106,6 +111,14 @@ export function mountRemote(h: RemoteHooks, parent: HTMLElement = document.body)
     }
   };
 
+  // the rate slider: 16 … 4096 kbit/s on a log scale
+  const rateIn = q<HTMLInputElement>('remoteRate');
+  const budget = (): number => Math.round(16 * 2 ** (Number(rateIn.value) / 12.5));
+  const showBudget = () => { q('remoteRateOut').textContent = `${budget()} kbit/s`; };
+  showBudget();
+  let onBudget: ((kbps: number) => void) | null = null;
+  rateIn.oninput = () => { showBudget(); onBudget?.(budget()); };
+
   let stop: (() => void) | null = null;
   q<HTMLButtonElement>('remoteCam').onclick = async () => {
     if (stop) { stop(); return; }
@@ -123,7 +136,12 @@ export function mountRemote(h: RemoteHooks, parent: HTMLElement = document.body)
       let running = true, id = 0, dropped = 0;
       const state: RemoteStreamState = { replies: 0, dropped: 0 };
       (window as unknown as { __webvcmRemoteStream: RemoteStreamState }).__webvcmRemoteStream = state;
+      const gains = enc.codecModel.gains;
+      const rate = gains.length ? { budgetKbps: budget(), minGain: Math.min(...gains), maxGain: Math.max(...gains) } : undefined;
+      rateIn.disabled = !rate;
+      rateIn.title = rate ? 'the stream\'s bitrate budget' : `${enc.codecModel.architecture} is a fixed-rate codec: load a -vbr model to set a budget`;
       const s = await remote().stream({
+        rate,
         onMessage: (m: StreamMessage) => {
           const f = sent.get(m.id as number);
           if (m.id !== null) sent.delete(m.id);
@@ -138,17 +156,21 @@ export function mountRemote(h: RemoteHooks, parent: HTMLElement = document.body)
           const now = performance.now();
           done.push(now);
           while (done.length && done[0]! < now - 2000) done.shift();
-          stats.textContent = `frame ${m.id}: ${f.stream.length} B, ${d.scores.length} detections (${drawn} drawn), ${f.bpp.toFixed(4)} bpp, round trip ${m.roundTripMs.toFixed(0)} ms, ${(done.length / 2).toFixed(1)} fps, ${dropped} dropped`;
+          const rs = s.rateStats();
+          if (rs) state.rate = { budgetKbps: rs.budgetKbps, kbps: rs.kbps, gain: rs.lastGain };
+          const live = rs ? `; ${rs.kbps?.toFixed(0) ?? '-'} of ${rs.budgetKbps} kbit/s at gain ${rs.lastGain?.toFixed(3) ?? '-'}` : '';
+          stats.textContent = `frame ${m.id}: ${f.stream.length} B, ${d.scores.length} detections (${drawn} drawn), ${f.bpp.toFixed(4)} bpp, round trip ${m.roundTripMs.toFixed(0)} ms, ${(done.length / 2).toFixed(1)} fps, ${dropped} dropped${live}`;
         },
         onClose: () => { running = false; },
       });
-      stop = () => { running = false; stop = null; void s.close(); for (const t of media.getTracks()) t.stop(); q('remoteCam').textContent = 'webcam stream'; };
+      onBudget = rate ? (kbps) => s.setBudget(kbps) : null;
+      stop = () => { running = false; stop = null; onBudget = null; void s.close(); for (const t of media.getTracks()) t.stop(); q('remoteCam').textContent = 'webcam stream'; };
       q('remoteCam').textContent = 'stop';
       while (running) {
         frameCanvas.getContext('2d')!.drawImage(video, 0, 0);
         const frame = await createImageBitmap(frameCanvas);
         const blob = await new Promise<Blob>((r) => frameCanvas.toBlob((b) => r(b!), 'image/png'));
-        const e = await enc.encode(new Uint8Array(await blob.arrayBuffer()));
+        const e = await enc.encode(new Uint8Array(await blob.arrayBuffer()), { scale: s.nextScale() });
         if (!running) { frame.close(); break; }
         sent.set(id, { stream: e.bytes, bpp: e.bpp.container, frame });
         s.send(id++, e.bytes);

@@ -3,7 +3,7 @@
  * webvcm — feature coding for machines on WebGPU. Main entry: the library API plus the building blocks
  * (GPU runtime, rANS coder and container, weight loading, models, COCO evaluation).
  */
-export { createEncoder, createDecoder, VcmEncoder, VcmDecoder, type EncoderOptions, type DecoderOptions, type EncodeResult, type DecodeResult, type LoadProgress, type ImageInput } from './api/index.ts';
+export { createEncoder, createDecoder, VcmEncoder, VcmDecoder, type EncoderOptions, type DecoderOptions, type EncodeResult, type EncodeOptions, type DecodeResult, type LoadProgress, type ImageInput } from './api/index.ts';
 export { toBgrImage } from './api/image-input.ts';
 
 export * from './coder/index.ts';
@@ -23,8 +23,11 @@ export { ClassNamesError, classNamesOf, defaultClassNames } from './model/weight
 export { Detector } from './model/detector/detector.ts';
 export { DEFAULT_DETECTOR_CONFIG, type DetectorConfig, type Detections, type ImageSizes } from './model/detector/types.ts';
 export type { BgrImage } from './model/detector/preprocess.ts';
-export { HyperpriorCodec, type CodecMode } from './model/codec/codec.ts';
+export { HyperpriorCodec, type CodecMode, type RateOptions } from './model/codec/codec.ts';
+export { CODEC_ARCHITECTURES, CODEC_MODELS, VBR_ARCHITECTURES, type CodecArchitecture } from './model/codec/registry.ts';
+export type { RateSearch } from './model/codec/rate.ts';
 
 export { evaluateBoxes, type CocoStats } from './eval/cocoeval.ts';
 export { COCO_CLASS_NAMES, COCO_CATEGORY_IDS, toCocoResults } from './eval/coco-categories.ts';
 export { createRemoteDecoder, RemoteDecoder, RemoteError, type RemoteDecodeResult, type RemoteDecoderOptions, type RemoteStream, type StreamMessage } from './client/remote.ts';
+export { RateController, RateControlError, type RateControllerOptions, type RateStats } from './client/rate-controller.ts';

@@ -162,5 +162,5 @@ const inferred = inferDetectorArch(det, problems);
 if (!inferred || problems.length) throw new Error(`generated detector does not validate: ${problems.join('; ')}`);
 writeFileSync('weights/random/detector.safetensors', convertToSafetensors({ kind: 'detectron2-rcnn-fpn', config: arch, tensors: det, fingerprint: fingerprintTensors(det) }, 'generated:tools/make-default-weights.ts seed 2026'));
 const cod = codec(64, 32, 48);
-writeFileSync('weights/random/codec.safetensors', convertToSafetensors({ kind: 'compressai-hyperprior', C: 64, N: 32, M: 48, tensors: cod, fingerprint: fingerprintTensors(cod) }, 'generated:tools/make-default-weights.ts seed 2026'));
+writeFileSync('weights/random/codec.safetensors', convertToSafetensors({ kind: 'compressai-hyperprior', architecture: 'bmshj2018-hyperprior', C: 64, N: 32, M: 48, tensors: cod, fingerprint: fingerprintTensors(cod) }, 'generated:tools/make-default-weights.ts seed 2026'));
 console.log('wrote weights/random/detector.safetensors and weights/random/codec.safetensors');

@@ -3,6 +3,7 @@
 #   .device/debs/*.deb          Debian bookworm's nodejs 18 + libnode108 and their shared libraries, libvulkan1
 #   .device/webgpu/             the `webgpu` package's index.js + package.json and ONLY its linux-x64 Dawn binary (gzip)
 #   .device/device.mjs          bench/device.ts bundled by esbuild (everything but `webgpu`)
+#   .device/make-world.mjs      tools/make-world.ts bundled (the training data for tools/train/device.sh)
 # and ignore it in git (info/exclude), so it travels only when a device run names it in `carry`.
 #   bash tools/prepare-device.sh [--no-debs]        (run from the checkout the device runs use; ~35 MiB)
 set -euo pipefail
@@ -36,5 +37,9 @@ node tools/gen-shaders.mjs
 npx esbuild bench/device.ts --bundle --platform=node --format=esm --target=node18 --external:webgpu \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
   --log-level=warning --outfile="$D/device.mjs"
+# the shapes-world generator for tools/train/device.sh (the device has no Node modules either)
+npx esbuild tools/make-world.ts --bundle --platform=node --format=esm --target=node18 \
+  --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
+  --log-level=warning --outfile="$D/make-world.mjs"
 du -sh "$D" "$D"/* | sed 's/^/  /'
 echo "tracked working tree: $(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1) bytes (+ $D must stay under the 64 MiB a device run carries)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-command set-up on a fresh Debian 12 machine (idempotent; fast when already done):
-#   - apt: chromium (brings SwiftShader + a Vulkan loader), libvulkan1, libllvm15
+#   - apt: chromium (brings SwiftShader + a Vulkan loader), libvulkan1, libllvm15, ffmpeg (x265: the HEVC anchor),
+#     clang + lld (the wasm kernels)
 #   - lavapipe (Mesa 25) from bookworm-backports, unpacked into .cache/lavapipe without touching system Mesa
 #   - npm ci
 set -euo pipefail
@@ -14,6 +15,9 @@ need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 dpkg -s libvulkan1 >/dev/null 2>&1 || need_apt+=(libvulkan1)
 dpkg -s libllvm15 >/dev/null 2>&1 || need_apt+=(libllvm15)
+command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)   # the HEVC-intra anchor of `webvcm eval` (x265)
+command -v clang >/dev/null 2>&1 || need_apt+=(clang)   # the wasm kernels (tools/build-wasm.mjs)
+command -v wasm-ld >/dev/null 2>&1 || need_apt+=(lld)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   $SUDO apt-get update -qq

@@ -13,16 +13,23 @@
 import { GpuContext } from '../gpu/context.ts';
 import { GpuCodecBackend } from '../gpu/codec-backend.ts';
 import { GpuDetectorBackend } from '../gpu/detector-backend.ts';
-import type { GpuTensor } from '../gpu/tensor.ts';
+import type { Tensor } from '../model/backend.ts';
+import type { CodecOps } from '../model/codec/ops.ts';
+import type { DetectorOps } from '../model/detector/ops.ts';
+import { GpuUnavailableError } from '../gpu/errors.ts';
+import { WasmCodecBackend, WasmDetectorBackend, WasmEngine } from '../wasm/backend.ts';
+import { maxWasmThreads } from '../wasm/kernels.ts';
+import { decideBackend, parseBackend, type BackendChoice, type BackendDecision, type BackendKind, type RuntimeRole } from './backend-choice.ts';
 import { HyperpriorCodec, type CodecMode } from '../model/codec/codec.ts';
 import { encodeFeatures, decodeFeatures } from '../model/codec/features.ts';
+import { checkTargetBpp, type RateSearch } from '../model/codec/rate.ts';
 import { Detector } from '../model/detector/detector.ts';
 import { defaultHeads } from '../model/detector/heads-adapter.ts';
 import type { Detections, DetectorConfig, ImageSizes } from '../model/detector/types.ts';
 import { classNamesOf } from '../model/weights/class-names.ts';
 import { loadCodecWeights, loadDetectorWeights } from '../model/weights/load.ts';
 import type { CodecWeights, DetectorWeights, WeightSource } from '../model/weights/types.ts';
-import { toDetectorImage, type ImageInput } from './image-input.ts';
+import { toBgrImage, toDetectorImage, type ImageInput } from './image-input.ts';
 import { isGpuImage, resizeNormalizeImage, type GpuImage } from '../gpu/ops/resize.ts';
 import { warmupContext } from '../gpu/backend.ts';
 import type { WarmupReport } from '../model/backend.ts';
@@ -32,6 +39,7 @@ import type { BgrImage } from '../model/detector/preprocess.ts';
 import { parsePrecision, type Precision } from '../util/f16.ts';
 
 export type { ImageInput } from './image-input.ts';
+export { BackendChoiceError, decideBackend, type BackendChoice, type BackendDecision, type BackendKind } from './backend-choice.ts';
 
 export interface LoadProgress { file: 'detector' | 'codec'; loaded: number; total?: number }
 
@@ -42,6 +50,19 @@ interface CommonOptions {
   codec: WeightSource | CodecWeights;
   /** Run on this device (embedding); otherwise one is acquired (navigator.gpu, or Dawn in Node). */
   device?: GPUDevice;
+  /**
+   * 'webgpu', 'wasm' (WebAssembly SIMD, no GPU needed) or 'auto' (default; $WEBVCM_BACKEND in Node when set): WebGPU
+   * when an adapter exists, else wasm with a one-line notice; in Node also wasm over a software adapter (lavapipe,
+   * SwiftShader), where it is measured faster. The choice and its reason: `backend` / `backendReason`.
+   */
+  backend?: BackendChoice;
+  /**
+   * wasm backend: kernel threads (the caller + workers on a shared memory). Default: every hardware thread where
+   * workers can share memory (Node, or a cross-origin-isolated page), else 1. Results do not depend on it.
+   */
+  threads?: number;
+  /** Where auto's one-line fallback notice goes (default console.warn). */
+  onNotice?: (line: string) => void;
   /** Detector resize (Detectron2 INPUT.MIN_SIZE_TEST / MAX_SIZE_TEST); defaults 800 / 1333. */
   minSize?: number;
   maxSize?: number;
@@ -66,9 +87,24 @@ export interface EncoderOptions extends CommonOptions {
 
 export type DecoderOptions = CommonOptions;
 
+/** Per-call options of `encode`. The rate options need a variable-rate codec (bmshj2018-hyperprior-vbr, mbt2018-mean-vbr). */
+export interface EncodeOptions {
+  returnFeatures?: boolean;
+  /** Code at level s (gain |Gain[s]|). */
+  level?: number;
+  /** Code at this gain (any positive number; the model's level gains: `codecModel.gains`). */
+  scale?: number;
+  /** Find the gain whose strings reach this many bits per pixel of the original image (within 3 %, or the nearest achievable). */
+  targetBpp?: number;
+}
+
 export interface EncodeResult {
   bytes: Uint8Array;
   bpp: { container: number; strings: number };
+  /** The codec model and the gain the features were coded at (1 for a fixed-rate model). */
+  codec: { architecture: string; gain: number };
+  /** With `targetBpp`: the search (target, reached bpp, gain, within tolerance or clamped to the model's range). */
+  rateSearch?: RateSearch;
   stringBytes: { y: number; z: number };
   sizes: ImageSizes;
   quant: { min: number; max: number };
@@ -112,42 +148,91 @@ async function loadBoth(o: CommonOptions): Promise<{ det: DetectorWeights; codec
   return { det: d, codec: c };
 }
 
-/** GPU context + the two model backends over it. */
+const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+
+type AnyDetectorOps = DetectorOps<Tensor>;
+type AnyCodecOps = CodecOps<Tensor>;
+
+/** The backend (a GPU context, or the wasm kernels) + the two model backends over it. */
 class Runtime {
-  private constructor(readonly ctx: GpuContext, readonly det: GpuDetectorBackend, readonly codec: GpuCodecBackend) {}
-  static async create(device?: GPUDevice, precision: Precision = 'f32'): Promise<Runtime> {
-    const ctx = await GpuContext.create({ device });
+  private constructor(readonly ctx: GpuContext | null, readonly det: AnyDetectorOps, readonly codec: AnyCodecOps, readonly decision: BackendDecision, readonly engine: WasmEngine | null = null) {}
+  static async create(o: CommonOptions, role: RuntimeRole, precision: Precision = 'f32'): Promise<Runtime> {
+    const choice = parseBackend(o.backend);
+    let ctx: GpuContext | null = null;
+    let decision: BackendDecision;
+    let gpuError = 'none found';
+    if (choice === 'wasm') decision = decideBackend(choice, { adapter: null, node: isNode, role });
+    else {
+      try {
+        ctx = await GpuContext.create({ device: o.device });
+      } catch (e) {
+        if (!(e instanceof GpuUnavailableError) || choice === 'webgpu') throw e;
+        gpuError = e.message.split('\n')[0]!;
+      }
+      try {
+        decision = decideBackend(choice, { adapter: ctx?.info ?? null, error: ctx ? undefined : gpuError, node: isNode, role, external: !!o.device });
+      } catch (e) {
+        ctx?.dispose();
+        throw e;
+      }
+      if (decision.backend === 'wasm') { ctx?.dispose(); ctx = null; }
+    }
+    if (decision.fallback) (o.onNotice ?? ((l: string) => console.warn(l)))(`webvcm: ${decision.reason}`);
+    if (!ctx) {
+      const engine = await WasmEngine.create({ threads: o.threads ?? await maxWasmThreads() });
+      return new Runtime(null, new WasmDetectorBackend(engine, { precision }) as unknown as AnyDetectorOps, new WasmCodecBackend(engine) as unknown as AnyCodecOps, decision, engine);
+    }
     try {
-      return new Runtime(ctx, new GpuDetectorBackend(ctx, { precision }), new GpuCodecBackend(ctx));
+      return new Runtime(ctx, new GpuDetectorBackend(ctx, { precision }) as unknown as AnyDetectorOps, new GpuCodecBackend(ctx) as unknown as AnyCodecOps, decision);
     } catch (e) {
       ctx.dispose();
       throw e;
     }
   }
+  /** The GPU context (WebGPU backend only). */
+  gpu(what: string): GpuContext {
+    if (!this.ctx) throw new Error(`${what} needs the WebGPU backend; this instance runs on wasm (${this.decision.reason})`);
+    return this.ctx;
+  }
+  dispose(): void { this.ctx?.dispose(); this.engine?.dispose(); }
+  /** An input image on this backend: a GPU image where WebGPU can take it, else host BGR. */
+  image(input: ImageInput): Promise<BgrImage | GpuImage> { return this.ctx ? toDetectorImage(input, this.ctx) : toBgrImage(input); }
+}
+
+/** wasm: the kernels are compiled when the backend is made, so a warm-up has nothing to do. */
+function nothingToWarm(): WarmupReport {
+  return { planned: 0, compiled: 0, primed: 0, failed: [], planMs: 0, compileMs: 0, primeMs: 0, totalMs: 0 };
 }
 
 abstract class Base {
   protected disposed = false;
   protected constructor(
     protected readonly rt: Runtime,
-    protected readonly detector: Detector<GpuTensor>,
-    protected readonly codec: HyperpriorCodec<GpuTensor>,
+    protected readonly detector: Detector<Tensor>,
+    protected readonly codec: HyperpriorCodec<Tensor>,
     readonly detectorWeights: DetectorWeights,
     readonly codecWeights: CodecWeights,
   ) {}
-  /** The GPUDevice this instance runs on (pass it to another encoder/decoder to share it). */
-  get device(): GPUDevice { return this.rt.ctx.device; }
-  get adapter(): GpuContext['info'] { return this.rt.ctx.info; }
+  /** The GPUDevice this instance runs on (pass it to another encoder/decoder to share it). WebGPU backend only. */
+  get device(): GPUDevice { return this.rt.gpu('device').device; }
+  /** The WebGPU adapter (null on the wasm backend). */
+  get adapter(): GpuContext['info'] | null { return this.rt.ctx?.info ?? null; }
+  /** The backend this instance runs on, and why it was chosen. */
+  get backend(): BackendKind { return this.rt.decision.backend; }
+  get backendReason(): string { return this.rt.decision.reason; }
+  /** Kernel threads on the wasm backend (0 on WebGPU). */
+  get threads(): number { return this.rt.engine?.threads ?? 0; }
   /** Class names, index = the contiguous class id in `detections.classes` (from the checkpoint, else COCO / class_<k>). */
   get classNames(): string[] { return classNamesOf(this.detectorWeights); }
   /** Distinct GPU pipelines compiled so far (a warm-up makes the first run add none). */
-  get pipelineCount(): number { return this.rt.ctx.pipelineCount; }
+  get pipelineCount(): number { return this.rt.ctx?.pipelineCount ?? 0; }
   /** The codec's stream fingerprint: what `.vcm` containers carry and `webvcm inspect` prints (16 bytes). */
   get fingerprint(): Uint8Array { return this.codec.fingerprint; }
   /** The codec's sizes, for reports such as the server's /v1/models. */
   get codecShape(): { C: number; N: number; M: number } { return { C: this.codec.C, N: this.codec.N, M: this.codec.M }; }
-  /** GPU buffer pool counters (live/free buffers and bytes): flat over many calls when nothing leaks. */
+  /** GPU buffer pool counters (live/free buffers and bytes): flat over many calls when nothing leaks (zeros on wasm). */
   gpuBuffers(): { live: number; free: number; liveBytes: number; freeBytes: number; created: number } {
+    if (!this.rt.ctx) return { live: 0, free: 0, liveBytes: 0, freeBytes: 0, created: 0 };
     const s = this.rt.ctx.pool.statistics;
     return { live: s.live, free: s.free, liveBytes: s.liveBytes, freeBytes: s.freeBytes, created: s.created };
   }
@@ -157,17 +242,19 @@ abstract class Base {
     this.disposed = true;
     this.detector.dispose();
     this.codec.release();
-    this.rt.ctx.dispose();
+    this.rt.dispose();
   }
 }
 
-async function build(o: CommonOptions, method2: boolean): Promise<[Runtime, Detector<GpuTensor>, HyperpriorCodec<GpuTensor>, DetectorWeights, CodecWeights]> {
+async function build(o: CommonOptions, method2: boolean, role: RuntimeRole): Promise<[Runtime, Detector<Tensor>, HyperpriorCodec<Tensor>, DetectorWeights, CodecWeights]> {
   const precision = parsePrecision(o.precision, 'precision');   // before any loading: a typo fails at once
+  parseBackend(o.backend);
+  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 64)) throw new Error(`threads must be an integer in 1..64, got ${String(o.threads)}`);
   const { det, codec } = await loadBoth(o);
   if (codec.C !== det.config.stemOut) {
     throw new Error(`the codec codes ${codec.C} channels but the detector's stem has ${det.config.stemOut}`);
   }
-  const rt = await Runtime.create(o.device, precision);
+  const rt = await Runtime.create(o, role, precision);
   try {
     const cfg: Partial<DetectorConfig> = { ...o.detectorConfig, method2 };
     const trained = det.inputSize;
@@ -177,13 +264,13 @@ async function build(o: CommonOptions, method2: boolean): Promise<[Runtime, Dete
     const hc = await HyperpriorCodec.create(codec, rt.codec);
     return [rt, detector, hc, det, codec];
   } catch (e) {
-    rt.ctx.dispose();
+    rt.dispose();
     throw e;
   }
 }
 
 export class VcmEncoder extends Base {
-  private constructor(rt: Runtime, d: Detector<GpuTensor>, c: HyperpriorCodec<GpuTensor>, dw: DetectorWeights, cw: CodecWeights, readonly method: 1 | 2, readonly mode: CodecMode) {
+  private constructor(rt: Runtime, d: Detector<Tensor>, c: HyperpriorCodec<Tensor>, dw: DetectorWeights, cw: CodecWeights, readonly method: 1 | 2, readonly mode: CodecMode) {
     super(rt, d, c, dw, cw);
   }
 
@@ -192,7 +279,7 @@ export class VcmEncoder extends Base {
     if (method !== 1 && method !== 2) throw new Error(`method must be 1 or 2, got ${String(method)}`);
     const mode = o.mode ?? 'compat';
     if (mode !== 'compat' && mode !== 'portable') throw new Error(`mode must be compat or portable, got ${String(mode)}`);
-    const parts = await build(o, method === 2);
+    const parts = await build(o, method === 2, 'encoder');
     return new VcmEncoder(...parts, method, mode);
   }
 
@@ -205,6 +292,7 @@ export class VcmEncoder extends Base {
     this.check();
     const { height, width } = checkWarmSize(o);
     const ctx = this.rt.ctx;
+    if (!ctx) return nothingToWarm();
     return warmupContext(ctx, async () => {
       if (o.gpuInput) {
         const sizes = imageSizes(height, width, this.detector.cfg);
@@ -220,7 +308,7 @@ export class VcmEncoder extends Base {
   /** The uncompressed reference: the whole detector on the image (no quantization, no codec). */
   async detectUncompressed(image: ImageInput): Promise<Detections> {
     this.check();
-    const img = await toDetectorImage(image, this.rt.ctx);
+    const img = await this.rt.image(image);
     try {
       return (await this.detector.detect(img)).detections;
     } finally {
@@ -228,11 +316,17 @@ export class VcmEncoder extends Base {
     }
   }
 
-  async encode(image: ImageInput, opts: { returnFeatures?: boolean } = {}): Promise<EncodeResult> {
+  /** The codec model (CompressAI's name), its level gains (empty for a fixed-rate model). */
+  get codecModel(): { architecture: string; gains: number[] } { return { architecture: this.codec.architecture, gains: this.codec.gains }; }
+
+  async encode(image: ImageInput, opts: EncodeOptions = {}): Promise<EncodeResult> {
     this.check();
+    // a bad rate option fails before any GPU work
+    this.codec.gainFor({ level: opts.level, scale: opts.scale });
+    if (opts.targetBpp !== undefined) checkTargetBpp(this.codec.architecture, this.codec.spec.vbr, opts.targetBpp);
     const timings: Record<string, number> = {};
     let t0 = performance.now();
-    const img = await toDetectorImage(image, this.rt.ctx);
+    const img = await this.rt.image(image);
     timings['image input'] = performance.now() - t0;
     const tm = new Map<string, number>();
     let stemOut;
@@ -249,11 +343,14 @@ export class VcmEncoder extends Base {
       const r = await encodeFeatures(this.codec, stem, {
         method: this.method, mode: this.mode, originalSize: sizes.original, resizedSize: sizes.resized,
         time: (k: string, ms: number) => { timings[k] = ms; },
+        level: opts.level, scale: opts.scale, targetBpp: opts.targetBpp,
       });
       timings['feature coding'] = performance.now() - t0;
       return {
         bytes: r.bytes,
         bpp: { container: r.bppContainer, strings: r.bpp },
+        codec: { architecture: this.codec.architecture, gain: r.gain },
+        ...(r.search ? { rateSearch: r.search } : {}),
         stringBytes: { y: r.strings[0].length, z: r.strings[1].length },
         sizes,
         quant: { min: r.fields.mn, max: r.fields.mx },
@@ -268,7 +365,7 @@ export class VcmEncoder extends Base {
 
 export class VcmDecoder extends Base {
   static async create(o: DecoderOptions): Promise<VcmDecoder> {
-    const parts = await build(o, false);
+    const parts = await build(o, false, 'decoder');
     return new VcmDecoder(...parts);
   }
 
@@ -296,6 +393,7 @@ export class VcmDecoder extends Base {
     }
     const [height, width] = sizes.original;
     const [c, h, w] = this.detector.stemShape(sizes);
+    if (!this.rt.ctx) return nothingToWarm();
     const codec = await warmupContext(this.rt.ctx, async (unrecorded) => {
       for (const mode of ['compat', 'portable'] as const) {
         // a stream of this size to plan the decoder with (its encoder-side pipelines are not compiled)
@@ -304,7 +402,7 @@ export class VcmDecoder extends Base {
           try {
             return (await encodeFeatures(this.codec, stem, { method, mode, originalSize: sizes.original, resizedSize: sizes.resized })).bytes;
           } finally {
-            stem.release();
+            this.rt.codec.release(stem);
           }
         });
         this.rt.det.release((await decodeFeatures(this.codec, bytes)).features);

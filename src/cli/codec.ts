@@ -1,9 +1,10 @@
-// `webvcm codec compress|decompress`: CompressAI bmshj2018-hyperprior on a codec-input tensor (.npy, float32 NCHW),
-// on the GPU. The output of compress is the webvcm container (docs/bitstream.md, method 0 = plain codec input);
-// inputs whose sides are not multiples of 64 are padded as CompressAI's compute_padding and cropped after decoding.
-//   webvcm codec compress   --weights <ckpt> --input <x.npy> --output <file> [--mode compat|portable] [--strings-out <dir>]
+// `webvcm codec compress|decompress`: a CompressAI hyperprior-family codec (bmshj2018-hyperprior, mbt2018-mean and
+// their -vbr versions, recognised from the checkpoint) on a codec-input tensor (.npy, float32 NCHW), on the GPU. The
+// output of compress is the webvcm container (docs/bitstream.md, method 0 = plain codec input); inputs whose sides
+// are not multiples of 64 are padded as CompressAI's compute_padding and cropped after decoding.
+//   webvcm codec compress   --weights <ckpt> --input <x.npy> --output <file> [--mode compat|portable] [--strings-out <dir>] [--level S | --scale G]
 //   webvcm codec decompress --weights <ckpt> --input <file> --output <x_hat.npy>
-//   webvcm codec decompress --weights <ckpt> --strings-in <dir> --z-shape h,w --output <x_hat.npy>   (CompressAI's raw strings)
+//   webvcm codec decompress --weights <ckpt> --strings-in <dir> --z-shape h,w --output <x_hat.npy> [--level S | --scale G]   (CompressAI's raw strings)
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -11,7 +12,7 @@ import { readContainer, writeContainer, Method } from '../coder/index.ts';
 import { GpuContext } from '../gpu/context.ts';
 import { GpuCodecBackend } from '../gpu/codec-backend.ts';
 import { readNpy, writeNpy } from '../io/npy.ts';
-import { HyperpriorCodec, CodecInputError, nonFiniteProblem, type CodecMode } from '../model/codec/codec.ts';
+import { HyperpriorCodec, CodecInputError, nonFiniteProblem, type CodecMode, type RateOptions } from '../model/codec/codec.ts';
 import { computePadding } from '../model/codec/features.ts';
 import { loadCodecWeights } from '../model/weights/load.ts';
 
@@ -45,7 +46,7 @@ function cropCHW(x: Float32Array, c: number, H: number, W: number, top: number, 
   return out;
 }
 
-export async function compressCommand(o: { weights: string; input: string; output: string; mode: CodecMode; stringsOut?: string }): Promise<void> {
+export async function compressCommand(o: { weights: string; input: string; output: string; mode: CodecMode; stringsOut?: string } & RateOptions): Promise<void> {
   const arr = readNpy(readFile(o.input, 'input'));
   if (!(arr.data instanceof Float32Array)) throw new CodecInputError(`${o.input}: expected float32 data, got ${arr.dtype}`);
   const shape = arr.shape.length === 4 ? arr.shape : arr.shape.length === 3 ? [1, ...arr.shape] : null;
@@ -58,11 +59,12 @@ export async function compressCommand(o: { weights: string; input: string; outpu
     const pad = computePadding(H, W);
     const x = pad.some((v) => v) ? padCHW(arr.data, C, H, W, pad) : arr.data;
     const t0 = performance.now();
-    const r = await codec.compress(x, { mode: o.mode, shape: [C, H + pad[0] + pad[2], W + pad[1] + pad[3]] });
+    const r = await codec.compress(x, { mode: o.mode, shape: [C, H + pad[0] + pad[2], W + pad[1] + pad[3]], level: o.level, scale: o.scale });
     const ms = performance.now() - t0;
     const bytes = writeContainer({
       mode: o.mode, method: Method.Plain, fingerprint: codec.fingerprint, originalSize: [H, W], resizedSize: [H, W],
-      featureShape: [C, H, W], padding: pad, mn: 0, mx: 1, zShape: r.zShape, yString: r.strings[0], zString: r.strings[1],
+      featureShape: [C, H, W], padding: pad, mn: 0, mx: 1, zShape: r.zShape, model: codec.architecture, gain: r.gain,
+      yString: r.strings[0], zString: r.strings[1],
     });
     writeFileSync(o.output, bytes);
     if (o.stringsOut) {
@@ -71,7 +73,8 @@ export async function compressCommand(o: { weights: string; input: string; outpu
       writeFileSync(join(o.stringsOut, 'z_string.bin'), r.strings[1]);
     }
     const bits = 8 * (r.strings[0].length + r.strings[1].length);
-    process.stdout.write(`${o.mode}: y ${r.strings[0].length} B, z ${r.strings[1].length} B, z shape ${r.zShape.join('x')}, ${(bits / (H * W)).toFixed(5)} bits per input position (${(bits / (H * W * 16)).toFixed(5)} bpp if stride-4 features); container ${bytes.length} B; ${ms.toFixed(0)} ms on ${ctx.info.description}\n`);
+    const rate = codec.spec.vbr ? ` at gain ${r.gain}` : '';
+    process.stdout.write(`${codec.architecture} ${o.mode}${rate}: y ${r.strings[0].length} B, z ${r.strings[1].length} B, z shape ${r.zShape.join('x')}, ${(bits / (H * W)).toFixed(5)} bits per input position (${(bits / (H * W * 16)).toFixed(5)} bpp if stride-4 features); container ${bytes.length} B; ${ms.toFixed(0)} ms on ${ctx.info.description}\n`);
   } finally {
     codec.release();
     ctx.dispose();
@@ -79,11 +82,11 @@ export async function compressCommand(o: { weights: string; input: string; outpu
 }
 
 /** Decode CompressAI's raw strings (y_string.bin, z_string.bin in `dir`) given z's shape: no container. */
-export async function decompressRawCommand(o: { weights: string; stringsIn: string; zShape: [number, number]; output: string; mode: CodecMode }): Promise<void> {
+export async function decompressRawCommand(o: { weights: string; stringsIn: string; zShape: [number, number]; output: string; mode: CodecMode } & RateOptions): Promise<void> {
   const y = readFile(join(o.stringsIn, 'y_string.bin'), 'y string'), z = readFile(join(o.stringsIn, 'z_string.bin'), 'z string');
   const { ctx, be, codec } = await open(o.weights);
   try {
-    const d = await codec.decompress([y, z], o.zShape, { mode: o.mode });
+    const d = await codec.decompress([y, z], o.zShape, { mode: o.mode, level: o.level, scale: o.scale });
     let x = await be.toCHW(d.xHat);
     be.release(d.xHat);
     if (codec.C === 3) x = x.map((v) => Math.min(1, Math.max(0, v)));
@@ -95,11 +98,12 @@ export async function decompressRawCommand(o: { weights: string; stringsIn: stri
   }
 }
 
-export async function decompressCommand(o: { weights: string; input?: string; output: string; stringsIn?: string; zShape?: [number, number]; mode?: CodecMode }): Promise<void> {
+export async function decompressCommand(o: { weights: string; input?: string; output: string; stringsIn?: string; zShape?: [number, number]; mode?: CodecMode } & RateOptions): Promise<void> {
   if (o.stringsIn) {
     if (!o.zShape) throw new CodecInputError('--strings-in needs --z-shape h,w (CompressAI\'s compress()["shape"])');
-    return decompressRawCommand({ weights: o.weights, stringsIn: o.stringsIn, zShape: o.zShape, output: o.output, mode: o.mode ?? 'compat' });
+    return decompressRawCommand({ weights: o.weights, stringsIn: o.stringsIn, zShape: o.zShape, output: o.output, mode: o.mode ?? 'compat', level: o.level, scale: o.scale });
   }
+  if (o.level !== undefined || o.scale !== undefined) throw new CodecInputError('a container records its gain: --level/--scale go with --strings-in only');
   if (!o.input) throw new CodecInputError('decompress needs --input <file> (or --strings-in <dir> --z-shape h,w)');
   const input = o.input;
   const f = readContainer(readFile(input, 'stream'));
@@ -110,7 +114,8 @@ export async function decompressCommand(o: { weights: string; input?: string; ou
     if (C !== codec.C) throw new CodecInputError(`stream codes ${C} channels, the weights have ${codec.C}`);
     const [t, l] = f.padding;
     const t0 = performance.now();
-    const d = await codec.decompress([f.yString, f.zString], f.zShape, { mode: f.mode });
+    if (f.model !== codec.architecture) throw new CodecInputError(`the stream was coded by a ${f.model} model, the weights are ${codec.architecture}`);
+    const d = await codec.decompress([f.yString, f.zString], f.zShape, { mode: f.mode, gain: f.gain });
     const full = await be.toCHW(d.xHat);
     be.release(d.xHat);
     const ms = performance.now() - t0;
@@ -134,13 +139,35 @@ function zShapeArg(v: string): [number, number] {
   return p as [number, number];
 }
 
+/** `--level S`: a non-negative integer (the model checks the range). */
+export function levelArg(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a level: a non-negative integer (an index into the model\'s Gain)');
+  return n;
+}
+
+/** `--scale G` / `--target-bpp B`: a finite positive number. */
+export function positiveArg(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a finite positive number');
+  return n;
+}
+
+/** The rate options of a variable-rate model, exclusive of each other. */
+export function rateOptions(note = ''): Option[] {
+  return [
+    new Option('--level <S>', `variable-rate models: code at level S (gain |Gain[S]|; default: the highest level)${note}`).argParser(levelArg).conflicts(['scale']),
+    new Option('--scale <G>', `variable-rate models: code at gain G (any positive number; webvcm inspect lists the model's level gains)${note}`).argParser(positiveArg),
+  ];
+}
+
 function mode(v: string): CodecMode {
   if (v !== 'compat' && v !== 'portable') throw new InvalidArgumentError('expected compat or portable');
   return v;
 }
 
 export function register(program: Command): void {
-  const codec = program.command('codec').description('CompressAI bmshj2018-hyperprior codec on the GPU (compress / decompress .npy tensors)');
+  const codec = program.command('codec').description('CompressAI hyperprior-family codec on the GPU: bmshj2018-hyperprior, mbt2018-mean, bmshj2018-hyperprior-vbr, mbt2018-mean-vbr (compress / decompress .npy tensors)');
   codec
     .command('compress')
     .description('compress a float32 NCHW .npy tensor into a webvcm container')
@@ -148,8 +175,9 @@ export function register(program: Command): void {
     .requiredOption('--input <x.npy>', 'codec input, float32 [1,C,H,W]')
     .requiredOption('--output <file>', 'output container')
     .addOption(new Option('--mode <mode>', 'compat (CompressAI strings) or portable (device-independent indexes)').default('compat').argParser(mode))
-    .option('--strings-out <dir>', 'also write y_string.bin and z_string.bin there')
-    .action(async (o) => compressCommand(o));
+    .option('--strings-out <dir>', 'also write y_string.bin and z_string.bin there');
+  for (const opt of rateOptions()) codec.commands[0]!.addOption(opt);
+  codec.commands[0]!.action(async (o) => compressCommand(o));
   codec
     .command('decompress')
     .description('decode a webvcm container (or CompressAI\'s raw strings) into a float32 NCHW .npy tensor')
@@ -158,6 +186,7 @@ export function register(program: Command): void {
     .requiredOption('--output <x_hat.npy>', 'output tensor')
     .option('--strings-in <dir>', 'decode CompressAI\'s raw y_string.bin / z_string.bin from this folder instead')
     .option('--z-shape <h,w>', 'z shape of the raw strings (compress()["shape"])', zShapeArg)
-    .addOption(new Option('--mode <mode>', 'index path of raw strings').default('compat').argParser(mode))
-    .action(async (o) => decompressCommand(o));
+    .addOption(new Option('--mode <mode>', 'index path of raw strings').default('compat').argParser(mode));
+  for (const opt of rateOptions(' (raw strings only: a container records its gain)')) codec.commands[1]!.addOption(opt);
+  codec.commands[1]!.action(async (o) => decompressCommand(o));
 }

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { createDecoder } from '../api/index.ts';
 import { toCocoResults } from '../eval/coco-categories.ts';
 import { writeNpy } from '../io/npy.ts';
-import { DEFAULT_CODEC, DEFAULT_DETECTOR, nonNegInt, posInt, precisionArg } from './defaults.ts';
+import { DEFAULT_CODEC, DEFAULT_DETECTOR, nonNegInt, posInt, precisionArg, backendArg, BACKEND_HELP } from './defaults.ts';
 import { detectionsToJson, formatDetectionList, imageIdFromName } from './detect.ts';
 import { formatTimedRuns, timedRuns } from './timings.ts';
 
@@ -22,13 +22,15 @@ export function register(program: Command): void {
     .option('--precision <p>', "f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16' (the codec stays f32)", precisionArg, 'f32')
     .option('--coco', 'write the COCO results list instead of boxes/scores/classes')
     .option('--image-id <n>', 'image_id for --coco (default: digits of the file name, else 0)', nonNegInt)
+    .option('--backend <b>', BACKEND_HELP, backendArg)
+    .option('--threads <n>', 'wasm backend: kernel threads (default: all hardware threads)', posInt)
     .option('--json', 'print the summary as JSON')
     .option('--features <file>', 'also write the decoded feature map F̂ as float32 NCHW .npy')
     .option('--warmup', "compile every GPU pipeline for this stream's sizes before the timed decode (timed separately)")
     .option('--runs <n>', 'decode n times; the first and the last (warm) run are timed separately', posInt)
-    .action(async (file: string, o: { output: string; detector: string; codec: string; minSize?: number; maxSize?: number; coco?: boolean; imageId?: number; json?: boolean; features?: string; warmup?: boolean; runs?: number; precision: 'f32' | 'f16' }) => {
+    .action(async (file: string, o: { output: string; detector: string; codec: string; minSize?: number; maxSize?: number; coco?: boolean; imageId?: number; json?: boolean; features?: string; warmup?: boolean; runs?: number; precision: 'f32' | 'f16'; backend?: 'auto' | 'webgpu' | 'wasm'; threads?: number }) => {
       const bytes = new Uint8Array(readFileSync(file));
-      const dec = await createDecoder({ detector: o.detector, codec: o.codec, minSize: o.minSize, maxSize: o.maxSize, precision: o.precision });
+      const dec = await createDecoder({ detector: o.detector, codec: o.codec, minSize: o.minSize, maxSize: o.maxSize, precision: o.precision, backend: o.backend, threads: o.threads });
       try {
         const timed = await timedRuns(() => dec.decode(bytes, { returnFeatures: !!o.features }), o.runs ?? 1, o.warmup ? () => dec.warmup({ stream: bytes }) : undefined);
         const r = timed.first;
@@ -39,9 +41,9 @@ export function register(program: Command): void {
         writeFileSync(o.output, JSON.stringify(json) + '\n');
         if (o.features && r.features) writeFileSync(o.features, writeNpy(r.features.data, [1, ...r.features.shape]));
         if (o.json) {
-          process.stdout.write(JSON.stringify({ output: o.output, detections: d.scores.length, sizes: r.sizes, coco: !!o.coco, ...(o.features ? { features: o.features } : {}), timingsMs: r.timings, ...timed.summary }, null, 2) + '\n');
+          process.stdout.write(JSON.stringify({ output: o.output, detections: d.scores.length, sizes: r.sizes, backend: dec.backend, threads: dec.threads, coco: !!o.coco, ...(o.features ? { features: o.features } : {}), timingsMs: r.timings, ...timed.summary }, null, 2) + '\n');
         } else {
-          process.stdout.write(`wrote ${o.output}: ${d.scores.length} detections (image ${r.sizes.original.join('x')})\n`);
+          process.stdout.write(`wrote ${o.output}: ${d.scores.length} detections (image ${r.sizes.original.join('x')}, backend ${dec.backend}${dec.threads ? `, ${dec.threads} threads` : ''})\n`);
           process.stdout.write(formatDetectionList(d, dec.classNames, o.output));
           process.stdout.write(formatTimedRuns(timed));
         }

@@ -1,10 +1,32 @@
 /** Paths of the bundled default weights (weights/default), used when the CLI is given no checkpoint. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from 'commander';
 import { MAX_TIMER_MS } from '../util/timer.ts';
 
 export const DEFAULT_DETECTOR = fileURLToPath(new URL('../../weights/default/detector.safetensors', import.meta.url));
 export const DEFAULT_CODEC = fileURLToPath(new URL('../../weights/default/codec.safetensors', import.meta.url));
+/** The manifest of the bundled rate points (a repository checkout has it; the npm package ships weights/default only). */
+export const RATE_POINTS_MANIFEST = fileURLToPath(new URL('../../weights/world/rate-points.json', import.meta.url));
+
+/** The bundled feature-codec rate points in rising rate (`webvcm eval` without --codec): the manifest's files, or the
+ *  default codec alone where there is no manifest. A manifest naming a missing file is an error, not a shorter curve. */
+export function bundledRatePoints(manifest = RATE_POINTS_MANIFEST): string[] {
+  if (!existsSync(manifest)) return [DEFAULT_CODEC];
+  let parsed: { ratePoints?: { file?: unknown }[] };
+  try {
+    parsed = JSON.parse(readFileSync(manifest, 'utf8')) as typeof parsed;
+  } catch (e) {
+    throw new UsageError(`${manifest}: not a rate-point manifest (${(e as Error).message})`);
+  }
+  const files = (parsed.ratePoints ?? []).map((p) => p.file);
+  if (!files.length || !files.every((f): f is string => typeof f === 'string')) throw new UsageError(`${manifest}: expected ratePoints[].file strings`);
+  const paths = files.map((f) => resolve(dirname(manifest), f));
+  const missing = paths.filter((p) => !existsSync(p));
+  if (missing.length) throw new UsageError(`${manifest} names missing codec file(s): ${missing.join(', ')}`);
+  return paths;
+}
 
 /** Bad command-line usage detected inside an action (commander only reports what it parses itself). */
 export class UsageError extends Error {
@@ -39,4 +61,11 @@ export function timerMs(v: string): number {
   const n = posInt(v);
   if (n > MAX_TIMER_MS) throw new InvalidArgumentError(`expected at most ${MAX_TIMER_MS} ms (the largest timer delay, about 24.8 days)`);
   return n;
+}
+
+/** The `--backend` option (auto | webgpu | wasm; default $WEBVCM_BACKEND, else auto), checked before any weights load. */
+export const BACKEND_HELP = 'auto (WebGPU when an adapter exists, else wasm; in Node wasm also over lavapipe/SwiftShader) | webgpu | wasm (default: $WEBVCM_BACKEND or auto)';
+export function backendArg(v: string): 'auto' | 'webgpu' | 'wasm' {
+  if (v !== 'auto' && v !== 'webgpu' && v !== 'wasm') throw new InvalidArgumentError('expected auto, webgpu or wasm');
+  return v;
 }

@@ -8,7 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, resolve, sep } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { precisionArg } from './defaults.ts';
-import { ANCHOR_CODECS, DEFAULT_ANCHOR_QUALITIES, isAnchorCodec, type AnchorCodec } from '../eval/anchors.ts';
+import { ANCHOR_CODECS, anchorQualityRange, DEFAULT_ANCHOR_QUALITIES, isAnchorCodec, type AnchorCodec } from '../eval/anchors.ts';
 import { CocoFormatError, evaluateBoxes } from '../eval/cocoeval.ts';
 
 export class EvalUsageError extends Error {
@@ -50,6 +50,7 @@ interface EvalCliOptions {
   json?: boolean;
   detector?: string;
   codec: string[];
+  scales?: number[];
   anchors?: string;
   anchorQ?: string;
   onError: string;
@@ -75,9 +76,13 @@ export function parseAnchors(list: string | undefined, q: string | undefined): {
   const bad = names.filter((n) => !isAnchorCodec(n));
   if (bad.length) throw new EvalUsageError(`--anchors: unknown image codec(s) ${bad.join(', ')} (choose from ${ANCHOR_CODECS.join(', ')}, or none)`);
   if (new Set(names).size !== names.length) throw new EvalUsageError('--anchors lists a codec twice');
-  const parseList = (text: string, what: string): number[] => {
+  const parseList = (text: string, what: string, codecs: readonly string[]): number[] => {
     const v = text.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
-    if (!v.length || !v.every((n) => Number.isInteger(n) && n >= 1 && n <= 100)) throw new EvalUsageError(`${what}: expected qualities 1..100, got '${text}'`);
+    for (const c of codecs) {
+      const [lo, hi] = anchorQualityRange(c as AnchorCodec);
+      const unit = c === 'hevc' ? 'QPs' : 'qualities';
+      if (!v.length || !v.every((n) => Number.isInteger(n) && n >= lo && n <= hi)) throw new EvalUsageError(`${what}: expected ${c} ${unit} ${lo}..${hi}, got '${text}'`);
+    }
     if (new Set(v).size !== v.length) throw new EvalUsageError(`${what}: a quality is listed twice`);
     return v;
   };
@@ -89,9 +94,9 @@ export function parseAnchors(list: string | undefined, q: string | undefined): {
         const [k, v] = part.split('=');
         const name = (k ?? '').trim().toLowerCase();
         if (!names.includes(name)) throw new EvalUsageError(`--anchor-q names '${name}', which is not in --anchors`);
-        per.set(name, parseList(v ?? '', `--anchor-q ${name}`));
+        per.set(name, parseList(v ?? '', `--anchor-q ${name}`, [name]));
       }
-    } else common = parseList(q, '--anchor-q');
+    } else common = parseList(q, '--anchor-q', names);
   }
   return names.map((n) => ({ codec: n as AnchorCodec, qualities: per.get(n) ?? common ?? [...DEFAULT_ANCHOR_QUALITIES[n as AnchorCodec]] }));
 }
@@ -104,6 +109,14 @@ export function parseMethodList(v: string): (1 | 2)[] {
   const m = parts.map(Number) as (1 | 2)[];
   if (new Set(m).size !== m.length) throw new EvalUsageError(`--method lists a method twice: '${v}'`);
   return m;
+}
+
+/** `--scales a,b,c`: finite positive gains. */
+export function parseScales(v: string): number[] {
+  const xs = v.split(',').map((t) => Number(t.trim()));
+  if (!xs.length || xs.some((x) => !Number.isFinite(x) || x <= 0)) throw new EvalUsageError(`--scales must be comma-separated positive gains, got '${v}'`);
+  if (new Set(xs).size !== xs.length) throw new EvalUsageError('--scales lists a gain twice');
+  return xs;
 }
 
 /** Short labels for the codec checkpoints: the base name without extension, with parent folders where names collide. */
@@ -138,7 +151,8 @@ export function register(program: Command): void {
     .option('--detections <file>', 'COCO results JSON to score (scoring mode)')
     .option('--images <dir>', 'image folder for the experiment (full mode)')
     .option('--method <list>', 'full mode: codec methods, comma separated (1, 2)', '1')
-    .option('--codec <ckpt>', 'full mode: feature-codec checkpoint(s), one per rate point; comma separated or repeated (default: bundled)', collect, [])
+    .option('--codec <ckpt>', 'full mode: feature-codec checkpoint(s), one per rate point (a variable-rate checkpoint: one point per level, one curve); comma separated or repeated (default: every bundled rate point, weights/world/rate-points.json)', collect, [])
+    .option('--scales <list>', 'full mode: variable-rate checkpoints code at these gains instead of their levels, e.g. 0.1,0.2,0.45,1', parseScales)
     .option('--anchors <list>', `full mode: image-codec anchors, comma separated: ${ANCHOR_CODECS.join(', ')} or none`, 'none')
     .option('--anchor-q <list>', 'full mode: anchor qualities, e.g. 5,10,20,35,50,75 or jpeg=5,10,20;webp=5,10 (default per codec, docs/eval.md)')
     .option('--limit <n>', 'full mode: only the first N images (ascending id)', parseLimit)
@@ -173,9 +187,9 @@ export function register(program: Command): void {
       if (opts.onError !== 'skip' && opts.onError !== 'fail') throw new EvalUsageError(`--on-error must be skip or fail, got '${opts.onError}'`);
       if (!['auto', 'bar', 'lines', 'none'].includes(opts.progress ?? 'auto')) throw new EvalUsageError(`--progress must be auto, bar, lines or none, got '${opts.progress}'`);
       const anchors = parseAnchors(opts.anchors, opts.anchorQ);
-      const { DEFAULT_CODEC, DEFAULT_DETECTOR } = await import('./defaults.ts');
+      const { bundledRatePoints, DEFAULT_DETECTOR } = await import('./defaults.ts');
       const detector = opts.detector ?? DEFAULT_DETECTOR;
-      const codecs = opts.codec.length ? opts.codec : [DEFAULT_CODEC];
+      const codecs = opts.codec.length ? opts.codec : bundledRatePoints();
       checkReadable(opts.annotations, 'annotations');
       checkReadable(detector, 'detector checkpoint');
       for (const c of codecs) checkReadable(c, 'codec checkpoint');
@@ -189,10 +203,11 @@ export function register(program: Command): void {
       const { createRdRunner } = await import('../eval/rd-runner.ts');
       const runner = await createRdRunner({
         detector, codecs, method2: methods.includes(2), mode: opts.mode as 'compat' | 'portable', minSize: opts.minSize, maxSize: opts.maxSize,
-        precision: opts.precision,
+        precision: opts.precision, scales: opts.scales,
       });
       process.stderr.write(`eval: ${runner.detectorInfo}; class mapping ${runner.classNames ? 'by name' : 'COCO ids'}\n`);
-      const uniq = codecLabels(codecs);
+      const names = codecLabels(codecs);
+      const uniq = runner.points.map((p) => `${names[p.codec]}${p.suffix}`);
       const res = await runRdExperiment({
         annotations: opts.annotations,
         images: opts.images!,

@@ -21,6 +21,8 @@ export interface InspectReport {
   fingerprint: string | null;
   /** The canonical tensor fingerprint stored in converted .safetensors files (checked on load). */
   tensorFingerprint: string | null;
+  /** A variable-rate codec's level gains |Gain[s]| (CompressAI's `s`; `--level s` codes at the s-th). */
+  gains?: number[];
   /** Why the file does not load as a model (validation problems), if it does not. */
   error: string | null;
   metadata: Record<string, string>;
@@ -50,7 +52,9 @@ export async function inspectFile(file: string): Promise<InspectReport> {
     if (!(e instanceof CheckpointError)) throw e;
     error = `${e.name}: ${e.message}`;
   }
-  return { file, format: raw.format, kind, config, fingerprint, tensorFingerprint, error, metadata: raw.metadata ?? {}, tensors };
+  const gainT = kind === 'compressai-hyperprior' && !error ? raw.tensors.get('Gain') : undefined;
+  const gains = gainT ? Array.from(gainT.data, (g) => Math.abs(g)) : undefined;
+  return { file, format: raw.format, kind, config, fingerprint, tensorFingerprint, ...(gains ? { gains } : {}), error, metadata: raw.metadata ?? {}, tensors };
 }
 
 export function register(program: Command): void {
@@ -67,9 +71,10 @@ export function register(program: Command): void {
         const lines = [
           `file         ${r.file}`,
           `format       ${r.format}`,
-          `model        ${r.kind ?? 'unknown'}`,
+          `model        ${r.kind ?? 'unknown'}${r.config && 'architecture' in r.config ? ` (${String((r.config as { architecture: string }).architecture)})` : ''}`,
           `config       ${r.config ? JSON.stringify(r.config) : '-'}`,
           `fingerprint  ${r.fingerprint ?? '-'}${r.kind === 'compressai-hyperprior' ? '  (the one .vcm streams carry)' : ''}`,
+          ...(r.gains ? [`levels       ${r.gains.map((g, s) => `${s}: ${g}`).join(', ')}  (--level s codes at gain |Gain[s]|)`] : []),
           ...Object.entries(r.metadata).filter(([k]) => k !== 'config').map(([k, v]) => `meta.${k.padEnd(8)} ${v}`),
           ...(r.error ? [`problem      ${r.error}`] : []),
           `tensors      ${r.tensors.length}`,

@@ -5,8 +5,15 @@
  *   const remote = createRemoteDecoder({ url: 'http://127.0.0.1:8787', token });
  *   const { detections } = await remote.decode(encodeResult.bytes);
  *   const s = await remote.stream({ onMessage: (m) => … });  s.send(frameId, bytes);
+ *
+ * With a bitrate budget (a variable-rate codec), the stream chooses each frame's gain from the bytes it sent:
+ *   const { gains } = encoder.codecModel;
+ *   const s = await remote.stream({ onMessage, rate: { budgetKbps: 300, minGain: Math.min(...gains), maxGain: Math.max(...gains) } });
+ *   const r = await encoder.encode(frame, { scale: s.nextScale() });  s.send(frameId, r.bytes);   // s.setBudget(150) …
  */
+import { readContainer } from '../coder/container.ts';
 import type { Detections, ImageSizes } from '../model/detector/types.ts';
+import { RateController, type RateControllerOptions, type RateStats } from './rate-controller.ts';
 
 export interface RemoteDecodeResult {
   detections: Detections;
@@ -71,8 +78,15 @@ export type StreamMessage =
   | { type: 'error'; id: number | null; problem: Record<string, unknown> };
 
 export interface RemoteStream {
-  /** Send one frame (frame id: an unsigned 32-bit integer of the caller's choosing). */
+  /** Send one frame (frame id: an unsigned 32-bit integer of the caller's choosing). With a budget, its size and
+   * gain (read from the container) feed the rate controller. */
   send(id: number, bytes: Uint8Array): void;
+  /** With a budget: the gain to code the next frame at (`encode(frame, { scale })`); undefined without one. */
+  nextScale(): number | undefined;
+  /** Change the budget (kbit/s) mid-stream. */
+  setBudget(kbps: number): void;
+  /** The controller's view: budget, bytes per frame allowed, last frame's bytes and gain, measured kbit/s. */
+  rateStats(): RateStats | null;
   close(): Promise<void>;
   readonly socket: WebSocket;
 }
@@ -203,7 +217,13 @@ export class RemoteDecoder {
   }
 
   /** Open the WebSocket stream; resolves once it is open. */
-  stream(handlers: { onMessage: (m: StreamMessage) => void; onClose?: () => void }): Promise<RemoteStream> {
+  stream(handlers: { onMessage: (m: StreamMessage) => void; onClose?: () => void; rate?: RateControllerOptions }): Promise<RemoteStream> {
+    let rc: RateController | null;
+    try {
+      rc = handlers.rate ? new RateController(handlers.rate) : null;
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const WS = this.o.WebSocket ?? globalThis.WebSocket;
     if (!WS) return Promise.reject(new RemoteError(0, 'no-websocket', 'WebSocket is not available (pass options.WebSocket)'));
     const u = new URL(this.base + '/v1/stream');
@@ -223,9 +243,18 @@ export class RemoteDecoder {
             const buf = new Uint8Array(4 + bytes.length);
             new DataView(buf.buffer).setUint32(0, id, true);
             buf.set(bytes, 4);
-            sent.set(id, performance.now());
+            const now = performance.now();
+            sent.set(id, now);
             ws.send(buf);
+            const gain = rc ? gainOf(bytes) : null;
+            if (rc && gain !== null) rc.update(bytes.length, gain, now);
           },
+          nextScale: () => rc?.nextGain(),
+          setBudget: (kbps) => {
+            if (!rc) throw new RangeError('this stream was opened without a rate budget (stream({ rate }))');
+            rc.setBudget(kbps);
+          },
+          rateStats: () => rc?.stats() ?? null,
           close: () => new Promise<void>((r) => {
             if (ws.readyState === WS.CLOSED) { r(); return; }
             ws.addEventListener('close', () => r(), { once: true });
@@ -253,6 +282,15 @@ export class RemoteDecoder {
         }
       };
     });
+  }
+}
+
+/** The gain a stream was coded at (null when it does not parse: the server will say why; the controller skips it). */
+function gainOf(bytes: Uint8Array): number | null {
+  try {
+    return readContainer(bytes).gain;
+  } catch {
+    return null;
   }
 }
 

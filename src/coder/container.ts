@@ -1,7 +1,10 @@
 /**
  * Bitstream container for one coded feature map (layout documented byte by byte in docs/bitstream.md).
  *
- * Fixed 92-byte little-endian header followed by the y string and the z string:
+ * Version 1 (bmshj2018-hyperprior, no gain): a fixed 92-byte little-endian header followed by the y string and the
+ * z string. Version 2 (any other model of the family, or a gain): byte 7 holds the model, and the header grows to 96
+ * bytes with the gain (f32) at offset 92. A bmshj2018-hyperprior stream is always written as version 1, so readers
+ * that know only version 1 still read it.
  *
  *   0   4  magic "WVCM"              48  4  feature W (u32)
  *   4   1  version (1)               52 16  padding top, left, bottom, right (4 x u32)
@@ -19,8 +22,19 @@ export class ContainerError extends Error {
 }
 
 export const CONTAINER_MAGIC = 'WVCM';
-export const CONTAINER_VERSION = 1;
+/** The newest version this module writes and reads (it reads 1 and 2). */
+export const CONTAINER_VERSION = 2;
+/** The smallest header (version 1); version 2's is {@link CONTAINER_HEADER_BYTES_V2}. */
 export const CONTAINER_HEADER_BYTES = 92;
+export const CONTAINER_HEADER_BYTES_V2 = 96;
+
+/**
+ * Byte 7 of a version 2 header: the codec model by CompressAI's name (src/model/codec/registry.ts). The order is the
+ * format; append only.
+ */
+export const CONTAINER_MODELS = ['bmshj2018-hyperprior', 'mbt2018-mean', 'bmshj2018-hyperprior-vbr', 'mbt2018-mean-vbr'] as const;
+export type ContainerModel = (typeof CONTAINER_MODELS)[number];
+const VARIABLE_RATE: readonly ContainerModel[] = ['bmshj2018-hyperprior-vbr', 'mbt2018-mean-vbr'];
 export const FINGERPRINT_BYTES = 16;
 
 export type ContainerMode = 'compat' | 'portable';
@@ -48,9 +62,16 @@ export interface ContainerFields {
   mx: number;
   /** Spatial shape [h, w] of z (CompressAI's `compress()["shape"]`). */
   zShape: [number, number];
+  /** The codec model (default bmshj2018-hyperprior; read back always set). */
+  model?: ContainerModel;
+  /** The gain y was coded at: a float32 > 0, exactly 1 for a fixed-rate model (default 1; read back always set). */
+  gain?: number;
   yString: Uint8Array;
   zString: Uint8Array;
 }
+
+/** What {@link readContainer} returns: every field, model and gain included. */
+export type ReadContainerFields = ContainerFields & { model: ContainerModel; gain: number };
 
 export interface ReadContainerOptions {
   /** When given, the stored fingerprint must equal it. */
@@ -148,6 +169,17 @@ function checkPadding(method: number, feat: readonly number[], pad: readonly num
   }
 }
 
+/** Model and gain: a known model, a finite float32 gain > 0, exactly 1 for a fixed-rate model. */
+function checkModelGain(model: unknown, gain: unknown): { model: ContainerModel; gain: number } {
+  const m = model ?? 'bmshj2018-hyperprior';
+  if (!(CONTAINER_MODELS as readonly unknown[]).includes(m)) throw new ContainerError(`unknown model ${JSON.stringify(m)} (expected one of ${CONTAINER_MODELS.join(', ')})`);
+  const g = gain ?? 1;
+  if (typeof g !== 'number' || !Number.isFinite(g) || !(g > 0)) throw new ContainerError(`gain = ${String(g)} is not a finite positive number`);
+  if (Math.fround(g) !== g) throw new ContainerError(`gain = ${g} is not a float32 value (use Math.fround)`);
+  if (g !== 1 && !VARIABLE_RATE.includes(m as ContainerModel)) throw new ContainerError(`gain ${g} with the fixed-rate model ${String(m)} (only ${VARIABLE_RATE.join(', ')} code at a gain)`);
+  return { model: m as ContainerModel, gain: g };
+}
+
 /** Serialize the fields; validates them with the same rules as {@link readContainer}. */
 export function writeContainer(f: ContainerFields): Uint8Array {
   if (f === null || typeof f !== 'object') throw new ContainerError('writeContainer expects a fields object');
@@ -170,14 +202,17 @@ export function writeContainer(f: ContainerFields): Uint8Array {
   if (Math.fround(f.mx) !== f.mx) throw new ContainerError(`mx = ${f.mx} is not a float32 value (use Math.fround)`);
   const y = checkString(f.yString, 'yString');
   const z = checkString(f.zString, 'zString');
+  const { model, gain } = checkModelGain(f.model, f.gain);
+  const v1 = model === 'bmshj2018-hyperprior';
+  const header = v1 ? CONTAINER_HEADER_BYTES : CONTAINER_HEADER_BYTES_V2;
 
-  const out = new Uint8Array(CONTAINER_HEADER_BYTES + y.length + z.length);
+  const out = new Uint8Array(header + y.length + z.length);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < 4; i++) out[i] = CONTAINER_MAGIC.charCodeAt(i);
-  out[4] = CONTAINER_VERSION;
+  out[4] = v1 ? 1 : 2;
   out[5] = modeIdx;
   out[6] = f.method;
-  out[7] = 0;
+  out[7] = v1 ? 0 : CONTAINER_MODELS.indexOf(model);
   out.set(f.fingerprint, 8);
   let o = 24;
   for (const v of [...orig, ...res, ...feat, ...pad]) {
@@ -190,8 +225,9 @@ export function writeContainer(f: ContainerFields): Uint8Array {
   dv.setUint32(80, zs[1]!, true);
   dv.setUint32(84, y.length, true);
   dv.setUint32(88, z.length, true);
-  out.set(y, CONTAINER_HEADER_BYTES);
-  out.set(z, CONTAINER_HEADER_BYTES + y.length);
+  if (!v1) dv.setFloat32(92, gain, true);
+  out.set(y, header);
+  out.set(z, header + y.length);
   return out;
 }
 
@@ -200,7 +236,7 @@ function hex(b: Uint8Array): string {
 }
 
 /** Parse and validate a container. Every malformed or mismatched input raises {@link ContainerError}. */
-export function readContainer(bytes: Uint8Array, options: ReadContainerOptions = {}): ContainerFields {
+export function readContainer(bytes: Uint8Array, options: ReadContainerOptions = {}): ReadContainerFields {
   if (!(bytes instanceof Uint8Array)) throw new ContainerError('readContainer expects a Uint8Array');
   if (bytes.length < CONTAINER_HEADER_BYTES) {
     throw new ContainerError(`container of ${bytes.length} bytes is shorter than its ${CONTAINER_HEADER_BYTES}-byte header`);
@@ -210,14 +246,21 @@ export function readContainer(bytes: Uint8Array, options: ReadContainerOptions =
       throw new ContainerError(`bad magic ${JSON.stringify(String.fromCharCode(...bytes.subarray(0, 4)))} (expected "${CONTAINER_MAGIC}")`);
     }
   }
-  if (bytes[4] !== CONTAINER_VERSION) {
-    throw new ContainerError(`unsupported container version ${bytes[4]} (this reader supports ${CONTAINER_VERSION})`);
+  const version = bytes[4]!;
+  if (version !== 1 && version !== 2) {
+    throw new ContainerError(`unsupported container version ${version} (this reader supports 1 and 2)`);
   }
+  const header = version === 1 ? CONTAINER_HEADER_BYTES : CONTAINER_HEADER_BYTES_V2;
+  if (bytes.length < header) throw new ContainerError(`version ${version} container of ${bytes.length} bytes is shorter than its ${header}-byte header`);
   const mode = MODES[bytes[5]!];
   if (mode === undefined) throw new ContainerError(`unknown mode byte ${bytes[5]} (0 = compat, 1 = portable)`);
   const method = bytes[6]!;
   if (method > 2) throw new ContainerError(`unknown method ${method} (0 = plain, 1 = pad-crop, 2 = resize)`);
-  if (bytes[7] !== 0) throw new ContainerError(`reserved byte 7 is ${bytes[7]}, expected 0`);
+  if (version === 1 && bytes[7] !== 0) throw new ContainerError(`reserved byte 7 is ${bytes[7]}, expected 0`);
+  const model = version === 1 ? 'bmshj2018-hyperprior' : CONTAINER_MODELS[bytes[7]!];
+  if (model === undefined) throw new ContainerError(`unknown model byte ${bytes[7]} (0..${CONTAINER_MODELS.length - 1}: ${CONTAINER_MODELS.join(', ')})`);
+  // one encoding per stream: a bmshj2018-hyperprior stream is version 1 (so writeContainer(readContainer(b)) is b)
+  if (version === 2 && model === 'bmshj2018-hyperprior') throw new ContainerError('a version 2 header with model bmshj2018-hyperprior: such streams are written as version 1');
   const fp = bytes.slice(8, 24);
   if (options.expectFingerprint !== undefined) {
     const e = options.expectFingerprint;
@@ -249,17 +292,18 @@ export function readContainer(bytes: Uint8Array, options: ReadContainerOptions =
   checkRange(mn, mx);
   const zShape: [number, number] = [nz(u(76), 'z h'), nz(u(80), 'z w')];
   checkGeometry(featureShape, padding, zShape);
+  const { gain } = checkModelGain(model, version === 1 ? 1 : dv.getFloat32(92, true));
   const yLen = u(84);
   const zLen = u(88);
-  const avail = bytes.length - CONTAINER_HEADER_BYTES;
+  const avail = bytes.length - header;
   if (yLen > avail || zLen > avail - yLen) {
     throw new ContainerError(
       `string lengths y=${yLen} + z=${zLen} run past the end of the container (${avail} bytes after the header)`,
     );
   }
   if (yLen + zLen !== avail) throw new ContainerError(`${avail - yLen - zLen} trailing bytes after the z string`);
-  const yString = bytes.slice(CONTAINER_HEADER_BYTES, CONTAINER_HEADER_BYTES + yLen);
-  const zString = bytes.slice(CONTAINER_HEADER_BYTES + yLen);
+  const yString = bytes.slice(header, header + yLen);
+  const zString = bytes.slice(header + yLen);
   checkString(yString, 'y string');
   checkString(zString, 'z string');
   return {
@@ -273,6 +317,8 @@ export function readContainer(bytes: Uint8Array, options: ReadContainerOptions =
     mn,
     mx,
     zShape,
+    model,
+    gain,
     yString,
     zString,
   };

@@ -18,9 +18,13 @@ export {
   CONTAINER_MAGIC,
   CONTAINER_VERSION,
   CONTAINER_HEADER_BYTES,
+  CONTAINER_HEADER_BYTES_V2,
+  CONTAINER_MODELS,
   FINGERPRINT_BYTES,
   type ContainerFields,
   type ContainerMode,
+  type ContainerModel,
+  type ReadContainerFields,
   type ContainerMethod,
   type ReadContainerOptions,
 } from './container.ts';

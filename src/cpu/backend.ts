@@ -18,7 +18,7 @@ export class CpuTensor {
 interface CpuConv extends ConvHandle { weight: Float32Array; shape: readonly number[]; bias: Float32Array | null; f16: boolean }
 
 export class CpuBackend implements Backend<CpuTensor> {
-  readonly kind = 'cpu' as const;
+  readonly kind: 'cpu' | 'wasm' = 'cpu';
   /**
    * 'f16' emulates the GPU's f16 convolutions (the reference for them): weights and each conv's input rounded to
    * binary16, products and sums in float64/float32 as for f32.

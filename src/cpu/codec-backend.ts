@@ -3,14 +3,35 @@
  * The float ops accumulate in float64 and round to float32 once; the integer ops are exact; the feature quantizer
  * follows the contract to the bit (float32 subtraction, correctly rounded float32 division, round half to even).
  */
-import type { ChannelVec, CodecOps, GdnHandle, IntAcc, IntConvHandle, ScaleTableHandle } from '../model/codec/ops.ts';
-import { rne, ACT_MAX, MAX_TERMS } from '../model/codec/portable.ts';
+import { OFFSET_MLP_MAX_HIDDEN, type ChannelVec, type CodecOps, type GdnHandle, type IntAcc, type IntConvHandle, type OffsetMlp, type OffsetMlpHandle, type ScaleTableHandle } from '../model/codec/ops.ts';
+import { rne, ACT_MAX, MAX_TERMS, leakyRequantValue } from '../model/codec/portable.ts';
 import { CpuBackend, CpuTensor } from './backend.ts';
 
 interface CpuGdn extends GdnHandle { beta: Float32Array; gamma: Float32Array }
 interface CpuVec extends ChannelVec { data: Float32Array }
 interface CpuTable extends ScaleTableHandle { table: Float32Array; bound: number }
 interface CpuIntConv extends IntConvHandle { wq: Int32Array; shape: readonly number[] }
+interface CpuMlp extends OffsetMlpHandle { mlp: OffsetMlp }
+
+const LEAKY_SLOPE = Math.fround(0.01);
+
+/**
+ * QuantABCD's offset for one element: −(W2·relu(W1·relu(W0·[s, g] + b0) + b1) + b2), each dot product summed in
+ * float64 and rounded to float32 once (the reference; the GPU sums in float32, within the stated tolerance).
+ */
+export function offsetRef(m: OffsetMlp, s: number, g: number): number {
+  const H = m.hidden;
+  const h0 = new Float32Array(H), h1 = new Float32Array(H);
+  for (let j = 0; j < H; j++) h0[j] = Math.max(0, Math.fround(m.w[0][2 * j]! * s + m.w[0][2 * j + 1]! * g + m.b[0][j]!));
+  for (let j = 0; j < H; j++) {
+    let a = m.b[1][j]!;
+    for (let k = 0; k < H; k++) a += m.w[1][j * H + k]! * h0[k]!;
+    h1[j] = Math.max(0, Math.fround(a));
+  }
+  let o = m.b[2][0]!;
+  for (let k = 0; k < H; k++) o += m.w[2][k]! * h1[k]!;
+  return -Math.fround(o);
+}
 
 export class CodecShapeError extends Error {
   override name = 'CodecShapeError';
@@ -81,6 +102,48 @@ export class CpuCodecBackend extends CpuBackend implements CodecOps<CpuTensor> {
     return new CpuTensor(out, sym.shape);
   }
 
+  leakyRelu(x: CpuTensor): CpuTensor {
+    return new CpuTensor(x.f32.map((v) => (v > 0 ? v : Math.fround(v * LEAKY_SLOPE))), x.shape);
+  }
+  scaleBy(x: CpuTensor, g: number): CpuTensor {
+    const gf = Math.fround(g);
+    return new CpuTensor(x.f32.map((v) => Math.fround(v * gf)), x.shape);
+  }
+  private sameSize(a: CpuTensor, b: CpuTensor, what: string): void {
+    if (a.data.length !== b.data.length) throw new CodecShapeError(`${what}: [${a.shape.join(',')}] and means [${b.shape.join(',')}] differ`);
+  }
+  quantizeAround(x: CpuTensor, means: CpuTensor): CpuTensor {
+    this.sameSize(x, means, 'quantizeAround');
+    const d = x.f32, m = means.f32, out = new Int32Array(d.length);
+    for (let i = 0; i < d.length; i++) out[i] = rne(Math.fround(d[i]! - m[i]!));
+    return new CpuTensor(out, x.shape);
+  }
+  dequantizeAround(sym: CpuTensor, means: CpuTensor): CpuTensor {
+    this.sameSize(sym, means, 'dequantizeAround');
+    const s = i32(sym), m = means.f32, out = new Float32Array(s.length);
+    for (let i = 0; i < s.length; i++) out[i] = Math.fround(s[i]! + m[i]!);
+    return new CpuTensor(out, sym.shape);
+  }
+  prepareOffsetMlp(mlp: OffsetMlp): OffsetMlpHandle {
+    if (mlp.hidden < 1 || mlp.hidden > OFFSET_MLP_MAX_HIDDEN) throw new CodecShapeError(`QuantABCD with ${mlp.hidden} hidden units (1..${OFFSET_MLP_MAX_HIDDEN})`);
+    const h: CpuMlp = { hidden: mlp.hidden, mlp, release: noop };
+    return h;
+  }
+  dequantizeVbr(sym: CpuTensor, scalesG: CpuTensor, means: CpuTensor | null, gain: number, rescale: number, bound: number, mlp: OffsetMlpHandle): CpuTensor {
+    this.sameSize(sym, scalesG, 'dequantizeVbr');
+    if (means) this.sameSize(sym, means, 'dequantizeVbr');
+    const s = i32(sym), sc = scalesG.f32, m = means?.f32, out = new Float32Array(s.length);
+    const g = Math.fround(gain), r = Math.fround(rescale), b = Math.fround(bound), net = (mlp as CpuMlp).mlp;
+    for (let i = 0; i < s.length; i++) {
+      const q = s[i]!;
+      const a = Math.abs(q);
+      const off = a < 1e-4 ? 0 : offsetRef(net, Math.max(sc[i]!, b), g);
+      const v = Math.fround(Math.fround(Math.sign(q) * Math.fround(a + off)) * r);
+      out[i] = m ? Math.fround(v + m[i]!) : v;
+    }
+    return new CpuTensor(out, sym.shape);
+  }
+
   prepareScaleTable(table: Float32Array, bound: number): ScaleTableHandle {
     const r: CpuTable = { levels: table.length, table: table.slice(), bound: Math.fround(bound), release: noop };
     return r;
@@ -143,10 +206,11 @@ export class CpuCodecBackend extends CpuBackend implements CodecOps<CpuTensor> {
     for (const v of i32(acc.hi)) if (v > m) m = v;
     return m;
   }
-  intRequant(acc: IntAcc<CpuTensor>, shift: number): CpuTensor {
+  intRequant(acc: IntAcc<CpuTensor>, shift: number, leaky = false): CpuTensor {
     const hi = i32(acc.hi), lo = i32(acc.lo), out = new Int32Array(hi.length);
     for (let i = 0; i < hi.length; i++) {
       const v = hi[i]! * 65536 + lo[i]!;
+      if (leaky && v < 0) { out[i] = leakyRequantValue(v, shift); continue; }
       out[i] = v <= 0 ? 0 : Math.min(ACT_MAX, shift === 0 ? v : Math.floor((v + 2 ** (shift - 1)) / 2 ** shift));
     }
     return new CpuTensor(out, acc.hi.shape);

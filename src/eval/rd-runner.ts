@@ -24,8 +24,11 @@ import type { ExperimentRunner, ImageJob, RowOutput, RowSpec } from './experimen
 
 export interface RdRunnerOptions {
   detector: string;
-  /** feature-codec checkpoints, one per rate point */
+  /** feature-codec checkpoints: a fixed-rate one is one rate point; a variable-rate one gives one point per level,
+   * or per gain of `scales` (one curve either way) */
   codecs: string[];
+  /** variable-rate checkpoints: code at these gains instead of the model's levels */
+  scales?: number[];
   /** build the method-2 detector too */
   method2: boolean;
   mode?: CodecMode;
@@ -40,7 +43,21 @@ export class RdSetupError extends Error {
   override name = 'RdSetupError';
 }
 
-export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunner & { detectorInfo: string }> {
+/** One rate point: a codec and, for a variable-rate codec, its gain (pure). */
+export interface RatePoint { codec: number; gain: number | undefined; suffix: string }
+
+/** The rate points of the loaded codecs: per fixed-rate checkpoint one, per variable-rate checkpoint its levels or `scales`. */
+export function ratePoints(gainsPerCodec: readonly number[][], scales?: readonly number[]): RatePoint[] {
+  const out: RatePoint[] = [];
+  gainsPerCodec.forEach((gains, codec) => {
+    if (!gains.length) { out.push({ codec, gain: undefined, suffix: '' }); return; }
+    if (scales?.length) for (const g of scales) out.push({ codec, gain: Math.fround(g), suffix: `@scale${g}` });
+    else gains.forEach((g, s) => out.push({ codec, gain: g, suffix: `@level${s}` }));
+  });
+  return out;
+}
+
+export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunner & { detectorInfo: string; points: RatePoint[] }> {
   const detW = await loadDetectorWeights(o.detector).catch((e: Error) => {
     throw new RdSetupError(`detector ${o.detector}: ${e.name}: ${e.message}`);
   });
@@ -87,11 +104,18 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     ctx.dispose();
     throw e;
   }
+  if (o.scales?.length && !codecs.some((c) => c.spec.vbr)) {
+    for (const m of made.reverse()) m.dispose();
+    ctx.dispose();
+    throw new RdSetupError('--scales needs a variable-rate codec checkpoint (bmshj2018-hyperprior-vbr, mbt2018-mean-vbr)');
+  }
+  const points = ratePoints(codecs.map((c) => c.gains), o.scales);
 
-  /** encode → container → decode → finish detection, as the receiver does */
-  const codeAndDetect = async (stem: GpuTensor, sizes: ImageSizes, method: 1 | 2, ci: number): Promise<RowOutput> => {
-    const codec = codecs[ci]!;
-    const enc = await encodeFeatures(codec, stem, { method, mode, originalSize: sizes.original, resizedSize: sizes.resized });
+  /** encode → container → decode → finish detection, as the receiver does (row codecIndex = rate point) */
+  const codeAndDetect = async (stem: GpuTensor, sizes: ImageSizes, method: 1 | 2, pi: number): Promise<RowOutput> => {
+    const p = points[pi]!;
+    const codec = codecs[p.codec]!;
+    const enc = await encodeFeatures(codec, stem, { method, mode, originalSize: sizes.original, resizedSize: sizes.resized, scale: p.gain });
     const { features, fields } = await decodeFeatures(codec, enc.bytes);
     try {
       const s: ImageSizes = { original: fields.originalSize, resized: fields.resizedSize, padded: [fields.featureShape[1] * 4, fields.featureShape[2] * 4] };
@@ -106,9 +130,11 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     classNames: detW.classNames,
     settings: JSON.stringify({
       detector: toHex(detW.fingerprint), codecs: codecW.map((w) => toHex(w.fingerprint)), mode,
+      ...(points.some((p) => p.gain !== undefined) ? { gains: points.map((p) => p.gain ?? null) } : {}),
       minSize: det1.cfg.minSize, maxSize: det1.cfg.maxSize, ...(precision === 'f16' ? { precision } : {}),
     }),
     numClasses: detW.config.numClasses,
+    points,
     detectorInfo: `${ctx.info.description ?? 'WebGPU'}; detector ${JSON.stringify(detW.config.stages.map((s) => s.out))} fpn ${detW.config.fpnOut}, ${detW.config.numClasses} classes`,
     async runImage(job: ImageJob, rows: readonly RowSpec[], done: (key: string) => void) {
       const image = bgrFromFileBytes(new Uint8Array(readFileSync(job.path)), job.fileName);

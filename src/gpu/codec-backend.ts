@@ -1,11 +1,12 @@
 /** The GPU implementation of the codec op set (src/model/codec/ops.ts), extending the core GpuBackend. */
 import type { ConvHandle } from '../model/backend.ts';
-import type { ChannelVec, CodecOps, GdnHandle, IntAcc, IntConvHandle, ScaleTableHandle } from '../model/codec/ops.ts';
+import type { ChannelVec, CodecOps, GdnHandle, IntAcc, IntConvHandle, OffsetMlp, OffsetMlpHandle, ScaleTableHandle } from '../model/codec/ops.ts';
 import { GpuBackend } from './backend.ts';
 import type { GpuContext } from './context.ts';
 import { GpuShapeError } from './errors.ts';
 import { buildIndexes, prepareScaleTable, type ScaleTable } from './ops/entropy.ts';
 import { dequantize8, minMax, q8Lut, quantize8 } from './ops/featquant.ts';
+import { dequantizeAround, dequantizeVbr, leakyRelu, prepareOffsetMlp, quantizeAround, scaleBy, type GpuOffsetMlp } from './ops/gaussian.ts';
 import { gdn, prepareGdn, type GdnWeights } from './ops/gdn.ts';
 import { intConv, intIndexes, intMaxHi, intRequant, prepareIntConv, type IntConvWeights } from './ops/intconv.ts';
 import { dequantizeSymbols, quantizeSymbols } from './ops/quant.ts';
@@ -68,6 +69,15 @@ export class GpuCodecBackend extends GpuBackend implements CodecOps<GpuTensor> {
   quantize(x: GpuTensor, means: ChannelVec | null): GpuTensor { return quantizeSymbols(this.ctx, x, (means as GpuVec | null)?.t ?? null); }
   dequantize(sym: GpuTensor, means: ChannelVec | null): GpuTensor { return dequantizeSymbols(this.ctx, sym, (means as GpuVec | null)?.t ?? null); }
 
+  leakyRelu(x: GpuTensor): GpuTensor { return leakyRelu(this.ctx, x); }
+  scaleBy(x: GpuTensor, g: number): GpuTensor { return scaleBy(this.ctx, x, g); }
+  quantizeAround(x: GpuTensor, means: GpuTensor): GpuTensor { return quantizeAround(this.ctx, x, means); }
+  dequantizeAround(sym: GpuTensor, means: GpuTensor): GpuTensor { return dequantizeAround(this.ctx, sym, means); }
+  prepareOffsetMlp(mlp: OffsetMlp): OffsetMlpHandle { return this.flushing(prepareOffsetMlp(this.ctx, mlp)); }
+  dequantizeVbr(sym: GpuTensor, scalesG: GpuTensor, means: GpuTensor | null, gain: number, rescale: number, bound: number, mlp: OffsetMlpHandle): GpuTensor {
+    return dequantizeVbr(this.ctx, sym, scalesG, means, gain, rescale, bound, mlp as GpuOffsetMlp);
+  }
+
   prepareScaleTable(table: Float32Array, bound: number): ScaleTableHandle { return this.flushing(prepareScaleTable(this.ctx, table, bound)); }
   buildIndexes(scales: GpuTensor, table: ScaleTableHandle): GpuTensor { return buildIndexes(this.ctx, scales, table as ScaleTable); }
 
@@ -76,7 +86,7 @@ export class GpuCodecBackend extends GpuBackend implements CodecOps<GpuTensor> {
     return intConv(this.ctx, x, w as IntConvWeights, biasHi, biasLo, opts);
   }
   intMaxHi(acc: IntAcc<GpuTensor>): Promise<number> { return intMaxHi(this.ctx, acc); }
-  intRequant(acc: IntAcc<GpuTensor>, shift: number): GpuTensor { return intRequant(this.ctx, acc, shift); }
+  intRequant(acc: IntAcc<GpuTensor>, shift: number, leaky = false): GpuTensor { return intRequant(this.ctx, acc, shift, leaky); }
   intIndexes(acc: IntAcc<GpuTensor>, thrHi: Int32Array, thrLo: Int32Array): GpuTensor { return intIndexes(this.ctx, acc, thrHi, thrLo); }
 
   minMax(x: GpuTensor): Promise<[number, number]> { return minMax(this.ctx, x); }

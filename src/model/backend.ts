@@ -35,7 +35,7 @@ export interface ConvOpts {
 }
 
 export interface Backend<T extends Tensor = Tensor> {
-  readonly kind: 'gpu' | 'cpu';
+  readonly kind: 'gpu' | 'cpu' | 'wasm';
   /** Upload an NCHW (batch 1) feature map. */
   fromCHW(data: Float32Array, c: number, h: number, w: number): T;
   /** Read a feature map back as NCHW float32. */

@@ -171,14 +171,15 @@ export class Receiver {
 
   /** Load the models on one device (or take the given decoders). */
   async load(): Promise<void> {
-    let device: GPUDevice | undefined;
+    // every decoder on the first one's backend: its GPUDevice, or wasm (backend 'auto' may pick either)
+    let where: { device?: GPUDevice; backend?: 'wasm' } = {};
     for (const decoder of this.opts.decoders ?? []) {
       this.detectorWeights ??= decoder.detectorWeights;
       this.served.push({ fp: toHex(decoder.fingerprint), decoder, owned: false });
     }
     for (const c of this.opts.decoders ? [] : this.opts.codecs ?? []) {
-      const decoder = await createDecoder({ detector: this.detectorWeights ?? this.opts.detector as never, codec: c as never, device, detectorConfig: this.opts.detectorConfig, precision: this.opts.precision });
-      device ??= decoder.device;
+      const decoder = await createDecoder({ detector: this.detectorWeights ?? this.opts.detector as never, codec: c as never, ...where, detectorConfig: this.opts.detectorConfig, precision: this.opts.precision });
+      if (!where.device && !where.backend) where = sameBackend(decoder);
       this.detectorWeights ??= decoder.detectorWeights;
       const fp = toHex(decoder.fingerprint);
       if (this.served.some((s) => s.fp === fp)) { decoder.dispose(); continue; }
@@ -205,7 +206,7 @@ export class Receiver {
         continue;
       }
       // fallback without warmup(): decode one stream the server encodes itself
-      const enc = await createEncoder({ detector: s.decoder.detectorWeights, codec: s.decoder.codecWeights, device: s.decoder.device, minSize: 128, maxSize: 192, mode: 'portable' });
+      const enc = await createEncoder({ detector: s.decoder.detectorWeights, codec: s.decoder.codecWeights, ...sameBackend(s.decoder), minSize: 128, maxSize: 192, mode: 'portable' });
       try {
         const h = 96, w2 = 128, data = new Uint8Array(h * w2 * 3);
         for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
@@ -490,4 +491,9 @@ export class Receiver {
     for (const s of [...this.served].reverse()) if (s.owned) s.decoder.dispose();
     this.served = [];
   }
+}
+
+/** Options that put another encoder/decoder on `d`'s backend: its GPUDevice, or wasm. */
+function sameBackend(d: VcmDecoder): { device?: GPUDevice; backend?: 'wasm' } {
+  return d.backend === 'webgpu' ? { device: d.device } : { backend: 'wasm' };
 }

@@ -62,7 +62,7 @@ describe('bitstream container', () => {
     expect(dv.getUint32(84, true)).toBe(24);
     expect(dv.getUint32(88, true)).toBe(8);
     const f = readContainer(good);
-    expect(f).toEqual(fields());
+    expect(f).toEqual({ ...fields(), model: 'bmshj2018-hyperprior', gain: 1 });
     const p = readContainer(writeContainer(fields({ mode: 'portable', method: Method.Resize, resizedSize: [768, 1280], featureShape: [64, 192, 320], padding: [0, 0, 0, 0], zShape: [3, 5], mn: -3.5, mx: -3.5 })));
     expect(p.mode).toBe('portable');
     expect(p.method).toBe(2);
@@ -152,7 +152,7 @@ describe('bitstream container', () => {
   it('rejects malformed headers', () => {
     reject(good.subarray(0, 91), /shorter than its 92-byte header/);
     reject(patch(good, (_, b) => (b[0] = 0x58)), /bad magic "XVCM"/);
-    reject(patch(good, (_, b) => (b[4] = 2)), /unsupported container version 2/);
+    reject(patch(good, (_, b) => (b[4] = 3)), /unsupported container version 3/);
     reject(patch(good, (_, b) => (b[4] = 0)), /unsupported container version 0/);
     reject(patch(good, (_, b) => (b[5] = 2)), /unknown mode byte 2/);
     reject(patch(good, (_, b) => (b[6] = 3)), /unknown method 3/);

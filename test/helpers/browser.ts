@@ -9,8 +9,9 @@ import puppeteer, { type Browser } from 'puppeteer-core';
 
 export const CHROMIUM = process.env.WEBVCM_CHROMIUM ?? '/usr/bin/chromium';
 
-/** `extraArgs`: more Chromium switches (e.g. a fake camera). */
-export async function launchChromium(extraArgs: string[] = []): Promise<{ browser: Browser; close: () => Promise<void> }> {
+/** `extraArgs`: more Chromium switches (e.g. a fake camera); `webgpu: false` launches it with WebGPU disabled. */
+export async function launchChromium(extraArgs: string[] = [], opts: { webgpu?: boolean } = {}): Promise<{ browser: Browser; close: () => Promise<void> }> {
+  const gpuArgs = opts.webgpu === false ? ['--disable-features=WebGPU,Vulkan'] : ['--enable-unsafe-webgpu', '--enable-dawn-features=disable_robustness'];
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: run npm run setup (apt-get install chromium)`);
   const userDataDir = mkdtempSync(join(tmpdir(), 'webvcm-chromium-'));
   const browser = await puppeteer.launch({
@@ -19,8 +20,8 @@ export async function launchChromium(extraArgs: string[] = []): Promise<{ browse
     protocolTimeout: 900_000,
     args: [
       '--headless=new', '--no-sandbox', '--disable-gpu-sandbox', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage', '--enable-unsafe-webgpu',
-      '--enable-dawn-features=disable_robustness', `--user-data-dir=${userDataDir}`, ...extraArgs,
+      '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage',
+      ...gpuArgs, `--user-data-dir=${userDataDir}`, ...extraArgs,
     ],
   });
   return {

@@ -1,7 +1,8 @@
 // The package as its users get it: `npm pack` once, installed (offline, from npm's cache, with a lockfile derived
 // from this repository's) into a temporary consumer project, then used four ways:
 //   1. plain `node` imports webvcm, encodes and decodes the bundled example with the bundled weights;
-//   2. a minimal Vite app builds without warnings and runs encode → decode → detect in headless Chromium;
+//   2. a minimal Vite app builds without warnings and runs encode → decode → detect in headless Chromium, on WebGPU
+//      and on the wasm backend (the .wasm loads with no bundler configuration);
 //   3. a TypeScript consumer type-checks against the shipped .d.ts with moduleResolution bundler and node16;
 //   4. `npx webvcm --version` and `npx webvcm doctor` from the installed package.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -219,7 +220,15 @@ try {
   const e = await enc.encode(image);
   const dec = await createDecoder({ detector: enc.detectorWeights, codec: enc.codecWeights, device: enc.device });
   const d = await dec.decode(e.bytes);
-  window.__result = { ok: true, adapter: enc.adapter, bytes: e.bytes.length, dets: d.detections.scores.length };
+  // the same on the wasm backend: its module must load from the package with this plain Vite config
+  const wenc = await createEncoder({ detector: enc.detectorWeights, codec: enc.codecWeights, backend: 'wasm', minSize: ${SIZE.minSize}, maxSize: ${SIZE.maxSize} });
+  const we = await wenc.encode(image);
+  const wdec = await createDecoder({ detector: enc.detectorWeights, codec: enc.codecWeights, backend: 'wasm' });
+  const wd = await wdec.decode(we.bytes);
+  window.__result = { ok: true, adapter: enc.adapter, bytes: e.bytes.length, dets: d.detections.scores.length,
+    wasm: { backend: wenc.backend, threads: wenc.threads, bytes: we.bytes.length, dets: wd.detections.scores.length } };
+  wdec.dispose();
+  wenc.dispose();
   dec.dispose();
   enc.dispose();
 } catch (err) {
@@ -256,12 +265,18 @@ try {
         page.on('pageerror', (err) => logs.push(String(err)));
         await page.goto(`http://127.0.0.1:${addr.port}/`, { waitUntil: 'load', timeout: 120_000 });
         await page.waitForFunction('window.__result !== undefined', { timeout: 280_000 });
-        const r = (await page.evaluate('window.__result')) as { ok: boolean; error?: string; bytes?: number; dets?: number; adapter?: { description: string; backend: string } };
+        const r = (await page.evaluate('window.__result')) as { ok: boolean; error?: string; bytes?: number; dets?: number; adapter?: { description: string; backend: string };
+          wasm?: { backend: string; threads: number; bytes: number; dets: number } };
         if (!r.ok) throw new Error(`page failed: ${r.error}\n${logs.join('\n')}`);
         console.log(`vite app in chromium (${r.adapter?.description}): ${r.bytes} B, ${r.dets} detections`);
         expect(r.adapter?.backend).toBe('browser');
         expect(r.bytes).toBeGreaterThan(64);
         expect(r.dets).toBeGreaterThanOrEqual(0);
+        console.log(`  the same page on wasm (${r.wasm?.threads} thread): ${r.wasm?.bytes} B, ${r.wasm?.dets} detections`);
+        expect(r.wasm?.backend).toBe('wasm');
+        expect(r.wasm?.threads).toBe(1); // not cross-origin isolated
+        expect(r.wasm?.bytes).toBeGreaterThan(64);
+        expect(Math.abs(r.wasm!.dets - r.dets!), 'wasm and WebGPU detection counts (float noise at the score threshold at most)').toBeLessThanOrEqual(2);
       } finally {
         await close();
       }

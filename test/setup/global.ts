@@ -15,7 +15,7 @@ function newest(path: string): number {
   if (!st.isDirectory()) return st.mtimeMs;
   let t = 0;
   for (const e of readdirSync(path)) {
-    if (e === 'shaders.gen.ts') continue; // written by the build itself
+    if (e === 'shaders.gen.ts' || e === 'kernels.gen.ts') continue; // written by the build itself
     t = Math.max(t, newest(join(path, e)));
   }
   return t;
@@ -24,7 +24,7 @@ function newest(path: string): number {
 export function buildIsStale(): boolean {
   const stamp = resolve(root, 'dist/cli/commands.json');
   if (!existsSync(stamp)) return true;
-  const inputs = ['src', 'shaders', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'tools/gen-shaders.mjs', 'tools/cli-manifest.mjs'];
+  const inputs = ['src', 'shaders', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'tools/gen-shaders.mjs', 'tools/cli-manifest.mjs', 'wasm', 'tools/build-wasm.mjs'];
   return Math.max(...inputs.map((p) => newest(resolve(root, p)))) > statSync(stamp).mtimeMs;
 }
 

@@ -23,7 +23,7 @@ describe('convert / inspect CLI', () => {
     }
     const summary = JSON.parse(printed);
     expect(summary.kind).toBe('compressai-hyperprior');
-    expect(summary.config).toEqual({ C: 64, N: 16, M: 24 });
+    expect(summary.config).toEqual({ architecture: 'bmshj2018-hyperprior', C: 64, N: 16, M: 24 });
     const r = await inspectFile(out);
     expect(r.format).toBe('safetensors');
     expect(r.error).toBeNull();
@@ -34,6 +34,6 @@ describe('convert / inspect CLI', () => {
     const raw = await inspectFile(src);
     expect(raw.format).toBe('torch-zip');
     expect(raw.tensors.length).toBe(91);
-    expect(raw.config).toEqual({ C: 64, N: 16, M: 24 });
+    expect(raw.config).toEqual({ architecture: 'bmshj2018-hyperprior', C: 64, N: 16, M: 24 });
   });
 });

@@ -97,7 +97,7 @@ describeGolden('CompressAI checkpoints (golden)', () => {
     expect(n % 8).toBe(0);
     const header = JSON.parse(new TextDecoder().decode(st.subarray(8, 8 + n)));
     expect(header.__metadata__.kind).toBe('compressai-hyperprior');
-    expect(JSON.parse(header.__metadata__.config)).toEqual({ C: 64, N: 128, M: 192 });
+    expect(JSON.parse(header.__metadata__.config)).toEqual({ architecture: 'bmshj2018-hyperprior', C: 64, N: 128, M: 192 });
     expect(header.__metadata__.source_sha256).toBe('ab'.repeat(32));
     expect(header['g_a.0.weight']).toEqual({ dtype: 'F32', shape: [128, 64, 5, 5], data_offsets: expect.any(Array) });
     expect(readSafetensors(st).tensors.size).toBe(w.tensors.size);

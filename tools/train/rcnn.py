@@ -161,9 +161,9 @@ def cell_anchors():
 def grid_anchors(shapes, device='cpu'):
     res = []
     for (h, w), stride, cell in zip(shapes, STRIDES, cell_anchors()):
-        sy, sx = torch.meshgrid(torch.arange(h, dtype=torch.float32) * stride, torch.arange(w, dtype=torch.float32) * stride, indexing='ij')
+        sy, sx = torch.meshgrid(torch.arange(h, dtype=torch.float32, device=device) * stride, torch.arange(w, dtype=torch.float32, device=device) * stride, indexing='ij')
         shifts = torch.stack([sx.reshape(-1), sy.reshape(-1), sx.reshape(-1), sy.reshape(-1)], 1)
-        res.append((shifts[:, None, :] + cell[None]).reshape(-1, 4))
+        res.append((shifts[:, None, :] + cell.to(device)[None]).reshape(-1, 4))
     return res
 
 
@@ -209,7 +209,7 @@ def sample(labels, num, frac, bg_label):
     neg = torch.nonzero(labels == bg_label).squeeze(1)
     npos = min(int(num * frac), pos.numel())
     nneg = min(num - npos, neg.numel())
-    return pos[torch.randperm(pos.numel())[:npos]], neg[torch.randperm(neg.numel())[:nneg]]
+    return pos[torch.randperm(pos.numel(), device=pos.device)[:npos]], neg[torch.randperm(neg.numel(), device=neg.device)[:nneg]]
 
 
 class GeneralizedRCNN(nn.Module):
@@ -246,7 +246,7 @@ class GeneralizedRCNN(nn.Module):
                 s, idx = lg[i].topk(k)
                 boxes.append(apply_deltas(dl[i][idx], a[idx], (1.0, 1.0, 1.0, 1.0)))
                 scores.append(s)
-                lvl.append(torch.full((k,), l, dtype=torch.int64))
+                lvl.append(torch.full((k,), l, dtype=torch.int64, device=s.device))
             boxes, scores, lvl = torch.cat(boxes), torch.cat(scores), torch.cat(lvl)
             ok = torch.isfinite(boxes).all(1) & torch.isfinite(scores)
             boxes, scores, lvl = boxes[ok], scores[ok], lvl[ok]
@@ -259,7 +259,7 @@ class GeneralizedRCNN(nn.Module):
 
     def pool(self, feats, boxes_per_image):
         boxes = torch.cat(boxes_per_image)
-        bidx = torch.cat([torch.full((len(b),), i, dtype=torch.float32) for i, b in enumerate(boxes_per_image)])
+        bidx = torch.cat([torch.full((len(b),), i, dtype=torch.float32, device=boxes.device) for i, b in enumerate(boxes_per_image)])
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         lvl = torch.floor(4 + torch.log2(torch.sqrt(area) / 224 + 1e-8)).clamp(2, 5).long()
         out = feats[0].new_zeros((boxes.shape[0], feats[0].shape[1], 7, 7))
@@ -279,21 +279,22 @@ class GeneralizedRCNN(nn.Module):
     # ---- training ----
     def losses(self, x, sizes, targets, stem=None):
         feats = self.features(x, stem)
-        anchors = grid_anchors([f.shape[2:] for f in feats])
+        anchors = grid_anchors([f.shape[2:] for f in feats], x.device)
         logits, deltas = self.rpn_outputs(feats)
         all_anchors = torch.cat(anchors)
+        dev = x.device
         lg, dl = torch.cat(logits, 1), torch.cat(deltas, 1)
         rpn_cls, rpn_reg, nsamp = 0.0, 0.0, 0
         for i, t in enumerate(targets):
             gt = t['boxes']
             if gt.numel() == 0:
-                labels = torch.zeros(all_anchors.shape[0], dtype=torch.int8)
-                idx = torch.zeros(all_anchors.shape[0], dtype=torch.int64)
+                labels = torch.zeros(all_anchors.shape[0], dtype=torch.int8, device=dev)
+                idx = torch.zeros(all_anchors.shape[0], dtype=torch.int64, device=dev)
             else:
                 idx, labels = match(box_iou(gt, all_anchors), 0.3, 0.7, True)
             pos, neg = sample(labels, 256, 0.5, 0)
             sel = torch.cat([pos, neg])
-            tgt = torch.cat([torch.ones(len(pos)), torch.zeros(len(neg))])
+            tgt = torch.cat([torch.ones(len(pos), device=dev), torch.zeros(len(neg), device=dev)])
             rpn_cls = rpn_cls + F.binary_cross_entropy_with_logits(lg[i][sel], tgt, reduction='sum')
             if len(pos):
                 rpn_reg = rpn_reg + F.l1_loss(dl[i][pos], get_deltas(all_anchors[pos], gt[idx[pos]], (1.0, 1.0, 1.0, 1.0)), reduction='sum')
@@ -309,17 +310,17 @@ class GeneralizedRCNN(nn.Module):
                 cls = gl[idx].clone()
                 cls[lab == 0] = self.num_classes
             else:
-                idx = torch.zeros(len(p), dtype=torch.int64)
-                cls = torch.full((len(p),), self.num_classes, dtype=torch.int64)
+                idx = torch.zeros(len(p), dtype=torch.int64, device=dev)
+                cls = torch.full((len(p),), self.num_classes, dtype=torch.int64, device=dev)
             pos, neg = sample(cls, 128, 0.25, self.num_classes)
             sel = torch.cat([pos, neg])
             rois.append(p[sel])
             cls_t.append(cls[sel])
-            reg = torch.zeros(len(sel), 4)
+            reg = torch.zeros(len(sel), 4, device=dev)
             if len(pos):
                 reg[:len(pos)] = get_deltas(p[pos], gt[idx[pos]], (10.0, 10.0, 5.0, 5.0))
             reg_t.append(reg)
-            fgmask.append(torch.arange(len(sel)) < len(pos))
+            fgmask.append(torch.arange(len(sel), device=dev) < len(pos))
         pooled = self.pool(feats, rois)
         scores, bdel = self.box_outputs(pooled)
         cls_t, reg_t, fgmask = torch.cat(cls_t), torch.cat(reg_t), torch.cat(fgmask)
@@ -338,7 +339,7 @@ class GeneralizedRCNN(nn.Module):
     @torch.no_grad()
     def infer(self, x, size, stem=None):
         feats = self.features(x, stem)
-        anchors = grid_anchors([f.shape[2:] for f in feats])
+        anchors = grid_anchors([f.shape[2:] for f in feats], x.device)
         logits, deltas = self.rpn_outputs(feats)
         props = self.proposals(anchors, logits, deltas, [size], 1000, 1000)[0]
         scores, bdel = self.box_outputs(self.pool(feats, [props]))

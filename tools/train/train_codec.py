@@ -27,6 +27,7 @@ from PIL import Image
 import cai
 import rcnn
 import runlog
+import st_weights
 
 
 def make_codec(N, M):
@@ -37,7 +38,7 @@ def make_codec(N, M):
     return m
 
 
-def stem_features(stem_state, paths, threads):
+def stem_features(stem_state, paths, threads, ranges=None):
     model = rcnn.Stem()
     model.load_state_dict({k[len('backbone.bottom_up.stem.'):]: v for k, v in stem_state.items()})
     model.eval()
@@ -50,12 +51,51 @@ def stem_features(stem_state, paths, threads):
             mn, mx = f.min(), f.max()
             q = torch.round((f - mn) / (mx - mn) * 255).clamp(0, 255).to(torch.uint8)
             feats.append(q)
+            if ranges is not None:
+                ranges.append((float(mn), float(mx)))
     return feats
+
+
+def load_features(args, rng, ranges=None):
+    """8-bit stem maps of --images training images (sampled with rng) through the stem of --stem or --stem-from."""
+    paths = []
+    for d in args.data:
+        js = json.load(open(os.path.join(d, 'instances.json')))
+        paths += [os.path.join(d, im['file_name']) for im in js['images']]
+    paths = rng.sample(paths, min(args.images, len(paths)))
+    if args.stem_from:
+        det = st_weights.load_detector(args.stem_from)
+        stem_state = {k: v for k, v in det.state_dict().items() if k.startswith('backbone.bottom_up.stem.')}
+    else:
+        stem_state = torch.load(args.stem)
+    return stem_features(stem_state, paths, args.threads, ranges)
+
+
+def crop_batch(feats, rng, batch, cs, ranges=None):
+    """A batch of random cs×cs crops (random horizontal flips) of the 8-bit maps, as floats in [0, 1]; with `ranges`
+    (the maps' (min, max)), also a [batch, 2] tensor of the crops' ranges."""
+    xs, rs = [], []
+    for _ in range(batch):
+        k = rng.randrange(len(feats))
+        f = feats[k]
+        if ranges is not None:
+            rs.append(ranges[k])
+        _, H, W = f.shape
+        y, x = rng.randrange(0, H - cs + 1), rng.randrange(0, W - cs + 1)
+        c = f[:, y:y + cs, x:x + cs].float() / 255
+        if rng.random() < 0.5:
+            c = c.flip(2)
+        xs.append(c)
+    return torch.stack(xs) if ranges is None else (torch.stack(xs), torch.tensor(rs))
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--stem', required=True)
+    ap.add_argument('--stem', help='stem state dict written by train_detector.py (OUT/stem.pt)')
+    ap.add_argument('--stem-from', help='or: a detector .safetensors whose (frozen) stem produces the features')
+    ap.add_argument('--init', help='warm start: a CompressAI .pth.tar of the same N/M (e.g. the previously bundled codec)')
+    ap.add_argument('--base-lambda', type=float, help='λ of the shared base model (default: the middle λ)')
+    ap.add_argument('--base-frac', type=float, default=0.25, help='fraction of the budget spent on the shared base model')
     ap.add_argument('--data', action='append', required=True)
     ap.add_argument('--out', required=True)
     ap.add_argument('--lambdas', default='0.0025,0.01,0.04,0.16')
@@ -68,25 +108,28 @@ def main():
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--seed', type=int, default=2)
+    ap.add_argument('--device', default='cpu', help='cpu or cuda (tools/train/device.sh)')
     args = ap.parse_args()
     say = runlog.start_run(args.out, args.threads)
 
     lambdas = [float(v) for v in args.lambdas.split(',')]
-    paths = []
-    for d in args.data:
-        js = json.load(open(os.path.join(d, 'instances.json')))
-        paths += [os.path.join(d, im['file_name']) for im in js['images']]
     rng = random.Random(args.seed)
-    paths = rng.sample(paths, min(args.images, len(paths)))
     t0 = time.time()
-    feats = stem_features(torch.load(args.stem), paths, args.threads)
+    feats = load_features(args, rng)
     say(f'{len(feats)} stem feature maps (8-bit) in {time.time() - t0:.0f} s; lambdas {lambdas}; N={args.N} M={args.M}; args {vars(args)}')
 
+    dev = torch.device(args.device)
     base = make_codec(args.N, args.M)
+    if args.init:
+        base.load_state_dict(torch.load(args.init), strict=False)
+        say(f'warm start from {args.init}')
+    base.to(dev)
     models = [base]
     ck = os.path.join(args.out, 'last.pt')
     state = {'iter': 0, 'elapsed': 0.0, 'split': False}
     mid = len(lambdas) // 2
+    if args.base_lambda is not None:
+        mid = min(range(len(lambdas)), key=lambda i: abs(math.log(lambdas[i] / args.base_lambda)))
 
     def opts(m):
         p = [v for k, v in m.named_parameters() if not k.endswith('.quantiles')]
@@ -95,12 +138,12 @@ def main():
 
     optimizers = [opts(base)]
     if os.path.exists(ck):
-        c = torch.load(ck)
+        c = torch.load(ck, map_location=dev)
         state = c['state']
         models = []
         optimizers = []
         for sd, (o1, o2) in zip(c['models'], c['opts']):
-            m = make_codec(args.N, args.M)
+            m = make_codec(args.N, args.M).to(dev)
             m.load_state_dict(sd, strict=False)
             models.append(m)
             oo = opts(m)
@@ -116,23 +159,14 @@ def main():
     cs = args.crop
     while state['elapsed'] < budget:
         frac = state['elapsed'] / budget
-        if not state['split'] and frac >= 0.25:
+        if not state['split'] and frac >= args.base_frac:
             base_opt = optimizers[0]
             models = [base if i == mid else copy.deepcopy(base) for i in range(len(lambdas))]
             optimizers = [base_opt if i == mid else opts(m) for i, m in enumerate(models)]
             state['split'] = True
             say(f'split into {len(models)} rate points at iter {state["iter"]}')
         lr = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
-        xs = []
-        for _ in range(args.batch):
-            f = feats[rng.randrange(len(feats))]
-            _, H, W = f.shape
-            y, x = rng.randrange(0, H - cs + 1), rng.randrange(0, W - cs + 1)
-            c = f[:, y:y + cs, x:x + cs].float() / 255
-            if rng.random() < 0.5:
-                c = c.flip(2)
-            xs.append(c)
-        xb = torch.stack(xs)
+        xb = crop_batch(feats, rng, args.batch, cs).to(dev)
         npix = xb.shape[0] * cs * cs * 16  # image pixels behind the crops
         lams = [lambdas[mid]] if not state['split'] else lambdas
         for i, (m, (o, oa)) in enumerate(zip(models, optimizers)):
@@ -168,6 +202,7 @@ def main():
     if not state['split']:
         models = [copy.deepcopy(base) for _ in lambdas]
     for lam, m in zip(lambdas, models):
+        m.cpu()
         m.update(force=True)
         path = os.path.join(args.out, f'codec-l{lam:g}.pth.tar')
         torch.save(m.state_dict(), path)

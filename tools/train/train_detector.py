@@ -22,6 +22,7 @@ from PIL import Image
 
 import rcnn
 import runlog
+import st_weights
 
 
 def load_split(dirs):
@@ -84,7 +85,7 @@ def batch(items, rng, n):
 
 
 @torch.no_grad()
-def coded_stem(stem, codec, x, sizes):
+def coded_stem(stem, codec, x, sizes, level=None):
     """The receiver's stem features F̂ for a batch: per image, the project's feature path (min/max, 8-bit, method 1
     padding to multiples of 64 split as CompressAI's compute_padding), the codec's eval-mode forward (rounded y and z,
     i.e. what decoding the stream gives), crop, clamp to [0, 1], dequantize; placed where the batch's stem output is."""
@@ -98,7 +99,8 @@ def coded_stem(stem, codec, x, sizes):
         H2, W2 = (H + 63) // 64 * 64, (W + 63) // 64 * 64
         t, l = (H2 - H) // 2, (W2 - W) // 2
         qp = F.pad(q[None], (l, W2 - W - l, t, H2 - H - t))
-        xh = codec(qp)['x_hat'][0, :, t:t + H, l:l + W].clamp(0, 1)
+        res = codec(qp) if level is None else codec(qp, stage=2, s=level)  # a VBR codec at one of its levels
+        xh = res['x_hat'][0, :, t:t + H, l:l + W].clamp(0, 1)
         out[i, :, :H, :W] = xh * (mx - mn) + mn
     return out
 
@@ -114,6 +116,11 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--ckpt-minutes', type=float, default=4)
+    ap.add_argument('--init', help='start from a webvcm detector .safetensors or a final.pt-layout checkpoint (its stem is frozen from the start)')
+    ap.add_argument('--backbone', help="pre-trained bottom-up weights (pretrain_backbone.py's OUT/backbone.pt), loaded over --init")
+    ap.add_argument('--frozen-bn', action='store_true', help="BatchNorm uses its (pre-trained) statistics, as Detectron2's FrozenBN")
+    ap.add_argument('--warmup', type=int, default=300)
+    ap.add_argument('--device', default='cpu', help='cpu or cuda (tools/train/device.sh)')
     ap.add_argument('--codecs', default='', help='codec-aware fine-tuning: comma-separated CompressAI .pth.tar files')
     ap.add_argument('--coded-frac', type=float, default=0.5, help='fraction of batches whose stem features go through a codec')
     args = ap.parse_args()
@@ -122,12 +129,22 @@ def main():
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
     items = load_split(args.data)
-    model = rcnn.GeneralizedRCNN()
+    if args.init and not args.init.endswith('.safetensors'):  # a final.pt-layout file (e.g. from device.sh, import_device.py)
+        ci = torch.load(args.init, map_location='cpu')
+        cfg = ci['cfg']
+        model = rcnn.GeneralizedRCNN(widths=[tuple(w) for w in cfg['widths']], blocks=cfg['blocks'], fpn=cfg['fpn'], fc=cfg['fc'], num_classes=cfg['num_classes'])
+        model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in ci['model'].items()})
+    else:
+        model = st_weights.load_detector(args.init) if args.init else rcnn.GeneralizedRCNN()
+    if args.backbone:
+        model.backbone.bottom_up.load_state_dict(torch.load(args.backbone))
+    dev = torch.device(args.device)
+    model = model.to(dev, memory_format=torch.channels_last)  # NHWC: mkldnn convs instead of the slow im2col path, ~3x faster
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    state = {'iter': 0, 'elapsed': 0.0, 'stem_frozen': False}
+    state = {'iter': 0, 'elapsed': 0.0, 'stem_frozen': bool(args.init)}
     ck = os.path.join(args.out, 'last.pt')
     if os.path.exists(ck):
-        c = torch.load(ck)
+        c = torch.load(ck, map_location=dev)
         model.load_state_dict(c['model'])
         opt.load_state_dict(c['opt'])
         state = c['state']
@@ -144,6 +161,15 @@ def main():
             p.requires_grad_(False)
         stem.eval()
 
+    def set_train_mode():
+        model.train()
+        if state['stem_frozen']:
+            stem.eval()
+        if args.frozen_bn:
+            for m in model.backbone.bottom_up.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.eval()
+
     if state['stem_frozen']:
         freeze_stem()
     codecs = []
@@ -151,12 +177,17 @@ def main():
         assert state['stem_frozen'], 'codec-aware fine-tuning needs the frozen stem the codecs were trained on'
         import train_codec
         for p in args.codecs.split(','):
-            sd = torch.load(p)
+            sd = torch.load(p, map_location='cpu')
             N, M = sd['g_a.0.weight'].shape[0], sd['g_a.6.weight'].shape[0]
-            m = train_codec.make_codec(N, M)
+            if 'Gain' in sd:  # bmshj2018-hyperprior-vbr (train_codec_vbr.py): every level is a codec
+                import train_codec_vbr
+                m = train_codec_vbr.make_vbr(N, M, [1.0] * len(sd['Gain']), 0)
+            else:
+                m = train_codec.make_codec(N, M)
             m.load_state_dict(sd)
             m.update(force=True)
             m.eval()
+            m.to(dev)
             for q in m.parameters():
                 q.requires_grad_(False)
             codecs.append(m)
@@ -164,12 +195,12 @@ def main():
     t_last = time.time()
     t_ck = time.time()
     avg = {}
-    model.train()
-    if state['stem_frozen']:
-        stem.eval()
+    set_train_mode()
+    if state['stem_frozen'] and not os.path.exists(os.path.join(args.out, 'stem.pt')):
+        torch.save({k: v for k, v in model.state_dict().items() if k.startswith('backbone.bottom_up.stem.')}, os.path.join(args.out, 'stem.pt'))
     while state['elapsed'] < budget:
         frac = state['elapsed'] / budget
-        warm = min(1.0, (state['iter'] + 1) / 300)
+        warm = min(1.0, (state['iter'] + 1) / args.warmup)
         lr = args.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g['lr'] = lr
@@ -181,7 +212,10 @@ def main():
         x, sizes, tg = batch(items, rng, args.batch)
         stem_in = None
         if codecs and rng.random() < args.coded_frac:
-            stem_in = coded_stem(stem, codecs[rng.randrange(len(codecs))], x, sizes)
+            cm = codecs[rng.randrange(len(codecs))]
+            stem_in = coded_stem(stem, cm, x, sizes, rng.randrange(len(cm.Gain)) if hasattr(cm, 'Gain') else None)
+        x = x.to(dev).contiguous(memory_format=torch.channels_last)
+        tg = [{k: v.to(dev) for k, v in t.items()} for t in tg]
         losses = model.losses(x, sizes, tg, stem=stem_in)
         loss = sum(losses.values())
         opt.zero_grad()

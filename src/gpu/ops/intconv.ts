@@ -60,7 +60,7 @@ export function intConv(ctx: GpuContext, x: GpuTensor, cw: IntConvWeights, biasH
   return { hi, lo };
 }
 
-const OPS = (m: boolean, r: boolean, i: boolean) => ({ MAXHI: m, REQUANT: r, INDEX: i });
+const OPS = (m: boolean, r: boolean, i: boolean, leaky = false) => ({ MAXHI: m, REQUANT: r, INDEX: i, LEAKY: r && leaky });
 
 export async function intMaxHi(ctx: GpuContext, acc: IntAccGpu): Promise<number> {
   ctx.flush();
@@ -71,10 +71,10 @@ export async function intMaxHi(ctx: GpuContext, acc: IntAccGpu): Promise<number>
   return r[0]!;
 }
 
-export function intRequant(ctx: GpuContext, acc: IntAccGpu, shift: number): GpuTensor {
+export function intRequant(ctx: GpuContext, acc: IntAccGpu, shift: number, leaky = false): GpuTensor {
   if (!Number.isInteger(shift) || shift < 0 || shift > 47) throw new GpuShapeError(`requant shift ${shift} outside 0..47`);
   const out = ctx.empty(acc.hi.shape, 'i32', 'hwc', 'int_requant');
-  ctx.dispatch1d(ctx.pipeline('intops', OPS(false, true, false)), [ctx.uniform([acc.hi.size, shift, 0]), acc.hi, acc.lo, out], acc.hi.size, 'int_requant');
+  ctx.dispatch1d(ctx.pipeline('intops', OPS(false, true, false, leaky)), [ctx.uniform([acc.hi.size, shift, 0]), acc.hi, acc.lo, out], acc.hi.size, leaky ? 'int_requant_leaky' : 'int_requant');
   return out;
 }
 

@@ -8,8 +8,9 @@
  * `decodeFeatures` parses and checks them and returns the stem tensor.
  */
 import type { Tensor } from '../backend.ts';
-import { readContainer, writeContainer, ContainerError, type ContainerFields } from '../../coder/index.ts';
-import { CodecInputError, type CodecMode, type HyperpriorCodec, type StageTimer } from './codec.ts';
+import { readContainer, writeContainer, ContainerError, type ContainerFields, type ReadContainerFields } from '../../coder/index.ts';
+import { CodecInputError, type CodecMode, type CompressResult, type HyperpriorCodec, type RateOptions, type StageTimer } from './codec.ts';
+import { checkTargetBpp, findGain, type RateSearch } from './rate.ts';
 
 export type FeatureMethod = 1 | 2;
 
@@ -42,6 +43,10 @@ export interface EncodeFeaturesOptions {
   /** Size of the image the detector ran on [h, w]. */
   resizedSize: [number, number];
   time?: StageTimer;
+  /** Variable-rate models: a level (|Gain[level]|) or a gain; or a target rate in bits per pixel of the original image. */
+  level?: number;
+  scale?: number;
+  targetBpp?: number;
 }
 
 export interface EncodedFeatures {
@@ -51,6 +56,10 @@ export interface EncodedFeatures {
   bpp: number;
   /** The same with the whole container. */
   bppContainer: number;
+  /** The gain the features were coded at (1 for a fixed-rate model). */
+  gain: number;
+  /** With `targetBpp`: how the gain was found. */
+  search?: RateSearch;
   fields: Omit<ContainerFields, 'yString' | 'zString'>;
 }
 
@@ -68,23 +77,43 @@ export async function encodeFeatures<T extends Tensor>(codec: HyperpriorCodec<T>
   const [mn0, mx0] = await ops.minMax(stem);
   const q = quantParams(mn0, mx0);
   // A constant map (range 0) quantizes to q = 0 everywhere; dividing 0 by 1 gives exactly that.
+  const rate: RateOptions = { level: opts.level, scale: opts.scale };
+  if (opts.targetBpp !== undefined && (opts.level !== undefined || opts.scale !== undefined)) throw new CodecInputError('give a target bpp or a level/scale, not both');
+  codec.gainFor(rate); // validates the rate options before any work
+  if (opts.targetBpp !== undefined) checkTargetBpp(codec.architecture, codec.spec.vbr, opts.targetBpp);
   const x = ops.quantize8(stem, q.mn, q.scale > 0 ? q.scale : 1, pad);
-  const r = await codec.compress(x, { mode, time: opts.time });
+  const px = opts.originalSize[0] * opts.originalSize[1];
+  let r: CompressResult, search: RateSearch | undefined;
+  if (opts.targetBpp === undefined) {
+    r = await codec.compress(x, { mode, time: opts.time, ...rate });
+  } else {
+    // the analysis once; only quantization and rANS per candidate gain
+    const a = await codec.analyse(x, { mode, time: opts.time });
+    try {
+      ({ result: r, search } = await findGain(codec, a, opts.targetBpp, px));
+    } finally {
+      a.release();
+    }
+  }
   ops.release(x);
   const fields = {
     mode, method: opts.method, fingerprint: codec.fingerprint,
     originalSize: opts.originalSize, resizedSize: opts.resizedSize,
     featureShape: [C, H, W] as [number, number, number], padding: pad,
-    mn: q.mn, mx: q.mx, zShape: r.zShape,
+    mn: q.mn, mx: q.mx, zShape: r.zShape, model: codec.architecture, gain: r.gain,
   };
   const bytes = writeContainer({ ...fields, yString: r.strings[0], zString: r.strings[1] });
-  const px = opts.originalSize[0] * opts.originalSize[1];
-  return { bytes, strings: r.strings, bpp: (8 * (r.strings[0].length + r.strings[1].length)) / px, bppContainer: (8 * bytes.length) / px, fields };
+  return { bytes, strings: r.strings, bpp: stringsBpp(r, px), bppContainer: (8 * bytes.length) / px, gain: r.gain, ...(search ? { search } : {}), fields };
+}
+
+/** 8·(len(y) + len(z)) / pixels: the rate of the strings alone. */
+export function stringsBpp(r: Pick<CompressResult, 'strings'>, pixels: number): number {
+  return (8 * (r.strings[0].length + r.strings[1].length)) / pixels;
 }
 
 export interface DecodedFeatures<T> {
   features: T;
-  fields: ContainerFields;
+  fields: ReadContainerFields;
 }
 
 export async function decodeFeatures<T extends Tensor>(codec: HyperpriorCodec<T>, bytes: Uint8Array, opts: { time?: StageTimer } = {}): Promise<DecodedFeatures<T>> {
@@ -92,13 +121,14 @@ export async function decodeFeatures<T extends Tensor>(codec: HyperpriorCodec<T>
   const [C, H, W] = f.featureShape;
   const [t, l, b, r] = f.padding;
   if (C !== codec.C) throw new ContainerError(`stream codes ${C} channels, the codec has ${codec.C}`);
+  if (f.model !== codec.architecture) throw new ContainerError(`stream was coded by a ${f.model} model, these weights are ${codec.architecture}`);
   if (f.method === 0) throw new ContainerError('method 0 (plain codec input) is not a feature stream');
   if ((H + t + b) !== f.zShape[0] * 64 || (W + l + r) !== f.zShape[1] * 64) {
     throw new ContainerError(`feature ${H}x${W} padded by [${f.padding.join(',')}] does not match z shape ${f.zShape.join('x')} (×64)`);
   }
   if (f.method === 2 && (t | l | b | r) !== 0) throw new ContainerError('method 2 streams carry no padding');
   const q = quantParams(f.mn, f.mx);
-  const d = await codec.decompress([f.yString, f.zString], f.zShape, { mode: f.mode, time: opts.time });
+  const d = await codec.decompress([f.yString, f.zString], f.zShape, { mode: f.mode, time: opts.time, gain: f.gain });
   const features = codec.ops.dequantize8(d.xHat, q.mn, q.range, [t, l, H, W]);
   codec.ops.release(d.xHat);
   return { features, fields: f };

@@ -35,6 +35,21 @@ export interface IntConvHandle {
   release(): void;
 }
 
+/** QuantABCD: Linear(2, H) · ReLU · Linear(H, H) · ReLU · Linear(H, 1), weights [out, in] row-major. */
+export interface OffsetMlp {
+  hidden: number;
+  w: readonly [Float32Array, Float32Array, Float32Array];
+  b: readonly [Float32Array, Float32Array, Float32Array];
+}
+
+export interface OffsetMlpHandle {
+  readonly hidden: number;
+  release(): void;
+}
+
+/** At most this many hidden units in QuantABCD (CompressAI's has 12). */
+export const OFFSET_MLP_MAX_HIDDEN = 64;
+
 /** A 48-bit fixed-point accumulator tensor: value = hi·65536 + lo with 0 ≤ lo < 65536. */
 export interface IntAcc<T> {
   hi: T;
@@ -59,14 +74,31 @@ export interface CodecOps<T extends Tensor = Tensor> extends Backend<T> {
   /** GaussianConditional.build_indexes: smallest k with max(s, bound) ≤ table[k], else levels − 1 (int32). */
   buildIndexes(scales: T, table: ScaleTableHandle): T;
 
+  // ---- mean-scale and variable-rate models (CompressAI's MeanScaleHyperprior, *Vbr) ----
+  /** torch's LeakyReLU (negative slope f32(0.01)): x > 0 ? x : x·0.01. */
+  leakyRelu(x: T): T;
+  /** x·g in float32, one rounding per element (its own op: nothing can fuse it with a later subtraction). */
+  scaleBy(x: T, g: number): T;
+  /** int32(round_half_even(x − means)) with a means tensor of x's shape (GaussianConditional.compress with means). */
+  quantizeAround(x: T, means: T): T;
+  /** float32(symbol) + means (GaussianConditional.decompress with means). */
+  dequantizeAround(sym: T, means: T): T;
+  prepareOffsetMlp(mlp: OffsetMlp): OffsetMlpHandle;
+  /**
+   * The variable-rate reconstruction (CompressAI's *Vbr.decompress, stage 2): q = f32(symbol),
+   * offset = −QuantABCD([max(scalesG, bound), gain]) (0 where |q| < 1e-4), y = sign(q)·(|q| + offset)·rescale (+ means).
+   * `scalesG` = scales_hat·gain (scaleBy), `rescale` = f32(1 / gain).
+   */
+  dequantizeVbr(sym: T, scalesG: T, means: T | null, gain: number, rescale: number, bound: number, mlp: OffsetMlpHandle): T;
+
   // ---- portable (exact integer) h_s ----
   prepareIntConv(wq: Int32Array, shape: readonly number[], transposed: boolean): IntConvHandle;
   /** Exact Σ a·w + bias into a hi/lo accumulator (bias given per output channel as hi/lo). */
   intConv(x: T, w: IntConvHandle, biasHi: Int32Array, biasLo: Int32Array, opts: { stride: number; pad: number; outputPadding?: number }): IntAcc<T>;
   /** max over elements of max(hi, 0). */
   intMaxHi(acc: IntAcc<T>): Promise<number>;
-  /** ReLU, then round(v / 2^shift) (half up) saturated to 32767. */
-  intRequant(acc: IntAcc<T>, shift: number): T;
+  /** ReLU, then round(v / 2^shift) (half up) saturated to 32767; `leaky`: negative values by portable.ts's leakyRequantValue. */
+  intRequant(acc: IntAcc<T>, shift: number, leaky?: boolean): T;
   /** After ReLU: #{k : v > T_k}, thresholds given as hi/lo. */
   intIndexes(acc: IntAcc<T>, thrHi: Int32Array, thrLo: Int32Array): T;
 

@@ -16,6 +16,7 @@
  */
 import { CdfTables } from '../../coder/index.ts';
 import { gdnEffective } from '../weights/codec.ts'; // CompressAI's NonNegativeParametrizer in float32 (shared with the loader)
+import { CODEC_MODELS, recognizeArchitecture, type CodecArchitecture } from './registry.ts';
 
 export class CodecWeightsError extends Error {
   override name = 'CodecWeightsError';
@@ -45,7 +46,17 @@ export interface GdnParams {
   inverse: boolean;
 }
 
+/** The variable-rate models' extra parameters (CompressAI's ScaleHyperpriorVbr / MeanScaleHyperpriorVbr). */
+export interface VbrParams {
+  /** Gain[s] per level s (float32; the codec uses |Gain[s]| as CompressAI's compress does). */
+  gain: Float32Array;
+  /** QuantABCD: Linear(2, H) · ReLU · Linear(H, H) · ReLU · Linear(H, 1); weights [out, in] row-major. */
+  quantABCD: { w: [Float32Array, Float32Array, Float32Array]; b: [Float32Array, Float32Array, Float32Array]; hidden: number };
+}
+
 export interface HyperpriorParams {
+  /** Which CompressAI model (registry.ts); absent means bmshj2018-hyperprior. */
+  architecture?: CodecArchitecture;
   C: number;
   N: number;
   M: number;
@@ -61,6 +72,13 @@ export interface HyperpriorParams {
   scaleTable: Float32Array;
   /** f32 lower bound applied to scales before indexing. */
   scaleBound: number;
+  /** Present exactly for the variable-rate architectures. */
+  vbr?: VbrParams;
+}
+
+/** The architecture of resolved parameters (absent: bmshj2018-hyperprior, as before the family existed). */
+export function architectureOf(p: HyperpriorParams): CodecArchitecture {
+  return p.architecture ?? 'bmshj2018-hyperprior';
 }
 
 type TensorMap = ReadonlyMap<string, NamedTensor>;
@@ -113,6 +131,11 @@ export function hyperpriorParams(tensors: TensorMap): HyperpriorParams {
   if (ga0.shape.length !== 4 || ga6.shape.length !== 4) throw new CodecWeightsError('g_a.0.weight / g_a.6.weight must be 4-D');
   const N = ga0.shape[0]!, C = ga0.shape[1]!, M = ga6.shape[0]!;
   if (ga6.shape[1] !== N) throw new CodecWeightsError(`g_a.6.weight has ${ga6.shape[1]} input channels, expected N = ${N}`);
+  const architecture = recognizeArchitecture((n) => tensors.get(n)?.shape);
+  if (!architecture) throw new CodecWeightsError("codec checkpoint is missing tensor 'h_s.4.weight' (is this a CompressAI hyperprior state dict?)");
+  const spec = CODEC_MODELS[architecture];
+  // mbt2018-mean's h_s: deconv(N, M) · deconv(M, 3M/2) · conv(3M/2, 2M)
+  const [h0, h1, h2] = spec.meanScale ? [M, Math.floor((M * 3) / 2), 2 * M] : [N, N, M];
   const gA = {
     convs: [conv(tensors, 'g_a.0', C, N, 5, false), conv(tensors, 'g_a.2', N, N, 5, false), conv(tensors, 'g_a.4', N, N, 5, false), conv(tensors, 'g_a.6', N, M, 5, false)],
     gdns: [gdn(tensors, 'g_a.1', N, false), gdn(tensors, 'g_a.3', N, false), gdn(tensors, 'g_a.5', N, false)],
@@ -122,7 +145,7 @@ export function hyperpriorParams(tensors: TensorMap): HyperpriorParams {
     gdns: [gdn(tensors, 'g_s.1', N, true), gdn(tensors, 'g_s.3', N, true), gdn(tensors, 'g_s.5', N, true)],
   };
   const hA = [conv(tensors, 'h_a.0', M, N, 3, false), conv(tensors, 'h_a.2', N, N, 5, false), conv(tensors, 'h_a.4', N, N, 5, false)];
-  const hS = [conv(tensors, 'h_s.0', N, N, 5, true), conv(tensors, 'h_s.2', N, N, 5, true), conv(tensors, 'h_s.4', N, M, 3, false)];
+  const hS = [conv(tensors, 'h_s.0', N, h0, 5, true), conv(tensors, 'h_s.2', h0, h1, 5, true), conv(tensors, 'h_s.4', h1, h2, 3, false)];
 
   // The weight loader's canonical tensors (src/model/weights, docs/weights.md) carry `entropy_bottleneck.medians` and
   // the tables without the leading underscore; raw CompressAI state dicts carry quantiles and `_quantized_cdf`.
@@ -157,7 +180,24 @@ export function hyperpriorParams(tensors: TensorMap): HyperpriorParams {
   }
   const sb = tensors.get('gaussian_conditional.lower_bound_scale.bound');
   const scaleBound = sb && sb.data instanceof Float32Array ? sb.data[0]! : Math.fround(0.11);
-  return { C, N, M, gA, gS, hA, hS, medians, ebTables, gcTables, scaleTable, scaleBound };
+  const vbr = spec.vbr ? vbrParams(tensors) : undefined;
+  return { architecture, C, N, M, gA, gS, hA, hS, medians, ebTables, gcTables, scaleTable, scaleBound, ...(vbr ? { vbr } : {}) };
+}
+
+function vbrParams(t: TensorMap): VbrParams {
+  const gain = f32(t, 'Gain');
+  if (gain.length === 0) throw new CodecWeightsError('Gain is empty');
+  const w0 = get(t, 'QuantABCD.0.weight');
+  const H = w0.shape[0]!;
+  if (w0.shape.length !== 2 || w0.shape[1] !== 2) throw new CodecWeightsError(`QuantABCD.0.weight has shape [${w0.shape.join(',')}], expected [H, 2]`);
+  return {
+    gain: gain.slice(),
+    quantABCD: {
+      hidden: H,
+      w: [f32(t, 'QuantABCD.0.weight', [H, 2]), f32(t, 'QuantABCD.2.weight', [H, H]), f32(t, 'QuantABCD.4.weight', [1, H])],
+      b: [f32(t, 'QuantABCD.0.bias', [H]), f32(t, 'QuantABCD.2.bias', [H]), f32(t, 'QuantABCD.4.bias', [1])],
+    },
+  };
 }
 
 /**
@@ -166,7 +206,10 @@ export function hyperpriorParams(tensors: TensorMap): HyperpriorParams {
  */
 export function paramsDigestInput(p: HyperpriorParams): Uint8Array[] {
   const enc = new TextEncoder();
-  const parts: Uint8Array[] = [enc.encode(`webvcm-hyperprior-v1 C=${p.C} N=${p.N} M=${p.M};`)];
+  const arch = architectureOf(p);
+  // bmshj2018-hyperprior keeps the header it always had, so existing fingerprints (and streams) stay valid
+  const head = arch === 'bmshj2018-hyperprior' ? 'webvcm-hyperprior-v1' : `webvcm-${arch}-v1`;
+  const parts: Uint8Array[] = [enc.encode(`${head} C=${p.C} N=${p.N} M=${p.M};`)];
   const add = (name: string, a: Float32Array | Int32Array) => {
     parts.push(enc.encode(`${name}:${a.length};`));
     parts.push(new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)));
@@ -177,5 +220,9 @@ export function paramsDigestInput(p: HyperpriorParams): Uint8Array[] {
   for (const [n, t] of [['eb', p.ebTables], ['gc', p.gcTables]] as const) { add(`${n}.cdf`, t.cdf); add(`${n}.rowStart`, t.rowStart); add(`${n}.maxValue`, t.maxValue); add(`${n}.offsets`, t.offsets); }
   add('scale_table', p.scaleTable);
   add('scale_bound', Float32Array.of(p.scaleBound));
+  if (p.vbr) {
+    add('Gain', p.vbr.gain);
+    p.vbr.quantABCD.w.forEach((w, i) => { add(`QuantABCD.${2 * i}.weight`, w); add(`QuantABCD.${2 * i}.bias`, p.vbr!.quantABCD.b[i]!); });
+  }
   return parts;
 }

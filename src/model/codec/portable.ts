@@ -74,11 +74,32 @@ export function requantValue(v: number, s: number): number {
   return Math.min(r, ACT_MAX);
 }
 
-export function thresholds(table: Float32Array, E: number): { hi: Int32Array; lo: Int32Array } {
+/**
+ * Index thresholds T_k = floor(table[k]·2^E / gain) (gain 1: exact). A variable-rate model compares scales·gain with
+ * the table, i.e. v·2^−E·gain > table[k] ⇔ v > table[k]·2^E/gain: the quotient is one IEEE double division on the
+ * host, the same on every device.
+ */
+/** The portable LeakyReLU's slope, 41/4096 (≈ 0.01001, torch's 0.01), and the cap that keeps r·41 in 22 + 6 bits. */
+export const LEAKY_NUM = 41;
+export const LEAKY_SHIFT = 12;
+export const LEAKY_CAP = 3273000;
+
+/**
+ * Reference requantization with the portable LeakyReLU (mean-scale models): v ≥ 0 as requantValue; v < 0 gives
+ * −min(32767, (min(round_half_up(|v| / 2^s), LEAKY_CAP)·41 + 2048) >> 12). Exact integers throughout.
+ */
+export function leakyRequantValue(v: number, s: number): number {
+  if (v >= 0) return requantValue(v, s);
+  const a = -v;
+  const r = Math.min(LEAKY_CAP, s === 0 ? a : Math.floor((a + 2 ** (s - 1)) / 2 ** s));
+  return 0 - Math.min(ACT_MAX, Math.floor((r * LEAKY_NUM + 2 ** (LEAKY_SHIFT - 1)) / 2 ** LEAKY_SHIFT)); // 0 − x: no −0
+}
+
+export function thresholds(table: Float32Array, E: number, gain = 1): { hi: Int32Array; lo: Int32Array } {
   const L = table.length - 1;
   const hi = new Int32Array(L), lo = new Int32Array(L);
   for (let k = 0; k < L; k++) {
-    const t = Math.min(SAT, Math.floor(table[k]! * 2 ** E));
+    const t = Math.min(SAT, Math.floor(gain === 1 ? table[k]! * 2 ** E : (table[k]! * 2 ** E) / gain));
     [hi[k], lo[k]] = splitHiLo(t);
   }
   return { hi, lo };

@@ -1,4 +1,5 @@
 // CompressAI ScaleHyperprior (bmshj2018-hyperprior) state dict -> canonical codec tensors (docs/weights.md).
+import { CODEC_MODELS, recognizeArchitecture, type CodecArchitecture } from '../codec/registry.ts';
 import { ArchitectureError } from './errors.ts';
 import { fmtShape } from './tensor.ts';
 import type { CodecConfig, HostTensor } from './types.ts';
@@ -26,8 +27,10 @@ export function isCanonicalCodec(t: Map<string, HostTensor>): boolean {
 
 type Spec = { shape: (number | null)[]; dtype: 'float32' | 'int32'; optional?: boolean };
 
-function convSpecs(C: number, N: number, M: number): [string, number[]][] {
+function convSpecs(C: number, N: number, M: number, arch: CodecArchitecture): [string, number[]][] {
   const k5 = [5, 5];
+  // mbt2018-mean's h_s: deconv(N, M) · deconv(M, 3M/2) · conv(3M/2, 2M); bmshj2018-hyperprior's: N, N, M
+  const hs = CODEC_MODELS[arch].meanScale ? [M, Math.floor((M * 3) / 2), 2 * M] : [N, N, M];
   return [
     ['g_a.0', [N, C, ...k5]],
     ['g_a.2', [N, N, ...k5]],
@@ -40,10 +43,30 @@ function convSpecs(C: number, N: number, M: number): [string, number[]][] {
     ['h_a.0', [N, M, 3, 3]],
     ['h_a.2', [N, N, ...k5]],
     ['h_a.4', [N, N, ...k5]],
-    ['h_s.0', [N, N, ...k5]],
-    ['h_s.2', [N, N, ...k5]],
-    ['h_s.4', [M, N, 3, 3]],
+    ['h_s.0', [N, hs[0]!, ...k5]],
+    ['h_s.2', [hs[0]!, hs[1]!, ...k5]],
+    ['h_s.4', [hs[2]!, hs[1]!, 3, 3]],
   ];
+}
+
+/** The variable-rate models' extra tensors: Gain [levels] and the QuantABCD MLP (2 → H → H → 1). */
+function vbrSpecs(t: Map<string, HostTensor>): [string, Spec][] {
+  const levels = t.get('Gain')?.shape[0] ?? null;
+  const H = t.get('QuantABCD.0.weight')?.shape[0] ?? null;
+  const f = (shape: (number | null)[]): Spec => ({ shape, dtype: 'float32' });
+  return [
+    ['Gain', f([levels])],
+    ['QuantABCD.0.weight', f([H, 2])], ['QuantABCD.0.bias', f([H])],
+    ['QuantABCD.2.weight', f([H, H])], ['QuantABCD.2.bias', f([H])],
+    ['QuantABCD.4.weight', f([1, H])], ['QuantABCD.4.bias', f([1])],
+  ];
+}
+
+/** CompressAI's variable-rate EntropyBottleneck (vr_entbttlnck=True) is not supported: say so instead of listing keys. */
+function checkVbrEntropyBottleneck(t: Map<string, HostTensor>, problems: string[]): void {
+  if ([...t.keys()].some((k) => k.startsWith('gayn2zqstep.') || k.startsWith('lower_bound_zqstep.'))) {
+    problems.push("this VBR checkpoint uses CompressAI's variable-rate entropy bottleneck (vr_entbttlnck=True, 'gayn2zqstep.*'); webvcm supports stage 2 with the default EntropyBottleneck");
+  }
 }
 
 function biasSize(layer: string, w: number[]): number {
@@ -77,7 +100,9 @@ function inferConfig(t: Map<string, HostTensor>, problems: string[]): CodecConfi
   if (!a0 || a0.shape.length !== 4) problems.push(`cannot infer C and N: 'g_a.0.weight' ${a0 ? `has shape ${fmtShape(a0.shape)}` : 'is missing'}`);
   if (!a6 || a6.shape.length !== 4) problems.push(`cannot infer M: 'g_a.6.weight' ${a6 ? `has shape ${fmtShape(a6.shape)}` : 'is missing'}`);
   if (!a0 || !a6 || a0.shape.length !== 4 || a6.shape.length !== 4) return undefined;
-  return { N: a0.shape[0]!, C: a0.shape[1]!, M: a6.shape[0]! };
+  // an unrecognisable h_s (missing h_s.4) reads as the scale hyperprior, whose check then names the missing tensor
+  const architecture = recognizeArchitecture((n) => t.get(n)?.shape) ?? 'bmshj2018-hyperprior';
+  return { architecture, N: a0.shape[0]!, C: a0.shape[1]!, M: a6.shape[0]! };
 }
 
 /** float32 `max(raw, bound)^2 - pedestal`, exactly as CompressAI's NonNegativeParametrizer.forward in torch. */
@@ -134,7 +159,9 @@ export function validateCanonicalCodec(t: Map<string, HostTensor>): CodecConfig 
   if (!cfg) throw new ArchitectureError(MODEL, problems);
   const { C, N, M } = cfg;
   const expected = new Map<string, Spec>();
-  for (const [layer, w] of convSpecs(C, N, M)) {
+  checkVbrEntropyBottleneck(t, problems);
+  if (CODEC_MODELS[cfg.architecture].vbr) for (const [name, spec] of vbrSpecs(t)) expected.set(name, spec);
+  for (const [layer, w] of convSpecs(C, N, M, cfg.architecture)) {
     expected.set(`${layer}.weight`, { shape: w, dtype: 'float32' });
     expected.set(`${layer}.bias`, { shape: [biasSize(layer, w)], dtype: 'float32' });
   }
@@ -193,7 +220,15 @@ export function convertCompressAI(raw: Map<string, HostTensor>): { config: Codec
     return check(src, name, spec, problems);
   };
   const out = new Map<string, HostTensor>();
-  for (const [layer, w] of convSpecs(C, N, M)) {
+  checkVbrEntropyBottleneck(src, problems);
+  if (CODEC_MODELS[cfg.architecture].vbr) {
+    for (const [name, spec] of vbrSpecs(src)) {
+      const v = get(name, spec);
+      if (v) out.set(name, v);
+    }
+    get('QuantOffset', { shape: [null], dtype: 'float32', optional: true }); // CompressAI's from_state_dict drops it too
+  }
+  for (const [layer, w] of convSpecs(C, N, M, cfg.architecture)) {
     const wt = get(`${layer}.weight`, { shape: w, dtype: 'float32' });
     const bt = get(`${layer}.bias`, { shape: [biasSize(layer, w)], dtype: 'float32' });
     if (wt) out.set(`${layer}.weight`, wt);

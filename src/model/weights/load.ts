@@ -54,7 +54,7 @@ export function codecWeightsFromRaw(raw: RawCheckpoint): CodecWeights {
   checkFinite(tensors);
   const fingerprint = fingerprintTensors(tensors);
   checkStoredFingerprint(raw, fingerprint);
-  return { kind: 'compressai-hyperprior', C: cfg.C, N: cfg.N, M: cfg.M, tensors, fingerprint };
+  return { kind: 'compressai-hyperprior', architecture: cfg.architecture, C: cfg.C, N: cfg.N, M: cfg.M, tensors, fingerprint };
 }
 
 export function detectorWeightsFromRaw(raw: RawCheckpoint, source?: Uint8Array): DetectorWeights {
@@ -130,7 +130,7 @@ async function loadAny(source: WeightSource, opts: LoadOptions): Promise<ModelWe
 }
 
 export function weightsConfig(w: ModelWeights): object {
-  return w.kind === 'compressai-hyperprior' ? { C: w.C, N: w.N, M: w.M } : w.config;
+  return w.kind === 'compressai-hyperprior' ? { architecture: w.architecture, C: w.C, N: w.N, M: w.M } : w.config;
 }
 
 /** Serialize canonical weights as .safetensors with webvcm metadata (docs/weights.md). */

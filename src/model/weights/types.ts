@@ -1,4 +1,5 @@
 // Public types of the weight loader (see docs/weights.md).
+import type { CodecArchitecture } from '../codec/registry.ts';
 
 /** A tensor in host memory. `data` may be a view into the buffer the checkpoint was read from. C order. */
 export interface HostTensor {
@@ -32,6 +33,8 @@ export interface LoadOptions {
 }
 
 export interface CodecConfig {
+  /** The CompressAI model (src/model/codec/registry.ts), recognised from the state dict's keys and shapes. */
+  architecture: CodecArchitecture;
   C: number;
   N: number;
   M: number;

@@ -1,0 +1,121 @@
+"""Score a detector checkpoint in PyTorch on a world split, for monitoring training (the published figures come from
+`webvcm eval`, which runs the exported weights in WGSL).
+
+  /usr/bin/python3 tools/train/probe.py --ckpt .cache/train/det2/last.pt --split artifacts/world-val --limit 50
+
+--ckpt takes a training checkpoint (last.pt / final.pt) or a webvcm detector .safetensors. Prints precision and recall
+at score ≥ 0.5 (IoU ≥ 0.5, right class; small objects < 32² px separately), then COCO AP through
+`node bin/webvcm.js eval --detections` (pycocotools-exact; needs `npm run build`).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(__file__))
+import rcnn  # noqa: E402
+import st_weights  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(__file__), '..', '..')
+
+
+def load(ckpt):
+    if ckpt.endswith('.safetensors'):
+        return st_weights.load_detector(ckpt).eval()
+    c = torch.load(ckpt)
+    cfg = c['cfg']
+    m = rcnn.GeneralizedRCNN(widths=[tuple(w) for w in cfg['widths']], blocks=cfg['blocks'], fpn=cfg['fpn'], fc=cfg['fc'],
+                             num_classes=cfg['num_classes'])
+    m.load_state_dict(c['model'])
+    return m.eval()
+
+
+def iou(a, b):
+    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    i = max(0, x1 - x0) * max(0, y1 - y0)
+    return i / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - i + 1e-9)
+
+
+def pr_at(results, anns_by_image, thr=0.5):
+    """Greedy matching by score: a detection ≥ thr is right if it overlaps an unmatched object of its class at IoU ≥ 0.5."""
+    tp = fp = 0
+    found = {'all': [0, 0], 'small': [0, 0]}
+    by_img = {}
+    for r in results:
+        if r['score'] >= thr:
+            by_img.setdefault(r['image_id'], []).append(r)
+    for img, anns in anns_by_image.items():
+        gts = [(a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2], a['bbox'][1] + a['bbox'][3], a['category_id'], a['area']) for a in anns]
+        used = [False] * len(gts)
+        for r in sorted(by_img.get(img, []), key=lambda r: -r['score']):
+            b = r['bbox']
+            box = (b[0], b[1], b[0] + b[2], b[1] + b[3])
+            best, bi = 0.5, -1
+            for j, g in enumerate(gts):
+                if not used[j] and g[4] == r['category_id'] and iou(box, g) >= best:
+                    best, bi = iou(box, g), j
+            if bi >= 0:
+                used[bi] = True
+                tp += 1
+            else:
+                fp += 1
+        for j, g in enumerate(gts):
+            for k in ('all', 'small') if g[5] < 32 * 32 else ('all',):
+                found[k][1] += 1
+                found[k][0] += used[j]
+    return tp / max(1, tp + fp), found['all'][0] / max(1, found['all'][1]), found['small'][0] / max(1, found['small'][1]), found
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--ckpt', required=True)
+    ap.add_argument('--split', default=os.path.join(ROOT, 'artifacts/world-val'))
+    ap.add_argument('--limit', type=int, default=50)
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--results', default='')
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load(args.ckpt)
+    js = json.load(open(os.path.join(args.split, 'instances.json')))
+    ims = js['images'][:args.limit] if args.limit else js['images']
+    ids = {im['id'] for im in ims}
+    anns = {}
+    for a in js['annotations']:
+        if a['image_id'] in ids:
+            anns.setdefault(a['image_id'], []).append(a)
+    for i in ids:
+        anns.setdefault(i, [])
+    res = []
+    t0 = time.time()
+    for im in ims:
+        img = np.asarray(Image.open(os.path.join(args.split, im['file_name'])).convert('RGB'))[:, :, ::-1].copy()
+        x, size = rcnn.preprocess(torch.from_numpy(img))
+        b, s, k = model.infer(x[None], size)
+        for bb, ss, kk in zip(b.tolist(), s.tolist(), k.tolist()):
+            res.append({'image_id': im['id'], 'category_id': kk + 1, 'bbox': [bb[0], bb[1], bb[2] - bb[0], bb[3] - bb[1]], 'score': ss})
+    os.makedirs(os.path.join(ROOT, '.cache/probe'), exist_ok=True)
+    out = args.results or os.path.join(ROOT, '.cache/probe', f'{os.path.basename(os.path.dirname(os.path.abspath(args.ckpt)))}-{os.path.basename(args.split)}.json')
+    json.dump(res, open(out, 'w'))
+    p, r, rs, found = pr_at(res, anns)
+    print(f'{args.ckpt} on {os.path.basename(args.split)} ({len(ims)} images, {time.time() - t0:.0f} s): '
+          f'score>=0.5 precision {p:.3f} recall {r:.3f} small recall {rs:.3f} ({found["small"][0]}/{found["small"][1]})')
+    sub = {'images': ims, 'annotations': [a for a in js['annotations'] if a['image_id'] in ids], 'categories': js['categories']}
+    ann_path = out + '.gt.json'
+    json.dump(sub, open(ann_path, 'w'))
+    r = subprocess.run(['node', os.path.join(ROOT, 'bin/webvcm.js'), 'eval', '--annotations', ann_path, '--detections', out, '--json'],
+                       capture_output=True, text=True)
+    try:
+        st = json.loads(r.stdout)['stats']
+        print('COCO ' + ' '.join(f'{k} {100 * st[k]:.2f}' for k in ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl')))
+    except Exception:
+        print(r.stdout[-600:], r.stderr[-600:])
+
+
+if __name__ == '__main__':
+    main()
