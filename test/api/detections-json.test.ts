@@ -12,7 +12,7 @@ import {
   detectionsToJson,
 } from '../../src/api/detections-json.ts';
 import { inspectStream, isVcmStream } from '../../src/api/inspect-stream.ts';
-import { ContainerError, Method, writeContainer, type ContainerFields } from '../../src/coder/container.ts';
+import { CONTAINER_VERSION, ContainerError, Method, writeContainer, type ContainerFields } from '../../src/coder/container.ts';
 
 const dets = {
   boxes: Float32Array.from([1.5, 2, 30.25, 40, 0, 0, 5, 5]),
@@ -102,7 +102,7 @@ describe('inspectStream', () => {
       channels: 64,
       fingerprint: Array.from({ length: 16 }, (_, i) => (i * 17).toString(16).padStart(2, '0')).join(''),
     });
-    expect([r.mode, r.method, r.methodName, r.version]).toEqual(['portable', 1, 'pad-crop', 1]);
+    expect([r.mode, r.method, r.methodName, r.version]).toEqual(['portable', 1, 'pad-crop', CONTAINER_VERSION]);
     expect(r.sizes).toEqual({
       original: [100, 150],
       resized: [128, 192],

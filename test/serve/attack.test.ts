@@ -211,17 +211,7 @@ describe('4. the request timeout is kept; connections are capped', () => {
 
   it('connections over the per-address cap get 503 too-many-connections; room again once they close', async () => {
     const { base } = await start({ maxConnectionsPerIp: 3 });
-    const { connect } = await import('node:net');
-    const u = new URL(base);
-    const idle = await Promise.all(
-      Array.from(
-        { length: 3 },
-        () =>
-          new Promise<import('node:net').Socket>((r) => {
-            const s = connect(Number(u.port), u.hostname, () => r(s));
-          }),
-      ),
-    );
+    const idle = await openIdle(base, 3);
     await new Promise((r) => setTimeout(r, 50));
     const refused = await rawHttp(base, ['GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n']);
     expect(refused.status).toBe(503);
@@ -236,17 +226,7 @@ describe('4. the request timeout is kept; connections are capped', () => {
 
   it('the server-wide cap applies across addresses too', async () => {
     const { base } = await start({ maxConnections: 2 });
-    const { connect } = await import('node:net');
-    const u = new URL(base);
-    const idle = await Promise.all(
-      Array.from(
-        { length: 2 },
-        () =>
-          new Promise<import('node:net').Socket>((r) => {
-            const s = connect(Number(u.port), u.hostname, () => r(s));
-          }),
-      ),
-    );
+    const idle = await openIdle(base, 2);
     await new Promise((r) => setTimeout(r, 50));
     const refused = await rawHttp(base, ['GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n']);
     expect(refused.status).toBe(503);
@@ -254,6 +234,27 @@ describe('4. the request timeout is kept; connections are capped', () => {
     for (const s of idle) s.destroy();
   });
 });
+
+/** How long `server.close()` takes, ms (Infinity past 8 s). */
+async function timeClose(server: VcmServer): Promise<number> {
+  const t0 = performance.now();
+  return Promise.race([server.close().then(() => performance.now() - t0), new Promise<number>((r) => setTimeout(() => r(Infinity), 8000))]);
+}
+
+/** `n` idle TCP connections to the server (connected, nothing sent). */
+async function openIdle(base: string, n: number): Promise<import('node:net').Socket[]> {
+  const { connect } = await import('node:net');
+  const u = new URL(base);
+  return Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<import('node:net').Socket>((r) => {
+          const s = connect(Number(u.port), u.hostname, () => r(s));
+        }),
+    ),
+  );
+}
 
 describe('9. every error the server emits is problem+json', () => {
   it('bad framing, bad methods, huge headers, bad URLs', async () => {
@@ -295,11 +296,7 @@ describe('3. shutdown keeps its timeouts; a second signal exits', () => {
     const head = `POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n`;
     const drip = rawHttp(base, [head, ...Array.from({ length: 60 }, () => 'x')], 100, 8000);
     await new Promise((r) => setTimeout(r, 200));
-    const t0 = performance.now();
-    const closed = await Promise.race([
-      server.close().then(() => performance.now() - t0),
-      new Promise<number>((r) => setTimeout(() => r(Infinity), 8000)),
-    ]);
+    const closed = await timeClose(server);
     expect(closed).toBeLessThan(2500);
     expect((await drip).status).toBe(408);
   }, 15000);
@@ -310,11 +307,7 @@ describe('3. shutdown keeps its timeouts; a second signal exits', () => {
     expect(status).toBe(101);
     socket.on('error', () => undefined);
     // never answers the close frame (and never reads)
-    const t0 = performance.now();
-    const closed = await Promise.race([
-      server.close().then(() => performance.now() - t0),
-      new Promise<number>((r) => setTimeout(() => r(Infinity), 8000)),
-    ]);
+    const closed = await timeClose(server);
     expect(closed).toBeLessThan(2500);
     socket.destroy();
   }, 15000);
@@ -323,11 +316,7 @@ describe('3. shutdown keeps its timeouts; a second signal exits', () => {
     const { server, base } = await start({ requestTimeoutMs: 1000, drainTimeoutMs: 20000 });
     const drip = rawHttp(base, ['GET /healthz HTTP/1.1\r\n', ...'X-Slow: abcdefghijklmnopqrstuvwxyz0123456789'.split('')], 200, 8000);
     await new Promise((r) => setTimeout(r, 100));
-    const t0 = performance.now();
-    const closed = await Promise.race([
-      server.close().then(() => performance.now() - t0),
-      new Promise<number>((r) => setTimeout(() => r(Infinity), 8000)),
-    ]);
+    const closed = await timeClose(server);
     expect(closed).toBeLessThan(2500);
     await drip;
   }, 15000);
@@ -336,11 +325,7 @@ describe('3. shutdown keeps its timeouts; a second signal exits', () => {
     const { server, base } = await start({ requestTimeoutMs: 60000, drainTimeoutMs: 1500 });
     const drip = rawHttp(base, ['GET /healthz HTTP/1.1\r\n', ...'X-Slow: abcdefghijklmnopqrstuvwxyz0123456789'.split('')], 200, 8000);
     await new Promise((r) => setTimeout(r, 100));
-    const t0 = performance.now();
-    const closed = await Promise.race([
-      server.close().then(() => performance.now() - t0),
-      new Promise<number>((r) => setTimeout(() => r(Infinity), 8000)),
-    ]);
+    const closed = await timeClose(server);
     expect(closed).toBeGreaterThan(1000);
     expect(closed).toBeLessThan(3000);
     await drip;
