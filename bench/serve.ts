@@ -2,9 +2,12 @@
 //   1. load: autocannon POST /v1/detect with one valid stream at concurrency 1, 4, 16 (throughput, p50/p99, codes);
 //   2. soak: valid requests back to back, RSS and GPU buffer count (from /metrics) sampled along the way;
 //   3. hostile: random / truncated / bit-flipped streams, absurd header sizes, oversize bodies, wrong content types,
-//      slow-drip bodies, garbage WebSocket frames and frames after close, with valid requests interleaved and checked.
+//      slow-drip bodies, garbage WebSocket frames and frames after close, with valid requests interleaved and checked;
+//   4. attacks (bench/lib/serve-attacks.ts): padding-bypass streams, a WebSocket flood that is never read, many
+//      connections with near-limit bodies, a malicious server against the client, SIGTERM under slow bodies.
 //   npx tsx bench/serve.ts [--per-conn 4] [--soak 200] [--soak-minutes 60] [--hostile 10000] [--port 18900] [--queue 4]
-//     [--skip-load] [--skip-hostile] [--min-size N --max-size M]
+//     [--skip-load] [--skip-hostile] [--skip-attacks] [--attack-padding 2000] [--attack-ws-frames 2000000]
+//     [--attack-connections 1000] [--min-size N --max-size M]
 // The stream is the bundled example (weights/world/example.png) at the bundled detector's own input size, or resized
 // to --min-size/--max-size (a smaller frame decodes faster: how a 10^4-request soak fits in an hour on a CPU).
 // Only 127.0.0.1 traffic. Every phase is bounded by a count or a duration.
@@ -13,6 +16,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
+import { runAttacks } from './lib/serve-attacks.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,7 +35,10 @@ const MAX_SIZE = arg('max-size', 0);
 const sizeArgs = [...(MIN_SIZE ? ['--min-size', String(MIN_SIZE)] : []), ...(MAX_SIZE ? ['--max-size', String(MAX_SIZE)] : [])];
 const VALID_EVERY = arg('valid-every', 200); // hostile run: one checked valid request every N
 const PAYLOAD_FLIPS = arg('payload-flips', 1); // 0: bit flips only in the header (flipped payloads decode on the GPU)
+const SKIP_ATTACKS = process.argv.includes('--skip-attacks');
 const BODY_LIMIT = 1 << 20;
+const REQUEST_TIMEOUT_MS = 3000;
+const DRAIN_TIMEOUT_MS = 10000;
 const BASE = `http://127.0.0.1:${PORT}`;
 
 /** Start `webvcm serve`; it compiles its pipelines for a warmUp (H×W) image at the same resize before it reports ready. */
@@ -48,7 +55,9 @@ async function startServer(warmUp: string): Promise<ChildProcess> {
       '--body-limit',
       String(BODY_LIMIT),
       '--request-timeout-ms',
-      '3000',
+      String(REQUEST_TIMEOUT_MS),
+      '--drain-timeout-ms',
+      String(DRAIN_TIMEOUT_MS),
       '--stream-pending',
       '1',
       '--warmup-size',
@@ -222,7 +231,28 @@ async function main(): Promise<void> {
     console.table(samples);
     console.log(`soak: ${n} requests in ${minutes()} min: ${ok} correct 200s, ${r503} designed 503s, ${bad} wrong or failed answers`);
 
-    if (SKIP_HOSTILE) return;
+    if (!SKIP_HOSTILE) await hostile(valid, ref, server);
+    if (!SKIP_ATTACKS) {
+      await runAttacks(
+        { base: BASE, port: PORT, valid, ref, server, drainTimeoutMs: DRAIN_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS },
+        {
+          paddingRequests: arg('attack-padding', 2000),
+          wsFrames: arg('attack-ws-frames', 2_000_000),
+          wsMaxMs: 20_000,
+          connections: arg('attack-connections', 1000),
+        },
+      );
+    }
+  } finally {
+    if (server.exitCode === null && server.signalCode === null) {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.once('exit', r));
+    }
+  }
+}
+
+async function hostile(valid: Uint8Array, ref: string, server: ChildProcess): Promise<void> {
+  {
     console.log(`\n## hostile: ${HOSTILE} requests, a valid one every ${VALID_EVERY}th (checked)`);
     const r = rng(7);
     const kinds: Record<string, Record<string, number>> = {};
@@ -328,9 +358,6 @@ async function main(): Promise<void> {
     console.log(
       `hostile: ${validWrong} interleaved valid requests wrong (${validRetried} retries after a 503); server ${server.exitCode === null ? 'up' : 'DOWN'}; a valid request afterwards: ${okAfter.status}`,
     );
-  } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
   }
 }
 

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from 'commander';
+import { MAX_TIMER_MS } from '../util/timer.ts';
 import { ADAPTER_CHOICES, type AdapterChoice } from '../api/runtime.ts';
 import { VcmError } from '../util/errors.ts';
 
@@ -62,6 +63,13 @@ export function posInt(v: string): number {
 export function nonNegInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+/** commander argument parser for millisecond limits: a positive integer within the timer range. */
+export function timerMs(v: string): number {
+  const n = posInt(v);
+  if (n > MAX_TIMER_MS) throw new InvalidArgumentError(`expected at most ${MAX_TIMER_MS} ms (the largest timer delay, about 24.8 days)`);
   return n;
 }
 

@@ -44,7 +44,11 @@ export function remoteErrorKind(status: number): VcmErrorKind {
   return status === 500 ? 'internal' : 'resource';
 }
 
-/** A problem+json error from the server (or a transport failure, status 0). */
+/**
+ * Every failure of the client: a problem+json from the server, a transport failure or timeout (status 0), a reply
+ * over the size cap or one that is not the expected JSON (`bad-response`). The message is safe to print: text the
+ * server chose (title, detail) is stripped of escape sequences and control characters and shortened.
+ */
 export class RemoteError extends VcmError {
   override name = 'RemoteError';
   constructor(
@@ -55,8 +59,27 @@ export class RemoteError extends VcmError {
     readonly retryAfterS?: number,
     kind: VcmErrorKind = remoteErrorKind(status),
   ) {
-    super(kind, message);
+    super(kind, sanitizeText(message, 1000));
   }
+}
+
+/** Largest Retry-After the client reports (s): a server cannot park its clients for days. */
+export const MAX_RETRY_AFTER_S = 300;
+
+/**
+ * Text from a server, made safe for a terminal: ANSI CSI and OSC sequences and other C0/C1 control characters
+ * removed, at most `max` characters.
+ */
+export function sanitizeText(s: string, max = 300): string {
+  const t = s
+    // eslint-disable-next-line no-control-regex
+    .replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|\x9d[^\x07\x9c]*(\x07|\x9c)?/g, '') // OSC … BEL/ST
+    // eslint-disable-next-line no-control-regex
+    .replace(/(\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?/g, '') // CSI
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '') // the rest of C0 (tab and newline stay), DEL, C1
+    .replace(/[\u202a-\u202e\u2066-\u2069]/g, ''); // bidi overrides
+  return t.length > max ? t.slice(0, max) + '…' : t;
 }
 
 export interface RemoteDecoderOptions {
@@ -64,8 +87,10 @@ export interface RemoteDecoderOptions {
   url: string;
   /** Bearer token when the server has auth on. */
   token?: string;
-  /** Per-request client timeout in ms (default 60000). */
+  /** Deadline for a whole exchange (connect, headers and the whole body), ms (default 60000). */
   timeoutMs?: number;
+  /** Largest response body the client reads, bytes (default 16 MiB); beyond it: RemoteError `response-too-large`. */
+  maxResponseBytes?: number;
   fetch?: typeof fetch;
   WebSocket?: typeof WebSocket;
 }
@@ -95,8 +120,33 @@ interface WireDetect {
   fingerprint?: string;
 }
 
-function toResult(j: WireDetect, roundTripMs: number): RemoteDecodeResult {
-  const { json, detections } = detectionsFromJson(j);
+/**
+ * The detections reply checked (detectionsFromJson for the detections JSON, here for the fingerprint and timings);
+ * anything else is a RemoteError `bad-response` (never a TypeError later). Labels are made safe to print.
+ */
+function checkWire(j: unknown, where: string): WireDetect & { json: DetectionsJson; detections: Detections } {
+  const bad = (why: string) =>
+    new RemoteError(0, 'bad-response', `${where}: the server's reply is not a detections object (${why})`, {}, undefined, 'resource');
+  let parsed: { json: DetectionsJson; detections: Detections };
+  try {
+    parsed = detectionsFromJson(j);
+  } catch (e) {
+    throw bad((e as Error).message);
+  }
+  const o = j as Record<string, unknown>;
+  const tm = o.timings as Record<string, unknown> | null | undefined;
+  if (
+    tm !== undefined &&
+    (tm === null || typeof tm !== 'object' || Array.isArray(tm) || !Object.values(tm).every((v) => typeof v === 'number'))
+  )
+    throw bad('timings');
+  if (typeof o.fingerprint !== 'string' || !/^[0-9a-f]{1,128}$/.test(o.fingerprint)) throw bad('fingerprint');
+  parsed.json.labels = parsed.json.labels.map((x) => sanitizeText(x, 100));
+  return { timings: tm as Record<string, number> | undefined, fingerprint: o.fingerprint, ...parsed };
+}
+
+function toResult(j: ReturnType<typeof checkWire>, roundTripMs: number): RemoteDecodeResult {
+  const { json, detections } = j;
   return {
     detections,
     sizes: json.sizes,
@@ -107,6 +157,37 @@ function toResult(j: WireDetect, roundTripMs: number): RemoteDecodeResult {
     json,
     fingerprint: String(j.fingerprint ?? ''),
   };
+}
+
+/** The body as text, refusing (RemoteError `response-too-large`) as soon as it passes `cap` bytes. */
+async function readCapped(res: Response, cap: number, path: string): Promise<string> {
+  const tooLarge = () => new RemoteError(res.status, 'response-too-large', `${path}: the server's reply exceeds ${cap} bytes`);
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > cap) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > cap) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) {
+    all.set(c, o);
+    o += c.length;
+  }
+  return new TextDecoder().decode(all);
 }
 
 export class RemoteDecoder {
@@ -131,54 +212,80 @@ export class RemoteDecoder {
     return this.o.token ? { ...extra, authorization: `Bearer ${this.o.token}` } : extra;
   }
 
-  private async request(path: string, init: RequestInit): Promise<Response> {
+  /**
+   * One exchange under one deadline (connect, headers and the whole body) and one size cap; returns the parsed JSON.
+   * Every failure is a RemoteError.
+   */
+  private async request(path: string, init: RequestInit): Promise<unknown> {
     const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(), this.o.timeoutMs ?? 60000);
-    let res: Response;
+    const ms = this.o.timeoutMs ?? 60000;
+    const timer = setTimeout(() => ctl.abort(), ms);
+    const cap = this.o.maxResponseBytes ?? 16 << 20;
+    const transport = (e: unknown) =>
+      e instanceof RemoteError
+        ? e
+        : new RemoteError(
+            0,
+            'transport',
+            `${path}: ${ctl.signal.aborted ? `no complete answer within ${ms} ms` : ((e as Error)?.message ?? String(e))}`,
+          );
     try {
-      res = await this.f(this.base + path, { ...init, signal: ctl.signal });
-    } catch (e) {
-      throw new RemoteError(0, 'transport', `${path}: ${ctl.signal.aborted ? 'timed out' : (e as Error).message}`);
+      let res: Response;
+      try {
+        res = await this.f(this.base + path, { ...init, signal: ctl.signal });
+      } catch (e) {
+        throw transport(e);
+      }
+      let text: string;
+      try {
+        text = await readCapped(res, cap, path);
+      } catch (e) {
+        throw transport(e);
+      }
+      let body: unknown;
+      let parsed = true;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        parsed = false;
+      }
+      if (!res.ok) {
+        const p = parsed && body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+        const ra = Number(res.headers.get('retry-after'));
+        const str = (v: unknown) => (typeof v === 'string' ? v : '');
+        throw new RemoteError(
+          res.status,
+          str(p.type) || 'http',
+          `${path}: ${res.status} ${str(p.title) || res.statusText}${str(p.detail) ? `: ${str(p.detail)}` : ''}`,
+          p,
+          Number.isFinite(ra) && ra > 0 ? Math.min(ra, MAX_RETRY_AFTER_S) : undefined,
+        );
+      }
+      if (!parsed) throw new RemoteError(res.status, 'bad-response', `${path}: the server's ${res.status} reply is not JSON`);
+      return body;
     } finally {
       clearTimeout(timer);
     }
-    if (!res.ok) {
-      let p: Record<string, unknown> = {};
-      try {
-        p = (await res.json()) as Record<string, unknown>;
-      } catch {
-        /* not JSON */
-      }
-      const ra = Number(res.headers.get('retry-after'));
-      throw new RemoteError(
-        res.status,
-        String(p.type ?? 'http'),
-        `${path}: ${res.status} ${String(p.title ?? res.statusText)}${p.detail ? `: ${String(p.detail)}` : ''}`,
-        p,
-        Number.isFinite(ra) && ra > 0 ? ra : undefined,
-      );
-    }
-    return res;
   }
 
   async decode(bytes: Uint8Array): Promise<RemoteDecodeResult> {
     const t0 = performance.now();
-    const res = await this.request('/v1/detect', {
+    const j = await this.request('/v1/detect', {
       method: 'POST',
       headers: this.headers({ 'content-type': 'application/octet-stream' }),
       body: bytes as Uint8Array<ArrayBuffer>,
     });
-    const j = (await res.json()) as WireDetect;
-    return toResult(j, performance.now() - t0);
+    return toResult(checkWire(j, '/v1/detect'), performance.now() - t0);
   }
 
   async models(): Promise<unknown> {
-    return (await this.request('/v1/models', { headers: this.headers() })).json();
+    return this.request('/v1/models', { headers: this.headers() });
   }
   async health(): Promise<{ ready: boolean; status: string }> {
     try {
-      const j = (await (await this.request('/healthz', {})).json()) as { status: string };
-      return { ready: j.status === 'ready', status: j.status };
+      const j = (await this.request('/healthz', {})) as { status?: unknown } | null;
+      const status = typeof j?.status === 'string' ? sanitizeText(j.status, 40) : 'unknown';
+      return { ready: status === 'ready', status };
     } catch (e) {
       if (e instanceof RemoteError && e.status === 503) return { ready: false, status: 'unavailable' };
       throw e;
@@ -252,9 +359,9 @@ export class RemoteDecoder {
           sent.delete(id);
           let r: RemoteDecodeResult;
           try {
-            r = toResult(m, t === undefined ? NaN : performance.now() - t);
+            r = toResult(checkWire(m, '/v1/stream'), t === undefined ? NaN : performance.now() - t);
           } catch (e) {
-            handlers.onMessage({ type: 'error', id, problem: { type: 'bad-reply', title: 'Bad reply', detail: (e as Error).message } });
+            handlers.onMessage({ type: 'error', id, problem: { type: 'bad-response', title: 'Bad reply', detail: (e as Error).message } });
             return;
           }
           handlers.onMessage({ type: 'detections', id, ...r });

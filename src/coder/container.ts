@@ -169,6 +169,30 @@ function checkGeometry(feat: readonly number[], pad: readonly number[], zs: read
   }
 }
 
+/**
+ * Padding that fits the stated method (docs/bitstream.md): methods 0 and 1 pad each axis to the next multiple of 64
+ * (CompressAI's compute_padding), so an axis's two paddings add up to less than 64 and the padded size is a multiple
+ * of 64; method 2 codes a stem that is already a multiple of 64, with no padding. Checked before the z shape, so a
+ * tiny header cannot ask for a huge padded feature map.
+ */
+function checkPadding(method: number, feat: readonly number[], pad: readonly number[]): void {
+  if (method === 2) {
+    if (pad.some((v) => v !== 0))
+      throw new ContainerError(`method 2 stream with padding [${pad.join(',')}]: method 2 streams carry no padding`);
+    return;
+  }
+  for (const [axis, n, a, b] of [
+    ['H', feat[1]!, pad[0]!, pad[2]!],
+    ['W', feat[2]!, pad[1]!, pad[3]!],
+  ] as const) {
+    if (a >= 64 || b >= 64 || a + b >= 64 || (n + a + b) % 64 !== 0) {
+      throw new ContainerError(
+        `method ${method} stream with feature ${axis} = ${n} padded by ${a} + ${b}: the padding must take it to the next multiple of 64 (each value below 64)`,
+      );
+    }
+  }
+}
+
 /** Model and gain: a known model, a finite float32 gain > 0, exactly 1 for a fixed-rate model. */
 function checkModelGain(model: unknown, gain: unknown): { model: ContainerModel; gain: number } {
   const m = model ?? 'bmshj2018-hyperprior';
@@ -199,6 +223,7 @@ export function writeContainer(f: ContainerFields): Uint8Array {
   const pad = checkTuple(f.padding, 4, 'padding').map((v, i) => checkU32(v, `padding[${i}]`, true));
   const zs = checkTuple(f.zShape, 2, 'zShape').map((v, i) => checkU32(v, `zShape[${i}]`, false));
   checkSizes(f.method, orig, res, feat);
+  checkPadding(f.method, feat, pad);
   checkGeometry(feat, pad, zs);
   checkRange(f.mn, f.mx);
   if (Math.fround(f.mn) !== f.mn) throw new ContainerError(`mn = ${f.mn} is not a float32 value (use Math.fround)`);
@@ -290,6 +315,7 @@ export function readContainer(bytes: Uint8Array, options: ReadContainerOptions =
   const featureShape: [number, number, number] = [nz(u(40), 'feature C'), nz(u(44), 'feature H'), nz(u(48), 'feature W')];
   checkSizes(method, originalSize, resizedSize, featureShape);
   const padding: [number, number, number, number] = [u(52), u(56), u(60), u(64)];
+  checkPadding(method, featureShape, padding);
   const mn = dv.getFloat32(68, true);
   const mx = dv.getFloat32(72, true);
   checkRange(mn, mx);

@@ -1,662 +1,240 @@
 /**
- * `webvcm serve`: the receiver as an HTTP/WebSocket service (docs/serve.md).
+ * `webvcm serve`: the receiver as a standalone HTTP/WebSocket server (docs/serve.md).
  *
- *   POST /v1/detect   body: a .vcm stream → the detections JSON (docs/detections-json.md) + fingerprint + server timings
+ *   POST /v1/detect   body: a .vcm stream → the detections JSON of `webvcm decode` + class names + server timings
  *   GET  /v1/stream   WebSocket: binary frames (u32le frame id + .vcm) in, one JSON message per frame out, in order
  *   GET  /v1/models   what is served (kind, fingerprint, C/N/M, methods)
  *   GET  /healthz     200 when warm (pipelines compiled), 503 before and while draining
  *   GET  /metrics     Prometheus text (prom-client)
  *
- * One GPU device, one bounded queue (503 + Retry-After when full), a deadline per request (504), a body limit
- * (413), errors as application/problem+json, optional bearer tokens (constant-time compare), configurable CORS.
- * A stream selects its codec by the container's weights fingerprint; unknown fingerprints get 409.
+ * The routes are the Fastify plugin (plugin.ts) on a Receiver (receiver.ts); this file adds what belongs to a whole
+ * server: Node's parser errors as problem+json (400/408/431), bad URLs, connection caps (per server and per client
+ * address), timers for connections that never send a byte, and a drain on close() that always ends by its timeout.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import cors from '@fastify/cors';
-import websocket from '@fastify/websocket';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import {
-  CONTAINER_HEADER_BYTES,
-  createDecoder,
-  createRuntime,
-  inspectStream,
-  type AdapterChoice,
-  type StreamReport,
-  type VcmDecoder,
-  type VcmRuntime,
-} from '../api/index.ts';
-import { detectionsToJson, type DetectionsJson } from '../api/detections-json.ts';
-import { toHex } from '../model/weights/hash.ts';
-import type { CodecWeights, DetectorWeights } from '../model/weights/types.ts';
-import type { DetectorConfig } from '../model/detector/types.ts';
-import { DeadlineError, QueueFullError, WorkQueue } from './queue.ts';
-import { errorKind } from '../util/errors.ts';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { MAX_TIMER_MS } from '../util/timer.ts';
+import { webvcmReceiver } from './plugin.ts';
+import { HttpProblem, rawProblemResponse } from './problem.ts';
+import { Receiver, checkLimits, type ReceiverOptions } from './receiver.ts';
+import type { WorkQueue } from './queue.ts';
 
-export interface ServeOptions {
-  /** Detector weights (path/URL/bytes or loaded). */
-  detector: string | Uint8Array | DetectorWeights;
-  /** One codec per rate point. */
-  codecs: (string | Uint8Array | CodecWeights)[];
-  /** Largest request body / WebSocket frame in bytes (default 4 MiB). */
-  bodyLimit?: number;
-  /** Requests that may wait for the device (default 16); beyond it: 503 + Retry-After. */
-  queueLimit?: number;
-  /** Per-request deadline in ms, from arrival to reply (default 30000). */
-  deadlineMs?: number;
-  /** Whole-request receive timeout in ms (slow-drip bodies get 408; default 10000). */
-  requestTimeoutMs?: number;
-  /** Bearer tokens; empty or undefined = no auth. */
-  tokens?: string[];
-  /** CORS origins: true = any, a list, or false (default) = none. */
-  cors?: boolean | string[];
-  /** WebSocket: frames per connection that may wait behind the one being decoded (default 1). */
-  streamPending?: number;
-  /** Detector settings for every decode (e.g. fewer proposals for speed); Detectron2 defaults otherwise. */
-  detectorConfig?: Partial<DetectorConfig>;
-  /** Largest resized image (h·w pixels) a stream may ask the detector to run on (default 4·2^20). */
-  maxPixels?: number;
-  /** Image sizes [h, w] (and the encoders' resize settings) to compile pipelines for before /healthz is ready; default 480x640. */
-  warmup?: { sizes?: [number, number][]; minSize?: number; maxSize?: number };
-  /** Detector precision after the split: 'f32' (default) or 'f16' (needs 'shader-f16'; the codec stays f32). */
-  precision?: 'f32' | 'f16';
-  /** Which WebGPU adapter to acquire (Node: lavapipe | swiftshader | system); default 'auto'. */
-  adapter?: AdapterChoice;
-  /** Skip the warm-up decode (tests of the not-ready state). */
-  skipWarmup?: boolean;
-  logger?: boolean;
+export { HttpProblem, problemForError, type Problem } from './problem.ts';
+export { checkLimits, tokenMatches, type DetectReply } from './receiver.ts';
+
+export interface ServeOptions extends ReceiverOptions {
+  /** Open connections (HTTP and WebSocket) beyond which new ones get 503 `too-many-connections` (default 256). */
+  maxConnections?: number;
+  /** The same per client address (default 64). */
+  maxConnectionsPerIp?: number;
+  /**
+   * close() (SIGTERM): how long queued work, bodies still arriving and WebSockets may take before every connection
+   * is cut (default 30000 ms). Deadlines and the request timeout keep running meanwhile.
+   */
+  drainTimeoutMs?: number;
+  /** Fastify's logger: false (default), true, or pino options such as { level: 'warn' }. Internal errors are reported either way. */
+  logger?: boolean | { level: string };
 }
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  [k: string]: unknown;
-}
-
-const PROBLEM_BASE = 'https://webvcm.dev/problems/';
-
-export class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    readonly slug: string,
-    readonly title: string,
-    detail: string,
-    readonly extra: Record<string, unknown> = {},
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(detail);
-  }
-  toJSON(): Problem {
-    return { type: PROBLEM_BASE + this.slug, title: this.title, status: this.status, detail: this.message, ...this.extra };
-  }
-}
-
-interface Served {
-  fp: string;
-  decoder: VcmDecoder;
-}
-
-/**
- * The problem a failed decode answers with, by the error's class and `kind` (never its name): the queue's own
- * errors are 503 / 504; `input` and `unsupported` errors are the stream's fault (400, with the message); `resource`
- * errors (device lost, out of memory) are 503; everything else, a non-VcmError included, is ours: 500 with a generic
- * message (the caller logs the detail).
- */
-export function problemForError(e: unknown): HttpProblem {
-  if (e instanceof HttpProblem) return e;
-  if (e instanceof QueueFullError)
-    return new HttpProblem(503, 'overloaded', 'Overloaded', e.message, {}, { 'retry-after': String(e.retryAfterS) });
-  if (e instanceof DeadlineError) return new HttpProblem(504, 'deadline-exceeded', 'Deadline exceeded', e.message);
-  switch (errorKind(e)) {
-    case 'input':
-    case 'unsupported':
-      return new HttpProblem(400, 'invalid-stream', 'Invalid stream', (e as Error).message);
-    case 'resource':
-      return new HttpProblem(
-        503,
-        'unavailable',
-        'Temporarily unavailable',
-        'the server ran out of a GPU resource decoding this stream; retry later',
-        {},
-        { 'retry-after': '1' },
-      );
-    default:
-      return new HttpProblem(500, 'internal', 'Internal error', 'the server failed to decode this stream; the failure was logged');
-  }
-}
-
-/** What the stream handler uses of a `ws` WebSocket. */
-interface StreamSocket {
-  readonly OPEN: number;
-  readonly readyState: number;
-  send(data: string): void;
-  on(ev: 'close', fn: () => void): void;
-  on(ev: 'message', fn: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): void;
-}
-
-/** The reply of /v1/detect: the detections JSON (docs/detections-json.md) + the codec fingerprint and server timings. */
-export interface DetectReply extends DetectionsJson {
-  fingerprint: string;
-  timings: Record<string, number>;
-}
-
-function digest(s: string | Buffer): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
-/** Constant-time membership test of a presented token against the configured ones (compares SHA-256 digests). */
-export function tokenMatches(presented: string, tokens: readonly Buffer[]): boolean {
-  const d = digest(presented);
-  let ok = false;
-  for (const t of tokens) ok = timingSafeEqual(d, t) || ok;
-  return ok;
-}
-
-/** The only media types /v1/detect parses; every other one is a 415 with this hint. */
-const VCM_MEDIA_TYPES = ['application/octet-stream', 'application/vnd.webvcm'] as const;
-const VCM_MEDIA_HINT = `send the .vcm stream as ${VCM_MEDIA_TYPES[0]} (or ${VCM_MEDIA_TYPES[1]})`;
+const kRefused = Symbol('webvcm.refused');
+const kActive = Symbol('webvcm.active');
+type Marked = Socket & { [kRefused]?: 'server' | 'address'; [kActive]?: number };
 
 export class VcmServer {
   readonly app: FastifyInstance;
-  readonly registry = new Registry();
-  readonly queue: WorkQueue;
-  private served: Served[] = [];
-  /** The one GPU runtime every served decoder runs on (one device, one pipeline cache, one buffer pool). */
-  private runtime: VcmRuntime | null = null;
-  private detectorWeights: DetectorWeights | null = null;
-  private ready = false;
-  private draining = false;
-  readonly opts: Required<Omit<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'adapter'>> &
-    Pick<ServeOptions, 'tokens' | 'cors' | 'logger' | 'skipWarmup' | 'detectorConfig' | 'warmup' | 'adapter'>;
-  private readonly tokenDigests: Buffer[];
-  private m!: {
-    requests: Counter<'route' | 'status'>;
-    latency: Histogram<'route'>;
-    depth: Gauge;
-    gpu: Counter;
-    buffers: Gauge<'state'>;
-    dropped: Counter<'reason'>;
-  };
+  readonly receiver: Receiver;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  readonly drainTimeoutMs: number;
+  private readonly connections = new Set<Socket>();
+  private closing: Promise<void> | null = null;
 
   constructor(o: ServeOptions) {
-    if (!o.codecs.length) throw new RangeError('serve needs at least one codec');
-    this.opts = {
-      bodyLimit: 4 << 20,
-      maxPixels: 4 << 20,
-      queueLimit: 16,
-      deadlineMs: 30000,
-      requestTimeoutMs: 10000,
-      streamPending: 1,
-      ...o,
-    } as VcmServer['opts'];
-    for (const k of ['bodyLimit', 'maxPixels', 'queueLimit', 'deadlineMs', 'requestTimeoutMs', 'streamPending'] as const) {
-      const v = this.opts[k];
-      if (!Number.isInteger(v) || v < (k === 'queueLimit' || k === 'streamPending' ? 0 : 1))
-        throw new RangeError(`${k} must be a positive integer, got ${String(v)}`);
-    }
-    this.tokenDigests = (o.tokens ?? []).filter((t) => t.length > 0).map((t) => digest(t));
-    this.initMetrics();
-    this.queue = new WorkQueue(this.opts.queueLimit, (d) => this.m.depth.set(d));
+    this.maxConnections = o.maxConnections ?? 256;
+    this.maxConnectionsPerIp = o.maxConnectionsPerIp ?? 64;
+    this.drainTimeoutMs = o.drainTimeoutMs ?? 30000;
+    checkLimits({
+      maxConnections: this.maxConnections,
+      maxConnectionsPerIp: this.maxConnectionsPerIp,
+      drainTimeoutMs: this.drainTimeoutMs,
+    });
+    this.receiver = new Receiver(o);
+    const rt = this.receiver.opts.requestTimeoutMs;
     this.app = Fastify({
       logger: o.logger ?? false,
-      bodyLimit: this.opts.bodyLimit,
-      requestTimeout: this.opts.requestTimeoutMs,
+      bodyLimit: this.receiver.opts.bodyLimit,
+      // Node's own timers: headers within the request timeout, checked every second (Node's default is 30 s, which
+      // let slow drips run for minutes); the body has the plugin's timer, Node's request timeout is a backstop.
+      http: { headersTimeout: rt, connectionsCheckingInterval: Math.min(1000, rt) },
+      requestTimeout: Math.min(MAX_TIMER_MS, rt + 1000),
+      keepAliveTimeout: 5000, // an idle keep-alive connection holds a slot of maxConnections: Node's default, not Fastify's 72 s
       return503OnClosing: true,
+      clientErrorHandler: (err, socket) => this.clientError(err, socket),
+      frameworkErrors: (err, _req, reply: FastifyReply) => {
+        // FST_ERR_BAD_URL and the like: a plain 400 without Fastify's codes
+        const p = new HttpProblem(
+          400,
+          'bad-request',
+          'Bad request',
+          err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid (bad percent-encoding)' : 'the request is not valid',
+        );
+        void reply.code(400).type('application/problem+json').send(JSON.stringify(p.toJSON()));
+      },
     });
-  }
-
-  private initMetrics(): void {
-    const register = this.registry;
-    collectDefaultMetrics({ register, prefix: 'webvcm_' });
-    this.m = {
-      requests: new Counter({
-        name: 'webvcm_requests_total',
-        help: 'HTTP requests by route and status',
-        labelNames: ['route', 'status'],
-        registers: [register],
-      }),
-      latency: new Histogram({
-        name: 'webvcm_request_duration_seconds',
-        help: 'request latency (arrival to reply)',
-        labelNames: ['route'],
-        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
-        registers: [register],
-      }),
-      depth: new Gauge({ name: 'webvcm_queue_depth', help: 'jobs waiting for the GPU', registers: [register] }),
-      gpu: new Counter({ name: 'webvcm_gpu_seconds_total', help: 'seconds the device spent decoding', registers: [register] }),
-      buffers: new Gauge({
-        name: 'webvcm_gpu_buffers',
-        help: 'pooled GPU buffers (all decoders)',
-        labelNames: ['state'],
-        registers: [register],
-      }),
-      dropped: new Counter({
-        name: 'webvcm_stream_frames_dropped_total',
-        help: 'WebSocket frames dropped by the drop policy',
-        labelNames: ['reason'],
-        registers: [register],
-      }),
-    };
-  }
-
-  /** Load the models on one device, warm up, register the routes. Resolves when the routes exist (not yet warm). */
-  async init(): Promise<void> {
-    const runtime = (this.runtime = await createRuntime({ adapter: this.opts.adapter }));
-    try {
-      for (const c of this.opts.codecs) {
-        const decoder = await createDecoder({
-          detector: this.detectorWeights ?? (this.opts.detector as never),
-          codec: c as never,
-          runtime,
-          detectorConfig: this.opts.detectorConfig,
-          precision: this.opts.precision,
-        });
-        this.detectorWeights ??= decoder.detectorWeights;
-        const fp = toHex(decoder.fingerprint);
-        if (this.served.some((s) => s.fp === fp)) {
-          decoder.dispose();
-          continue;
-        }
-        this.served.push({ fp, decoder });
-      }
-    } catch (e) {
-      for (const s of this.served) s.decoder.dispose();
-      this.served = [];
-      runtime.dispose();
-      this.runtime = null;
-      throw e;
-    }
-    await this.registerRoutes();
-  }
-
-  /** Compile the pipelines with the decoder's warmup() (both methods, each configured size) before reporting ready. */
-  async warmup(): Promise<void> {
-    if (this.opts.skipWarmup) return;
-    const w = this.opts.warmup ?? {};
-    for (const s of this.served) {
-      for (const [height, width] of w.sizes ?? [[480, 640]]) {
-        for (const method of [1, 2] as const) await s.decoder.warmup({ height, width, method, minSize: w.minSize, maxSize: w.maxSize });
-      }
-    }
-    this.ready = true;
-  }
-
-  get isReady(): boolean {
-    return this.ready && !this.draining;
-  }
-  get fingerprints(): string[] {
-    return this.served.map((s) => s.fp);
-  }
-
-  gpuBuffers(): { live: number; free: number } {
-    const b = this.runtime && !this.runtime.isDisposed ? this.runtime.gpuBuffers() : { live: 0, free: 0 };
-    return { live: b.live, free: b.free };
-  }
-
-  private auth(req: FastifyRequest): void {
-    if (!this.tokenDigests.length || req.method === 'OPTIONS') return;
-    const url = req.url.split('?')[0];
-    if (url === '/healthz') return;
-    let tok: string | undefined;
-    const h = req.headers.authorization;
-    if (typeof h === 'string' && /^Bearer\s+/i.test(h)) tok = h.replace(/^Bearer\s+/i, '').trim();
-    // Browsers cannot set headers on a WebSocket: the stream also takes ?access_token=.
-    if (tok === undefined && url === '/v1/stream') {
-      const q = new URLSearchParams(req.url.split('?')[1] ?? '').get('access_token');
-      if (q) tok = q;
-    }
-    if (tok === undefined)
-      throw new HttpProblem(
-        401,
-        'unauthorized',
-        'Unauthorized',
-        'this server needs a bearer token (Authorization: Bearer <token>)',
-        {},
-        { 'www-authenticate': 'Bearer' },
-      );
-    if (!tokenMatches(tok, this.tokenDigests))
-      throw new HttpProblem(
-        401,
-        'unauthorized',
-        'Unauthorized',
-        'the bearer token is not valid',
-        {},
-        { 'www-authenticate': 'Bearer error="invalid_token"' },
-      );
-  }
-
-  /** Find the codec for a stream (409 when the fingerprint is not served) after validating its container. */
-  private route(bytes: Uint8Array): Served {
-    if (bytes.length < CONTAINER_HEADER_BYTES) {
-      throw new HttpProblem(
-        400,
-        'invalid-stream',
-        'Invalid stream',
-        `a .vcm stream has at least ${CONTAINER_HEADER_BYTES} bytes, got ${bytes.length}`,
-      );
-    }
-    let stream: StreamReport;
-    try {
-      stream = inspectStream(bytes);
-    } catch (e) {
-      throw new HttpProblem(
-        400,
-        'invalid-stream',
-        'Invalid stream',
-        errorKind(e) === 'input' ? (e as Error).message : 'the body is not a .vcm stream',
-      );
-    }
-    const { resized } = stream.sizes;
-    if (resized[0] * resized[1] > this.opts.maxPixels) {
-      throw new HttpProblem(
-        413,
-        'image-too-large',
-        'Image too large',
-        `the stream asks for detection on ${resized.join('x')} pixels, over this server's budget of ${this.opts.maxPixels}`,
-      );
-    }
-    const fp = stream.model.fingerprint;
-    const s = this.served.find((x) => x.fp === fp);
-    if (!s) {
-      throw new HttpProblem(
-        409,
-        'unknown-weights',
-        'Stream coded for other weights',
-        `the stream was coded with codec weights ${fp}, which this server does not hold`,
-        { fingerprint: fp, served: this.fingerprints },
-      );
-    }
-    return s;
-  }
-
-  private checkReady(): void {
-    if (this.draining)
+    this.limitConnections();
+    // requests Fastify holds per connection: a connection without one when the drain starts is at most sending headers
+    this.app.addHook('onRequest', async (req) => {
+      const s = req.raw.socket as Marked;
+      s[kActive] = (s[kActive] ?? 0) + 1;
+    });
+    this.app.addHook('onResponse', async (req) => {
+      const s = req.raw.socket as Marked;
+      s[kActive] = Math.max(0, (s[kActive] ?? 1) - 1);
+    });
+    this.app.addHook('onRequest', async (req, reply) => {
+      const refused = (req.raw.socket as Marked)[kRefused];
+      if (!refused) return;
+      reply.header('connection', 'close');
       throw new HttpProblem(
         503,
-        'draining',
-        'Shutting down',
-        'the server is draining its queue and takes no new work',
+        'too-many-connections',
+        'Too many connections',
+        refused === 'server'
+          ? `this server takes at most ${this.maxConnections} connections`
+          : `this server takes at most ${this.maxConnectionsPerIp} connections from one address`,
         {},
         { 'retry-after': '1' },
       );
-    if (!this.ready)
-      throw new HttpProblem(503, 'warming-up', 'Not ready', 'the server is compiling its GPU pipelines', {}, { 'retry-after': '5' });
+    });
+    this.app.setErrorHandler((err, _req, reply) => {
+      const p =
+        err instanceof HttpProblem
+          ? err
+          : new HttpProblem(500, 'internal', 'Internal error', 'the server failed on this request; the failure was logged');
+      if (!(err instanceof HttpProblem)) this.receiver.reportInternal(err, 'server');
+      for (const [k, v] of Object.entries(p.headers)) reply.header(k, v);
+      return reply.code(p.status).type('application/problem+json').send(JSON.stringify(p.toJSON()));
+    });
+    this.app.setNotFoundHandler((req, reply) => {
+      const p = new HttpProblem(404, 'not-found', 'Not found', `no route ${req.method} ${req.url.split('?')[0]}`);
+      return reply.code(404).type('application/problem+json').send(JSON.stringify(p.toJSON()));
+    });
   }
 
-  /** Decode one stream through the queue. Throws HttpProblem for every expected failure. */
-  async detect(bytes: Uint8Array, deadlineMs = this.opts.deadlineMs): Promise<DetectReply> {
-    this.checkReady();
-    const t0 = performance.now();
-    const s = this.route(bytes);
-    let started = 0;
-    try {
-      const r = await this.queue.submit(async () => {
-        started = performance.now();
-        try {
-          return await s.decoder.decode(bytes);
-        } finally {
-          this.m.gpu.inc((performance.now() - started) / 1000);
-        }
-      }, deadlineMs);
-      const end = performance.now();
-      return {
-        ...detectionsToJson(r.detections, s.decoder.classNames, r.sizes),
-        fingerprint: s.fp,
-        timings: { ...r.timings, 'queue wait': started - t0, 'server total': end - t0 },
-      };
-    } catch (e) {
-      const p = problemForError(e);
-      if (p.slug === 'internal' || p.slug === 'unavailable')
-        this.app.log.error({ err: e, fingerprint: s.fp }, `decode failed (${errorKind(e)}): ${(e as Error)?.message ?? String(e)}`);
-      throw p;
-    } finally {
-      this.m.buffers.set({ state: 'live' }, this.gpuBuffers().live);
-      this.m.buffers.set({ state: 'free' }, this.gpuBuffers().free);
-    }
-  }
-
-  private sendProblem(reply: FastifyReply, p: HttpProblem): FastifyReply {
-    for (const [k, v] of Object.entries(p.headers)) reply.header(k, v);
-    return reply.code(p.status).type('application/problem+json').send(JSON.stringify(p.toJSON()));
-  }
-
-  private async registerRoutes(): Promise<void> {
-    const app = this.app;
-    if (this.opts.cors) {
-      await app.register(cors, {
-        origin: this.opts.cors === true ? true : this.opts.cors,
-        methods: ['GET', 'POST', 'OPTIONS'],
-        allowedHeaders: ['authorization', 'content-type'],
-        exposedHeaders: ['retry-after'],
-        maxAge: 600,
-      });
-    }
-    await app.register(websocket, { options: { maxPayload: this.opts.bodyLimit + 4 } });
-    // Only .vcm bodies are parsed: without Fastify's default JSON/text parsers, every other media type (a JSON body that
-    // does not even parse included) is one 415, before any of it is read.
-    app.removeAllContentTypeParsers();
-    for (const ct of VCM_MEDIA_TYPES) {
-      app.addContentTypeParser(ct, { parseAs: 'buffer', bodyLimit: this.opts.bodyLimit }, (_req, body, done) => done(null, body));
-    }
-    app.addHook('onRequest', async (req) => {
-      (req as unknown as { t0: number }).t0 = performance.now();
-      this.auth(req);
-    });
-    app.addHook('onResponse', async (req, reply) => {
-      const route = req.routeOptions?.url ?? 'unmatched';
-      this.m.requests.inc({ route, status: String(reply.statusCode) });
-      this.m.latency.observe({ route }, (performance.now() - (req as unknown as { t0: number }).t0) / 1000);
-    });
-    app.setErrorHandler((err, _req, reply) => {
-      if (err instanceof HttpProblem) return this.sendProblem(reply, err);
-      const e = err as { statusCode?: number; code?: string; message: string };
-      const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
-      const slug =
-        e.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-          ? 'body-too-large'
-          : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-            ? 'unsupported-media-type'
-            : status === 500
-              ? 'internal'
-              : 'bad-request';
-      const detail =
-        e.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-          ? `the body exceeds the limit of ${this.opts.bodyLimit} bytes`
-          : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-            ? VCM_MEDIA_HINT
-            : status === 500
-              ? 'internal error'
-              : e.message;
-      if (status === 500) app.log.error(err);
-      return this.sendProblem(
-        reply,
-        new HttpProblem(
-          status,
-          slug,
-          status === 413
-            ? 'Payload too large'
-            : status === 415
-              ? 'Unsupported media type'
-              : status === 500
-                ? 'Internal error'
-                : 'Bad request',
-          detail,
-        ),
-      );
-    });
-    app.setNotFoundHandler((req, reply) =>
-      this.sendProblem(reply, new HttpProblem(404, 'not-found', 'Not found', `no route ${req.method} ${req.url.split('?')[0]}`)),
-    );
-
-    app.get('/healthz', async (_req, reply) => {
-      if (!this.isReady) {
-        return reply
-          .code(503)
-          .header('retry-after', this.draining ? '1' : '5')
-          .send({ status: this.draining ? 'draining' : 'warming-up' });
-      }
-      return { status: 'ready', queue: this.queue.depth, models: this.fingerprints.length };
-    });
-    app.get('/metrics', async (_req, reply) => {
-      const b = this.gpuBuffers();
-      this.m.buffers.set({ state: 'live' }, b.live);
-      this.m.buffers.set({ state: 'free' }, b.free);
-      return reply.type(this.registry.contentType).send(await this.registry.metrics());
-    });
-    app.get('/v1/models', async () => {
-      const dw = this.detectorWeights!;
-      return {
-        detector: {
-          kind: dw.kind,
-          fingerprint: toHex(dw.fingerprint),
-          stemChannels: dw.config.stemOut,
-          precision: this.opts.precision ?? 'f32',
-        },
-        codecs: this.served.map((s) => ({
-          kind: 'compressai-hyperprior',
-          fingerprint: s.fp,
-          ...s.decoder.codecShape,
-          methods: [1, 2],
-          modes: ['compat', 'portable'],
-        })),
-        limits: {
-          bodyLimit: this.opts.bodyLimit,
-          maxPixels: this.opts.maxPixels,
-          queueLimit: this.opts.queueLimit,
-          deadlineMs: this.opts.deadlineMs,
-          streamPending: this.opts.streamPending,
-        },
-      };
-    });
-    app.post('/v1/detect', async (req) => {
-      const body = req.body;
-      // A client may shorten (never extend) its deadline: X-Webvcm-Deadline-Ms.
-      const hd = req.headers['x-webvcm-deadline-ms'];
-      let deadline = this.opts.deadlineMs;
-      if (hd !== undefined) {
-        const v = Number(hd);
-        if (!Number.isInteger(v) || v <= 0)
-          throw new HttpProblem(
-            400,
-            'bad-request',
-            'Bad request',
-            `X-Webvcm-Deadline-Ms must be a positive integer, got ${JSON.stringify(hd)}`,
-          );
-        deadline = Math.min(v, deadline);
-      }
-      if (!(body instanceof Uint8Array)) throw new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', VCM_MEDIA_HINT);
-      return this.detect(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), deadline);
-    });
-    app.get('/v1/stream', { websocket: true }, (socket, req) => {
-      // ?pending=N lowers (never raises) this connection's waiting-frame allowance.
-      const q = new URLSearchParams(req.url.split('?')[1] ?? '').get('pending');
-      const n = q === null ? NaN : Number(q);
-      this.stream(
-        socket as unknown as StreamSocket,
-        Number.isInteger(n) && n >= 0 ? Math.min(n, this.opts.streamPending) : this.opts.streamPending,
-      );
-    });
+  /** Errors Node's HTTP parser raises before Fastify sees a request (bad framing, slow headers, huge headers). */
+  private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const p =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new HttpProblem(
+            408,
+            'request-timeout',
+            'Request timeout',
+            `the request did not arrive within ${this.receiver.opts.requestTimeoutMs} ms`,
+          )
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? new HttpProblem(431, 'headers-too-large', 'Request header fields too large', 'the request headers exceed the size limit')
+          : new HttpProblem(400, 'bad-request', 'Bad request', 'the request is not valid HTTP/1.1');
+    this.receiver.m.requests.inc({ route: 'unmatched', status: String(p.status) });
+    if (socket.writable) socket.end(rawProblemResponse(p));
+    else socket.destroy();
   }
 
   /**
-   * One WebSocket connection. Drop policy ("keep the newest"): one frame decodes at a time per connection and at
-   * most `streamPending` wait behind it; a newer frame pushes out the oldest waiting one, which is answered
-   * {type:'dropped', reason:'behind'}; frames refused by a full server queue are answered {reason:'server-busy'}.
-   * Every frame gets exactly one reply, in arrival order.
+   * At most `maxConnections` open connections, `maxConnectionsPerIp` per client address: a connection over either is
+   * marked, its first request gets 503 `too-many-connections` (Connection: close), and it is cut 2 s later at most.
+   * A connection that never sends a byte is cut at the request timeout (Node times only requests that have begun).
    */
-  private stream(socket: StreamSocket, pending: number): void {
-    interface Frame {
-      id: number;
-      bytes: Uint8Array;
-      settle: (m: object) => void;
-    }
-    const waiting: Frame[] = [];
-    let busy = false;
-    let out: Promise<void> = Promise.resolve();
-    let closed = false;
-    socket.on('close', () => {
-      closed = true;
-      for (const f of waiting.splice(0)) f.settle({ type: 'dropped', id: f.id, reason: 'closed' });
-    });
-    const enqueueReply = (): ((m: object) => void) => {
-      let settle!: (m: object) => void;
-      const p = new Promise<object>((r) => {
-        settle = r;
-      });
-      out = out
-        .then(() => p)
-        .then((m) => {
-          if (!closed && socket.readyState === socket.OPEN) socket.send(JSON.stringify(m));
-        });
-      return settle;
-    };
-    const pump = (): void => {
-      if (busy || closed) return;
-      const f = waiting.shift();
-      if (!f) return;
-      busy = true;
-      this.detect(f.bytes)
-        .then(
-          (r) => f.settle({ type: 'detections', id: f.id, ...r }),
-          (e: unknown) => {
-            if (e instanceof HttpProblem && e.status === 503 && e.slug === 'overloaded') {
-              this.m.dropped.inc({ reason: 'server-busy' });
-              f.settle({ type: 'dropped', id: f.id, reason: 'server-busy' });
-            } else {
-              const p = e instanceof HttpProblem ? e.toJSON() : { type: PROBLEM_BASE + 'internal', title: 'Internal error', status: 500 };
-              f.settle({ type: 'error', id: f.id, problem: p });
-            }
-          },
-        )
-        .finally(() => {
-          busy = false;
-          pump();
-        });
-    };
-    socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-      if (closed) return;
-      const settle = enqueueReply();
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-      if (!isBinary || buf.length < 4) {
-        settle({
-          type: 'error',
-          id: null,
-          problem: new HttpProblem(
-            400,
-            'bad-frame',
-            'Bad frame',
-            'frames are binary: a little-endian u32 frame id followed by a .vcm stream',
-          ).toJSON(),
-        });
+  private limitConnections(): void {
+    const perIp = new Map<string, number>();
+    let total = 0;
+    this.app.server.on('connection', (socket: Socket) => {
+      const ip = socket.remoteAddress ?? '';
+      const n = perIp.get(ip) ?? 0;
+      if (total >= this.maxConnections || n >= this.maxConnectionsPerIp) {
+        const why = total >= this.maxConnections ? 'server' : 'address';
+        (socket as Marked)[kRefused] = why;
+        this.receiver.m.refused.inc({ reason: why });
+        setTimeout(() => socket.destroy(), 2000).unref();
         return;
       }
-      const id = buf.readUInt32LE(0);
-      const bytes = new Uint8Array(buf.buffer, buf.byteOffset + 4, buf.length - 4);
-      waiting.push({ id, bytes, settle });
-      while (waiting.length > pending + (busy ? 0 : 1)) {
-        const d = waiting.shift()!;
-        this.m.dropped.inc({ reason: 'behind' });
-        d.settle({ type: 'dropped', id: d.id, reason: 'behind' });
-      }
-      pump();
+      total++;
+      perIp.set(ip, n + 1);
+      this.connections.add(socket);
+      const first = setTimeout(() => socket.destroy(), this.receiver.opts.requestTimeoutMs);
+      first.unref();
+      socket.once('data', () => clearTimeout(first));
+      socket.once('close', () => {
+        clearTimeout(first);
+        total--;
+        this.connections.delete(socket);
+        const m = (perIp.get(ip) ?? 1) - 1;
+        if (m > 0) perIp.set(ip, m);
+        else perIp.delete(ip);
+      });
     });
   }
 
-  async listen(port: number, host = '127.0.0.1'): Promise<string> {
+  /** Load the models and register the receiver plugin (routes exist; not yet warm). */
+  async init(): Promise<void> {
+    await this.receiver.load();
+    await this.app.register(webvcmReceiver, { receiver: this.receiver });
+  }
+
+  /** Compile the pipelines (both methods, each configured size); /healthz answers 200 after it. */
+  warmup(): Promise<void> {
+    return this.receiver.warmup();
+  }
+  get queue(): WorkQueue {
+    return this.receiver.queue;
+  }
+  get isReady(): boolean {
+    return this.receiver.isReady;
+  }
+  get fingerprints(): string[] {
+    return this.receiver.fingerprints;
+  }
+  gpuBuffers(): { live: number; free: number } {
+    return this.receiver.gpuBuffers();
+  }
+  detect(bytes: Uint8Array, deadlineMs?: number): ReturnType<Receiver['detect']> {
+    return this.receiver.detect(bytes, deadlineMs);
+  }
+
+  listen(port: number, host = '127.0.0.1'): Promise<string> {
     return this.app.listen({ port, host });
   }
 
-  /** Stop taking work, let queued requests finish, close the sockets, free the GPU. */
-  async close(): Promise<void> {
-    this.draining = true;
-    await this.queue.idle();
-    await this.app.close();
-    for (const s of this.served) s.decoder.dispose();
-    this.served = [];
-    this.runtime?.dispose();
-    this.runtime = null;
+  /**
+   * Stop taking work (503 `draining`), let queued requests finish within their deadlines, close the WebSockets (1001;
+   * cut 1 s later if a client ignores the close), free the GPU. Bodies still arriving keep their request timeout.
+   * Whatever is still open after `drainTimeoutMs` is cut, so close() always returns within about that time.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.drain();
+    return this.closing;
+  }
+
+  private async drain(): Promise<void> {
+    const cut = setTimeout(() => {
+      this.receiver.terminateSockets();
+      for (const c of this.connections) c.destroy();
+    }, this.drainTimeoutMs);
+    // Node stops timing headers on close: a connection still without a request one request timeout later is cut
+    const sweep = setTimeout(
+      () => {
+        for (const c of this.connections) if (!(c as Marked)[kActive]) c.destroy();
+      },
+      Math.min(this.receiver.opts.requestTimeoutMs, this.drainTimeoutMs),
+    );
+    try {
+      await this.receiver.drain(this.drainTimeoutMs);
+      await this.app.close();
+      this.receiver.dispose();
+    } finally {
+      clearTimeout(cut);
+      clearTimeout(sweep);
+    }
   }
 }
 

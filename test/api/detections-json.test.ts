@@ -104,7 +104,7 @@ describe('inspectStream', () => {
       channels: 64,
       fingerprint: Array.from({ length: 16 }, (_, i) => (i * 17).toString(16).padStart(2, '0')).join(''),
     });
-    expect([r.mode, r.method, r.methodName, r.version]).toEqual(['portable', 1, 'pad-crop', 1]);
+    expect([r.mode, r.method, r.methodName, r.version]).toEqual(['portable', 1, 'pad-crop', 1]); // a bmshj2018-hyperprior stream is version 1
     expect(r.sizes).toEqual({
       original: [100, 150],
       resized: [128, 192],

@@ -132,6 +132,41 @@ describe('bitstream container', () => {
     }
   });
 
+  it('rejects padding that does not fit the method before anything is sized from it (the padding bypass)', () => {
+    const good = writeContainer(fields());
+    const withPad = (pad: number[], z: [number, number], method = 1) =>
+      patch(good, (dv, b) => {
+        b[6] = method;
+        pad.forEach((v, i) => dv.setUint32(52 + 4 * i, v, true));
+        dv.setUint32(76, z[0], true);
+        dv.setUint32(80, z[1], true);
+      });
+    // the attack: a tiny image whose feature map is padded to a huge z (1182x1182 z = 75648 feature rows and columns)
+    reject(withPad([0, 0, 1182 * 64 - 200, 1182 * 64 - 304], [1182, 1182]), /feature H = 200 padded by 0 \+ 75448/);
+    // each value below 64, the pair taking the side to the next multiple of 64 (not one 64 more)
+    reject(withPad([28 + 32, 8, 28 + 32, 8], [5, 5]), /below 64/);
+    reject(withPad([64 + 28, 8, 28, 8], [5, 5]), /below 64/);
+    reject(withPad([27, 8, 28, 8], [4, 5]), /next multiple of 64/);
+    expect(readContainer(withPad([56, 8, 0, 8], [4, 5])).padding).toEqual([56, 8, 0, 8]); // another split is fine
+    // method 2 carries no padding at all
+    const m2 = writeContainer(
+      fields({ method: Method.Resize, resizedSize: [768, 1280], featureShape: [64, 192, 320], padding: [0, 0, 0, 0], zShape: [3, 5] }),
+    );
+    reject(
+      patch(m2, (dv) => {
+        dv.setUint32(52, 64, true);
+        dv.setUint32(76, 4, true);
+      }),
+      /method 2 streams carry no padding/,
+    );
+    expect(() => writeContainer(fields({ padding: [0, 0, 1182 * 64 - 200, 0], zShape: [1182, 5] }))).toThrow(/below 64/);
+    expect(() =>
+      writeContainer(
+        fields({ method: Method.Resize, resizedSize: [768, 1280], featureShape: [64, 192, 320], padding: [0, 0, 64, 0], zShape: [4, 5] }),
+      ),
+    ).toThrow(/no padding/);
+  });
+
   itGolden('carries real y/z strings that still decode', () => {
     const [y, z] = caseStreams('A');
     const c = writeContainer(
