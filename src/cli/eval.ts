@@ -267,10 +267,12 @@ export function register(program: Command): void {
       process.stderr.write(`eval: ${runner.detectorInfo}; class mapping ${runner.classNames ? 'by name' : 'COCO ids'}\n`);
       const names = codecLabels(codecs);
       const uniq = runner.points.map((p) => `${names[p.codec]}${p.suffix}`);
+      // each variable-rate checkpoint of several is its own curve (fixed-rate checkpoints share one curve per method)
+      const curves = codecs.length > 1 ? runner.points.map((p) => (p.gain !== undefined ? names[p.codec] : undefined)) : undefined;
       const res = await runRdExperiment({
         annotations: opts.annotations,
         images: opts.images!,
-        plan: { methods, codecNames: uniq, anchors },
+        plan: { methods, codecNames: uniq, codecCurves: curves, anchors },
         runner,
         limit: opts.limit,
         outDir: opts.out,
