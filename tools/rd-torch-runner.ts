@@ -19,6 +19,7 @@ import { fingerprint as sha16, writeContainer, type ContainerFields, type Contai
 import { codeWithAnchor } from '../src/eval/anchors.ts';
 import type { ExperimentRunner, ImageJob, RowDetections, RowOutput, RowSpec } from '../src/eval/experiment.ts';
 import { ratePoints, RdSetupError, type RatePoint } from '../src/eval/rd-runner.ts';
+import type { BgrImage } from '../src/io/bgr.ts';
 import { bgrFromFileBytes } from '../src/io/image-file.ts';
 import { quantParams } from '../src/model/codec/features.ts';
 import { hyperpriorParams, paramsDigestInput } from '../src/model/codec/params.ts';
@@ -161,6 +162,15 @@ export function workerPoints(rows: readonly RowSpec[], points: readonly RatePoin
     if (level !== null && !Number.isInteger(level)) throw new RangeError(`row ${r.key}: rate point ${p.suffix} is not a level`);
     return [{ key: r.key, method: r.method, codec: p.codec, level }];
   });
+}
+
+/** An image on the wire: its size and its BGR bytes in base64. */
+export function wireImage(im: BgrImage): { height: number; width: number; bgr: string } {
+  return {
+    height: im.height,
+    width: im.width,
+    bgr: Buffer.from(im.data.buffer, im.data.byteOffset, im.data.byteLength).toString('base64'),
+  };
 }
 
 /** What the container needs of a codec: its fingerprint, model and (variable-rate) gains. */
@@ -329,20 +339,19 @@ export async function createTorchRunner(o: TorchRunnerOptions): Promise<Experime
     async runImage(job: ImageJob, rows: readonly RowSpec[], done: (key: string) => void) {
       const out = new Map<string, RowOutput>();
       const anchorRows = rows.filter((r): r is Extract<RowSpec, { kind: 'anchor' }> => r.kind === 'anchor');
-      const image = anchorRows.length ? bgrFromFileBytes(new Uint8Array(readFileSync(job.path)), job.fileName) : null;
+      // decoded here as `webvcm eval` decodes it, so the worker sees the same pixels whatever the file format
+      const image = bgrFromFileBytes(new Uint8Array(readFileSync(job.path)), job.fileName);
       // the anchors' encode/decode runs on sharp's threads (ffmpeg for HEVC) while the worker computes
-      const coded = anchorRows.map((r) => codeWithAnchor(image!, r.anchor, r.quality));
+      const coded = anchorRows.map((r) => codeWithAnchor(image, r.anchor, r.quality));
       coded.forEach((p) => p.catch(() => undefined));
-      let size: [number, number] | null = image ? [image.height, image.width] : null;
       const pts = workerPoints(rows, points, hello.levels);
       const reference = rows.some((r) => r.kind === 'reference');
       if (pts.length || reference) {
         const f = parseFeatures(
-          await worker.request({ op: 'features', path: job.path, reference, points: pts }),
+          await worker.request({ op: 'features', ...wireImage(image), reference, points: pts }),
           pts.map((p) => p.key),
           reference,
         );
-        size = f.size;
         for (const r of rows) {
           if (r.kind === 'reference') out.set(r.key, { dets: f.reference!, bytes: null });
           if (r.kind !== 'feature') continue;
@@ -356,12 +365,11 @@ export async function createTorchRunner(o: TorchRunnerOptions): Promise<Experime
       for (let i = 0; i < anchorRows.length; i++) {
         const r = anchorRows[i]!;
         const c = await coded[i]!;
-        const d = c.decoded;
-        const reply = await worker.request({ op: 'detect', height: d.height, width: d.width, bgr: Buffer.from(d.data).toString('base64') });
+        const reply = await worker.request({ op: 'detect', ...wireImage(c.decoded) });
         out.set(r.key, { dets: parseDets(reply.dets, `${r.key} detections`), bytes: c.bytes });
         done(r.key);
       }
-      return { size: size ?? [...job.size], rows: out };
+      return { size: [image.height, image.width], rows: out };
     },
     close() {
       worker.close();

@@ -8,6 +8,7 @@ import {
   parseFeatures,
   parseHello,
   parseReply,
+  wireImage,
   workerPoints,
   WorkerProtocolError,
   type CodecInfo,
@@ -71,6 +72,15 @@ describe('worker protocol', () => {
     expect(() => parseFeatures({ size: [320, 404], reference: null, rows: {} }, ['m1/0'], false)).toThrow(/no row m1\/0/);
     expect(() => parseFeatures({ size: [320, 404], rows: { a: { ...wireRow, zShape: [2] } } }, ['a'], false)).toThrow(/zShape/);
     expect(() => parseFeatures({ size: [320, 404], rows: { a: { ...wireRow, mx: 'x' } } }, ['a'], false)).toThrow(/mn\/mx/);
+  });
+});
+
+describe('images on the wire', () => {
+  it('sends the BGR bytes of the view, not of its whole buffer', () => {
+    const buf = Uint8Array.from({ length: 20 }, (_, i) => i);
+    const w = wireImage({ height: 1, width: 2, data: buf.subarray(4, 10) });
+    expect(w).toMatchObject({ height: 1, width: 2 });
+    expect(Array.from(Buffer.from(w.bgr, 'base64'))).toEqual([4, 5, 6, 7, 8, 9]);
   });
 });
 

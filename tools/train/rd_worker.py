@@ -6,8 +6,9 @@ own code, real entropy coding) for `runRdExperiment`, one JSON object per line o
       --min-size 320 --max-size 544 [--threads 1]
 
 Start: one line {"ready": true, "codecs": [{"levels": n}], "numClasses": k, "classNames": [...]|null}.
-Requests (each answered by one line; an error by {"error": "..."}):
-  {"op": "features", "path": image file, "reference": bool,
+Requests (each answered by one line; an error by {"error": "..."}); images come decoded by webvcm (the same pixels
+as `webvcm eval`, whatever the file format):
+  {"op": "features", "height": H, "width": W, "bgr": b64 of H*W*3 uint8 BGR, "reference": bool,
    "points": [{"key": row key, "method": 1|2, "codec": index, "level": VBR level or null}]}
     -> {"size": [H, W], "reference": dets|null, "rows": {key: {dets, "y": b64, "z": b64, "zShape": [h, w],
         "featureShape": [C, H, W], "padding": [t, l, b, r], "mn": f32, "mx": f32, "resized": [h, w]}}}
@@ -144,7 +145,7 @@ class Worker:
 
     @torch.no_grad()
     def features(self, req):
-        bgr = np.asarray(Image.open(req['path']).convert('RGB'))[:, :, ::-1].copy()
+        bgr = image(req)
         original = bgr.shape[:2]
         out = {'size': list(original), 'reference': None, 'rows': {}}
         for method in (1, 2):
@@ -161,12 +162,18 @@ class Worker:
 
     @torch.no_grad()
     def detect(self, req):
-        H, W = int(req['height']), int(req['width'])
-        bgr = np.frombuffer(base64.b64decode(req['bgr']), dtype=np.uint8)
-        if bgr.size != H * W * 3:
-            raise ValueError(f'bgr holds {bgr.size} bytes for {H}x{W}x3')
-        stem, size = self.stem(bgr.reshape(H, W, 3), False)
-        return {'dets': self.finish(stem, size, (H, W))}
+        bgr = image(req)
+        stem, size = self.stem(bgr, False)
+        return {'dets': self.finish(stem, size, bgr.shape[:2])}
+
+
+def image(req):
+    """The request's image: H×W×3 uint8 BGR, decoded by webvcm (bgrFromFileBytes, or an anchor's decoder)."""
+    H, W = int(req['height']), int(req['width'])
+    bgr = np.frombuffer(base64.b64decode(req['bgr']), dtype=np.uint8)
+    if H <= 0 or W <= 0 or bgr.size != H * W * 3:
+        raise ValueError(f'bgr holds {bgr.size} bytes for {H}x{W}x3')
+    return bgr.reshape(H, W, 3)
 
 
 
