@@ -308,11 +308,13 @@ export async function runFullEval(
 ): Promise<void> {
   process.stderr.write(`${who}: ${runner.detectorInfo}; class mapping ${runner.classNames ? 'by name' : 'COCO ids'}\n`);
   const names = codecLabels(codecs);
+  // each variable-rate checkpoint of several is its own curve (fixed-rate checkpoints share one curve per method)
+  const curves = codecs.length > 1 ? runner.points.map((p) => (p.gain !== undefined ? names[p.codec] : undefined)) : undefined;
   const { runRdExperiment } = await import('../eval/experiment.ts');
   const res = await runRdExperiment({
     annotations: opts.annotations,
     images: opts.images,
-    plan: { methods, codecNames: runner.points.map((p) => `${names[p.codec]}${p.suffix}`), anchors },
+    plan: { methods, codecNames: runner.points.map((p) => `${names[p.codec]}${p.suffix}`), codecCurves: curves, anchors },
     runner,
     limit: opts.limit,
     outDir: opts.out,

@@ -33,11 +33,16 @@ export interface RowPlan {
   methods: (1 | 2)[];
   /** one name per feature-codec checkpoint (rate point), e.g. the file's base name */
   codecNames: string[];
+  /**
+   * Per rate point, the curve it belongs to within its method (undefined: the plain `method m` curve). Each
+   * variable-rate checkpoint of several is its own curve, e.g. the paper's recipe beside a task-aware variant.
+   */
+  codecCurves?: (string | undefined)[];
   anchors: { codec: AnchorCodec; qualities: number[] }[];
 }
 
-export function methodCurve(m: 1 | 2): string {
-  return `method ${m}`;
+export function methodCurve(m: 1 | 2, tag?: string): string {
+  return tag ? `method ${m} · ${tag}` : `method ${m}`;
 }
 
 /** The experiment's rows in run order: uncompressed, method × codec, anchor × quality. */
@@ -45,7 +50,15 @@ export function planRows(p: RowPlan): RowSpec[] {
   const rows: RowSpec[] = [{ key: 'uncompressed', kind: 'reference', curve: 'uncompressed', label: 'uncompressed' }];
   for (const m of p.methods) {
     p.codecNames.forEach((name, i) =>
-      rows.push({ key: `m${m}/${i}`, kind: 'feature', curve: methodCurve(m), label: name, method: m, codecIndex: i, codecName: name }),
+      rows.push({
+        key: `m${m}/${i}`,
+        kind: 'feature',
+        curve: methodCurve(m, p.codecCurves?.[i]),
+        label: name,
+        method: m,
+        codecIndex: i,
+        codecName: name,
+      }),
     );
   }
   for (const a of p.anchors) {
@@ -325,8 +338,9 @@ function curvePoints(rows: RowSummary[], curve: string, metric: keyof CocoStats)
 }
 
 /**
- * BD-rates of every curve (methods and anchors) against every anchor, on each metric; the best anchor is the one
- * with the lowest BD-rate (mAP, cubic, else pchip) against the first anchor (which is 0 against itself).
+ * BD-rates of every curve (methods and anchors) against every anchor, and of each method-2 curve against its method-1
+ * curve (the paper's comparison), on each metric; the best anchor is the one with the lowest BD-rate (mAP, cubic,
+ * else pchip) against the first anchor (which is 0 against itself).
  */
 export function computeBd(rows: RowSummary[], metrics: ('AP' | 'AP50' | 'AP75')[] = ['AP', 'AP50']): ExperimentResult['bd'] {
   const curves = [...new Set(rows.filter((r) => r.kind !== 'reference').map((r) => r.curve))];
@@ -341,6 +355,20 @@ export function computeBd(rows: RowSummary[], metrics: ('AP' | 'AP50' | 'AP75')[
         const interp = (m: BdInterpolation) => bdRate(ap, cp, m);
         entries.push({ curve: c, anchor: a, metric, cubic: interp('cubic'), pchip: interp('pchip'), bdMetric: bdQuality(ap, cp, 'cubic') });
       }
+    }
+    for (const c of curves) {
+      const m1 = c.startsWith('method 2') ? `method 1${c.slice('method 2'.length)}` : undefined;
+      if (!m1 || !curves.includes(m1)) continue;
+      const ap = curvePoints(rows, m1, metric),
+        cp = curvePoints(rows, c, metric);
+      entries.push({
+        curve: c,
+        anchor: m1,
+        metric,
+        cubic: bdRate(ap, cp, 'cubic'),
+        pchip: bdRate(ap, cp, 'pchip'),
+        bdMetric: bdQuality(ap, cp, 'cubic'),
+      });
     }
   }
   if (!anchors.length) return { bestAnchor: null, bestAnchorReason: 'no anchors were run', entries };

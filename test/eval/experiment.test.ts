@@ -126,6 +126,20 @@ describe('the rate-accuracy experiment (fake runner)', () => {
     expect(new Set(rows.map((r) => r.curve))).toEqual(new Set(['uncompressed', 'method 1', 'method 2', 'JPEG', 'WebP']));
   });
 
+  it('plans one curve per tagged rate-point group (e.g. two variable-rate checkpoints)', () => {
+    const rows = planRows({ ...PLAN, codecCurves: ['paper', 'paper', 'task-aware', 'task-aware'] });
+    expect(rows.filter((r) => r.kind === 'feature').map((r) => r.curve)).toEqual([
+      'method 1 · paper',
+      'method 1 · paper',
+      'method 1 · task-aware',
+      'method 1 · task-aware',
+      'method 2 · paper',
+      'method 2 · paper',
+      'method 2 · task-aware',
+      'method 2 · task-aware',
+    ]);
+  });
+
   it('bpp over the original pixels, AP per row with classes mapped by name, CSVs, SVG, BD-rates, progress', async () => {
     const { dir, ann, gt } = makeSet();
     const sink = new Sink();
@@ -167,6 +181,13 @@ describe('the rate-accuracy experiment (fake runner)', () => {
     const m1 = bd.entries.find((e: any) => e.metric === 'AP' && e.anchor === 'WebP' && e.curve === 'method 1');
     expect(Number.isFinite(m1.bdRatePchip.value)).toBe(true);
     expect(readFileSync(join(out, 'bd-rate.md'), 'utf8')).toMatch(/\| method 1 \| WebP \(best\) \|/);
+    // the paper's comparison: method 2 against method 1, on each metric
+    for (const metric of ['AP', 'AP50']) {
+      const m21 = bd.entries.find((e: any) => e.metric === metric && e.anchor === 'method 1' && e.curve === 'method 2');
+      expect(m21, metric).toBeDefined();
+      expect(Number.isFinite(m21.bdRatePchip.value), metric).toBe(true);
+    }
+    expect(readFileSync(join(out, 'bd-rate.md'), 'utf8')).toMatch(/\| method 2 \| method 1 \|/);
     expect(Object.keys(res.files).sort()).toEqual(['bdJson', 'bdMarkdown', 'cache', 'csv', 'imagesCsv', 'plot', 'summary']);
     // progress: one line per image with an ETA
     const lines = sink.text.trim().split('\n');

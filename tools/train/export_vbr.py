@@ -1,7 +1,7 @@
 """Export a VBR training checkpoint (train_codec_vbr.py's OUT/last.pt, or an f16 snapshot) as CompressAI writes a
 finished model: `update(force=True)`, then `torch.save(state_dict)`.
 
-  COMPRESSAI_SRC=... /usr/bin/python3 tools/train/export_vbr.py .cache/train/vbr/last.pt -o .cache/train/vbr/codec-vbr.pth.tar
+  COMPRESSAI_SRC=... /usr/bin/python3 tools/train/export_vbr.py .cache/train/vbr/last.pt -o .cache/train/vbr/codec-vbr.pth.tar [--f16]
 """
 import argparse
 import os
@@ -17,6 +17,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('ckpt')
     ap.add_argument('-o', '--out', required=True)
+    ap.add_argument('--f16', action='store_true',
+                    help='round every parameter to float16 first (then update): `webvcm convert` stores those tensors as '
+                         'F16, losslessly, which halves the file; the rounded model is the one evaluated')
     a = ap.parse_args()
     c = torch.load(a.ckpt, map_location='cpu')
     sd = c['model'] if 'model' in c else c
@@ -24,6 +27,10 @@ def main():
     N, M = sd['g_a.0.weight'].shape[0], sd['g_a.6.weight'].shape[0]
     m = train_codec_vbr.make_vbr(N, M, [1.0] * len(sd['Gain']), 0)
     m.load_state_dict(sd)
+    if a.f16:
+        with torch.no_grad():
+            for p in m.parameters():
+                p.copy_(p.half().float())
     m.eval()
     m.update(force=True)
     torch.save(m.state_dict(), a.out)

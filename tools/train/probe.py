@@ -79,6 +79,8 @@ def main():
     ap.add_argument('--limit', type=int, default=50)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--results', default='')
+    ap.add_argument('--codec', default='', help='a CompressAI .pth.tar: score the receiver side of method 1 through it (estimated bpp)')
+    ap.add_argument('--level', type=int, default=0, help='with a VBR --codec: the level')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model = load(args.ckpt)
@@ -91,18 +93,28 @@ def main():
             anns.setdefault(a['image_id'], []).append(a)
     for i in ids:
         anns.setdefault(i, [])
+    codec, bits, pixels = None, [], 0
+    if args.codec:
+        import train_detector
+        codec = train_detector.load_codec(args.codec)
     res = []
     t0 = time.time()
     for im in ims:
         img = np.asarray(Image.open(os.path.join(args.split, im['file_name'])).convert('RGB'))[:, :, ::-1].copy()
         x, size = rcnn.preprocess(torch.from_numpy(img))
-        b, s, k = model.infer(x[None], size)
+        stem = None
+        if codec is not None:
+            stem = train_detector.coded_stem(model.backbone.bottom_up.stem, codec, x[None], [size], args.level if hasattr(codec, 'Gain') else None, bits)
+            pixels += size[0] * size[1]
+        b, s, k = model.infer(x[None], size, stem)
         for bb, ss, kk in zip(b.tolist(), s.tolist(), k.tolist()):
             res.append({'image_id': im['id'], 'category_id': kk + 1, 'bbox': [bb[0], bb[1], bb[2] - bb[0], bb[3] - bb[1]], 'score': ss})
     os.makedirs(os.path.join(ROOT, '.cache/probe'), exist_ok=True)
     out = args.results or os.path.join(ROOT, '.cache/probe', f'{os.path.basename(os.path.dirname(os.path.abspath(args.ckpt)))}-{os.path.basename(args.split)}.json')
     json.dump(res, open(out, 'w'))
     p, r, rs, found = pr_at(res, anns)
+    if codec is not None:
+        print(f'codec {args.codec} level {args.level}: {sum(bits) / pixels:.4f} bpp (estimated from the likelihoods)')
     print(f'{args.ckpt} on {os.path.basename(args.split)} ({len(ims)} images, {time.time() - t0:.0f} s): '
           f'score>=0.5 precision {p:.3f} recall {r:.3f} small recall {rs:.3f} ({found["small"][0]}/{found["small"][1]})')
     sub = {'images': ims, 'annotations': [a for a in js['annotations'] if a['image_id'] in ids], 'categories': js['categories']}

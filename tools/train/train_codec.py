@@ -89,6 +89,29 @@ def crop_batch(feats, rng, batch, cs, ranges=None):
     return torch.stack(xs) if ranges is None else (torch.stack(xs), torch.tensor(rs))
 
 
+def full_batch(feats, rng, batch, ranges=None):
+    """A batch of whole 8-bit maps as the receiver codes them with method 1: each padded to multiples of 64, split as
+    CompressAI's compute_padding (centred), then zero-padded bottom/right to the batch's largest; random horizontal
+    flips. Returns (x [B, C, H, W] in [0, 1], mask [B, 1, H, W] of the real map, ranges [B, 2] or None)."""
+    xs, ms, rs = [], [], []
+    for _ in range(batch):
+        k = rng.randrange(len(feats))
+        f = feats[k].float() / 255
+        if rng.random() < 0.5:
+            f = f.flip(2)
+        C, H, W = f.shape
+        H2, W2 = (H + 63) // 64 * 64, (W + 63) // 64 * 64
+        t, l = (H2 - H) // 2, (W2 - W) // 2
+        xs.append(F.pad(f, (l, W2 - W - l, t, H2 - H - t)))
+        ms.append(F.pad(torch.ones(1, H, W), (l, W2 - W - l, t, H2 - H - t)))
+        if ranges is not None:
+            rs.append(ranges[k])
+    Hm, Wm = max(x.shape[1] for x in xs), max(x.shape[2] for x in xs)
+    x = torch.stack([F.pad(v, (0, Wm - v.shape[2], 0, Hm - v.shape[1])) for v in xs])
+    m = torch.stack([F.pad(v, (0, Wm - v.shape[2], 0, Hm - v.shape[1])) for v in ms])
+    return x, m, (torch.tensor(rs) if ranges is not None else None)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--stem', help='stem state dict written by train_detector.py (OUT/stem.pt)')

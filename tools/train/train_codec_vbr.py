@@ -63,6 +63,12 @@ def main():
     ap.add_argument('--seed', type=int, default=5)
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--task-detector', help='task-aware variant (ours): also the distortion of the frozen detector\'s res2 output on the dequantised features (a .safetensors or final.pt)')
+    ap.add_argument('--full-frac', type=float, default=0.0,
+                    help='fraction of batches made of whole maps padded as method 1 codes them (bpp per real image pixel, '
+                         'distortion on the real map), the rest 64×64 crops')
+    ap.add_argument('--full-batch', type=int, default=4)
+    ap.add_argument('--reset-gains', action='store_true',
+                    help="gains from --lambdas and --base-level (sqrt(λ/λ_base)) instead of the base's, e.g. to add a level")
     ap.add_argument('--task-weight', type=float, default=1.0, help='weight of the res2 distortion against the feature MSE')
     args = ap.parse_args()
     say = runlog.start_run(args.out, args.threads)
@@ -83,7 +89,7 @@ def main():
         bs = bs['models'][0]
     elif 'model' in bs:  # this script's own checkpoint (a restart with new settings)
         bs = bs['model']
-    bs = {k: (v.float() if v.is_floating_point() else v) for k, v in bs.items()}  # f16 snapshots
+    bs = {k: (v.float() if v.is_floating_point() else v) for k, v in bs.items() if not (args.reset_gains and k == 'Gain')}  # f16 snapshots
     N, M = bs['g_a.0.weight'].shape[0], bs['g_a.6.weight'].shape[0]
     model = make_vbr(N, M, lambdas, args.base_level)
     missing, unexpected = model.load_state_dict(bs, strict=False)
@@ -115,21 +121,32 @@ def main():
         for g in opt.param_groups:
             g['lr'] = lr
         s = rng.randrange(len(lambdas))
-        if res2 is None:
-            xb = train_codec.crop_batch(feats, rng, args.batch, args.crop).to(dev)
+        if rng.random() < args.full_frac:
+            xb, mask, rb = train_codec.full_batch(feats, rng, args.full_batch, ranges)
+            mask = mask.to(dev)
+            npix = float(mask.sum()) * 16
         else:
-            xb, rb = train_codec.crop_batch(feats, rng, args.batch, args.crop, ranges)
-            xb, rb = xb.to(dev), rb.to(dev)
-        npix = xb.shape[0] * args.crop * args.crop * 16
+            xb, rb = train_codec.crop_batch(feats, rng, args.batch, args.crop, ranges) if res2 is not None else \
+                (train_codec.crop_batch(feats, rng, args.batch, args.crop), None)
+            mask = None
+            npix = xb.shape[0] * args.crop * args.crop * 16
+        xb = xb.to(dev)
         out = model(xb, stage=2, s=s)
         bpp = sum(torch.log(l).sum() for l in out['likelihoods'].values()) / (-math.log(2) * npix)
-        mse = F.mse_loss(out['x_hat'], xb)
+
+        def masked_mse(a, b):
+            if mask is None:
+                return F.mse_loss(a, b)
+            return ((a - b) ** 2 * mask).sum() / (mask.sum() * a.shape[1])
+
+        mse = masked_mse(out['x_hat'], xb)
         dist = mse
         if res2 is not None:  # task-aware: res2(F̂) against res2(F), in units of the map's range
+            rb = rb.to(dev)
             lo, span = rb[:, 0].view(-1, 1, 1, 1), (rb[:, 1] - rb[:, 0]).view(-1, 1, 1, 1)
             with torch.no_grad():
                 r_ref = res2(xb * span + lo)
-            dist = mse + args.task_weight * F.mse_loss(res2(out['x_hat'] * span + lo) / span, r_ref / span)
+            dist = mse + args.task_weight * masked_mse(res2(out['x_hat'] * span + lo) / span, r_ref / span)
         loss = bpp + lambdas[s] * 255 ** 2 * dist
         opt.zero_grad()
         loss.backward()
@@ -139,8 +156,9 @@ def main():
         opt_aux.zero_grad()
         aux.backward()
         opt_aux.step()
-        b0, m0 = avg.get(s, (float(bpp), float(mse)))
-        avg[s] = (0.95 * b0 + 0.05 * float(bpp), 0.95 * m0 + 0.05 * float(mse))
+        if (mask is not None) == (args.full_frac > 0):  # the log follows whole maps when there are any
+            b0, m0 = avg.get(s, (float(bpp), float(mse)))
+            avg[s] = (0.95 * b0 + 0.05 * float(bpp), 0.95 * m0 + 0.05 * float(mse))
         now = time.time()
         state['elapsed'] += now - t_last
         t_last = now

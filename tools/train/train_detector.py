@@ -85,7 +85,7 @@ def batch(items, rng, n):
 
 
 @torch.no_grad()
-def coded_stem(stem, codec, x, sizes, level=None):
+def coded_stem(stem, codec, x, sizes, level=None, bits=None):
     """The receiver's stem features F̂ for a batch: per image, the project's feature path (min/max, 8-bit, method 1
     padding to multiples of 64 split as CompressAI's compute_padding), the codec's eval-mode forward (rounded y and z,
     i.e. what decoding the stream gives), crop, clamp to [0, 1], dequantize; placed where the batch's stem output is."""
@@ -100,9 +100,30 @@ def coded_stem(stem, codec, x, sizes, level=None):
         t, l = (H2 - H) // 2, (W2 - W) // 2
         qp = F.pad(q[None], (l, W2 - W - l, t, H2 - H - t))
         res = codec(qp) if level is None else codec(qp, stage=2, s=level)  # a VBR codec at one of its levels
+        if bits is not None:  # estimated y + z bits (probe.py)
+            bits.append(sum(float(-torch.log2(v).sum()) for v in res['likelihoods'].values()))
         xh = res['x_hat'][0, :, t:t + H, l:l + W].clamp(0, 1)
         out[i, :, :H, :W] = xh * (mx - mn) + mn
     return out
+
+
+def load_codec(path):
+    """A CompressAI .pth.tar (fixed-rate bmshj2018-hyperprior, or the VBR variant of train_codec_vbr.py), updated,
+    frozen, in eval mode."""
+    import train_codec
+    sd = torch.load(path, map_location='cpu')
+    N, M = sd['g_a.0.weight'].shape[0], sd['g_a.6.weight'].shape[0]
+    if 'Gain' in sd:  # bmshj2018-hyperprior-vbr (train_codec_vbr.py): every level is a codec
+        import train_codec_vbr
+        m = train_codec_vbr.make_vbr(N, M, [1.0] * len(sd['Gain']), 0)
+    else:
+        m = train_codec.make_codec(N, M)
+    m.load_state_dict(sd)
+    m.update(force=True)
+    m.eval()
+    for q in m.parameters():
+        q.requires_grad_(False)
+    return m
 
 
 def main():
@@ -175,21 +196,8 @@ def main():
     codecs = []
     if args.codecs:
         assert state['stem_frozen'], 'codec-aware fine-tuning needs the frozen stem the codecs were trained on'
-        import train_codec
         for p in args.codecs.split(','):
-            sd = torch.load(p, map_location='cpu')
-            N, M = sd['g_a.0.weight'].shape[0], sd['g_a.6.weight'].shape[0]
-            if 'Gain' in sd:  # bmshj2018-hyperprior-vbr (train_codec_vbr.py): every level is a codec
-                import train_codec_vbr
-                m = train_codec_vbr.make_vbr(N, M, [1.0] * len(sd['Gain']), 0)
-            else:
-                m = train_codec.make_codec(N, M)
-            m.load_state_dict(sd)
-            m.update(force=True)
-            m.eval()
-            m.to(dev)
-            for q in m.parameters():
-                q.requires_grad_(False)
+            m = load_codec(p).to(dev)
             codecs.append(m)
         say(f'codec-aware fine-tuning with {len(codecs)} codecs ({args.codecs}), coded fraction {args.coded_frac}')
     t_last = time.time()

@@ -3,7 +3,7 @@
 // Offsets are relative to the start of the data section. We pad the header with spaces to a multiple of 8 bytes so
 // every tensor of a file we write is 8-byte aligned (what the reference implementation does as well).
 import { SafetensorsFormatError, TruncatedCheckpointError } from './errors.ts';
-import { type SourceDtype, ITEMSIZE, hostDtype, numel, toHostArray } from './tensor.ts';
+import { type SourceDtype, ITEMSIZE, halvesIfExact, hostDtype, numel, toHostArray } from './tensor.ts';
 import type { HostTensor } from './types.ts';
 
 const ST_DTYPES: Record<string, SourceDtype> = {
@@ -78,12 +78,18 @@ export function readSafetensors(b: Uint8Array): { tensors: Map<string, HostTenso
 export function writeSafetensors(tensors: Map<string, HostTensor>, metadata: Record<string, string>): Uint8Array {
   const names = [...tensors.keys()].sort();
   const header: Record<string, unknown> = { __metadata__: metadata };
+  // a float tensor whose every value is exactly a float16 (e.g. weights rounded to f16 before export) is stored as F16:
+  // lossless, half the bytes; readers upcast it to the same float32 values (and the same fingerprint)
+  const data = new Map<string, ArrayBufferView>();
   let off = 0;
   for (const name of names) {
     const t = tensors.get(name)!;
-    const size = t.data.byteLength;
-    header[name] = { dtype: t.dtype === 'float32' ? 'F32' : 'I32', shape: t.shape, data_offsets: [off, off + size] };
-    off += size;
+    const half = t.dtype === 'float32' ? halvesIfExact(t.data as Float32Array) : null;
+    const d = half ?? t.data;
+    data.set(name, d);
+    const dtype = half ? 'F16' : t.dtype === 'float32' ? 'F32' : 'I32';
+    header[name] = { dtype, shape: t.shape, data_offsets: [off, off + d.byteLength] };
+    off += d.byteLength;
   }
   let json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8;
@@ -95,9 +101,9 @@ export function writeSafetensors(tensors: Map<string, HostTensor>, metadata: Rec
   json = new Uint8Array(0);
   let p = 8 + padded;
   for (const name of names) {
-    const t = tensors.get(name)!;
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), p);
-    p += t.data.byteLength;
+    const d = data.get(name)!;
+    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), p);
+    p += d.byteLength;
   }
   return out;
 }

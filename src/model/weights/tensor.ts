@@ -35,6 +35,34 @@ function halfToFloat(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
+/** The float16 bits of `v` when `v` (a float32) is exactly a float16, else -1 (NaN and ±Infinity: -1). */
+export function halfBitsIfExact(v: number): number {
+  if (v === 0) return Object.is(v, -0) ? 0x8000 : 0;
+  if (!Number.isFinite(v)) return -1;
+  const sign = v < 0 ? 0x8000 : 0;
+  const a = Math.abs(v);
+  if (a < 2 ** -14) {
+    const m = a * 2 ** 24; // subnormal: m · 2^-24, m < 1024
+    return Number.isInteger(m) ? sign | m : -1;
+  }
+  const e = Math.floor(Math.log2(a));
+  const ex = 2 ** e > a ? e - 1 : 2 ** (e + 1) <= a ? e + 1 : e; // guard log2 rounding
+  if (ex > 15) return -1;
+  const m = (a / 2 ** ex - 1) * 1024;
+  return Number.isInteger(m) ? sign | ((ex + 15) << 10) | m : -1;
+}
+
+/** A float32 tensor as float16 bits when every value is exactly a float16 (lossless), else null. */
+export function halvesIfExact(x: Float32Array): Uint16Array | null {
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const h = halfBitsIfExact(x[i]!);
+    if (h < 0) return null;
+    out[i] = h;
+  }
+  return out;
+}
+
 /**
  * Convert `count` elements of `dtype` starting at `bytes[0]` (little-endian unless `bigEndian`) to a flat
  * Float32Array/Int32Array. Aligned little-endian float32/int32 input gives a view (no copy).
