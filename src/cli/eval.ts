@@ -10,6 +10,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { precisionArg } from './defaults.ts';
 import { ANCHOR_CODECS, anchorQualityRange, DEFAULT_ANCHOR_QUALITIES, isAnchorCodec, type AnchorCodec } from '../eval/anchors.ts';
 import { CocoFormatError, evaluateBoxes } from '../eval/cocoeval.ts';
+import type { ExperimentResult, ExperimentRunner } from '../eval/experiment.ts';
+import type { RatePoint } from '../eval/rd-runner.ts';
 import { VcmError } from '../util/errors.ts';
 
 export class EvalUsageError extends VcmError {
@@ -33,7 +35,7 @@ function readJson(path: string, what: string): unknown {
   }
 }
 
-function parseLimit(v: string): number {
+export function parseLimit(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
   return n;
@@ -232,27 +234,12 @@ export function register(program: Command): void {
         return;
       }
       // Validate everything before any work.
-      const methods = parseMethodList(opts.method);
       if (opts.mode !== 'compat' && opts.mode !== 'portable')
         throw new EvalUsageError(`--mode must be compat or portable, got '${opts.mode}'`);
-      if (opts.onError !== 'skip' && opts.onError !== 'fail')
-        throw new EvalUsageError(`--on-error must be skip or fail, got '${opts.onError}'`);
-      if (!['auto', 'bar', 'lines', 'none'].includes(opts.progress ?? 'auto'))
-        throw new EvalUsageError(`--progress must be auto, bar, lines or none, got '${opts.progress}'`);
-      const anchors = parseAnchors(opts.anchors, opts.anchorQ);
       const { bundledRatePoints, DEFAULT_DETECTOR } = await import('./defaults.ts');
       const detector = opts.detector ?? DEFAULT_DETECTOR;
       const codecs = opts.codec.length ? opts.codec : bundledRatePoints();
-      checkReadable(opts.annotations, 'annotations');
-      checkReadable(detector, 'detector checkpoint');
-      for (const c of codecs) checkReadable(c, 'codec checkpoint');
-      if (new Set(codecs.map((c) => resolve(c))).size !== codecs.length) throw new EvalUsageError('--codec lists a checkpoint twice');
-      const { loadImageJobs, runRdExperiment } = await import('../eval/experiment.ts');
-      loadImageJobs(opts.annotations, opts.images!, opts.limit); // annotations and every image file exist
-      if (anchors.length) {
-        const { checkAnchorSupport } = await import('../eval/anchors.ts');
-        await checkAnchorSupport(anchors.map((a) => a.codec));
-      }
+      const { methods, anchors } = await checkFullEval({ ...opts, images: opts.images! }, detector, codecs);
       const { createRdRunner } = await import('../eval/rd-runner.ts');
       const runner = await createRdRunner({
         detector,
@@ -264,40 +251,97 @@ export function register(program: Command): void {
         precision: opts.precision,
         scales: opts.scales,
       });
-      process.stderr.write(`eval: ${runner.detectorInfo}; class mapping ${runner.classNames ? 'by name' : 'COCO ids'}\n`);
-      const names = codecLabels(codecs);
-      const uniq = runner.points.map((p) => `${names[p.codec]}${p.suffix}`);
-      // each variable-rate checkpoint of several is its own curve (fixed-rate checkpoints share one curve per method)
-      const curves = codecs.length > 1 ? runner.points.map((p) => (p.gain !== undefined ? names[p.codec] : undefined)) : undefined;
-      const res = await runRdExperiment({
-        annotations: opts.annotations,
-        images: opts.images!,
-        plan: { methods, codecNames: uniq, codecCurves: curves, anchors },
-        runner,
-        limit: opts.limit,
-        outDir: opts.out,
-        csvPath: opts.csv,
-        plotPath: opts.plot,
-        onError: opts.onError as 'skip' | 'fail',
-        resume: !!opts.resume,
-        progress: opts.progress as 'auto',
-      });
-      if (opts.json) {
-        process.stdout.write(
-          JSON.stringify({ rows: res.rows, bestAnchor: res.bd.bestAnchor, files: res.files, skipped: res.skipped }) + '\n',
-        );
-      } else {
-        process.stdout.write(res.table);
-        if (res.bd.entries.length) process.stdout.write('\n' + bdSummary(res.bd) + '\n');
-        if (res.skipped.length)
-          process.stdout.write(`skipped ${res.skipped.length} image(s): ${res.skipped.map((s) => s.fileName).join(', ')}\n`);
-        process.stdout.write(
-          `${res.imageIds.length} image(s), ${res.seconds.toFixed(0)} s; wrote:\n${Object.entries(res.files)
-            .map(([k, f]) => `  ${k.padEnd(11)} ${f}`)
-            .join('\n')}\n`,
-        );
-      }
+      await runFullEval({ ...opts, images: opts.images! }, runner, methods, anchors, codecs, 'eval');
     });
+}
+
+/** The options of the full experiment that `webvcm eval` and tools/rd-torch.ts share. */
+export interface FullEvalOptions {
+  annotations: string;
+  images: string;
+  method: string;
+  anchors?: string;
+  anchorQ?: string;
+  limit?: number;
+  out?: string;
+  csv?: string;
+  plot?: string;
+  onError: string;
+  progress?: string;
+  resume?: boolean;
+  json?: boolean;
+}
+
+/** Check every option, the annotation file, every image file and every checkpoint before any work. */
+export async function checkFullEval(
+  opts: FullEvalOptions,
+  detector: string,
+  codecs: string[],
+): Promise<{ methods: (1 | 2)[]; anchors: { codec: AnchorCodec; qualities: number[] }[] }> {
+  const methods = parseMethodList(opts.method);
+  if (opts.onError !== 'skip' && opts.onError !== 'fail')
+    throw new EvalUsageError(`--on-error must be skip or fail, got '${opts.onError}'`);
+  if (!['auto', 'bar', 'lines', 'none'].includes(opts.progress ?? 'auto'))
+    throw new EvalUsageError(`--progress must be auto, bar, lines or none, got '${opts.progress}'`);
+  const anchors = parseAnchors(opts.anchors, opts.anchorQ);
+  checkReadable(opts.annotations, 'annotations');
+  checkReadable(detector, 'detector checkpoint');
+  for (const c of codecs) checkReadable(c, 'codec checkpoint');
+  if (new Set(codecs.map((c) => resolve(c))).size !== codecs.length) throw new EvalUsageError('--codec lists a checkpoint twice');
+  const { loadImageJobs } = await import('../eval/experiment.ts');
+  loadImageJobs(opts.annotations, opts.images, opts.limit); // annotations and every image file exist
+  if (anchors.length) {
+    const { checkAnchorSupport } = await import('../eval/anchors.ts');
+    await checkAnchorSupport(anchors.map((a) => a.codec));
+  }
+  return { methods, anchors };
+}
+
+/** Run the experiment with a built runner (labels from the checkpoint names) and print the result. */
+export async function runFullEval(
+  opts: FullEvalOptions,
+  runner: ExperimentRunner & { detectorInfo: string; points: readonly RatePoint[] },
+  methods: (1 | 2)[],
+  anchors: { codec: AnchorCodec; qualities: number[] }[],
+  codecs: string[],
+  who: string,
+): Promise<void> {
+  process.stderr.write(`${who}: ${runner.detectorInfo}; class mapping ${runner.classNames ? 'by name' : 'COCO ids'}\n`);
+  const names = codecLabels(codecs);
+  // each variable-rate checkpoint of several is its own curve (fixed-rate checkpoints share one curve per method)
+  const curves = codecs.length > 1 ? runner.points.map((p) => (p.gain !== undefined ? names[p.codec] : undefined)) : undefined;
+  const { runRdExperiment } = await import('../eval/experiment.ts');
+  const res = await runRdExperiment({
+    annotations: opts.annotations,
+    images: opts.images,
+    plan: { methods, codecNames: runner.points.map((p) => `${names[p.codec]}${p.suffix}`), codecCurves: curves, anchors },
+    runner,
+    limit: opts.limit,
+    outDir: opts.out,
+    csvPath: opts.csv,
+    plotPath: opts.plot,
+    onError: opts.onError as 'skip' | 'fail',
+    resume: !!opts.resume,
+    progress: opts.progress as 'auto',
+  });
+  printRdResult(res, !!opts.json);
+}
+
+/** The experiment's result on stdout: JSON, or the RD table, the BD-rates against the best anchor and the files. */
+function printRdResult(res: ExperimentResult, json: boolean): void {
+  if (json) {
+    process.stdout.write(JSON.stringify({ rows: res.rows, bestAnchor: res.bd.bestAnchor, files: res.files, skipped: res.skipped }) + '\n');
+    return;
+  }
+  process.stdout.write(res.table);
+  if (res.bd.entries.length) process.stdout.write('\n' + bdSummary(res.bd) + '\n');
+  if (res.skipped.length)
+    process.stdout.write(`skipped ${res.skipped.length} image(s): ${res.skipped.map((s) => s.fileName).join(', ')}\n`);
+  process.stdout.write(
+    `${res.imageIds.length} image(s), ${res.seconds.toFixed(0)} s; wrote:\n${Object.entries(res.files)
+      .map(([k, f]) => `  ${k.padEnd(11)} ${f}`)
+      .join('\n')}\n`,
+  );
 }
 
 function bdSummary(bd: {
