@@ -5,14 +5,21 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bundledRatePoints, DEFAULT_CODEC, RATE_POINTS_MANIFEST } from '../../src/cli/defaults.ts';
 import { readFileSync } from 'node:fs';
+import { loadCodecWeights } from '../../src/model/weights/index.ts';
 
 describe('bundled rate points', () => {
-  it('the manifest lists at least 4 existing codec files in rising λ, the bundled default among them', () => {
+  it('the manifest gives at least 6 rate points (a variable-rate file: one per level), the bundled default among them', async () => {
     const pts = bundledRatePoints();
-    expect(pts.length).toBeGreaterThanOrEqual(4);
     expect(pts).toContain(DEFAULT_CODEC);
-    const m = JSON.parse(readFileSync(RATE_POINTS_MANIFEST, 'utf8')) as { ratePoints: { lambda: number }[] };
-    const l = m.ratePoints.map((p) => p.lambda);
+    let n = 0;
+    for (const p of pts) {
+      const gain = (await loadCodecWeights(p)).tensors.get('Gain');
+      n += gain ? gain.data.length : 1;
+    }
+    expect(n).toBeGreaterThanOrEqual(6);
+    // entries in rising rate: a fixed-rate entry's λ, a variable-rate entry's λ per level
+    const m = JSON.parse(readFileSync(RATE_POINTS_MANIFEST, 'utf8')) as { ratePoints: { lambda: number | number[] }[] };
+    const l = m.ratePoints.flatMap((p) => p.lambda);
     expect(l).toEqual([...l].sort((a, b) => a - b));
   });
 
