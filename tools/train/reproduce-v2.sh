@@ -3,6 +3,8 @@
 # makes from scratch into weights/default/, or: git show 34bd3d1:weights/default/detector.safetensors > gen1.safetensors
 # and GEN1_DETECTOR=$PWD/gen1.safetensors), on this kind of machine (2 cores, no GPU):
 #   COMPRESSAI_SRC=/path/to/CompressAI [GEN1_DETECTOR=...] bash tools/train/reproduce-v2.sh
+# Every weight file from scratch, in one command (first generation, then this):
+#   COMPRESSAI_SRC=/path/to/CompressAI FROM_SCRATCH=1 bash tools/train/reproduce-v2.sh
 # It ends by exporting into weights/default/ (tools/train/export-v2.sh).
 # Stages (each resumes when rerun; logs in .cache/train/<stage>/log.txt):
 #   A   backbone pre-training on object crops (frozen stem)                     .cache/train/pre     40 min
@@ -19,6 +21,7 @@ cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
 : "${COMPRESSAI_SRC:?set COMPRESSAI_SRC to a CompressAI source checkout (commit 869a9f5)}"
 export COMPRESSAI_SRC
+if [ "${FROM_SCRATCH:-0}" = 1 ]; then bash tools/train/reproduce.sh; fi
 if ! ls "$COMPRESSAI_SRC"/compressai/_CXX*.so >/dev/null 2>&1; then (cd "$COMPRESSAI_SRC" && $PY setup.py build_ext --inplace); fi
 [ -f .cache/world-train/instances.json ] || npx tsx tools/make-world.ts --split train --count 3000 --out .cache/world-train &
 [ -f .cache/world-train-b/instances.json ] || npx tsx tools/make-world.ts --split train --start 3000 --count 3000 --out .cache/world-train-b &
