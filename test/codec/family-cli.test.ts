@@ -17,7 +17,7 @@ const D = resolve(FIXTURES_ROOT, 'codec-family');
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const file = (p: string) => new Uint8Array(readFileSync(p));
 const DET = 'weights/default/detector.safetensors';
-const FIXED = 'weights/default/codec.safetensors';
+const FIXED = 'weights/world/codec-l0.006.safetensors'; // a first-generation fixed-rate codec of the same stem
 const EXAMPLE = 'weights/world/example.png';
 const SIZE = { minSize: 320, maxSize: 456 };
 
