@@ -22,6 +22,8 @@ export {
   type GpuBufferStats,
   inspectStream,
   isVcmStream,
+  parseStream,
+  type ParsedStream,
   type StreamReport,
   detectionsToJson,
   detectionsFromJson,

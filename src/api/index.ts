@@ -31,11 +31,12 @@ import { warmupContext } from '../gpu/backend.ts';
 import type { WarmupReport } from '../model/backend.ts';
 import { imageSizes } from '../model/detector/preprocess.ts';
 import { readContainer } from '../coder/container.ts';
+import { parsedFields, type ParsedStream } from './inspect-stream.ts';
 import type { BgrImage } from '../io/bgr.ts';
 import { parsePrecision, type Precision } from '../util/f16.ts';
 
 export type { ImageInput } from './image-input.ts';
-export { inspectStream, isVcmStream, type StreamReport } from './inspect-stream.ts';
+export { inspectStream, isVcmStream, parseStream, type ParsedStream, type StreamReport } from './inspect-stream.ts';
 export { CONTAINER_HEADER_BYTES } from '../coder/container.ts';
 export {
   detectionsToJson,
@@ -476,11 +477,15 @@ export class VcmDecoder extends Base {
     };
   }
 
-  async decode(bytes: Uint8Array, opts: { returnFeatures?: boolean } = {}): Promise<DecodeResult> {
+  /**
+   * Decode a stream to detections: its `.vcm` bytes, or what `parseStream(bytes)` returned for them (a receiver that
+   * inspected the stream to route it; the container is then not read again).
+   */
+  async decode(stream: Uint8Array | ParsedStream, opts: { returnFeatures?: boolean } = {}): Promise<DecodeResult> {
     this.check();
     const timings: Record<string, number> = {};
     let t0 = performance.now();
-    const { features: stem, fields } = await decodeFeatures(this.codec, bytes, {
+    const { features: stem, fields } = await decodeFeatures(this.codec, parsedFields(stream) ?? (stream as Uint8Array), {
       time: (k: string, ms: number) => {
         timings[k] = ms;
       },

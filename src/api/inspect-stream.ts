@@ -1,6 +1,8 @@
 /**
  * What a `.vcm` stream holds, read from its container alone (no weights, no GPU): `webvcm inspect file.vcm` prints it.
  * Every field is checked by the container reader (docs/bitstream.md); a malformed stream is a ContainerError.
+ * `parseStream` keeps what it read, so a receiver that inspects a stream to route it hands the parsed form to
+ * `VcmDecoder.decode()` and the container is read once per request.
  */
 import {
   CONTAINER_HEADER_BYTES,
@@ -10,6 +12,7 @@ import {
   type ContainerMethod,
   type ContainerMode,
   type ContainerModel,
+  type ReadContainerFields,
 } from '../coder/container.ts';
 import { toHex } from '../model/weights/hash.ts';
 
@@ -51,9 +54,37 @@ const METHOD_NAMES: Record<ContainerMethod, StreamReport['methodName']> = {
   [Method.Resize]: 'resize-256',
 };
 
+/**
+ * A stream whose container was read and validated once: its report (what {@link inspectStream} returns), and, out of
+ * the caller's reach, the fields `VcmDecoder.decode()` decodes without reading the container again. Only
+ * {@link parseStream} makes one (an object of the same shape made elsewhere is not one).
+ */
+export interface ParsedStream {
+  readonly report: StreamReport;
+}
+
+// the container fields of each ParsedStream (decode() trusts them: the container reader validated them)
+const FIELDS = new WeakMap<ParsedStream, ReadContainerFields>();
+
+/** The container fields a {@link ParsedStream} holds; undefined for anything parseStream did not make. */
+export function parsedFields(s: unknown): ReadContainerFields | undefined {
+  return typeof s === 'object' && s !== null ? FIELDS.get(s as ParsedStream) : undefined;
+}
+
+/** Read and validate a stream's container once: its report and, for `VcmDecoder.decode()`, its fields. */
+export function parseStream(bytes: Uint8Array): ParsedStream {
+  const f = readContainer(bytes);
+  const s: ParsedStream = Object.freeze({ report: reportOf(bytes, f) });
+  FIELDS.set(s, f);
+  return s;
+}
+
 /** Read a stream's header and sizes (the strings are length-checked, not decoded). */
 export function inspectStream(bytes: Uint8Array): StreamReport {
-  const f = readContainer(bytes);
+  return parseStream(bytes).report;
+}
+
+function reportOf(bytes: Uint8Array, f: ReadContainerFields): StreamReport {
   const [C, H, W] = f.featureShape;
   const px = f.originalSize[0] * f.originalSize[1];
   const strings = f.yString.length + f.zString.length;

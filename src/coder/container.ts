@@ -263,6 +263,21 @@ function hex(b: Uint8Array): string {
   return Array.from(b, (v) => v.toString(16).padStart(2, '0')).join('');
 }
 
+/**
+ * The stream's fingerprint `fp` must equal `expected` (the weights'): what {@link readContainer} checks with
+ * `expectFingerprint`, for a stream that was read before the weights were known.
+ */
+export function checkFingerprint(fp: Uint8Array, expected: Uint8Array): void {
+  if (!(expected instanceof Uint8Array) || expected.length !== FINGERPRINT_BYTES) {
+    throw new ContainerError(`expectFingerprint must be a Uint8Array of ${FINGERPRINT_BYTES} bytes`);
+  }
+  for (let i = 0; i < FINGERPRINT_BYTES; i++) {
+    if (fp[i] !== expected[i]) {
+      throw new ContainerError(`weights fingerprint mismatch: stream was coded with ${hex(fp)}, these weights are ${hex(expected)}`);
+    }
+  }
+}
+
 /** Parse and validate a container. Every malformed or mismatched input raises {@link ContainerError}. */
 export function readContainer(bytes: Uint8Array, options: ReadContainerOptions = {}): ReadContainerFields {
   if (!(bytes instanceof Uint8Array)) throw new ContainerError('readContainer expects a Uint8Array');
@@ -293,17 +308,7 @@ export function readContainer(bytes: Uint8Array, options: ReadContainerOptions =
   if (version === 2 && model === 'bmshj2018-hyperprior')
     throw new ContainerError('a version 2 header with model bmshj2018-hyperprior: such streams are written as version 1');
   const fp = bytes.slice(8, 24);
-  if (options.expectFingerprint !== undefined) {
-    const e = options.expectFingerprint;
-    if (!(e instanceof Uint8Array) || e.length !== FINGERPRINT_BYTES) {
-      throw new ContainerError(`expectFingerprint must be a Uint8Array of ${FINGERPRINT_BYTES} bytes`);
-    }
-    for (let i = 0; i < FINGERPRINT_BYTES; i++) {
-      if (fp[i] !== e[i]) {
-        throw new ContainerError(`weights fingerprint mismatch: stream was coded with ${hex(fp)}, these weights are ${hex(e)}`);
-      }
-    }
-  }
+  if (options.expectFingerprint !== undefined) checkFingerprint(fp, options.expectFingerprint);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u = (o: number) => dv.getUint32(o, true);
   const nz = (v: number, what: string) => {

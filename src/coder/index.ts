@@ -13,6 +13,7 @@ export {
   writeContainer,
   readContainer,
   fingerprint,
+  checkFingerprint,
   ContainerError,
   Method,
   CONTAINER_MAGIC,

@@ -9,9 +9,9 @@ import {
   CONTAINER_HEADER_BYTES,
   createDecoder,
   createRuntime,
-  inspectStream,
+  parseStream,
   type AdapterChoice,
-  type StreamReport,
+  type ParsedStream,
   type VcmDecoder,
   type VcmRuntime,
 } from '../api/index.ts';
@@ -359,8 +359,11 @@ export class Receiver {
       );
   }
 
-  /** Find the codec for a stream (409 when the fingerprint is not served) after validating its container. */
-  route(bytes: Uint8Array): Served {
+  /**
+   * Find the codec for a stream (409 when the fingerprint is not served) after validating its container; the parsed
+   * stream goes on to the decoder, which does not read the container again (one parse per request).
+   */
+  route(bytes: Uint8Array): { served: Served; parsed: ParsedStream } {
     if (bytes.length < CONTAINER_HEADER_BYTES) {
       throw new HttpProblem(
         400,
@@ -369,9 +372,9 @@ export class Receiver {
         `a .vcm stream has at least ${CONTAINER_HEADER_BYTES} bytes, got ${bytes.length}`,
       );
     }
-    let stream: StreamReport;
+    let parsed: ParsedStream;
     try {
-      stream = inspectStream(bytes);
+      parsed = parseStream(bytes);
     } catch (e) {
       throw new HttpProblem(
         400,
@@ -380,6 +383,7 @@ export class Receiver {
         errorKind(e) === 'input' ? (e as Error).message : 'the body is not a .vcm stream',
       );
     }
+    const stream = parsed.report;
     const { resized, features, padding } = stream.sizes;
     if (resized[0] * resized[1] > this.opts.maxPixels) {
       throw new HttpProblem(
@@ -412,7 +416,7 @@ export class Receiver {
         { fingerprint: fp, served: this.fingerprints },
       );
     }
-    return s;
+    return { served: s, parsed };
   }
 
   /**
@@ -493,13 +497,13 @@ export class Receiver {
   async detect(bytes: Uint8Array, deadlineMs = this.opts.deadlineMs): Promise<DetectReply> {
     this.checkReady();
     const t0 = performance.now();
-    const s = this.route(bytes);
+    const { served: s, parsed } = this.route(bytes);
     let started = 0;
     try {
       const r = await this.queue.submit(async () => {
         started = performance.now();
         try {
-          return await s.decoder.decode(bytes);
+          return await s.decoder.decode(parsed);
         } finally {
           this.m.gpu.inc((performance.now() - started) / 1000);
         }

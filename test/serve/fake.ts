@@ -3,8 +3,9 @@
  * the container as the real one does and answers after `delayMs` with fixed detections, without a GPU. The real
  * decoder's answers are tested in server.test.ts.
  */
-import { Method, readContainer, writeContainer } from '../../src/coder/index.ts';
-import type { VcmDecoder } from '../../src/api/index.ts';
+import { checkFingerprint, Method, readContainer, writeContainer } from '../../src/coder/index.ts';
+import type { ParsedStream, VcmDecoder } from '../../src/api/index.ts';
+import { parsedFields } from '../../src/api/inspect-stream.ts';
 
 export const FAKE_FP = Uint8Array.from({ length: 16 }, (_, i) => 0x40 + i);
 
@@ -23,8 +24,11 @@ export function fakeDecoder(delayMs = 5): FakeDecoder {
     codecShape: { C: 64, N: 8, M: 8 },
     detectorWeights: { kind: 'fake-detector', fingerprint: FAKE_FP, config: { stemOut: 64 } },
     device: null,
-    async decode(bytes: Uint8Array) {
-      const f = readContainer(bytes, { expectFingerprint: FAKE_FP });
+    async decode(stream: Uint8Array | ParsedStream) {
+      // as decodeFeatures: the fields the receiver parsed (fingerprint checked), or the bytes read here
+      const parsed = parsedFields(stream);
+      if (parsed) checkFingerprint(parsed.fingerprint, FAKE_FP);
+      const f = parsed ?? readContainer(stream as Uint8Array, { expectFingerprint: FAKE_FP });
       state.calls++;
       state.live++;
       try {

@@ -5,10 +5,17 @@
  *   and crops after decoding; method 2 expects a stem whose sides are already multiples of 64 (image resized to
  *   multiples of 256). After decoding: F̂ = clamp(x̂, 0, 1)·(mx − mn) + mn.
  * `encodeFeatures` returns the container bytes (src/coder/container.ts, docs/bitstream.md) and the rate;
- * `decodeFeatures` parses and checks them and returns the stem tensor.
+ * `decodeFeatures` parses and checks them (or checks a container read before) and returns the stem tensor.
  */
 import type { Tensor } from '../backend.ts';
-import { readContainer, writeContainer, ContainerError, type ContainerFields, type ReadContainerFields } from '../../coder/index.ts';
+import {
+  checkFingerprint,
+  readContainer,
+  writeContainer,
+  ContainerError,
+  type ContainerFields,
+  type ReadContainerFields,
+} from '../../coder/index.ts';
 import { CodecInputError, type CodecMode, type CompressResult, type HyperpriorCodec, type RateOptions, type StageTimer } from './codec.ts';
 import { checkTargetBpp, findGain, type RateSearch } from './rate.ts';
 
@@ -143,12 +150,24 @@ export interface DecodedFeatures<T> {
   fields: ReadContainerFields;
 }
 
+function isReadFields(s: unknown): s is ReadContainerFields {
+  return typeof s === 'object' && s !== null && !(s instanceof Uint8Array) && (s as ReadContainerFields).yString instanceof Uint8Array;
+}
+
+/**
+ * Decode a stream: its container bytes, or the fields `readContainer` already returned for them (a receiver reads
+ * the header once to route a stream; the container is not parsed again). Either way the stream must be this codec's.
+ */
 export async function decodeFeatures<T extends Tensor>(
   codec: HyperpriorCodec<T>,
-  bytes: Uint8Array,
+  stream: Uint8Array | ReadContainerFields,
   opts: { time?: StageTimer } = {},
 ): Promise<DecodedFeatures<T>> {
-  const f = readContainer(bytes, { expectFingerprint: codec.fingerprint });
+  let f: ReadContainerFields;
+  if (isReadFields(stream)) {
+    checkFingerprint(stream.fingerprint, codec.fingerprint);
+    f = stream;
+  } else f = readContainer(stream, { expectFingerprint: codec.fingerprint }); // bytes (anything else: its ContainerError)
   const [C, H, W] = f.featureShape;
   const [t, l, b, r] = f.padding;
   if (C !== codec.C) throw new ContainerError(`stream codes ${C} channels, the codec has ${codec.C}`);
