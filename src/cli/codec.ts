@@ -223,7 +223,7 @@ export function register(program: Command): void {
   const codec = program
     .command('codec')
     .description(
-      'CompressAI hyperprior-family codec on the GPU: bmshj2018-hyperprior, mbt2018-mean, bmshj2018-hyperprior-vbr, mbt2018-mean-vbr (compress / decompress .npy tensors)',
+      'CompressAI hyperprior-family codec on WebGPU: bmshj2018-hyperprior, mbt2018-mean, bmshj2018-hyperprior-vbr, mbt2018-mean-vbr (compress / decompress .npy tensors); a WebGPU kernel tool by design: no --backend, it needs an adapter',
     );
   codec
     .command('compress')

@@ -1,6 +1,7 @@
-// `webvcm detect`: Detectron2 Faster R-CNN R50-FPN on WebGPU, on an uncompressed image.
+// `webvcm detect`: Detectron2 Faster R-CNN R50-FPN on an uncompressed image, on WebGPU or the wasm backend (--backend, as decode).
 //   webvcm detect <image.png|.jpg|bgr.npy> -o <dets.json> [--detector <ckpt>] [--min-size N] [--max-size N] [--method 1|2]
 //                 [--precision f32|f16] [--coco] [--image-id N] [--json] [--dump <dir>] [--adapter auto|lavapipe|swiftshader|system]
+//                 [--backend auto|webgpu|wasm] [--threads N]
 // The same conventions as `encode` and `decode`: the image is the positional argument (--input still accepted), -o/--output,
 // the bundled detector (weights/default) when none is given (--detector, or its older name --weights), the summary on
 // stdout (--json: as JSON), errors on stderr. JSON file: the detections JSON (docs/detections-json.md) — the same as
@@ -17,7 +18,7 @@ import { Detector, type DumpFn } from '../model/detector/detector.ts';
 import { bgrFromFileBytes } from '../io/image-file.ts';
 import type { Detections } from '../model/detector/types.ts';
 import { loadDetectorWeights } from '../model/weights/index.ts';
-import { DEFAULT_DETECTOR, UsageError, adapterArg, nonNegInt, posInt, precisionArg } from './defaults.ts';
+import { BACKEND_HELP, DEFAULT_DETECTOR, UsageError, adapterArg, backendArg, nonNegInt, posInt, precisionArg } from './defaults.ts';
 import type { AdapterChoice } from '../api/runtime.ts';
 
 /** Bad `detect` usage (a UsageError, as the other sub-commands throw). */
@@ -43,6 +44,8 @@ interface DetectCliOptions {
   imageId?: number;
   dump?: string;
   adapter: AdapterChoice;
+  backend?: 'auto' | 'webgpu' | 'wasm';
+  threads?: number;
 }
 
 /** The first `max` detections, one line each (name, score, box), as `decode` lists them; "… N more in <file>" after. */
@@ -65,7 +68,7 @@ export function imageIdFromName(path: string): number {
 export function register(program: Command): void {
   program
     .command('detect')
-    .description('run Detectron2 Faster R-CNN R50-FPN on an image (PNG/JPEG, or H×W×3 uint8 BGR .npy) on WebGPU')
+    .description('run Detectron2 Faster R-CNN R50-FPN on an image (PNG/JPEG, or H×W×3 uint8 BGR .npy) on WebGPU or wasm')
     .argument('[image]', 'input image (PNG/JPEG, or raw H×W×3 uint8 BGR .npy)')
     .requiredOption('-o, --output <file>', 'detections JSON to write')
     .option('--detector <ckpt>', 'detector checkpoint (model-zoo .pkl, torch .pth, or converted .safetensors); default: bundled')
@@ -90,6 +93,8 @@ export function register(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .option('--dump <dir>', 'write intermediates as float32 .npy (golden manifest names)')
     .option('--adapter <name>', 'auto | lavapipe | swiftshader | system', adapterArg, 'auto')
+    .option('--backend <b>', BACKEND_HELP, backendArg)
+    .option('--threads <n>', 'wasm backend: kernel threads (default: all hardware threads)', posInt)
     .action(async (imageArg: string | undefined, opts: DetectCliOptions, cmd: Command) => {
       if (imageArg !== undefined && opts.input !== undefined && imageArg !== opts.input)
         throw new DetectUsageError('give the image once: as the argument or with --input, not both');
@@ -109,7 +114,8 @@ export function register(program: Command): void {
       if (opts.weights && opts.detector && opts.weights !== opts.detector)
         throw new DetectUsageError('give --detector or --weights (the same option), not both');
       const weights = await loadDetectorWeights(opts.weights ?? opts.detector ?? DEFAULT_DETECTOR);
-      const runtime = await createRuntime({ adapter: opts.adapter, backend: 'webgpu' });
+      // the backend as decode chooses it (the decoder's role: the trunk and heads are most of a detection)
+      const runtime = await createRuntime({ adapter: opts.adapter, backend: opts.backend, threads: opts.threads });
       try {
         const ops = runtime.detectorBackend(opts.precision);
         const det = await Detector.create(weights, ops, {
@@ -148,6 +154,8 @@ export function register(program: Command): void {
                 sizes,
                 method: method2 ? 2 : 1,
                 precision: opts.precision,
+                backend: runtime.backend,
+                threads: runtime.threads,
                 coco: !!opts.coco,
               },
               null,
@@ -156,7 +164,7 @@ export function register(program: Command): void {
           );
         } else {
           process.stdout.write(
-            `wrote ${opts.output}: ${detections.scores.length} detections (image ${sizes.original.join('x')} -> ${sizes.resized.join('x')}, input ${sizes.padded.join('x')})\n`,
+            `wrote ${opts.output}: ${detections.scores.length} detections (image ${sizes.original.join('x')} -> ${sizes.resized.join('x')}, input ${sizes.padded.join('x')}, backend ${runtime.backend}${runtime.threads ? `, ${runtime.threads} threads` : ''})\n`,
           );
           process.stdout.write(formatDetectionList(detections, names, opts.output));
         }

@@ -20,7 +20,9 @@ function size(v: string): [number, number] {
 export function register(program: Command): void {
   program
     .command('tune')
-    .description('measure conv kernel variants of the codec on this adapter and cache the fastest per conv shape')
+    .description(
+      "measure conv kernel variants of the codec on this adapter and cache the fastest per conv shape; a WebGPU kernel tool by design: no --backend (the wasm backend's kernels are not tuned)",
+    )
     .option('--weights <ckpt>', 'codec checkpoint (default: bundled weights)', DEFAULT_CODEC)
     .option('--size <HxW>', 'codec input size (feature map, multiples of 64)', '256x320')
     .option('--rounds <n>', 'timed runs per candidate (median)', posInt, 3)

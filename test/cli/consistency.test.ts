@@ -44,7 +44,7 @@ const SMALL = ['--min-size', '160', '--max-size', '272'];
 const BUNDLED_CLASSES = ['circle', 'triangle', 'square', 'star', 'ring', 'cross', 'hexagon', 'crescent'];
 
 describe('encode / decode / detect: the same options', () => {
-  it('--help: positional input, -o/--output, --detector, --min-size/--max-size, --precision, --json on all three; --method on encode and detect', async () => {
+  it('--help: positional input, -o/--output, --detector, --min-size/--max-size, --precision, --json on all three; --method on encode and detect; --backend on decode and detect', async () => {
     const help = Object.fromEntries(
       await Promise.all(['encode', 'decode', 'detect'].map(async (c) => [c, await webvcm(c, '--help')] as const)),
     );
@@ -59,6 +59,10 @@ describe('encode / decode / detect: the same options', () => {
     }
     expect(help.encode.stdout).toContain('--method <n>');
     expect(help.detect.stdout).toContain('--method <n>');
+    for (const c of ['decode', 'detect'] as const) {
+      expect(help[c].stdout, c).toContain('--backend <b>');
+      expect(help[c].stdout, c).toContain('--threads <n>');
+    }
   });
 
   it('usage errors: non-zero exit, a message on stderr, nothing on stdout, before any GPU work', async () => {
@@ -75,6 +79,14 @@ describe('encode / decode / detect: the same options', () => {
       [['detect', join(dir, 'nope.png'), '-o', join(dir, 'd.json')], /cannot read input .*nope\.png: ENOENT/],
       [['detect', IMAGE, '-o', join(dir, 'd.json'), '--precision', 'f64'], /--precision.*expected f32 or f16/],
       [['decode', join(dir, 'x.vcm'), '-o', join(dir, 'd.json'), '--precision', 'f64'], /--precision.*expected f32 or f16/],
+      [
+        ['detect', IMAGE, '-o', join(dir, 'd.json'), '--backend', 'cuda'],
+        /--backend <b>' argument 'cuda' is invalid\. expected auto, webgpu or wasm/,
+      ],
+      [
+        ['decode', join(dir, 'x.vcm'), '-o', join(dir, 'd.json'), '--backend', 'cuda'],
+        /--backend <b>' argument 'cuda' is invalid\. expected auto, webgpu or wasm/,
+      ],
     ];
     for (const [args, re] of cases) {
       const r = await webvcm(...args);
@@ -85,6 +97,27 @@ describe('encode / decode / detect: the same options', () => {
     }
   });
 });
+
+it('detect --backend wasm (as decode): detections without a WebGPU adapter; the backend named in both summaries', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'webvcm-cli-wasm-'));
+  const out = join(dir, 'wasm.json');
+  const r = await webvcm('detect', IMAGE, '-o', out, ...SMALL, '--backend', 'wasm', '--threads', '1', '--json');
+  expect(r.status, r.stderr).toBe(0);
+  expect(r.stderr).not.toMatch(/Warning: |llvmpipe/); // no device was made
+  const sum = JSON.parse(r.stdout) as { backend: string; threads: number; detections: number; output: string };
+  expect([sum.backend, sum.threads, sum.output]).toEqual(['wasm', 1, out]);
+  const j = JSON.parse(readFileSync(out, 'utf8')) as { format: string; scores: number[]; boxes: number[][]; labels: string[] };
+  expect(j.format).toBe('webvcm.detections');
+  expect(j.scores.length).toBeGreaterThan(0);
+  expect(sum.detections).toBe(j.scores.length);
+  expect(j.boxes.every((b) => b.length === 4 && b.every(Number.isFinite))).toBe(true);
+  for (const l of j.labels) expect(BUNDLED_CLASSES).toContain(l);
+  // the text summary names the backend, as decode's does
+  const t = await webvcm('detect', IMAGE, '-o', join(dir, 'wasm2.json'), ...SMALL, '--backend', 'wasm', '--threads', '1');
+  expect(t.status, t.stderr).toBe(0);
+  expect(t.stdout.split('\n')[0]).toMatch(/ detections \(image 456x320 .*, backend wasm, 1 threads\)$/);
+  expect(readFileSync(join(dir, 'wasm2.json'), 'utf8')).toBe(readFileSync(out, 'utf8'));
+}, 600_000);
 
 describeGpu('encode / decode / detect: bundled defaults, summary on stdout, --json, one detections format', () => {
   const dir = mkdtempSync(join(tmpdir(), 'webvcm-cli-gpu-'));
