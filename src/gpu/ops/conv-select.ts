@@ -24,12 +24,8 @@ export interface ConvVariant {
   A4: boolean;
 }
 
-/**
- * The geometry a variant is chosen for. outMap: the output grid is explicit and written through OUT_MAP (a sub-pixel
- * class), so it need not be the input grid (rules out the gemm loader).
- */
-export interface ConvGeometry {
-  M: number;
+/** A conv's own shape: channels in and out, kernel, stride, padding, and whether it is transposed. */
+export interface ConvShape {
   C: number;
   OC: number;
   KH: number;
@@ -39,6 +35,19 @@ export interface ConvGeometry {
   PH: number;
   PW: number;
   transposed: boolean;
+}
+
+/** The {@link ConvShape} fields of a larger record (a dispatch, a recorded geometry), and nothing else. */
+export function convShape(s: ConvShape): ConvShape {
+  return { C: s.C, OC: s.OC, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW, PH: s.PH, PW: s.PW, transposed: s.transposed };
+}
+
+/**
+ * The geometry a variant is chosen for: the conv's shape over M output pixels. outMap: the output grid is explicit
+ * and written through OUT_MAP (a sub-pixel class), so it need not be the input grid (rules out the gemm loader).
+ */
+export interface ConvGeometry extends ConvShape {
+  M: number;
   outMap?: boolean;
 }
 
@@ -155,7 +164,7 @@ export function subpixelTaps(K: number, pad: number, P: number): { R: number; NT
 export type ConvMode = 'direct' | 'gather' | 'subpixel';
 
 /** Why the sub-pixel mode cannot run this transposed conv, or null when it can (pure; tested). */
-export function subpixelProblem(g: { KH: number; KW: number; SH: number; SW: number; PH: number; PW: number }): string | null {
+export function subpixelProblem(g: Pick<ConvShape, 'KH' | 'KW' | 'SH' | 'SW' | 'PH' | 'PW'>): string | null {
   if (g.SH !== 2 || g.SW !== 2) return `sub-pixel mode needs stride 2, got ${g.SH}x${g.SW}`;
   if (g.KH < 2 || g.KW < 2) return `sub-pixel mode needs kernels of at least 2 taps per dimension, got ${g.KH}x${g.KW}`;
   if (g.PH < 0 || g.PW < 0) return `sub-pixel mode needs non-negative padding, got ${g.PH}x${g.PW}`;
@@ -171,15 +180,7 @@ export function subpixelProblem(g: { KH: number; KW: number; SH: number; SW: num
  * Mode choice (pure; tested): transposed convs with stride 2 (CompressAI's deconvs) run as sub-pixel classes when the
  * geometry allows it, other transposed convs in the gather form; ordinary convs directly.
  */
-export function selectConvMode(g: {
-  transposed: boolean;
-  KH: number;
-  KW: number;
-  SH: number;
-  SW: number;
-  PH: number;
-  PW: number;
-}): ConvMode {
+export function selectConvMode(g: Omit<ConvShape, 'C' | 'OC'>): ConvMode {
   if (!g.transposed) return 'direct';
   return subpixelProblem(g) === null ? 'subpixel' : 'gather';
 }
@@ -188,20 +189,7 @@ export function selectConvMode(g: {
  * Why the GDN epilogue cannot run on this conv, or null when it can (pure; tested): it needs a square (C == OC) 1×1
  * conv, stride 1, no padding, f32, and nothing else fused (no residual, ReLU or transposition).
  */
-export function gdnProblem(g: {
-  C: number;
-  OC: number;
-  KH: number;
-  KW: number;
-  SH: number;
-  SW: number;
-  PH: number;
-  PW: number;
-  transposed: boolean;
-  precision: Precision;
-  residual: boolean;
-  relu: boolean;
-}): string | null {
+export function gdnProblem(g: ConvShape & { precision: Precision; residual: boolean; relu: boolean }): string | null {
   if (g.transposed) return 'the GDN epilogue is for ordinary convolutions, not transposed ones';
   if (g.KH !== 1 || g.KW !== 1) return `the GDN epilogue needs a 1x1 kernel, got ${g.KH}x${g.KW}`;
   if (g.SH !== 1 || g.SW !== 1 || g.PH !== 0 || g.PW !== 0)

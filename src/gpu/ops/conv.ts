@@ -12,6 +12,7 @@ import { noteConvGeometry, tunedVariant } from '../tuning.ts';
 import { defineParams } from '../params.ts';
 import {
   convOutputSize,
+  convShape,
   convVariantProblem,
   gdnProblem,
   selectConvMode,
@@ -22,6 +23,7 @@ import {
   type ConvLimits,
   type ConvMode,
   type ConvReplay,
+  type ConvShape,
   type ConvVariant,
 } from './conv-select.ts';
 import { packF16, precisionProblem, type Precision } from '../../util/f16.ts';
@@ -304,7 +306,7 @@ export function adapterOf(ctx: GpuContext): AdapterDescription {
 }
 
 /** One dispatch of conv2d.wgsl: the GEMM over an OH×OW grid, written to y directly or through `map` (OUT_MAP). */
-interface ConvGemm {
+interface ConvGemm extends ConvShape {
   x: GpuTensor;
   w: GpuTensor;
   b: GpuTensor;
@@ -312,17 +314,8 @@ interface ConvGemm {
   residual?: GpuTensor;
   H: number;
   W: number;
-  C: number;
-  OC: number;
-  KH: number;
-  KW: number;
-  SH: number;
-  SW: number;
-  PH: number;
-  PW: number;
   OH: number;
   OW: number;
-  transposed: boolean;
   /** f16 weights in `w` (F16 kernel). */
   f16?: boolean;
   /** GDN epilogue (checked by conv2d with gdnProblem). */
@@ -334,19 +327,7 @@ function dispatchConv(ctx: GpuContext, d: ConvGemm, opts: ConvOptions): void {
   const M = d.OH * d.OW;
   const K = d.KH * d.KW * d.C;
   const OCP = Math.ceil(d.OC / 4) * 4;
-  const geom: ConvGeometry = {
-    M,
-    C: d.C,
-    OC: d.OC,
-    KH: d.KH,
-    KW: d.KW,
-    SH: d.SH,
-    SW: d.SW,
-    PH: d.PH,
-    PW: d.PW,
-    transposed: d.transposed,
-    outMap: !!d.map,
-  };
+  const geom: ConvGeometry = { M, ...convShape(d), outMap: !!d.map };
   const adapter = adapterOf(ctx);
   const limits: ConvLimits = { maxInvocations: adapter.maxInvocations, maxWorkgroupStorage: adapter.maxWorkgroupStorage };
   noteConvGeometry(ctx, {
@@ -435,19 +416,11 @@ export function convReplay(ctx: GpuContext, r: ConvReplay): { run(variant: ConvV
           b,
           y,
           residual,
+          ...convShape(g),
           H: r.H,
           W: r.W,
-          C: g.C,
-          OC: g.OC,
-          KH: g.KH,
-          KW: g.KW,
-          SH: g.SH,
-          SW: g.SW,
-          PH: g.PH,
-          PW: g.PW,
           OH: r.OH,
           OW: r.OW,
-          transposed: g.transposed,
           map: r.map,
         },
         { relu: r.relu, variant, label: 'tune' },
@@ -475,7 +448,7 @@ export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: Con
   if (OH <= 0 || OW <= 0) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: output would be ${OH}x${OW}`);
   if (opts.mode && !cw.transposed)
     throw new GpuShapeError(`conv2d ${opts.label ?? ''}: mode '${opts.mode}' is for transposed convolutions`);
-  const g = { transposed: cw.transposed, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW };
+  const g: ConvShape = { C, OC: cw.OC, KH: cw.KH, KW: cw.KW, SH, SW, PH, PW, transposed: cw.transposed };
   const mode: ConvMode = opts.mode ?? selectConvMode(g);
   if (mode === 'subpixel') {
     const problem = subpixelProblem(g) ?? (cw.host && cw.subpixel ? null : 'the weights were not prepared with their host copy');
@@ -485,20 +458,7 @@ export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: Con
     const problem =
       opts.gdn !== 'forward' && opts.gdn !== 'inverse'
         ? `gdn must be 'forward' or 'inverse', got '${String(opts.gdn)}'`
-        : gdnProblem({
-            C,
-            OC: cw.OC,
-            KH: cw.KH,
-            KW: cw.KW,
-            SH,
-            SW,
-            PH,
-            PW,
-            transposed: cw.transposed,
-            precision: cw.precision,
-            residual: !!opts.residual,
-            relu: !!opts.relu,
-          });
+        : gdnProblem({ ...g, precision: cw.precision, residual: !!opts.residual, relu: !!opts.relu });
     if (problem) throw new GpuShapeError(`conv2d ${opts.label ?? ''}: ${problem}`);
   }
   if (opts.residual) {
@@ -509,25 +469,7 @@ export function conv2d(ctx: GpuContext, x: GpuTensor, cw: ConvWeights, opts: Con
   const y = ctx.empty([cw.OC, OH, OW], 'f32', 'hwc', opts.label);
   const base = { x, b: cw.b, y, residual: opts.residual, H, W, C, OC: cw.OC };
   if (mode !== 'subpixel') {
-    dispatchConv(
-      ctx,
-      {
-        ...base,
-        w: cw.w,
-        KH: cw.KH,
-        KW: cw.KW,
-        SH,
-        SW,
-        PH,
-        PW,
-        OH,
-        OW,
-        transposed: cw.transposed,
-        f16: cw.precision === 'f16',
-        gdn: opts.gdn,
-      },
-      opts,
-    );
+    dispatchConv(ctx, { ...base, ...g, w: cw.w, OH, OW, f16: cw.precision === 'f16', gdn: opts.gdn }, opts);
     return y;
   }
   const key = `${PH},${PW}`;
