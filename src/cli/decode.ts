@@ -5,33 +5,24 @@ import type { Command } from 'commander';
 import { createDecoder } from '../api/index.ts';
 import { toCocoResults } from '../eval/coco-categories.ts';
 import { writeNpy } from '../io/npy.ts';
-import { DEFAULT_CODEC, DEFAULT_DETECTOR, adapterArg, nonNegInt, posInt, precisionArg, backendArg, BACKEND_HELP } from './defaults.ts';
-import type { AdapterChoice } from '../api/runtime.ts';
+import { checkpointOptions, modelOptions, nonNegInt, posInt, runtimeOptions, type ModelCliOptions } from './defaults.ts';
 import { formatDetectionList, imageIdFromName } from './detect.ts';
 import { detectionsToJson } from '../api/detections-json.ts';
 import { formatTimedRuns, timedRuns } from './timings.ts';
 
 export function register(program: Command): void {
-  program
-    .command('decode')
-    .description('decode a .vcm feature bitstream and finish detection')
-    .argument('<file>', '.vcm file')
-    .requiredOption('-o, --output <file>', 'detections JSON to write')
-    .option('--detector <ckpt>', 'detector checkpoint; default: bundled', DEFAULT_DETECTOR)
-    .option('--codec <ckpt>', 'codec checkpoint; default: bundled', DEFAULT_CODEC)
+  const cmd = checkpointOptions(
+    program
+      .command('decode')
+      .description('decode a .vcm feature bitstream and finish detection')
+      .argument('<file>', '.vcm file')
+      .requiredOption('-o, --output <file>', 'detections JSON to write'),
+  )
     .option('--min-size <n>', 'accepted for symmetry with encode/detect (sizes travel in the stream)', posInt)
-    .option('--max-size <n>', 'accepted for symmetry with encode/detect (sizes travel in the stream)', posInt)
-    .option(
-      '--precision <p>',
-      "f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16' (the codec stays f32)",
-      precisionArg,
-      'f32',
-    )
+    .option('--max-size <n>', 'accepted for symmetry with encode/detect (sizes travel in the stream)', posInt);
+  runtimeOptions(cmd, { codec: true })
     .option('--coco', 'write the COCO results list instead of boxes/scores/classes')
     .option('--image-id <n>', 'image_id for --coco (default: digits of the file name, else 0)', nonNegInt)
-    .option('--adapter <name>', 'auto | lavapipe | swiftshader | system', adapterArg, 'auto')
-    .option('--backend <b>', BACKEND_HELP, backendArg)
-    .option('--threads <n>', 'wasm backend: kernel threads (default: all hardware threads)', posInt)
     .option('--json', 'print the summary as JSON')
     .option('--features <file>', 'also write the decoded feature map F̂ as float32 NCHW .npy')
     .option('--warmup', "compile every GPU pipeline for this stream's sizes before the timed decode (timed separately)")
@@ -39,35 +30,18 @@ export function register(program: Command): void {
     .action(
       async (
         file: string,
-        o: {
+        o: ModelCliOptions & {
           output: string;
-          detector: string;
-          codec: string;
-          minSize?: number;
-          maxSize?: number;
           coco?: boolean;
           imageId?: number;
           json?: boolean;
           features?: string;
           warmup?: boolean;
           runs?: number;
-          precision: 'f32' | 'f16';
-          adapter: AdapterChoice;
-          backend?: 'auto' | 'webgpu' | 'wasm';
-          threads?: number;
         },
       ) => {
         const bytes = new Uint8Array(readFileSync(file));
-        const dec = await createDecoder({
-          detector: o.detector,
-          codec: o.codec,
-          minSize: o.minSize,
-          maxSize: o.maxSize,
-          precision: o.precision,
-          adapter: o.adapter,
-          backend: o.backend,
-          threads: o.threads,
-        });
+        const dec = await createDecoder(modelOptions(o));
         try {
           const timed = await timedRuns(
             () => dec.decode(bytes, { returnFeatures: !!o.features }),

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { MAX_TIMER_MS } from '../util/timer.ts';
 import { ADAPTER_CHOICES, type AdapterChoice } from '../api/runtime.ts';
 import { VcmError } from '../util/errors.ts';
@@ -79,4 +79,50 @@ export const BACKEND_HELP =
 export function backendArg(v: string): 'auto' | 'webgpu' | 'wasm' {
   if (v !== 'auto' && v !== 'webgpu' && v !== 'wasm') throw new InvalidArgumentError('expected auto, webgpu or wasm');
   return v;
+}
+
+/** What {@link runtimeOptions} adds to a command's parsed options. */
+export interface RuntimeCliOptions {
+  precision: 'f32' | 'f16';
+  adapter: AdapterChoice;
+  backend?: 'auto' | 'webgpu' | 'wasm';
+  threads?: number;
+}
+
+/**
+ * How `encode`, `decode` and `detect` run their models, one text for all three: --precision, --adapter, --backend
+ * and --threads (`codec: true` adds that the codec stays f32 to --precision's help).
+ */
+export function runtimeOptions(cmd: Command, o: { codec: boolean }): Command {
+  return cmd
+    .option(
+      '--precision <p>',
+      `f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16'${o.codec ? ' (the codec stays f32)' : ''}`,
+      precisionArg,
+      'f32',
+    )
+    .option('--adapter <name>', 'auto | lavapipe | swiftshader | system', adapterArg, 'auto')
+    .option('--backend <b>', BACKEND_HELP, backendArg)
+    .option('--threads <n>', 'wasm backend: kernel threads (default: all hardware threads)', posInt);
+}
+
+/** --detector and --codec with the bundled models as defaults (`encode` and `decode`; detect has its own --detector). */
+export function checkpointOptions(cmd: Command): Command {
+  return cmd
+    .option('--detector <ckpt>', 'detector checkpoint (.pkl or converted .safetensors); default: bundled', DEFAULT_DETECTOR)
+    .option('--codec <ckpt>', 'codec checkpoint (.pth.tar or converted .safetensors); default: bundled', DEFAULT_CODEC);
+}
+
+/** The options `encode` and `decode` share (checkpoints, resize, runtime), as createEncoder / createDecoder take them. */
+export interface ModelCliOptions extends RuntimeCliOptions {
+  detector: string;
+  codec: string;
+  minSize?: number;
+  maxSize?: number;
+}
+
+/** Those options alone, picked from a command's parsed options. */
+export function modelOptions(o: ModelCliOptions): ModelCliOptions {
+  const { detector, codec, minSize, maxSize, precision, adapter, backend, threads } = o;
+  return { detector, codec, minSize, maxSize, precision, adapter, backend, threads };
 }

@@ -18,8 +18,7 @@ import { Detector, type DumpFn } from '../model/detector/detector.ts';
 import { bgrFromFileBytes } from '../io/image-file.ts';
 import type { Detections } from '../model/detector/types.ts';
 import { loadDetectorWeights } from '../model/weights/index.ts';
-import { BACKEND_HELP, DEFAULT_DETECTOR, UsageError, adapterArg, backendArg, nonNegInt, posInt, precisionArg } from './defaults.ts';
-import type { AdapterChoice } from '../api/runtime.ts';
+import { DEFAULT_DETECTOR, UsageError, nonNegInt, posInt, runtimeOptions, type RuntimeCliOptions } from './defaults.ts';
 
 /** Bad `detect` usage (a UsageError, as the other sub-commands throw). */
 export class DetectUsageError extends UsageError {
@@ -29,7 +28,7 @@ export class DetectUsageError extends UsageError {
   }
 }
 
-interface DetectCliOptions {
+interface DetectCliOptions extends RuntimeCliOptions {
   weights?: string;
   detector?: string;
   input?: string;
@@ -39,13 +38,9 @@ interface DetectCliOptions {
   method?: string;
   method2?: boolean;
   json?: boolean;
-  precision: 'f32' | 'f16';
   coco?: boolean;
   imageId?: number;
   dump?: string;
-  adapter: AdapterChoice;
-  backend?: 'auto' | 'webgpu' | 'wasm';
-  threads?: number;
 }
 
 /** The first `max` detections, one line each (name, score, box), as `decode` lists them; "… N more in <file>" after. */
@@ -66,7 +61,7 @@ export function imageIdFromName(path: string): number {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('detect')
     .description('run Detectron2 Faster R-CNN R50-FPN on an image (PNG/JPEG, or H×W×3 uint8 BGR .npy) on WebGPU or wasm')
     .argument('[image]', 'input image (PNG/JPEG, or raw H×W×3 uint8 BGR .npy)')
@@ -81,20 +76,12 @@ export function register(program: Command): void {
       "1: Detectron2's resize and padding; 2: resize each side to the nearest multiple of 256 (as encode --method 2)",
       '1',
     )
-    .option('--method2', 'the same as --method 2 (older form)')
-    .option(
-      '--precision <p>',
-      "f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16'",
-      precisionArg,
-      'f32',
-    )
+    .option('--method2', 'the same as --method 2 (older form)');
+  runtimeOptions(command, { codec: false })
     .option('--coco', 'write the COCO results list ([x,y,w,h], category ids) instead of boxes/scores/classes')
     .option('--image-id <n>', 'image_id for --coco (default: digits of the file name, else 0)', nonNegInt)
     .option('--json', 'print the summary as JSON')
     .option('--dump <dir>', 'write intermediates as float32 .npy (golden manifest names)')
-    .option('--adapter <name>', 'auto | lavapipe | swiftshader | system', adapterArg, 'auto')
-    .option('--backend <b>', BACKEND_HELP, backendArg)
-    .option('--threads <n>', 'wasm backend: kernel threads (default: all hardware threads)', posInt)
     .action(async (imageArg: string | undefined, opts: DetectCliOptions, cmd: Command) => {
       if (imageArg !== undefined && opts.input !== undefined && imageArg !== opts.input)
         throw new DetectUsageError('give the image once: as the argument or with --input, not both');

@@ -6,32 +6,23 @@ import { Option, type Command } from 'commander';
 import { createEncoder } from '../api/index.ts';
 import { bgrFromFileBytes } from '../io/image-file.ts';
 import { createRemoteDecoder } from '../client/remote.ts';
-import { DEFAULT_CODEC, DEFAULT_DETECTOR, UsageError, adapterArg, posInt, precisionArg, backendArg, BACKEND_HELP } from './defaults.ts';
-import type { AdapterChoice } from '../api/runtime.ts';
+import { UsageError, checkpointOptions, modelOptions, posInt, runtimeOptions, type ModelCliOptions } from './defaults.ts';
 import { formatTimedRuns, timedRuns } from './timings.ts';
 import { positiveArg, rateOptions } from './codec.ts';
 
 export function register(program: Command): void {
-  const cmd = program
-    .command('encode')
-    .description('encode an image (PNG/JPEG, or H×W×3 uint8 BGR .npy) into a .vcm feature bitstream')
-    .argument('<image>', 'input image')
-    .option('-o, --output <file>', '.vcm file to write (required unless --send)')
-    .option('--method <n>', '1: pad features to multiples of 64; 2: resize the image to multiples of 256', '1')
-    .option('--mode <mode>', 'compat | portable', 'compat')
-    .option('--detector <ckpt>', 'detector checkpoint (.pkl or converted .safetensors); default: bundled', DEFAULT_DETECTOR)
-    .option('--codec <ckpt>', 'codec checkpoint (.pth.tar or converted .safetensors); default: bundled', DEFAULT_CODEC)
+  const cmd = checkpointOptions(
+    program
+      .command('encode')
+      .description('encode an image (PNG/JPEG, or H×W×3 uint8 BGR .npy) into a .vcm feature bitstream')
+      .argument('<image>', 'input image')
+      .option('-o, --output <file>', '.vcm file to write (required unless --send)')
+      .option('--method <n>', '1: pad features to multiples of 64; 2: resize the image to multiples of 256', '1')
+      .option('--mode <mode>', 'compat | portable', 'compat'),
+  )
     .option('--min-size <n>', 'short side after resizing', posInt)
-    .option('--max-size <n>', 'long-side cap', posInt)
-    .option(
-      '--precision <p>',
-      "f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16' (the codec stays f32)",
-      precisionArg,
-      'f32',
-    )
-    .option('--adapter <name>', 'auto | lavapipe | swiftshader | system', adapterArg, 'auto')
-    .option('--backend <b>', BACKEND_HELP, backendArg)
-    .option('--threads <n>', 'wasm backend: kernel threads (default: all hardware threads)', posInt)
+    .option('--max-size <n>', 'long-side cap', posInt);
+  runtimeOptions(cmd, { codec: true })
     .option('--json', 'print the result as JSON')
     .option('--warmup', 'compile every GPU pipeline for this image size before the timed encode (timed separately)')
     .option('--runs <n>', 'encode n times; the first and the last (warm) run are timed separately', posInt)
@@ -48,27 +39,19 @@ export function register(program: Command): void {
   cmd.action(
     async (
       image: string,
-      o: {
+      o: ModelCliOptions & {
         output?: string;
         method: string;
         mode: string;
-        detector: string;
-        codec: string;
-        minSize?: number;
-        maxSize?: number;
         json?: boolean;
         warmup?: boolean;
         runs?: number;
         send?: string;
         token?: string;
         detections?: string;
-        precision: 'f32' | 'f16';
         level?: number;
         scale?: number;
         targetBpp?: number;
-        adapter: AdapterChoice;
-        backend?: 'auto' | 'webgpu' | 'wasm';
-        threads?: number;
       },
     ) => {
       if (!o.output && !o.send) throw new UsageError('give -o <file.vcm>, --send <url>, or both');
@@ -77,18 +60,7 @@ export function register(program: Command): void {
       if (o.method !== '1' && o.method !== '2') throw new UsageError(`--method must be 1 or 2, got '${o.method}'`);
       if (o.mode !== 'compat' && o.mode !== 'portable') throw new UsageError(`--mode must be compat or portable, got '${o.mode}'`);
       const img = bgrFromFileBytes(new Uint8Array(readFileSync(image)), image);
-      const enc = await createEncoder({
-        detector: o.detector,
-        codec: o.codec,
-        method: Number(o.method) as 1 | 2,
-        mode: o.mode,
-        minSize: o.minSize,
-        maxSize: o.maxSize,
-        precision: o.precision,
-        adapter: o.adapter,
-        backend: o.backend,
-        threads: o.threads,
-      });
+      const enc = await createEncoder({ ...modelOptions(o), method: Number(o.method) as 1 | 2, mode: o.mode });
       try {
         const rate = { level: o.level, scale: o.scale, targetBpp: o.targetBpp };
         const timed = await timedRuns(
