@@ -22,7 +22,7 @@ import {
   type ConvGeometry,
   type ConvVariant,
 } from '../../src/gpu/ops/conv.ts';
-import { checked, describeGpu, expectClose, gpuContext, randn, rng } from '../helpers/gpu.ts';
+import { checked, describeGpu, expectClose, gpuContext, randn, randomConv, rng, type ConvCase } from '../helpers/gpu.ts';
 
 // Same tolerance as conv.test.ts: float32 sums over K ≤ 400 terms of O(1) values, in another order than the float64
 // reference: atol 1e-4 + rtol 1e-4.
@@ -40,17 +40,8 @@ const VARIANTS: Record<string, Partial<ConvVariant>> = {
   odd: { WGX: 3, WGY: 3, TM: 5, TN: 4, BK: 4, A4: false },
 };
 
-interface Geo {
+interface Geo extends ConvCase {
   name: string;
-  c: number;
-  h: number;
-  w: number;
-  oc: number;
-  k: number;
-  s: number;
-  p: number;
-  relu?: boolean;
-  residual?: boolean;
   transposed?: boolean;
   variants: string[];
 }
@@ -178,9 +169,7 @@ describeGpu('conv2d variants vs CPU reference', () => {
     it(`${g.name}: C${g.c} ${g.h}x${g.w} -> ${g.oc} k${g.k} s${g.s} [${g.variants.join(', ')}]`, async () => {
       const ctx = await gpuContext();
       const r = rng(1000 + gi);
-      const x = randn(r, g.c * g.h * g.w);
-      const w = randn(r, g.oc * g.c * g.k * g.k, 1 / Math.sqrt(g.c * g.k * g.k));
-      const b = randn(r, g.oc, 0.1);
+      const { x, w, b } = randomConv(r, g); // (its output size is an ordinary conv's; a transposed one's follows)
       const geo = geometry(g);
       const op = g.transposed ? g.s - 1 : 0;
       const OH = convOutputSize(g.h, g.k, g.s, g.p, !!g.transposed, op),

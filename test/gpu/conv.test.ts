@@ -1,28 +1,17 @@
 import { expect, it } from 'vitest';
 import { conv2dRef, convTranspose2dRef, maxPool2dRef } from '../../src/cpu/conv.ts';
-import { conv2d, convTranspose2d, packConvWeight, prepareConv, convOutputSize } from '../../src/gpu/ops/conv.ts';
+import { conv2d, convTranspose2d, packConvWeight, prepareConv } from '../../src/gpu/ops/conv.ts';
 import { maxPool2d } from '../../src/gpu/ops/pool.ts';
 import { abs, add, relu } from '../../src/gpu/ops/eltwise.ts';
 import { bucketSize } from '../../src/gpu/pool.ts';
-import { checked, describeGpu, expectClose, gpuContext, randn, rng } from '../helpers/gpu.ts';
+import { checked, describeGpu, expectClose, gpuContext, randn, randomConv, rng, type ConvCase } from '../helpers/gpu.ts';
 
 // Tolerance: float32 accumulation over K ≤ 1600 terms of O(1) values in a different order than the float64
 // reference: |err| ≲ K·eps·Σ|terms| ~ 1e-4 in practice; we allow atol 1e-4 + rtol 1e-4.
 const ATOL = 1e-4,
   RTOL = 1e-4;
 
-interface Case {
-  c: number;
-  h: number;
-  w: number;
-  oc: number;
-  k: number;
-  s: number;
-  p: number;
-  relu?: boolean;
-  residual?: boolean;
-}
-const CASES: Case[] = [
+const CASES: ConvCase[] = [
   { c: 3, h: 7, w: 9, oc: 5, k: 3, s: 1, p: 1 },
   { c: 3, h: 13, w: 11, oc: 64, k: 7, s: 2, p: 3, relu: true }, // Detectron2 stem shape family
   { c: 8, h: 10, w: 6, oc: 8, k: 1, s: 1, p: 0 }, // 1x1
@@ -38,11 +27,7 @@ describeGpu('conv2d (tiled implicit GEMM) vs CPU reference', () => {
     it(`C${cs.c} ${cs.h}x${cs.w} -> ${cs.oc} k${cs.k} s${cs.s} p${cs.p}${cs.relu ? ' relu' : ''}${cs.residual ? ' +res' : ''}`, async () => {
       const ctx = await gpuContext();
       const r = rng(cs.c * 1000 + cs.oc);
-      const x = randn(r, cs.c * cs.h * cs.w);
-      const w = randn(r, cs.oc * cs.c * cs.k * cs.k, 1 / Math.sqrt(cs.c * cs.k * cs.k));
-      const b = randn(r, cs.oc, 0.1);
-      const OH = convOutputSize(cs.h, cs.k, cs.s, cs.p),
-        OW = convOutputSize(cs.w, cs.k, cs.s, cs.p);
+      const { x, w, b, OH, OW } = randomConv(r, cs);
       const resData = cs.residual ? randn(r, cs.oc * OH * OW) : undefined;
       const ref = conv2dRef({ data: x, c: cs.c, h: cs.h, w: cs.w }, w, [cs.oc, cs.c, cs.k, cs.k], b, {
         stride: cs.s,

@@ -14,7 +14,7 @@ import { GpuBackend } from '../../src/gpu/backend.ts';
 import { GpuUnavailableError } from '../../src/gpu/errors.ts';
 import { conv2d, prepareConv, type ConvVariant, type ConvWeights } from '../../src/gpu/ops/conv.ts';
 import { F16_MAX, packF16, parsePrecision, precisionProblem, roundToF16 } from '../../src/util/f16.ts';
-import { checked, compareClose, describeGpu, expectClose, gpuContext, randn, randomConv, rng } from '../helpers/gpu.ts';
+import { checked, compareClose, describeGpu, expectClose, gpuContext, randn, randomConv, rng, type ConvCase } from '../helpers/gpu.ts';
 
 const ATOL = 1e-4,
   RTOL = 1e-4;
@@ -62,19 +62,7 @@ describe('binary16 on the host (pure)', () => {
 
 describeGpu('f16 conv kernel vs the CPU reference with f16 operands', () => {
   // loaders: hoist (VEC_A and scalar), gemm, generic; small and big (> CONV_SMALL_WORK) register tiles
-  const shapes: {
-    name: string;
-    c: number;
-    h: number;
-    w: number;
-    oc: number;
-    k: number;
-    s: number;
-    p: number;
-    relu?: boolean;
-    residual?: boolean;
-    variant?: Partial<ConvVariant>;
-  }[] = [
+  const shapes: (ConvCase & { name: string; variant?: Partial<ConvVariant> })[] = [
     { name: '3x3 s1 p1 +relu +residual (hoist, vec4 A)', c: 8, h: 9, w: 11, oc: 12, k: 3, s: 1, p: 1, relu: true, residual: true },
     { name: '7x7 s2 p3 stem-like (hoist, scalar A)', c: 3, h: 17, w: 15, oc: 16, k: 7, s: 2, p: 3, relu: true },
     { name: '1x1 (gemm)', c: 16, h: 6, w: 7, oc: 37, k: 1, s: 1, p: 0 },

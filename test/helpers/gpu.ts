@@ -77,8 +77,21 @@ export function expectClose(got: ArrayLike<number>, ref: ArrayLike<number>, atol
   return r;
 }
 
+/** One conv test case: input c×h×w, oc outputs, square kernel k, stride s, padding p; optional ReLU and residual. */
+export interface ConvCase {
+  c: number;
+  h: number;
+  w: number;
+  oc: number;
+  k: number;
+  s: number;
+  p: number;
+  relu?: boolean;
+  residual?: boolean;
+}
+
 /** Seeded conv test data: input [c,h,w], weights [oc,c,k,k] scaled 1/√(c·k·k), bias ×0.1 (in that draw order), output size. */
-export function randomConv(r: () => number, s: { c: number; h: number; w: number; oc: number; k: number; s: number; p: number }) {
+export function randomConv(r: () => number, s: ConvCase) {
   const x = randn(r, s.c * s.h * s.w);
   const w = randn(r, s.oc * s.c * s.k * s.k, 1 / Math.sqrt(s.c * s.k * s.k));
   const b = randn(r, s.oc, 0.1);
