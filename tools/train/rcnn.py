@@ -354,6 +354,14 @@ class GeneralizedRCNN(nn.Module):
         return b[keep], s[keep], c[keep]
 
 
+def quantize8(f):
+    """webvcm's 8-bit feature quantization (src/model/codec/features.ts): range = f32(max − min), scale = f32(range/255),
+    q = clamp(round_half_even((F − min)/scale), 0, 255); a constant map gives q = 0. Returns (q as float 0..255, min, max)."""
+    mn, mx = f.min(), f.max()
+    scale = (mx - mn) / 255
+    return torch.round((f - mn) / (scale if scale > 0 else torch.ones_like(scale))).clamp(0, 255), mn, mx
+
+
 def preprocess(bgr_u8_hwc):
     """uint8 HxWx3 BGR tensor -> float CHW minus mean, padded to 32; returns (tensor [3,Hp,Wp], (h, w))."""
     x = bgr_u8_hwc.permute(2, 0, 1).float() - torch.tensor(PIXEL_MEAN_BGR).view(3, 1, 1)

@@ -128,17 +128,15 @@ class Worker:
         pad = compute_padding(H, W)
         if p['method'] == 2 and any(pad):
             raise ValueError(f'method 2 stem {H}x{W} is not a multiple of 64')
-        mn, mx = stem.min(), stem.max()
-        rng = mx - mn
-        scale = rng / 255
-        q = torch.round((stem - mn) / (scale if scale > 0 else torch.ones_like(scale))).clamp(0, 255) / 255
+        q, mn, mx = rcnn.quantize8(stem)
+        q = q / 255
         t, l, b, r = pad
         x = F.pad(q[None], (l, r, t, b))
         kw = {} if p.get('level') is None else {'stage': 2, 's': int(p['level'])}
         enc = codec.compress(x, **kw)
         y, z = enc['strings'][0][0], enc['strings'][1][0]
         xh = codec.decompress([[y], [z]], enc['shape'], **kw)['x_hat']
-        fh = xh[0, :, t:t + H, l:l + W].clamp(0, 1) * rng + mn
+        fh = xh[0, :, t:t + H, l:l + W].clamp(0, 1) * (mx - mn) + mn
         fields = {'y': base64.b64encode(y).decode(), 'z': base64.b64encode(z).decode(), 'zShape': list(enc['shape']),
                   'featureShape': [C, H, W], 'padding': list(pad), 'mn': float(mn), 'mx': float(mx)}
         return fh, fields

@@ -48,8 +48,8 @@ def stem_features(stem_state, paths, threads, ranges=None):
             img = np.asarray(Image.open(p).convert('RGB'))[:, :, ::-1].copy()
             x, _ = rcnn.preprocess(torch.from_numpy(img))
             f = model(x[None])[0]
-            mn, mx = f.min(), f.max()
-            q = torch.round((f - mn) / (mx - mn) * 255).clamp(0, 255).to(torch.uint8)
+            q, mn, mx = rcnn.quantize8(f)
+            q = q.to(torch.uint8)
             feats.append(q)
             if ranges is not None:
                 ranges.append((float(mn), float(mx)))

@@ -93,8 +93,8 @@ def coded_stem(stem, codec, x, sizes, level=None, bits=None):
     for i, (h, w) in enumerate(sizes):
         hp, wp = (h + 31) // 32 * 32, (w + 31) // 32 * 32
         f = stem(x[i:i + 1, :, :hp, :wp])[0]
-        mn, mx = f.min(), f.max()
-        q = torch.round((f - mn) / (mx - mn) * 255).clamp(0, 255) / 255
+        q, mn, mx = rcnn.quantize8(f)
+        q = q / 255
         C, H, W = q.shape
         H2, W2 = (H + 63) // 64 * 64, (W + 63) // 64 * 64
         t, l = (H2 - H) // 2, (W2 - W) // 2
