@@ -42,7 +42,7 @@ export class UsageError extends VcmError {
 /** commander argument parser for `--precision` (f32 | f16), checked before any weights load. */
 export function precisionArg(v: string): 'f32' | 'f16' {
   if (v !== 'f32' && v !== 'f16')
-    throw new InvalidArgumentError("expected f32 or f16 (f16 needs an adapter with 'shader-f16'; docs/kernels.md)");
+    throw new InvalidArgumentError("expected f32 or f16 (on WebGPU f16 needs an adapter with 'shader-f16'; docs/kernels.md)");
   return v;
 }
 
@@ -97,7 +97,7 @@ export function runtimeOptions(cmd: Command, o: { codec: boolean }): Command {
   return cmd
     .option(
       '--precision <p>',
-      `f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation, where the adapter has 'shader-f16'${o.codec ? ' (the codec stays f32)' : ''}`,
+      `f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation (WebGPU: where the adapter has 'shader-f16'; wasm: weights and inputs rounded to binary16)${o.codec ? ' (the codec stays f32)' : ''}`,
       precisionArg,
       'f32',
     )
