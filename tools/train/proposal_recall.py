@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
+import miss_analysis  # noqa: E402
 import probe  # noqa: E402
 import rcnn  # noqa: E402
 
@@ -62,18 +63,8 @@ def main():
         g = torch.tensor([[a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2], a['bbox'][1] + a['bbox'][3]] for a in gt], dtype=torch.float32)
         ia = box_iou(g, torch.cat(anchors)).max(1).values
         ip = box_iou(g, props).max(1).values
-        keep = s >= 0.5
-        dets = sorted(zip(s[keep].tolist(), b[keep].tolist(), k[keep].tolist()), key=lambda t: -t[0])
-        used = [False] * len(gt)
-        for _, bb, kk in dets:  # greedy by score, as probe.pr_at
-            best, bj = 0.5, -1
-            for j, a in enumerate(gt):
-                if not used[j] and a['category_id'] == kk + 1:
-                    v = float(box_iou(torch.tensor([bb]), g[j:j + 1])[0, 0])
-                    if v >= best:
-                        best, bj = v, j
-            if bj >= 0:
-                used[bj] = True
+        objects = [(*row, a['category_id'], a['area']) for row, a in zip(g.tolist(), gt)]
+        used, _ = miss_analysis.match(objects, list(zip(s.tolist(), b.tolist(), (k + 1).tolist())), 0.5)
         for j, a in enumerate(gt):
             rows.append((a['area'] ** 0.5, float(ia[j]), float(ip[j]), used[j]))
     r = np.array(rows)
