@@ -335,6 +335,7 @@ export async function createTorchRunner(o: TorchRunnerOptions): Promise<Experime
       maxSize,
     }),
     points,
+    backend: { kind: 'pytorch', detail: `${WORKER}, torch threads ${o.threads ?? 1}` },
     detectorInfo: `PyTorch worker ${WORKER}; ${hello.numClasses} classes, input ${minSize}/${maxSize}`,
     async runImage(job: ImageJob, rows: readonly RowSpec[], done: (key: string) => void) {
       const out = new Map<string, RowOutput>();

@@ -90,20 +90,22 @@ export interface RuntimeCliOptions {
 }
 
 /**
- * How `encode`, `decode` and `detect` run their models, one text for all three: --precision, --adapter, --backend
- * and --threads (`codec: true` adds that the codec stays f32 to --precision's help).
+ * How `encode`, `decode`, `detect` and `eval` (full mode) run their models, one text for all: --precision, --adapter,
+ * --backend and --threads (`codec: true` adds that the codec stays f32 to --precision's help; `scope`, e.g.
+ * 'full mode: ', starts every help text).
  */
-export function runtimeOptions(cmd: Command, o: { codec: boolean }): Command {
+export function runtimeOptions(cmd: Command, o: { codec: boolean; scope?: string }): Command {
+  const s = o.scope ?? '';
   return cmd
     .option(
       '--precision <p>',
-      `f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation (WebGPU: where the adapter has 'shader-f16'; wasm: weights and inputs rounded to binary16)${o.codec ? ' (the codec stays f32)' : ''}`,
+      `${s}f32 (default) or f16: binary16 detector weights and tiles with f32 accumulation (WebGPU: where the adapter has 'shader-f16'; wasm: weights and inputs rounded to binary16)${o.codec ? ' (the codec stays f32)' : ''}`,
       precisionArg,
       'f32',
     )
-    .option('--adapter <name>', 'auto | lavapipe | swiftshader | system', adapterArg, 'auto')
-    .option('--backend <b>', BACKEND_HELP, backendArg)
-    .option('--threads <n>', 'wasm backend: kernel threads (default: all hardware threads)', posInt);
+    .option('--adapter <name>', `${s}auto | lavapipe | swiftshader | system`, adapterArg, 'auto')
+    .option('--backend <b>', s + BACKEND_HELP, backendArg)
+    .option('--threads <n>', `${s}wasm backend: kernel threads (default: all hardware threads)`, posInt);
 }
 
 /** --detector and --codec with the bundled models as defaults (`encode` and `decode`; detect has its own --detector). */

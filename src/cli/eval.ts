@@ -3,11 +3,12 @@
 //   full mode:     webvcm eval --annotations instances.json --images <dir> [--detector D] [--codec c1,c2,…]
 //                              [--method 1,2] [--anchors jpeg,webp] [--anchor-q …] [--out dir] [--limit N]
 //                              [--on-error skip|fail] [--csv out.csv] [--plot out.svg] [--json]
+//                              [--backend auto|webgpu|wasm] [--threads N] [--adapter …] [--precision f32|f16]
 //   (the rate-accuracy experiment, docs/eval.md)
 import { readFileSync, statSync } from 'node:fs';
 import { basename, resolve, sep } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { precisionArg } from './defaults.ts';
+import { runtimeOptions, type RuntimeCliOptions } from './defaults.ts';
 import { ANCHOR_CODECS, anchorQualityRange, DEFAULT_ANCHOR_QUALITIES, isAnchorCodec, type AnchorCodec } from '../eval/anchors.ts';
 import { CocoFormatError, evaluateBoxes } from '../eval/cocoeval.ts';
 import type { ExperimentResult, ExperimentRunner } from '../eval/experiment.ts';
@@ -41,7 +42,7 @@ export function parseLimit(v: string): number {
   return n;
 }
 
-interface EvalCliOptions {
+interface EvalCliOptions extends RuntimeCliOptions {
   annotations: string;
   detections?: string;
   images?: string;
@@ -62,8 +63,10 @@ interface EvalCliOptions {
   maxSize?: number;
   progress?: string;
   resume?: boolean;
-  precision: 'f32' | 'f16';
 }
+
+/** The options that only full mode reads: scoring mode refuses them when given on the command line. */
+const FULL_ONLY = ['limit', 'csv', 'plot', 'backend', 'threads', 'adapter', 'precision'] as const;
 
 function collect(v: string, prev: string[]): string[] {
   return [
@@ -170,7 +173,7 @@ function checkReadable(path: string, what: string): void {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('eval')
     .description(
       'COCO box mAP (pycocotools semantics). With --detections: score an existing COCO results file. ' +
@@ -198,12 +201,6 @@ export function register(program: Command): void {
       'full mode: anchor qualities, e.g. 5,10,20,35,50,75 or jpeg=5,10,20;webp=5,10 (default per codec, docs/eval.md)',
     )
     .option('--limit <n>', 'full mode: only the first N images (ascending id)', parseLimit)
-    .option(
-      '--precision <p>',
-      "full mode: detector precision, f32 (default) or f16 (needs 'shader-f16'; the codec stays f32)",
-      precisionArg,
-      'f32',
-    )
     .option('--out <dir>', 'full mode: write rd.csv, rd-images.csv, rd.svg, bd-rate.json, bd-rate.md, summary.json here', 'artifacts/eval')
     .option('--csv <file>', 'full mode: write the per-row CSV here instead of <out>/rd.csv')
     .option('--plot <file>', 'full mode: write the SVG RD plot here instead of <out>/rd.svg')
@@ -217,42 +214,49 @@ export function register(program: Command): void {
     .option('--detector <ckpt>', 'full mode: detector checkpoint (default: bundled weights/default)')
     .option('--mode <mode>', 'full mode: codec mode, compat | portable', 'compat')
     .option('--min-size <n>', 'full mode: detector short side', parseLimit)
-    .option('--max-size <n>', 'full mode: detector long-side cap', parseLimit)
-    .action(async (opts: EvalCliOptions) => {
-      if (opts.detections && opts.images)
-        throw new EvalUsageError('give either --detections (scoring mode) or --images (full mode), not both');
-      if (!opts.detections && !opts.images)
-        throw new EvalUsageError('give --detections <results.json> to score a results file, or --images <dir> to run the pipeline');
-      if (opts.detections) {
-        const fullOnly = (['limit', 'csv', 'plot'] as const).filter((k) => opts[k] !== undefined);
-        if (fullOnly.length) throw new EvalUsageError(`--${fullOnly.join(', --')} only apply with --images`);
-        const gt = readJson(opts.annotations, 'annotations');
-        const dets = readJson(opts.detections, 'detections');
-        const r = evaluateBoxes(gt, dets);
-        if (opts.json) process.stdout.write(JSON.stringify({ stats: r.stats }) + '\n');
-        else process.stdout.write(r.summaryLines.join('\n') + '\n');
-        return;
-      }
-      // Validate everything before any work.
-      if (opts.mode !== 'compat' && opts.mode !== 'portable')
-        throw new EvalUsageError(`--mode must be compat or portable, got '${opts.mode}'`);
-      const { bundledRatePoints, DEFAULT_DETECTOR } = await import('./defaults.ts');
-      const detector = opts.detector ?? DEFAULT_DETECTOR;
-      const codecs = opts.codec.length ? opts.codec : bundledRatePoints();
-      const { methods, anchors } = await checkFullEval({ ...opts, images: opts.images! }, detector, codecs);
-      const { createRdRunner } = await import('../eval/rd-runner.ts');
-      const runner = await createRdRunner({
-        detector,
-        codecs,
-        method2: methods.includes(2),
-        mode: opts.mode as 'compat' | 'portable',
-        minSize: opts.minSize,
-        maxSize: opts.maxSize,
-        precision: opts.precision,
-        scales: opts.scales,
-      });
-      await runFullEval({ ...opts, images: opts.images! }, runner, methods, anchors, codecs, 'eval');
+    .option('--max-size <n>', 'full mode: detector long-side cap', parseLimit);
+  // full mode runs the detector and the codecs: the same runtime options as detect (scoring mode refuses them)
+  runtimeOptions(command, { codec: true, scope: 'full mode: ' }).action(async (opts: EvalCliOptions, cmd: Command) => {
+    if (opts.detections && opts.images)
+      throw new EvalUsageError('give either --detections (scoring mode) or --images (full mode), not both');
+    if (!opts.detections && !opts.images)
+      throw new EvalUsageError('give --detections <results.json> to score a results file, or --images <dir> to run the pipeline');
+    if (opts.detections) {
+      const fullOnly = FULL_ONLY.filter((k) => cmd.getOptionValueSource(k) === 'cli');
+      if (fullOnly.length)
+        throw new EvalUsageError(
+          `--${fullOnly.join(', --')} only apply with --images (scoring mode reads a results file and runs no model)`,
+        );
+      const gt = readJson(opts.annotations, 'annotations');
+      const dets = readJson(opts.detections, 'detections');
+      const r = evaluateBoxes(gt, dets);
+      if (opts.json) process.stdout.write(JSON.stringify({ stats: r.stats }) + '\n');
+      else process.stdout.write(r.summaryLines.join('\n') + '\n');
+      return;
+    }
+    // Validate everything before any work.
+    if (opts.mode !== 'compat' && opts.mode !== 'portable')
+      throw new EvalUsageError(`--mode must be compat or portable, got '${opts.mode}'`);
+    const { bundledRatePoints, DEFAULT_DETECTOR } = await import('./defaults.ts');
+    const detector = opts.detector ?? DEFAULT_DETECTOR;
+    const codecs = opts.codec.length ? opts.codec : bundledRatePoints();
+    const { methods, anchors } = await checkFullEval({ ...opts, images: opts.images! }, detector, codecs);
+    const { createRdRunner } = await import('../eval/rd-runner.ts');
+    const runner = await createRdRunner({
+      detector,
+      codecs,
+      method2: methods.includes(2),
+      mode: opts.mode as 'compat' | 'portable',
+      minSize: opts.minSize,
+      maxSize: opts.maxSize,
+      precision: opts.precision,
+      scales: opts.scales,
+      adapter: opts.adapter,
+      backend: opts.backend,
+      threads: opts.threads,
     });
+    await runFullEval({ ...opts, images: opts.images! }, runner, methods, anchors, codecs, 'eval');
+  });
 }
 
 /** The options of the full experiment that `webvcm eval` and tools/rd-torch.ts share. */
@@ -330,7 +334,10 @@ export async function runFullEval(
 /** The experiment's result on stdout: JSON, or the RD table, the BD-rates against the best anchor and the files. */
 function printRdResult(res: ExperimentResult, json: boolean): void {
   if (json) {
-    process.stdout.write(JSON.stringify({ rows: res.rows, bestAnchor: res.bd.bestAnchor, files: res.files, skipped: res.skipped }) + '\n');
+    process.stdout.write(
+      JSON.stringify({ backend: res.backend, rows: res.rows, bestAnchor: res.bd.bestAnchor, files: res.files, skipped: res.skipped }) +
+        '\n',
+    );
     return;
   }
   process.stdout.write(res.table);

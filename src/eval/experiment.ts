@@ -94,12 +94,21 @@ export interface ImageJob {
   size: [number, number];
 }
 
+export interface RunnerBackend {
+  /** 'webgpu', 'wasm', 'pytorch', … */
+  kind: string;
+  /** the adapter, the thread count, … */
+  detail: string;
+}
+
 export interface ExperimentRunner {
   /** class names stored in the detector checkpoint (undefined: none stored → COCO id mapping) */
   readonly classNames?: readonly string[];
   readonly numClasses?: number;
   /** what determines the outputs (checkpoints, mode, sizes): a cache made with other settings is not reused */
   readonly settings?: string;
+  /** what ran the models (e.g. kind 'wasm', detail 'WebAssembly SIMD, 2 threads'): in summary.json and bd-rate.md */
+  readonly backend?: RunnerBackend;
   /** Run every row on one image. `done(key)` after each row (progress). Must return one output per row. */
   runImage(
     image: ImageJob,
@@ -189,6 +198,8 @@ export interface ExperimentResult {
   files: Record<string, string>;
   table: string;
   seconds: number;
+  /** the runner's backend (null: the runner did not say) */
+  backend: RunnerBackend | null;
 }
 
 export class EvalImageError extends VcmError {
@@ -394,10 +405,11 @@ export function computeBd(rows: RowSummary[], metrics: ('AP' | 'AP50' | 'AP75')[
 
 const fmtPct = (r: BdResult): string => (Number.isFinite(r.value) ? `${r.value >= 0 ? '+' : ''}${r.value.toFixed(2)} %` : 'n/a');
 
-export function bdMarkdown(res: Pick<ExperimentResult, 'bd' | 'rows'>): string {
+export function bdMarkdown(res: Pick<ExperimentResult, 'bd' | 'rows'> & { backend?: RunnerBackend | null }): string {
   const { bd } = res;
   const lines: string[] = [];
   lines.push('# BD-rate (Bjøntegaard, mAP as quality)', '');
+  if (res.backend) lines.push(`Backend: ${res.backend.kind} (${res.backend.detail}).`, '');
   lines.push(`Best anchor: **${bd.bestAnchor ?? '-'}** — ${bd.bestAnchorReason}.`, '');
   lines.push(
     'BD-rate: mean bit-rate difference at equal mAP (negative = fewer bits than the anchor); cubic = VCEG-M33 ' +
@@ -591,6 +603,7 @@ export async function runRdExperiment(opts: ExperimentOptions): Promise<Experime
     files: {},
     table: rdTable(summaries),
     seconds: (performance.now() - t0) / 1000,
+    backend: runner.backend ?? null,
   };
   result.files = writeOutputs(result, opts);
   return result;
@@ -712,6 +725,7 @@ function writeOutputs(res: ExperimentResult, opts: ExperimentOptions): Record<st
         skipped: res.skipped,
         categoryMapping: { by: res.mapping.by, unmatchedClasses: res.mapping.unmatched },
         seconds: +res.seconds.toFixed(1),
+        backend: res.backend,
         rows: res.rows,
       },
       null,

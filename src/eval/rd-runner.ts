@@ -1,12 +1,14 @@
 /**
- * The real ExperimentRunner (Node): one GPU device, one detector backend, the detector twice (normal resize for the
+ * The real ExperimentRunner (Node): one runtime (WebGPU or the wasm kernels, `backend` as `webvcm detect` chooses
+ * it), one detector backend, the detector twice (normal resize for the
  * uncompressed row, method 1 and the anchors; method-2 resize for method 2's stem) and every feature codec on one
  * codec backend. Per image and method the stem is computed once and reused by every codec; the method-1 stem also
  * gives the uncompressed row. Streams are decoded exactly as the receiver does (decodeFeatures → Detector.fromStem
  * with the sizes from the container), and the decoded image of an anchor goes through the normal detector.
  */
 import { readFileSync } from 'node:fs';
-import { createRuntime, type AdapterChoice } from '../api/runtime.ts';
+import { createRuntime, type AdapterChoice, type VcmRuntime } from '../api/runtime.ts';
+import type { BackendChoice } from '../api/backend-choice.ts';
 import type { Tensor } from '../model/backend.ts';
 import type { DetectorBackend } from '../model/detector/heads-adapter.ts';
 import { HyperpriorCodec, type CodecMode } from '../model/codec/codec.ts';
@@ -34,8 +36,20 @@ export interface RdRunnerOptions {
   minSize?: number;
   maxSize?: number;
   adapter?: AdapterChoice;
-  /** detector conv precision (the codec stays f32): 'f16' needs 'shader-f16' */
+  /** 'auto' (default: $WEBVCM_BACKEND, else auto, as createRuntime and `webvcm detect`), 'webgpu' or 'wasm' */
+  backend?: BackendChoice;
+  /** wasm backend: kernel threads (default: every hardware thread) */
+  threads?: number;
+  /** detector conv precision (the codec stays f32): 'f16' needs 'shader-f16' on WebGPU; on wasm the detector's
+   * weights and inputs are rounded to binary16 */
   precision?: 'f32' | 'f16';
+}
+
+/** What ran the models, for the progress header, summary.json and bd-rate.md (pure). */
+export function runtimeBackend(rt: Pick<VcmRuntime, 'backend' | 'threads' | 'adapterInfo'>): { kind: string; detail: string } {
+  if (rt.backend === 'wasm') return { kind: 'wasm', detail: `WebAssembly SIMD, ${rt.threads} thread${rt.threads === 1 ? '' : 's'}` };
+  const a = rt.adapterInfo;
+  return { kind: 'webgpu', detail: a?.description || a?.device || a?.vendor || 'adapter' };
 }
 
 export class RdSetupError extends VcmError {
@@ -80,7 +94,7 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     codecW.push(w);
   }
   const mode = o.mode ?? 'compat';
-  const runtime = await createRuntime({ adapter: o.adapter, backend: 'webgpu' });
+  const runtime = await createRuntime({ adapter: o.adapter, backend: o.backend, threads: o.threads });
   const precision = o.precision ?? 'f32';
   let detOps: DetectorBackend<Tensor>;
   try {
@@ -120,6 +134,7 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
     runtime.dispose();
     throw new RdSetupError('--scales needs a variable-rate codec checkpoint (bmshj2018-hyperprior-vbr, mbt2018-mean-vbr)');
   }
+  const backend = runtimeBackend(runtime);
   const points = ratePoints(
     codecs.map((c) => c.gains),
     o.scales,
@@ -160,10 +175,14 @@ export async function createRdRunner(o: RdRunnerOptions): Promise<ExperimentRunn
       minSize: det1.cfg.minSize,
       maxSize: det1.cfg.maxSize,
       ...(precision === 'f16' ? { precision } : {}),
+      // wasm's float results differ from WebGPU's in the last bits: --resume never mixes the two (a WebGPU cache
+      // written before the wasm backend existed stays valid)
+      ...(backend.kind === 'wasm' ? { backend: 'wasm' } : {}),
     }),
     numClasses: detW.config.numClasses,
     points,
-    detectorInfo: `${runtime.adapterInfo?.description ?? 'WebGPU'}; detector ${JSON.stringify(detW.config.stages.map((s) => s.out))} fpn ${detW.config.fpnOut}, ${detW.config.numClasses} classes`,
+    backend,
+    detectorInfo: `backend ${backend.kind} (${backend.detail}); detector ${JSON.stringify(detW.config.stages.map((s) => s.out))} fpn ${detW.config.fpnOut}, ${detW.config.numClasses} classes`,
     async runImage(job: ImageJob, rows: readonly RowSpec[], done: (key: string) => void) {
       const image = bgrFromFileBytes(new Uint8Array(readFileSync(job.path)), job.fileName);
       const out = new Map<string, RowOutput>();
