@@ -1,8 +1,9 @@
 import { describe, it, expect } from 'vitest';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { full, world } from '../helpers/eval.ts';
 import { goldenOrFixture } from '../helpers/golden.ts';
 
 const GOLDEN = dirname(dirname(goldenOrFixture('cocoeval/F1/expected.json')));
@@ -93,31 +94,7 @@ describe('webvcm eval (scoring mode)', () => {
   }, 600_000);
 });
 
-/** A 2-image shapes-world val set in a temp folder (tools/make-world.ts), image 1 optionally corrupt. */
-function world(corrupt = false): string {
-  const dir = mkdtempSync(join(tmpdir(), 'webvcm-world-'));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'tools/make-world.ts', '--split', 'val', '--count', '2', '--out', dir], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  expect(r.status, r.stderr).toBe(0);
-  if (corrupt) writeFileSync(join(dir, '000001.png'), readFileSync(join(dir, '000001.png')).subarray(0, 200));
-  return dir;
-}
 const RANDOM = ['--detector', 'weights/random/detector.safetensors'];
-/** Async (not spawnSync): a long blocking child would stall the vitest worker's RPC. */
-function full(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    execFile(
-      process.execPath,
-      ['bin/webvcm.js', 'eval', ...args],
-      { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => {
-        res({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
 
 describe('webvcm eval (the rate-accuracy experiment)', () => {
   it('validates options before any work', async () => {
