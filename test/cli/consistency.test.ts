@@ -5,32 +5,12 @@
  * stdout (errors and Dawn's warnings to stderr); detect and decode write the same detections JSON. `eval` names the
  * CSV and SVG it wrote.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { webvcm, type CliResult as Run } from '../helpers/cli.ts';
 import { describeGpu } from '../helpers/gpu.ts';
-
-interface Run {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Async (not spawnSync): a long blocking child would stall the vitest worker's RPC. */
-function webvcm(...args: string[]): Promise<Run> {
-  return new Promise((res) => {
-    execFile(
-      process.execPath,
-      ['bin/webvcm.js', ...args],
-      { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => {
-        res({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** stderr without Dawn's adapter warnings (printed by the native module whenever a device is created). */
 const ownStderr = (r: Run): string =>

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { full, webvcm, world, type CliResult } from '../helpers/eval.ts';
+import { full, webvcm, world, type CliResult } from '../helpers/cli.ts';
 import { describeGpu } from '../helpers/gpu.ts';
 
 /** One level of the bundled variable-rate codec: its top level has gain 1 (docs/eval.md, "--scales"). */

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { full, world } from '../helpers/eval.ts';
+import { full, world } from '../helpers/cli.ts';
 import { goldenOrFixture } from '../helpers/golden.ts';
 
 const GOLDEN = dirname(dirname(goldenOrFixture('cocoeval/F1/expected.json')));

@@ -1,4 +1,4 @@
-// Helpers for the `webvcm eval` CLI tests: a tiny shapes-world set and the command run as a child process.
+// Helpers for the CLI tests: `webvcm …` run as a child process, and a tiny shapes-world set for `eval`.
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ export function world(corrupt = false): string {
 }
 
 export interface CliResult {
-  status: number | null;
+  status: number;
   stdout: string;
   stderr: string;
 }
