@@ -1,8 +1,7 @@
 /**
- * The real ExperimentRunner (Node): one runtime (WebGPU or the wasm kernels, `backend` as `webvcm detect` chooses
- * it), one detector backend, the detector twice (normal resize for the
- * uncompressed row, method 1 and the anchors; method-2 resize for method 2's stem) and every feature codec on one
- * codec backend. Per image and method the stem is computed once and reused by every codec; the method-1 stem also
+ * The real ExperimentRunner (Node): one runtime (WebGPU or the wasm kernels, `backend` chosen as `webvcm detect`
+ * chooses it), one detector backend, the detector twice (normal resize for the uncompressed row, method 1 and the
+ * anchors; method-2 resize for method 2's stem) and every feature codec on one codec backend. Per image and method the stem is computed once and reused by every codec; the method-1 stem also
  * gives the uncompressed row. Streams are decoded exactly as the receiver does (decodeFeatures → Detector.fromStem
  * with the sizes from the container), and the decoded image of an anchor goes through the normal detector.
  */
@@ -20,7 +19,7 @@ import type { Detections, DetectorConfig, ImageSizes } from '../model/detector/t
 import { toHex } from '../model/weights/hash.ts';
 import { loadCodecWeights, loadDetectorWeights } from '../model/weights/load.ts';
 import { codeWithAnchor } from './anchors.ts';
-import type { ExperimentRunner, ImageJob, RowOutput, RowSpec } from './experiment.ts';
+import type { ExperimentRunner, ImageJob, RowOutput, RowSpec, RunnerBackend } from './experiment.ts';
 import { VcmError } from '../util/errors.ts';
 
 export interface RdRunnerOptions {
@@ -46,7 +45,7 @@ export interface RdRunnerOptions {
 }
 
 /** What ran the models, for the progress header, summary.json and bd-rate.md (pure). */
-export function runtimeBackend(rt: Pick<VcmRuntime, 'backend' | 'threads' | 'adapterInfo'>): { kind: string; detail: string } {
+export function runtimeBackend(rt: Pick<VcmRuntime, 'backend' | 'threads' | 'adapterInfo'>): RunnerBackend {
   if (rt.backend === 'wasm') return { kind: 'wasm', detail: `WebAssembly SIMD, ${rt.threads} thread${rt.threads === 1 ? '' : 's'}` };
   const a = rt.adapterInfo;
   return { kind: 'webgpu', detail: a?.description || a?.device || a?.vendor || 'adapter' };

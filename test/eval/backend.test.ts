@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { full, webvcm, world, type CliResult } from '../helpers/cli.ts';
 import { describeGpu } from '../helpers/gpu.ts';
+import { runtimeBackend } from '../../src/eval/rd-runner.ts';
 
 /** One level of the bundled variable-rate codec: its top level has gain 1 (docs/eval.md, "--scales"). */
 const ONE_LEVEL = ['--codec', 'weights/default/codec.safetensors', '--scales', '1', '--method', '1'];
@@ -47,6 +48,27 @@ const summary = (out: string) =>
 const ok = (r: CliResult) => expect(r.status, r.stderr).toBe(0);
 
 describe('webvcm eval --backend / --threads (no GPU needed)', () => {
+  it('runtimeBackend: what the outputs say ran the models', () => {
+    const info = {
+      vendor: 'mesa',
+      architecture: '',
+      device: 'llvmpipe',
+      description: '',
+      isFallbackAdapter: false,
+      backend: 'node-dawn' as const,
+    };
+    expect(runtimeBackend({ backend: 'wasm', threads: 1, adapterInfo: null })).toEqual({
+      kind: 'wasm',
+      detail: 'WebAssembly SIMD, 1 thread',
+    });
+    expect(runtimeBackend({ backend: 'wasm', threads: 4, adapterInfo: null }).detail).toBe('WebAssembly SIMD, 4 threads');
+    expect(runtimeBackend({ backend: 'webgpu', threads: 0, adapterInfo: { ...info, description: 'llvmpipe (LLVM 15)' } })).toEqual({
+      kind: 'webgpu',
+      detail: 'llvmpipe (LLVM 15)',
+    });
+    expect(runtimeBackend({ backend: 'webgpu', threads: 0, adapterInfo: info }).detail).toBe('llvmpipe'); // no description
+  });
+
   it('bad values: the same errors as detect, before any work', async () => {
     const ann = 'weights/mini-coco/instances.json';
     for (const [opt, value, re] of [
