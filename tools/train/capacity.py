@@ -10,6 +10,8 @@ as method 1 codes them, loss = MSE on the real map, with Q = uniform noise of wi
 a step of 1/gain in evaluation (no entropy model, no rate term: λ → ∞ at a fixed fine step). `--gain 0` removes Q.
 Variants:
   --init PTH      start from a codec's g_a/g_s (the bundled one: does more training at no rate raise its ceiling?);
+                  with --down 3, from the codec less the stage next to the latent on each side (the same start, a
+                  latent at 1/8 of the map instead of 1/16);
   --N/--M/--down  fresh transforms: N, M and the number of stride-2 stages (CompressAI's family has 4, i.e. a latent
                   at 1/16 of the map; --down 3 is the same network with one stage fewer, not a CompressAI model).
 Every --eval-every minutes (and at the start) it scores the receiver side of method 1 on --eval-limit images of
@@ -157,8 +159,19 @@ def main():
     if args.init:
         sd = torch.load(args.init, map_location='cpu')
         N, M = sd['g_a.0.weight'].shape[0], sd['g_a.6.weight'].shape[0]
-        model = Transforms(N, M, 4, args.gain)
-        model.load_state_dict({k: v for k, v in sd.items() if k.startswith(('g_a.', 'g_s.'))})
+        if args.down not in (3, 4):
+            ap.error('--init works with --down 4 (the codec as it is) or 3 (the codec less one stage)')
+        model = Transforms(N, M, args.down, args.gain)
+        # --down 3: the codec less one stride-2 stage, the one next to the latent on each side: g_a keeps its layers
+        # 0-3 and its last conv (N→M), g_s its first deconv and IGDN (M→N) and its layers 4-6
+        keep = {'g_a': [0, 1, 2, 3, 4, 5, 6], 'g_s': [0, 1, 2, 3, 4, 5, 6]} if args.down == 4 else {'g_a': [0, 1, 2, 3, 6], 'g_s': [0, 1, 4, 5, 6]}
+        state = {}
+        for g, layers in keep.items():
+            for new, old in enumerate(layers):
+                for k, v in sd.items():
+                    if k.startswith(f'{g}.{old}.'):
+                        state[f'{g}.{new}.' + k[len(f'{g}.{old}.'):]] = v
+        model.load_state_dict(state)
     else:
         N, M = args.N, args.M
         if not 1 <= args.down <= 6:
