@@ -24,22 +24,19 @@ import json
 import math
 import os
 import random
-import subprocess
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
 import cai  # noqa: E402
 import probe  # noqa: E402
-import rcnn  # noqa: E402
 import runlog  # noqa: E402
 import train_codec  # noqa: E402
+import train_detector  # noqa: E402
 from compressai.layers import GDN  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..')
@@ -79,42 +76,14 @@ def lowpass(k):
 def evaluate(codec, det, split, limit, threads):
     """Method 1's receiver side through `codec` on the first `limit` images of `split`: PSNR (dB, mean over maps, on
     the real map), P/R at score ≥ 0.5 and COCO AP / AP50 / APs."""
-    js = json.load(open(os.path.join(split, 'instances.json')))
-    ims = js['images'][:limit]
-    ids = {im['id'] for im in ims}
-    anns = {i: [] for i in ids}
-    for a in js['annotations']:
-        if a['image_id'] in ids:
-            anns[a['image_id']].append(a)
-    stem = det.backbone.bottom_up.stem
-    res, psnrs = [], []
+    js, ims, anns = probe.split_subset(split, limit)
+    stem, psnrs = det.backbone.bottom_up.stem, []
     with torch.no_grad():
-        for im in ims:
-            img = np.asarray(Image.open(os.path.join(split, im['file_name'])).convert('RGB'))[:, :, ::-1].copy()
-            x, (h, w) = rcnn.preprocess(torch.from_numpy(img))
-            out = stem(x[None])
-            hp, wp = (h + 31) // 32 * 32, (w + 31) // 32 * 32
-            f = stem(x[None, :, :hp, :wp])[0]
-            q, mn, mx = rcnn.quantize8(f)
-            q = q / 255
-            C, H, W = q.shape
-            H2, W2 = (H + 63) // 64 * 64, (W + 63) // 64 * 64
-            t, l = (H2 - H) // 2, (W2 - W) // 2
-            xh = codec(F.pad(q[None], (l, W2 - W - l, t, H2 - H - t)))['x_hat'][0, :, t:t + H, l:l + W].clamp(0, 1)
-            psnrs.append(10 * math.log10(1 / max(float(F.mse_loss(xh, q)), 1e-12)))
-            out[0, :, :H, :W] = xh * (mx - mn) + mn
-            b, s, k = det.infer(x[None], (h, w), out)
-            for bb, ss, kk in zip(b.tolist(), s.tolist(), k.tolist()):
-                res.append({'image_id': im['id'], 'category_id': kk + 1, 'bbox': [bb[0], bb[1], bb[2] - bb[0], bb[3] - bb[1]], 'score': ss})
+        res = probe.detect(det, split, ims, lambda x, size: train_detector.coded_stem(stem, codec, x[None], [size], psnrs=psnrs))
     p, r, rs, _ = probe.pr_at(res, anns)
     tmp = os.path.join(ROOT, '.cache', 'capacity-eval')
     os.makedirs(tmp, exist_ok=True)
-    dpath, gpath = os.path.join(tmp, f'det-{os.getpid()}.json'), os.path.join(tmp, f'gt-{os.getpid()}.json')
-    json.dump(res, open(dpath, 'w'))
-    json.dump({'images': ims, 'annotations': [a for v in anns.values() for a in v], 'categories': js['categories']}, open(gpath, 'w'))
-    run = subprocess.run(['node', os.path.join(ROOT, 'bin/webvcm.js'), 'eval', '--annotations', gpath, '--detections', dpath, '--json'],
-                         capture_output=True, text=True)
-    st = json.loads(run.stdout)['stats']
+    st = probe.coco_stats(res, js, ims, anns, os.path.join(tmp, f'det-{os.getpid()}.json'))
     return {'psnr': sum(psnrs) / len(psnrs), 'P': p, 'R': r, 'R_small': rs, 'AP': 100 * st['AP'], 'AP50': 100 * st['AP50'],
             'APs': 100 * st['APs']}
 

@@ -72,6 +72,45 @@ def pr_at(results, anns_by_image, thr=0.5):
     return tp / max(1, tp + fp), found['all'][0] / max(1, found['all'][1]), found['small'][0] / max(1, found['small'][1]), found
 
 
+def split_subset(split, limit):
+    """A world split's instances.json and its first `limit` images (0: all), with their annotations by image id."""
+    js = json.load(open(os.path.join(split, 'instances.json')))
+    ims = js['images'][:limit] if limit else js['images']
+    ids = {im['id'] for im in ims}
+    anns = {i: [] for i in ids}
+    for a in js['annotations']:
+        if a['image_id'] in ids:
+            anns[a['image_id']].append(a)
+    return js, ims, anns
+
+
+def detect(model, split, ims, stem_fn=None):
+    """COCO detection results of `model` on `ims`; stem_fn(x, size), if given, supplies the stem features."""
+    res = []
+    for im in ims:
+        img = np.asarray(Image.open(os.path.join(split, im['file_name'])).convert('RGB'))[:, :, ::-1].copy()
+        x, size = rcnn.preprocess(torch.from_numpy(img))
+        b, s, k = model.infer(x[None], size, stem_fn(x, size) if stem_fn else None)
+        for bb, ss, kk in zip(b.tolist(), s.tolist(), k.tolist()):
+            res.append({'image_id': im['id'], 'category_id': kk + 1, 'bbox': [bb[0], bb[1], bb[2] - bb[0], bb[3] - bb[1]], 'score': ss})
+    return res
+
+
+def coco_stats(res, js, ims, anns, out):
+    """COCO statistics of `res` (written to `out`, the annotations subset beside it) through `webvcm eval
+    --detections` (pycocotools-exact); None, with the tool's output printed, when it fails."""
+    json.dump(res, open(out, 'w'))
+    ann_path = out + '.gt.json'
+    json.dump({'images': ims, 'annotations': [a for a in js['annotations'] if a['image_id'] in anns], 'categories': js['categories']}, open(ann_path, 'w'))
+    r = subprocess.run(['node', os.path.join(ROOT, 'bin/webvcm.js'), 'eval', '--annotations', ann_path, '--detections', out, '--json'],
+                       capture_output=True, text=True)
+    try:
+        return json.loads(r.stdout)['stats']
+    except Exception:
+        print(r.stdout[-600:], r.stderr[-600:])
+        return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--ckpt', required=True)
@@ -84,49 +123,27 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model = load(args.ckpt)
-    js = json.load(open(os.path.join(args.split, 'instances.json')))
-    ims = js['images'][:args.limit] if args.limit else js['images']
-    ids = {im['id'] for im in ims}
-    anns = {}
-    for a in js['annotations']:
-        if a['image_id'] in ids:
-            anns.setdefault(a['image_id'], []).append(a)
-    for i in ids:
-        anns.setdefault(i, [])
-    codec, bits, pixels = None, [], 0
+    js, ims, anns = split_subset(args.split, args.limit)
+    stem_fn, bits, pixels = None, [], [0]
     if args.codec:
         import train_detector
         codec = train_detector.load_codec(args.codec)
-    res = []
+
+        def stem_fn(x, size):
+            pixels[0] += size[0] * size[1]
+            return train_detector.coded_stem(model.backbone.bottom_up.stem, codec, x[None], [size], args.level if hasattr(codec, 'Gain') else None, bits)
     t0 = time.time()
-    for im in ims:
-        img = np.asarray(Image.open(os.path.join(args.split, im['file_name'])).convert('RGB'))[:, :, ::-1].copy()
-        x, size = rcnn.preprocess(torch.from_numpy(img))
-        stem = None
-        if codec is not None:
-            stem = train_detector.coded_stem(model.backbone.bottom_up.stem, codec, x[None], [size], args.level if hasattr(codec, 'Gain') else None, bits)
-            pixels += size[0] * size[1]
-        b, s, k = model.infer(x[None], size, stem)
-        for bb, ss, kk in zip(b.tolist(), s.tolist(), k.tolist()):
-            res.append({'image_id': im['id'], 'category_id': kk + 1, 'bbox': [bb[0], bb[1], bb[2] - bb[0], bb[3] - bb[1]], 'score': ss})
+    res = detect(model, args.split, ims, stem_fn)
     os.makedirs(os.path.join(ROOT, '.cache/probe'), exist_ok=True)
     out = args.results or os.path.join(ROOT, '.cache/probe', f'{os.path.basename(os.path.dirname(os.path.abspath(args.ckpt)))}-{os.path.basename(args.split)}.json')
-    json.dump(res, open(out, 'w'))
     p, r, rs, found = pr_at(res, anns)
-    if codec is not None:
-        print(f'codec {args.codec} level {args.level}: {sum(bits) / pixels:.4f} bpp (estimated from the likelihoods)')
+    if args.codec:
+        print(f'codec {args.codec} level {args.level}: {sum(bits) / pixels[0]:.4f} bpp (estimated from the likelihoods)')
     print(f'{args.ckpt} on {os.path.basename(args.split)} ({len(ims)} images, {time.time() - t0:.0f} s): '
           f'score>=0.5 precision {p:.3f} recall {r:.3f} small recall {rs:.3f} ({found["small"][0]}/{found["small"][1]})')
-    sub = {'images': ims, 'annotations': [a for a in js['annotations'] if a['image_id'] in ids], 'categories': js['categories']}
-    ann_path = out + '.gt.json'
-    json.dump(sub, open(ann_path, 'w'))
-    r = subprocess.run(['node', os.path.join(ROOT, 'bin/webvcm.js'), 'eval', '--annotations', ann_path, '--detections', out, '--json'],
-                       capture_output=True, text=True)
-    try:
-        st = json.loads(r.stdout)['stats']
+    st = coco_stats(res, js, ims, anns, out)
+    if st:
         print('COCO ' + ' '.join(f'{k} {100 * st[k]:.2f}' for k in ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl')))
-    except Exception:
-        print(r.stdout[-600:], r.stderr[-600:])
 
 
 if __name__ == '__main__':

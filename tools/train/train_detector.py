@@ -85,10 +85,12 @@ def batch(items, rng, n):
 
 
 @torch.no_grad()
-def coded_stem(stem, codec, x, sizes, level=None, bits=None):
+def coded_stem(stem, codec, x, sizes, level=None, bits=None, psnrs=None):
     """The receiver's stem features F̂ for a batch: per image, the project's feature path (min/max, 8-bit, method 1
     padding to multiples of 64 split as CompressAI's compute_padding), the codec's eval-mode forward (rounded y and z,
-    i.e. what decoding the stream gives), crop, clamp to [0, 1], dequantize; placed where the batch's stem output is."""
+    i.e. what decoding the stream gives), crop, clamp to [0, 1], dequantize; placed where the batch's stem output is.
+    `codec` may be any callable returning {'x_hat': ...} (capacity.py). With `psnrs`, appends each map's PSNR (dB,
+    on the real map in [0, 1])."""
     out = stem(x)
     for i, (h, w) in enumerate(sizes):
         hp, wp = (h + 31) // 32 * 32, (w + 31) // 32 * 32
@@ -103,6 +105,8 @@ def coded_stem(stem, codec, x, sizes, level=None, bits=None):
         if bits is not None:  # estimated y + z bits (probe.py)
             bits.append(sum(float(-torch.log2(v).sum()) for v in res['likelihoods'].values()))
         xh = res['x_hat'][0, :, t:t + H, l:l + W].clamp(0, 1)
+        if psnrs is not None:
+            psnrs.append(10 * math.log10(1 / max(float(F.mse_loss(xh, q)), 1e-12)))
         out[i, :, :H, :W] = xh * (mx - mn) + mn
     return out
 
