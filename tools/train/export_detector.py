@@ -1,10 +1,7 @@
 """Export a trained detector checkpoint as a Detectron2 model-zoo pickle and score it in PyTorch on a world split.
 
   /usr/bin/python3 tools/train/export_detector.py --ckpt .cache/train/det/final.pt --out .cache/train/det/detector.pkl \
-      [--f16] [--val artifacts/world-val --results .cache/train/det/val-results-torch.json]
-
---f16 rounds every tensor to float16 first (kept as float32 values), so that `webvcm convert` stores the detector as
-lossless F16 tensors, half the bytes; --val then scores the rounded model.
+      [--val artifacts/world-val --results .cache/train/det/val-results-torch.json]
 
 The pickle is {"model": {Detectron2 state-dict name: float32 ndarray}, "__author__": ..., "matching_heuristics":
 False, "class_names": [...], "input": {"min_size": 320, "max_size": 544}}; BatchNorm layers become FrozenBN buffers
@@ -44,15 +41,9 @@ def main():
     ap.add_argument('--val')
     ap.add_argument('--results')
     ap.add_argument('--limit', type=int, default=0)
-    ap.add_argument('--f16', action='store_true', help='round the parameters and buffers to float16 (stored as F16 by webvcm convert)')
     args = ap.parse_args()
     torch.set_num_threads(2)
     model, c = load(args.ckpt)
-    if args.f16:
-        with torch.no_grad():
-            for v in model.state_dict().values():
-                if v.is_floating_point():
-                    v.copy_(v.half().float())
     sd = {k: v.detach().float().numpy().copy() for k, v in model.state_dict().items() if not k.endswith('num_batches_tracked')}
     meta = {
         'model': sd, '__author__': 'webvcm tools/train (shapes world)', 'matching_heuristics': False,
