@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
+import miss_analysis  # noqa: E402
 import rcnn  # noqa: E402
 import st_weights  # noqa: E402
 
@@ -36,35 +37,20 @@ def load(ckpt):
     return m.eval()
 
 
-def iou(a, b):
-    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    i = max(0, x1 - x0) * max(0, y1 - y0)
-    return i / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - i + 1e-9)
-
-
 def pr_at(results, anns_by_image, thr=0.5):
-    """Greedy matching by score: a detection ≥ thr is right if it overlaps an unmatched object of its class at IoU ≥ 0.5."""
+    """Greedy matching by score (miss_analysis.match): a detection ≥ thr is right if it overlaps an unmatched object of
+    its class at IoU ≥ 0.5. Returns precision, recall, small-object recall and the found/total counts."""
     tp = fp = 0
     found = {'all': [0, 0], 'small': [0, 0]}
     by_img = {}
     for r in results:
-        if r['score'] >= thr:
-            by_img.setdefault(r['image_id'], []).append(r)
+        b = r['bbox']
+        by_img.setdefault(r['image_id'], []).append((r['score'], (b[0], b[1], b[0] + b[2], b[1] + b[3]), r['category_id']))
     for img, anns in anns_by_image.items():
         gts = [(a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2], a['bbox'][1] + a['bbox'][3], a['category_id'], a['area']) for a in anns]
-        used = [False] * len(gts)
-        for r in sorted(by_img.get(img, []), key=lambda r: -r['score']):
-            b = r['bbox']
-            box = (b[0], b[1], b[0] + b[2], b[1] + b[3])
-            best, bi = 0.5, -1
-            for j, g in enumerate(gts):
-                if not used[j] and g[4] == r['category_id'] and iou(box, g) >= best:
-                    best, bi = iou(box, g), j
-            if bi >= 0:
-                used[bi] = True
-                tp += 1
-            else:
-                fp += 1
+        used, out = miss_analysis.match(gts, by_img.get(img, []), thr)
+        hits = sum(j >= 0 for _, j in out)
+        tp, fp = tp + hits, fp + len(out) - hits
         for j, g in enumerate(gts):
             for k in ('all', 'small') if g[5] < 32 * 32 else ('all',):
                 found[k][1] += 1
