@@ -15,7 +15,10 @@
 #   D   codec-aware detector: half the batches through C2's codec               .cache/train/det4    76 min  } side by
 #   C3  VBR codec on whole maps padded as method 1, seven levels λ 2e-4 … 0.32   .cache/train/vbr3    55 min  } side
 #   C4  task-aware VBR codec (ours): C3 + the distortion of D's res2             .cache/train/vbr4    12 min
-# then the bundled weights (tools/train/export-v2.sh: D's detector, C3's codec in f16).
+#   E   D continued, one cosine cycle, half the batches through C3 (2 threads)   .cache/train/det5    95 min
+#   F   E continued (lr 2e-4)                                                   .cache/train/det6    75 min
+#   G   F continued (lr 2e-4)                                                   .cache/train/det7    75 min
+# then the bundled weights (tools/train/export-v2.sh: G's detector rounded to F16 after the BN fold, C3's codec in f16).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
@@ -61,5 +64,17 @@ cp ../../.cache/train/det4/last.pt ../../.cache/train/vbr4/task-detector.pt
 $PY train_codec_vbr.py --stem-from "$INIT" --base ../../.cache/train/vbr3/last.pt "${DATA[@]}" --out ../../.cache/train/vbr4 \
   "${VBR[@]}" --minutes 12 --lr 1e-4 --task-detector ../../.cache/train/vbr4/task-detector.pt >> ../../.cache/train/vbr4/stdout.txt 2>&1
 wait $d
+# E, F, G: the same codec-aware training, one cosine cycle each, through C3's codec as it is bundled (f16 parameters)
+mkdir -p ../../.cache/train/export
+$PY export_vbr.py ../../.cache/train/vbr3/last.pt -o ../../.cache/train/export/codec-vbr.pth.tar --f16
+prev=../../.cache/train/det4/final.pt
+for st in "det5 95 3e-4 5" "det6 75 2e-4 6" "det7 75 2e-4 7"; do
+  set -- $st
+  mkdir -p ../../.cache/train/$1
+  $PY train_detector.py "${DATA[@]}" --out ../../.cache/train/$1 --init $prev --frozen-bn --minutes $2 --lr $3 --warmup 50 \
+    --seed $4 --threads 2 --ckpt-minutes 4 --codecs ../../.cache/train/export/codec-vbr.pth.tar --coded-frac 0.5 \
+    >> ../../.cache/train/$1/stdout.txt 2>&1
+  prev=../../.cache/train/$1/final.pt
+done
 cd ../..
-bash tools/train/export-v2.sh .cache/train/det4/final.pt .cache/train/vbr3/last.pt
+bash tools/train/export-v2.sh .cache/train/det7/final.pt .cache/train/vbr3/last.pt
